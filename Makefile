@@ -1,0 +1,116 @@
+# arkvm: a virtual machine monitor for arm64 Linux hosts with KVM.
+#
+#   make               build build/arm64/arkvm (cross-compiled on non-arm64 hosts)
+#   make STATIC=1      a fully static binary (what the lab runs)
+#   make test          unit tests (native, ASan+UBSan) and the arm64 lab tests
+#   make unit          only the native unit tests
+#   make run           boot the default guest to a shell (in the lab on non-arm64)
+#   make deps          install the build dependencies (Debian, as root)
+
+ARCH      ?= arm64
+HOST_ARCH := $(shell uname -m)
+CACHE     ?= $(HOME)/.cache/arkvm
+BUILD     := build/$(ARCH)
+NATIVE    := build/native
+STATIC    ?= 0
+
+ifeq ($(ARCH),arm64)
+else
+$(error ARCH=$(ARCH): arkvm only supports arm64)
+endif
+
+ifeq ($(HOST_ARCH),aarch64)
+CROSS_COMPILE ?=
+APT_PACKAGES  := gcc libc6-dev libfdt-dev zlib1g-dev device-tree-compiler
+else
+CROSS_COMPILE ?= aarch64-linux-gnu-
+APT_PACKAGES  := gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev \
+                 zlib1g-dev zlib1g-dev:arm64 device-tree-compiler
+# libfdt-dev cannot be co-installed for two architectures, so the arm64
+# libfdt.a comes from its package, unpacked into a sysroot in the cache.
+SYSROOT       := $(CACHE)/sysroot-arm64
+TARGET_LDFLAGS := -L$(SYSROOT)/usr/lib/aarch64-linux-gnu
+endif
+
+TARGET_CC := $(CROSS_COMPILE)gcc
+HOST_CC   ?= gcc
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wvla -Wformat=2 -Wundef -Wcast-align -Wno-unused-parameter
+CFLAGS_COMMON := -std=gnu11 -O2 -g $(WARNINGS) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
+LIBS := -lfdt -lz -lpthread
+
+ifeq ($(STATIC),1)
+TARGET_LDFLAGS += -static
+endif
+
+# Host-independent code: built for arm64 and natively for the unit tests.
+CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/cli.c \
+             src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \
+             devices/uart_16550.c
+# Code that talks to KVM on arm64.
+VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/arch/arm64/gic.c src/arch/arm64/cpu.c
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+
+TARGET_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS) $(VMM_SRCS))
+UNIT_OBJS   := $(patsubst %.c,$(NATIVE)/obj/%.o,$(CORE_SRCS) $(UNIT_SRCS))
+SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+DEPS_STAMP := $(CACHE)/deps.stamp
+
+.PHONY: all deps unit test run clean
+all: $(BUILD)/arkvm
+
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP):
+	@mkdir -p $(CACHE)
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+		echo "deps: installing $(APT_PACKAGES)"; \
+		dpkg --add-architecture arm64 && apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			$(APT_PACKAGES) >/dev/null; \
+	fi
+ifneq ($(HOST_ARCH),aarch64)
+	@if [ ! -f $(SYSROOT)/usr/lib/aarch64-linux-gnu/libfdt.a ]; then \
+		echo "deps: unpacking libfdt-dev:arm64 into $(SYSROOT)"; \
+		rm -rf $(CACHE)/debs-fdt && mkdir -p $(CACHE)/debs-fdt && \
+		(cd $(CACHE)/debs-fdt && apt-get download -q libfdt-dev:arm64 2>/dev/null) && \
+		dpkg -x $(CACHE)/debs-fdt/libfdt-dev_*_arm64.deb $(SYSROOT); \
+	fi
+endif
+	@touch $@
+
+$(BUILD)/arkvm: $(TARGET_OBJS) | $(DEPS_STAMP)
+	$(TARGET_CC) -o $@ $(TARGET_OBJS) $(TARGET_LDFLAGS) $(LIBS)
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(CFLAGS_COMMON) -c -o $@ $<
+
+# The static and dynamic builds share object files; relink when STATIC changes.
+$(BUILD)/.static-$(STATIC):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.static-* $(BUILD)/arkvm && touch $@
+$(BUILD)/arkvm: $(BUILD)/.static-$(STATIC)
+
+$(NATIVE)/unit-tests: $(UNIT_OBJS)
+	$(HOST_CC) $(SANITIZE) -o $@ $(UNIT_OBJS) $(LIBS)
+
+$(NATIVE)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(CFLAGS_COMMON) -O1 $(SANITIZE) -Itests/unit -c -o $@ $<
+
+unit: $(NATIVE)/unit-tests
+	$(NATIVE)/unit-tests
+
+test: $(DEPS_STAMP)
+	@tests/run.sh
+
+run: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm
+	@ARKVM_BIN=$(BUILD)/arkvm tests/lab/lab.sh run $(ARGS)
+
+clean:
+	rm -rf build
+
+-include $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The 16550A UART, at byte-wide registers (reg-shift 0).  Linux drives it
+ * with of_serial/8250 as "ns16550a"; earlycon finds it through stdout-path.
+ */
+#include <stdio.h>
+
+#include "fdt_build.h"
+#include "uart_16550.h"
+
+/* Register offsets; DLAB (LCR bit 7) turns 0 and 1 into the divisor latch. */
+#define UART_RBR_THR 0
+#define UART_IER     1
+#define UART_IIR_FCR 2
+#define UART_LCR     3
+#define UART_MCR     4
+#define UART_LSR     5
+#define UART_MSR     6
+#define UART_SCR     7
+
+#define IER_RDI  0x01  /* received data available */
+#define IER_THRI 0x02  /* transmitter holding register empty */
+#define IER_MASK 0x0f
+
+#define IIR_NO_INT 0x01
+#define IIR_THRI   0x02
+#define IIR_RDI    0x04
+#define IIR_FIFO   0xc0
+
+#define FCR_ENABLE   0x01
+#define FCR_CLEAR_RX 0x02
+
+#define LCR_DLAB 0x80
+
+#define MCR_LOOP 0x10
+#define MCR_MASK 0x1f
+
+#define LSR_DR   0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+
+#define MSR_CTS 0x10
+#define MSR_DSR 0x20
+#define MSR_DCD 0x80
+
+#define UART_CLOCK_HZ 1843200
+
+void uart_init(struct uart_16550 *u, const struct irq_line *irq,
+	       const struct uart_backend_ops *ops, void *opaque)
+{
+	*u = (struct uart_16550){ .ops = ops, .opaque = opaque, .irq = *irq };
+	pthread_mutex_init(&u->lock, NULL);
+}
+
+void uart_destroy(struct uart_16550 *u)
+{
+	pthread_mutex_destroy(&u->lock);
+}
+
+/* The highest-priority pending interrupt, as IIR reports it. */
+static u8 uart_pending(const struct uart_16550 *u)
+{
+	if ((u->ier & IER_RDI) && u->rx_count)
+		return IIR_RDI;
+	if ((u->ier & IER_THRI) && u->thr_ipending)
+		return IIR_THRI;
+	return IIR_NO_INT;
+}
+
+static void uart_update_irq(struct uart_16550 *u)
+{
+	bool level = uart_pending(u) != IIR_NO_INT;
+
+	if (level != u->irq_level) {
+		u->irq_level = level;
+		irq_line_set(&u->irq, level);
+	}
+}
+
+static unsigned int uart_rx_push(struct uart_16550 *u, const u8 *buf, unsigned int len)
+{
+	unsigned int n = 0;
+
+	while (n < len && u->rx_count < UART_FIFO_SIZE) {
+		u->rx[(u->rx_head + u->rx_count) % UART_FIFO_SIZE] = buf[n++];
+		u->rx_count++;
+	}
+	return n;
+}
+
+/* Returns true when the FIFO went from full to having room. */
+static bool uart_rx_pop(struct uart_16550 *u, u8 *byte)
+{
+	bool was_full = u->rx_count == UART_FIFO_SIZE;
+
+	if (!u->rx_count) {
+		*byte = 0;
+		return false;
+	}
+	*byte = u->rx[u->rx_head];
+	u->rx_head = (u->rx_head + 1) % UART_FIFO_SIZE;
+	u->rx_count--;
+	return was_full;
+}
+
+static void uart_transmit(struct uart_16550 *u, u8 byte)
+{
+	if (u->mcr & MCR_LOOP)
+		uart_rx_push(u, &byte, 1);
+	else
+		u->ops->tx(u->opaque, byte);
+	/* The byte left at once: THR is empty again. */
+	u->thr_ipending = true;
+}
+
+static u8 uart_read_reg(struct uart_16550 *u, u64 off, bool *room)
+{
+	u8 v, iir;
+
+	switch (off) {
+	case UART_RBR_THR:
+		if (u->lcr & LCR_DLAB)
+			return u->dll;
+		*room = uart_rx_pop(u, &v);
+		return v;
+	case UART_IER:
+		return u->lcr & LCR_DLAB ? u->dlm : u->ier;
+	case UART_IIR_FCR:
+		iir = uart_pending(u);
+		/* Reading IIR acknowledges a THR-empty interrupt. */
+		if (iir == IIR_THRI)
+			u->thr_ipending = false;
+		return iir | (u->fifo_enabled ? IIR_FIFO : 0);
+	case UART_LCR:
+		return u->lcr;
+	case UART_MCR:
+		return u->mcr;
+	case UART_LSR:
+		return LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0);
+	case UART_MSR:
+		if (u->mcr & MCR_LOOP) /* loopback wires RTS->CTS, DTR->DSR, OUT2->DCD */
+			return (u8)(((u->mcr & 0x02) ? MSR_CTS : 0) | ((u->mcr & 0x01) ? MSR_DSR : 0) |
+				    ((u->mcr & 0x08) ? MSR_DCD : 0));
+		return MSR_DCD | MSR_DSR | MSR_CTS;
+	default:
+		return u->scr;
+	}
+}
+
+static void uart_write_reg(struct uart_16550 *u, u64 off, u8 v, bool *room)
+{
+	switch (off) {
+	case UART_RBR_THR:
+		if (u->lcr & LCR_DLAB)
+			u->dll = v;
+		else
+			uart_transmit(u, v);
+		break;
+	case UART_IER:
+		if (u->lcr & LCR_DLAB) {
+			u->dlm = v;
+			break;
+		}
+		/* Enabling THRI while THR is empty raises it at once, as on silicon. */
+		if (!(u->ier & IER_THRI) && (v & IER_THRI))
+			u->thr_ipending = true;
+		u->ier = v & IER_MASK;
+		break;
+	case UART_IIR_FCR:
+		u->fifo_enabled = v & FCR_ENABLE;
+		if (v & FCR_CLEAR_RX) {
+			*room = u->rx_count == UART_FIFO_SIZE;
+			u->rx_head = u->rx_count = 0;
+		}
+		break;
+	case UART_LCR:
+		u->lcr = v;
+		break;
+	case UART_MCR:
+		u->mcr = v & MCR_MASK;
+		break;
+	case UART_SCR:
+		u->scr = v;
+		break;
+	default: /* LSR and MSR are read-only */
+		break;
+	}
+}
+
+static u64 uart_mmio_read(void *opaque, u64 off, u32 size __unused)
+{
+	struct uart_16550 *u = opaque;
+	bool room = false;
+	u8 v;
+
+	pthread_mutex_lock(&u->lock);
+	v = off < 8 ? uart_read_reg(u, off, &room) : 0;
+	uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	/* Outside the lock: the backend may call uart_receive() from here. */
+	if (room && u->ops->rx_room)
+		u->ops->rx_room(u->opaque);
+	return v;
+}
+
+static void uart_mmio_write(void *opaque, u64 off, u64 value, u32 size __unused)
+{
+	struct uart_16550 *u = opaque;
+	bool room = false;
+
+	pthread_mutex_lock(&u->lock);
+	if (off < 8)
+		uart_write_reg(u, off, (u8)value, &room);
+	uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	if (room && u->ops->rx_room)
+		u->ops->rx_room(u->opaque);
+}
+
+static void uart_fdt_node(void *opaque, struct fdt_writer *w, u64 base, u64 len)
+{
+	struct uart_16550 *u = opaque;
+	char name[32];
+
+	snprintf(name, sizeof(name), "uart@%llx", (unsigned long long)base);
+	fdt_w_begin_node(w, name);
+	fdt_w_prop_str(w, "compatible", "ns16550a");
+	fdt_w_prop_reg(w, base, len);
+	fdt_w_prop_spi(w, u->irq.intid, FDT_IRQ_TYPE_LEVEL_HIGH);
+	fdt_w_prop_u32(w, "clock-frequency", UART_CLOCK_HZ);
+	fdt_w_end_node(w);
+}
+
+const struct mmio_ops uart_16550_mmio_ops = {
+	.read = uart_mmio_read,
+	.write = uart_mmio_write,
+	.fdt_node = uart_fdt_node,
+};
+
+unsigned int uart_receive(struct uart_16550 *u, const u8 *buf, unsigned int len)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&u->lock);
+	n = uart_rx_push(u, buf, len);
+	uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return n;
+}
+
+unsigned int uart_rx_space(struct uart_16550 *u)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&u->lock);
+	n = UART_FIFO_SIZE - u->rx_count;
+	pthread_mutex_unlock(&u->lock);
+	return n;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_CLI_H
+#define ARKVM_CLI_H
+
+#include <stdio.h>
+
+#include "compiler.h"
+
+#define ARKVM_VERSION "0.1.0"
+
+#define CFG_DEFAULT_CPUS     1
+#define CFG_DEFAULT_MEMORY   (256 * SZ_1M)
+#define CFG_MIN_MEMORY       (32 * SZ_1M)
+#define CFG_MAX_CMDLINE      2047 /* arm64 COMMAND_LINE_SIZE less the NUL */
+
+/* What the user asked for; checked for form here, against the host later. */
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	const char *dump_dtb;
+	unsigned int nr_cpus;
+	u64 mem_size;
+};
+
+enum cli_action {
+	CLI_RUN,     /* start a VM with the config */
+	CLI_DONE,    /* help or version printed: exit 0 */
+};
+
+/*
+ * Parses argv.  Help and version go to @out.  On bad input prints one line
+ * on stderr and returns -EINVAL.
+ */
+int cli_parse(int argc, char *const argv[], struct vm_config *cfg, FILE *out);
+
+/* "256M", "2G", "1024K", "512" (MiB); -EINVAL when malformed or too big. */
+int parse_size(const char *s, u64 *out);
+
+/* A plain decimal number that fits in unsigned int. */
+int parse_uint(const char *s, unsigned int *out);
+
+#endif

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_FDT_BUILD_H
+#define ARKVM_FDT_BUILD_H
+
+#include <stddef.h>
+
+#include "compiler.h"
+
+struct boot_layout;
+struct mmio_bus;
+
+/*
+ * A thin layer over libfdt's sequential-write API that remembers the first
+ * error, so that node builders read as a plain list of properties and the
+ * error is looked at once, at the end.
+ */
+struct fdt_writer {
+	void *fdt;
+	int err;          /* first -FDT_ERR_* seen, or 0 */
+};
+
+void fdt_w_begin_node(struct fdt_writer *w, const char *name);
+void fdt_w_end_node(struct fdt_writer *w);
+void fdt_w_prop(struct fdt_writer *w, const char *name, const void *val, int len);
+void fdt_w_prop_empty(struct fdt_writer *w, const char *name);
+void fdt_w_prop_u32(struct fdt_writer *w, const char *name, u32 val);
+void fdt_w_prop_u64(struct fdt_writer *w, const char *name, u64 val);
+void fdt_w_prop_str(struct fdt_writer *w, const char *name, const char *str);
+/* Writes @n 32-bit cells, converting each to big-endian. */
+void fdt_w_prop_cells(struct fdt_writer *w, const char *name, const u32 *cells, int n);
+/* reg = <base size> with two cells each, as the root declares. */
+void fdt_w_prop_reg(struct fdt_writer *w, u64 base, u64 size);
+/* interrupts = <GIC_SPI (intid - 32) type> for a shared peripheral interrupt. */
+void fdt_w_prop_spi(struct fdt_writer *w, u32 intid, u32 type);
+
+#define FDT_IRQ_TYPE_EDGE_RISING 1
+#define FDT_IRQ_TYPE_LEVEL_HIGH  4
+
+#define FDT_PHANDLE_GIC 1
+
+#define FDT_RNG_SEED_SIZE 64
+
+/* Everything the guest device tree describes. */
+struct fdt_info {
+	const struct boot_layout *boot;
+	const char *cmdline;
+	unsigned int nr_cpus;
+	const u64 *mpidrs;           /* as read back from KVM, one per vCPU */
+	const struct mmio_bus *bus;  /* each device with an fdt_node op adds its node */
+	const char *stdout_path;     /* the console's node path, or NULL */
+	u8 rng_seed[FDT_RNG_SEED_SIZE];
+	u64 kaslr_seed;
+};
+
+/*
+ * Builds the blob into a malloc()ed buffer that grows until the tree fits
+ * (at most ARM64_FDT_MAX_SIZE).  Returns 0 or a negative errno; the caller
+ * frees *@blob.
+ */
+int fdt_build(const struct fdt_info *info, void **blob, size_t *size);
+
+#endif

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_FILE_H
+#define ARKVM_FILE_H
+
+#include "compiler.h"
+
+/*
+ * Opens a file the user named on the command line.  @what names its role
+ * ("kernel", "initrd") in the one error line printed when the file is
+ * missing, unreadable, a directory, not a regular file or empty.
+ * Returns the fd and its size in @size, or -errno.
+ */
+int open_input_file(const char *path, const char *what, int flags, u64 *size);
+
+/* Reads exactly @len bytes at @off; -EIO on a short read. */
+int pread_full(int fd, void *buf, u64 len, u64 off);
+
+#endif

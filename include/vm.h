@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_VM_H
+#define ARKVM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "cli.h"
+#include "console.h"
+#include "event_loop.h"
+#include "guest_mem.h"
+#include "loader.h"
+#include "mmio_bus.h"
+#include "uart_16550.h"
+
+/* Why the VM stopped; the first reason given wins. */
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_POWEROFF,   /* PSCI SYSTEM_OFF */
+	VM_STOP_RESET,      /* PSCI SYSTEM_RESET, e.g. a panic with panic=-1 */
+	VM_STOP_CRASH,      /* KVM_SYSTEM_EVENT_CRASH */
+	VM_STOP_ERROR,      /* arkvm could not go on; the reason was logged */
+	VM_STOP_SIGNAL,     /* SIGTERM, SIGINT or SIGHUP */
+	VM_STOP_USER,       /* Ctrl-A x on the console */
+};
+
+/* Exit statuses, documented in the README and in --help. */
+#define EXIT_GUEST_POWEROFF 0
+#define EXIT_VMM_ERROR      1
+#define EXIT_GUEST_RESET    2
+#define EXIT_GUEST_CRASH    3
+
+struct kvm_run;
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	u64 mpidr;          /* read back from KVM after init */
+};
+
+/* All of a VM's state: nothing about a VM lives in a global. */
+struct vm {
+	const struct vm_config *cfg;
+
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;           /* mmap size of struct kvm_run */
+	unsigned int max_vcpus;    /* host and GIC limit */
+
+	void *ram;
+	u64 ram_size;
+	struct guest_mem mem;
+	struct boot_layout boot;
+	struct mmio_bus bus;
+
+	int gic_fd;
+
+	struct vcpu *vcpus;
+	unsigned int nr_vcpus;
+
+	struct uart_16550 uart;
+	struct console console;
+
+	struct event_loop loop;    /* main thread: console input, signals, stop */
+	struct event_source signals;
+	int stop_signal;
+
+	atomic_int stop_reason;
+};
+
+/* The init steps, called in this order by main(). Each logs its own error. */
+void vm_init_state(struct vm *vm, const struct vm_config *cfg);
+int vm_open_kvm(struct vm *vm);
+int vm_create(struct vm *vm);
+int vm_setup_memory(struct vm *vm);
+int vm_load_images(struct vm *vm);
+int vm_setup_devices(struct vm *vm);
+int vm_setup_fdt(struct vm *vm);
+int vm_dump_dtb(struct vm *vm, const char *path);
+/* Runs until the guest or the user stops it; returns the exit status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* Asks the VM to stop, from any thread. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
+bool vm_stopping(struct vm *vm);
+int vm_exit_status(enum vm_stop_reason reason, int signo);
+
+/* vcpu.c */
+int vcpus_create(struct vm *vm);
+int vcpus_start(struct vm *vm);
+void vcpus_stop(struct vm *vm);
+void vcpus_destroy(struct vm *vm);
+
+/*
+ * Handles one exit of KVM_RUN.  Returns VM_RUNNING to enter the guest
+ * again, or why the VM must stop.  Needs nothing but the bus, so unit
+ * tests call it with a made-up struct kvm_run.
+ */
+enum vm_stop_reason vcpu_handle_exit(const struct mmio_bus *bus, struct kvm_run *run,
+				     unsigned int vcpu_id);
+
+#endif

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_ARM64_ARCH_H
+#define ARKVM_ARM64_ARCH_H
+
+#include <stdbool.h>
+
+#include "compiler.h"
+
+struct vm;
+struct vcpu;
+
+/* gic.c: the in-kernel VGICv3. Create before the vCPUs, init after them. */
+int gic_create(struct vm *vm);
+int gic_init(struct vm *vm);
+/* An irq_line's set_level for SPIs, through KVM_IRQ_LINE. */
+void gic_set_spi_level(void *vm, u32 intid, bool level);
+
+/* cpu.c: vCPU init (PSCI 0.2, secondaries powered off) and boot state. */
+int arm64_vcpu_init(struct vm *vm, struct vcpu *vcpu);
+int arm64_set_boot_regs(struct vcpu *vcpu, u64 entry, u64 fdt_gpa);
+
+/* The KVM_CREATE_VM type for a guest physical map ending at @ipa_end. */
+int arm64_vm_type(int kvm_fd, u64 ipa_end, unsigned long *type);
+
+#endif

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_ARM64_LAYOUT_H
+#define ARKVM_ARM64_LAYOUT_H
+
+/*
+ * The guest physical memory map, the only place it is written down.
+ *
+ *   0x0000_0000 +--------------------------------+
+ *               | unmapped (guest accesses exit  |
+ *               | to the MMIO bus and read 0)    |
+ *   0x0800_0000 +--------------------------------+
+ *               | GICv3 distributor        64 KiB|
+ *   0x0801_0000 +--------------------------------+
+ *               | unmapped                       |
+ *   0x080a_0000 +--------------------------------+
+ *               | GICv3 redistributors           |
+ *               | 128 KiB per vCPU, 123 vCPUs max|
+ *   0x0900_0000 +--------------------------------+
+ *               | 16550A UART               4 KiB|  SPI 32 (GSI 0)
+ *   0x0900_1000 +--------------------------------+
+ *               | unmapped                       |
+ *   0x0a00_0000 +--------------------------------+
+ *               | virtio-mmio slots, 4 KiB each, |  SPI 48 + slot
+ *               | 32 slots                       |
+ *   0x0a02_0000 +--------------------------------+
+ *               | unmapped                       |
+ *   0x8000_0000 +--------------------------------+  RAM_BASE (2 GiB)
+ *               | kernel Image at RAM_BASE +     |
+ *               |   text_offset (2 MiB aligned)  |
+ *               | initrd, page aligned, after    |
+ *               |   the kernel's image_size      |
+ *               | ...free RAM...                 |
+ *               | device tree: the last 2 MiB    |
+ *               +--------------------------------+  RAM_BASE + memory
+ *
+ * RAM starts at 2 GiB as on kvmtool and Firecracker, so everything below
+ * it is MMIO and RAM can grow upwards as far as the host's IPA size allows.
+ */
+
+#define ARM64_GICD_BASE        0x08000000ULL
+#define ARM64_GICD_SIZE        0x00010000ULL
+#define ARM64_GICR_BASE        0x080a0000ULL
+#define ARM64_GICR_SIZE        0x00f60000ULL
+#define ARM64_GICR_STRIDE      0x00020000ULL /* RD_base + SGI_base frames */
+#define ARM64_GICR_MAX_VCPUS   (ARM64_GICR_SIZE / ARM64_GICR_STRIDE)
+
+#define ARM64_UART_BASE        0x09000000ULL
+#define ARM64_UART_SIZE        0x00001000ULL
+
+#define ARM64_VIRTIO_BASE      0x0a000000ULL
+#define ARM64_VIRTIO_SLOT_SIZE 0x00001000ULL
+#define ARM64_VIRTIO_SLOTS     32
+
+#define ARM64_RAM_BASE         0x80000000ULL
+
+/* The DTB is at most 2 MiB (booting.rst) and gets the last 2 MiB of RAM. */
+#define ARM64_FDT_MAX_SIZE     0x00200000ULL
+
+/* Interrupt IDs (INTIDs).  SPIs start at 32; irqfd GSIs are INTID - 32. */
+#define ARM64_SPI_BASE         32
+#define ARM64_UART_IRQ         32
+#define ARM64_VIRTIO_IRQ_BASE  48
+#define ARM64_NR_IRQS          128 /* 32 private + 96 SPIs, multiple of 32 */
+
+/* Architected timer PPIs, as PPI numbers (INTID - 16). */
+#define ARM64_TIMER_PPI_SEC_PHYS    13
+#define ARM64_TIMER_PPI_NONSEC_PHYS 14
+#define ARM64_TIMER_PPI_VIRT        11
+#define ARM64_TIMER_PPI_HYP         10
+
+#endif

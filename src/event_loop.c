@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "compiler.h"
+#include "event_loop.h"
+
+#define EVENT_BATCH 16
+
+static void event_loop_woken(struct event_source *src, uint32_t events __unused)
+{
+	struct event_loop *loop = container_of(src, struct event_loop, wake);
+	uint64_t v;
+
+	if (read(loop->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	atomic_store(&loop->stopped, true);
+}
+
+int event_loop_init(struct event_loop *loop)
+{
+	int ret;
+
+	atomic_init(&loop->stopped, false);
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epoll_fd < 0)
+		return -errno;
+	loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (loop->wake_fd < 0) {
+		ret = -errno;
+		goto err_epoll;
+	}
+	loop->wake = (struct event_source){ .fd = loop->wake_fd, .ready = event_loop_woken };
+	ret = event_loop_add(loop, &loop->wake, EPOLLIN);
+	if (ret)
+		goto err_eventfd;
+	return 0;
+
+err_eventfd:
+	close(loop->wake_fd);
+err_epoll:
+	close(loop->epoll_fd);
+	return ret;
+}
+
+void event_loop_destroy(struct event_loop *loop)
+{
+	close(loop->wake_fd);
+	close(loop->epoll_fd);
+}
+
+static int event_loop_ctl(struct event_loop *loop, int op, struct event_source *src,
+			  uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = src };
+
+	return epoll_ctl(loop->epoll_fd, op, src->fd, &ev) ? -errno : 0;
+}
+
+int event_loop_add(struct event_loop *loop, struct event_source *src, uint32_t events)
+{
+	return event_loop_ctl(loop, EPOLL_CTL_ADD, src, events);
+}
+
+int event_loop_mod(struct event_loop *loop, struct event_source *src, uint32_t events)
+{
+	return event_loop_ctl(loop, EPOLL_CTL_MOD, src, events);
+}
+
+int event_loop_del(struct event_loop *loop, struct event_source *src)
+{
+	return event_loop_ctl(loop, EPOLL_CTL_DEL, src, 0);
+}
+
+int event_loop_run(struct event_loop *loop)
+{
+	struct epoll_event events[EVENT_BATCH];
+
+	while (!atomic_load(&loop->stopped)) {
+		int n = epoll_wait(loop->epoll_fd, events, EVENT_BATCH, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			struct event_source *src = events[i].data.ptr;
+
+			src->ready(src, events[i].events);
+		}
+	}
+	return 0;
+}
+
+void event_loop_stop(struct event_loop *loop)
+{
+	uint64_t one = 1;
+
+	/* An eventfd write only fails when the counter would overflow. */
+	if (write(loop->wake_fd, &one, sizeof(one)) < 0)
+		return;
+}

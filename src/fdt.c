@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <libfdt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "arch/arm64/layout.h"
+#include "fdt_build.h"
+#include "loader.h"
+#include "log.h"
+#include "mmio_bus.h"
+
+#define GIC_FDT_SPI 0
+#define GIC_FDT_PPI 1
+
+/* MPIDR_EL1 affinity fields Aff3..Aff0; the rest is not part of the id. */
+#define MPIDR_HWID_MASK 0xff00ffffffULL
+
+void fdt_w_begin_node(struct fdt_writer *w, const char *name)
+{
+	if (!w->err)
+		w->err = fdt_begin_node(w->fdt, name);
+}
+
+void fdt_w_end_node(struct fdt_writer *w)
+{
+	if (!w->err)
+		w->err = fdt_end_node(w->fdt);
+}
+
+void fdt_w_prop(struct fdt_writer *w, const char *name, const void *val, int len)
+{
+	if (!w->err)
+		w->err = fdt_property(w->fdt, name, val, len);
+}
+
+void fdt_w_prop_empty(struct fdt_writer *w, const char *name)
+{
+	fdt_w_prop(w, name, NULL, 0);
+}
+
+void fdt_w_prop_u32(struct fdt_writer *w, const char *name, u32 val)
+{
+	if (!w->err)
+		w->err = fdt_property_u32(w->fdt, name, val);
+}
+
+void fdt_w_prop_u64(struct fdt_writer *w, const char *name, u64 val)
+{
+	if (!w->err)
+		w->err = fdt_property_u64(w->fdt, name, val);
+}
+
+void fdt_w_prop_str(struct fdt_writer *w, const char *name, const char *str)
+{
+	if (!w->err)
+		w->err = fdt_property_string(w->fdt, name, str);
+}
+
+void fdt_w_prop_cells(struct fdt_writer *w, const char *name, const u32 *cells, int n)
+{
+	fdt32_t be[8];
+
+	if (n > (int)ARRAY_SIZE(be)) {
+		w->err = w->err ? w->err : -FDT_ERR_BADVALUE;
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		be[i] = cpu_to_fdt32(cells[i]);
+	fdt_w_prop(w, name, be, n * (int)sizeof(be[0]));
+}
+
+void fdt_w_prop_reg(struct fdt_writer *w, u64 base, u64 size)
+{
+	u32 cells[] = { (u32)(base >> 32), (u32)base, (u32)(size >> 32), (u32)size };
+
+	fdt_w_prop_cells(w, "reg", cells, 4);
+}
+
+void fdt_w_prop_spi(struct fdt_writer *w, u32 intid, u32 type)
+{
+	u32 cells[] = { GIC_FDT_SPI, intid - ARM64_SPI_BASE, type };
+
+	fdt_w_prop_cells(w, "interrupts", cells, 3);
+}
+
+static void fdt_add_memory(struct fdt_writer *w, const struct boot_layout *b)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)b->ram_base);
+	fdt_w_begin_node(w, name);
+	fdt_w_prop_str(w, "device_type", "memory");
+	fdt_w_prop_reg(w, b->ram_base, b->ram_size);
+	fdt_w_end_node(w);
+}
+
+static void fdt_add_cpus(struct fdt_writer *w, const struct fdt_info *info)
+{
+	fdt_w_begin_node(w, "cpus");
+	fdt_w_prop_u32(w, "#address-cells", 2);
+	fdt_w_prop_u32(w, "#size-cells", 0);
+	for (unsigned int i = 0; i < info->nr_cpus; i++) {
+		u64 hwid = info->mpidrs[i] & MPIDR_HWID_MASK;
+		char name[32];
+
+		snprintf(name, sizeof(name), "cpu@%llx", (unsigned long long)hwid);
+		fdt_w_begin_node(w, name);
+		fdt_w_prop_str(w, "device_type", "cpu");
+		fdt_w_prop_str(w, "compatible", "arm,armv8");
+		fdt_w_prop_str(w, "enable-method", "psci");
+		fdt_w_prop_u64(w, "reg", hwid);
+		fdt_w_end_node(w);
+	}
+	fdt_w_end_node(w);
+}
+
+static void fdt_add_psci(struct fdt_writer *w)
+{
+	fdt_w_begin_node(w, "psci");
+	fdt_w_prop_str(w, "compatible", "arm,psci-0.2");
+	fdt_w_prop_str(w, "method", "hvc");
+	fdt_w_end_node(w);
+}
+
+static void fdt_add_gic(struct fdt_writer *w, unsigned int nr_cpus)
+{
+	u32 reg[] = {
+		(u32)(ARM64_GICD_BASE >> 32), (u32)ARM64_GICD_BASE,
+		(u32)(ARM64_GICD_SIZE >> 32), (u32)ARM64_GICD_SIZE,
+		(u32)(ARM64_GICR_BASE >> 32), (u32)ARM64_GICR_BASE,
+		0, (u32)(nr_cpus * ARM64_GICR_STRIDE),
+	};
+	char name[32];
+
+	snprintf(name, sizeof(name), "intc@%llx", (unsigned long long)ARM64_GICD_BASE);
+	fdt_w_begin_node(w, name);
+	fdt_w_prop_str(w, "compatible", "arm,gic-v3");
+	fdt_w_prop_u32(w, "#interrupt-cells", 3);
+	fdt_w_prop_empty(w, "interrupt-controller");
+	fdt_w_prop_cells(w, "reg", reg, 8);
+	fdt_w_prop_u32(w, "phandle", FDT_PHANDLE_GIC);
+	fdt_w_end_node(w);
+}
+
+static void fdt_add_timer(struct fdt_writer *w)
+{
+	u32 irqs[] = {
+		GIC_FDT_PPI, ARM64_TIMER_PPI_SEC_PHYS, FDT_IRQ_TYPE_LEVEL_HIGH,
+		GIC_FDT_PPI, ARM64_TIMER_PPI_NONSEC_PHYS, FDT_IRQ_TYPE_LEVEL_HIGH,
+		GIC_FDT_PPI, ARM64_TIMER_PPI_VIRT, FDT_IRQ_TYPE_LEVEL_HIGH,
+		GIC_FDT_PPI, ARM64_TIMER_PPI_HYP, FDT_IRQ_TYPE_LEVEL_HIGH,
+	};
+	fdt32_t be[ARRAY_SIZE(irqs)];
+
+	for (size_t i = 0; i < ARRAY_SIZE(irqs); i++)
+		be[i] = cpu_to_fdt32(irqs[i]);
+	fdt_w_begin_node(w, "timer");
+	fdt_w_prop_str(w, "compatible", "arm,armv8-timer");
+	fdt_w_prop(w, "interrupts", be, sizeof(be));
+	fdt_w_prop_empty(w, "always-on");
+	fdt_w_end_node(w);
+}
+
+static void fdt_add_chosen(struct fdt_writer *w, const struct fdt_info *info)
+{
+	const struct boot_layout *b = info->boot;
+
+	fdt_w_begin_node(w, "chosen");
+	fdt_w_prop_str(w, "bootargs", info->cmdline ? info->cmdline : "");
+	if (info->stdout_path)
+		fdt_w_prop_str(w, "stdout-path", info->stdout_path);
+	if (b->initrd_size) {
+		fdt_w_prop_u64(w, "linux,initrd-start", b->initrd_gpa);
+		fdt_w_prop_u64(w, "linux,initrd-end", b->initrd_gpa + b->initrd_size);
+	}
+	fdt_w_prop(w, "rng-seed", info->rng_seed, sizeof(info->rng_seed));
+	fdt_w_prop_u64(w, "kaslr-seed", info->kaslr_seed);
+	fdt_w_end_node(w);
+}
+
+static void fdt_add_devices(struct fdt_writer *w, const struct mmio_bus *bus)
+{
+	for (unsigned int i = 0; i < bus->nr_ranges; i++) {
+		const struct mmio_range *r = &bus->ranges[i];
+
+		if (r->ops->fdt_node)
+			r->ops->fdt_node(r->opaque, w, r->base, r->len);
+	}
+}
+
+static int fdt_build_into(void *buf, int size, const struct fdt_info *info)
+{
+	struct fdt_writer w = { .fdt = buf };
+
+	w.err = fdt_create(buf, size);
+	if (!w.err)
+		w.err = fdt_finish_reservemap(buf);
+
+	fdt_w_begin_node(&w, "");
+	fdt_w_prop_str(&w, "compatible", "linux,dummy-virt");
+	fdt_w_prop_str(&w, "model", "arkvm");
+	fdt_w_prop_u32(&w, "#address-cells", 2);
+	fdt_w_prop_u32(&w, "#size-cells", 2);
+	fdt_w_prop_u32(&w, "interrupt-parent", FDT_PHANDLE_GIC);
+
+	fdt_add_chosen(&w, info);
+	fdt_add_memory(&w, info->boot);
+	fdt_add_cpus(&w, info);
+	fdt_add_psci(&w);
+	fdt_add_gic(&w, info->nr_cpus);
+	fdt_add_timer(&w);
+	fdt_add_devices(&w, info->bus);
+
+	fdt_w_end_node(&w);
+	if (!w.err)
+		w.err = fdt_finish(buf);
+	return w.err;
+}
+
+int fdt_build(const struct fdt_info *info, void **blob, size_t *size)
+{
+	int len = 16 * 1024, err;
+	void *buf = NULL;
+
+	for (;;) {
+		void *bigger = realloc(buf, (size_t)len);
+
+		if (!bigger) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = bigger;
+		err = fdt_build_into(buf, len, info);
+		if (err != -FDT_ERR_NOSPACE || (u64)len >= ARM64_FDT_MAX_SIZE)
+			break;
+		len *= 2;
+	}
+	if (err) {
+		pr_err("building the device tree: %s", fdt_strerror(err));
+		free(buf);
+		return -EINVAL;
+	}
+	*blob = buf;
+	*size = fdt_totalsize(buf);
+	return 0;
+}

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "log.h"
+
+int open_input_file(const char *path, const char *what, int flags, u64 *size)
+{
+	struct stat st;
+	int fd, ret;
+
+	fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		pr_err("%s '%s': %s", what, path, strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		pr_err("%s '%s': %s", what, path, strerror(errno));
+		goto err;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+		pr_err("%s '%s': is a directory", what, path);
+		goto err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		pr_err("%s '%s': not a regular file", what, path);
+		goto err;
+	}
+	if (st.st_size == 0) {
+		ret = -EINVAL;
+		pr_err("%s '%s': the file is empty", what, path);
+		goto err;
+	}
+	*size = (u64)st.st_size;
+	return fd;
+
+err:
+	close(fd);
+	return ret;
+}
+
+int pread_full(int fd, void *buf, u64 len, u64 off)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, MIN(len, (u64)SZ_1G), (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		off += (u64)n;
+		len -= (u64)n;
+	}
+	return 0;
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * vCPU threads: one per vCPU, each looping on KVM_RUN.  Stopping sets
+ * immediate_exit (for a thread about to enter the guest) and sends
+ * KICK_SIGNAL (for one inside it), then joins.
+ */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch/arm64/arch.h"
+#include "log.h"
+#include "vm.h"
+
+#define KICK_SIGNAL SIGUSR1
+
+static int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
+{
+	int ret;
+
+	*vcpu = (struct vcpu){ .vm = vm, .id = id, .fd = -1 };
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (vcpu->fd < 0) {
+		ret = -errno;
+		pr_err("vcpu%u: KVM_CREATE_VCPU: %s", id, strerror(errno));
+		return ret;
+	}
+	vcpu->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		ret = -errno;
+		vcpu->run = NULL;
+		pr_err("vcpu%u: mapping kvm_run: %s", id, strerror(errno));
+		return ret;
+	}
+	return arm64_vcpu_init(vm, vcpu);
+}
+
+int vcpus_create(struct vm *vm)
+{
+	unsigned int n = vm->cfg->nr_cpus;
+	int ret;
+
+	vm->vcpus = calloc(n, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < n; i++) {
+		/* Count first: vcpus_destroy() cleans up a half-made one too. */
+		vm->nr_vcpus = i + 1;
+		ret = vcpu_create(vm, &vm->vcpus[i], i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	sigset_t kick;
+	char name[16];
+
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
+	pthread_setname_np(pthread_self(), name);
+	sigemptyset(&kick);
+	sigaddset(&kick, KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+
+	while (!vm_stopping(vm)) {
+		enum vm_stop_reason why;
+
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			pr_err("vcpu%u: KVM_RUN: %s", vcpu->id, strerror(errno));
+			vm_request_stop(vm, VM_STOP_ERROR);
+			break;
+		}
+		why = vcpu_handle_exit(&vm->bus, vcpu->run, vcpu->id);
+		if (why != VM_RUNNING)
+			vm_request_stop(vm, why);
+	}
+	return NULL;
+}
+
+static void kick_handler(int sig __unused)
+{
+	/* Only here to make KVM_RUN return -EINTR. */
+}
+
+int vcpus_start(struct vm *vm)
+{
+	struct sigaction sa = { .sa_handler = kick_handler }; /* no SA_RESTART */
+	int ret;
+
+	if (sigaction(KICK_SIGNAL, &sa, NULL) < 0)
+		return -errno;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		if (ret) {
+			pr_err("vcpu%u: cannot start its thread: %s", i, strerror(ret));
+			vm_request_stop(vm, VM_STOP_ERROR);
+			return -ret;
+		}
+		vcpu->started = true;
+	}
+	return 0;
+}
+
+void vcpus_stop(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (!vcpu->started)
+			continue;
+		__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(vcpu->thread, KICK_SIGNAL);
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->started)
+			pthread_join(vcpu->thread, NULL);
+		vcpu->started = false;
+	}
+}
+
+void vcpus_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->run)
+			munmap(vcpu->run, vm->run_size);
+		if (vcpu->fd >= 0)
+			close(vcpu->fd);
+	}
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
+}

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "arch/arm64/arch.h"
+#include "arch/arm64/layout.h"
+#include "fdt_build.h"
+#include "log.h"
+#include "vm.h"
+
+/* What arkvm cannot run without, checked once on /dev/kvm. */
+static const struct { int cap; const char *name; } required_caps[] = {
+	{ KVM_CAP_USER_MEMORY, "USER_MEMORY" },
+	{ KVM_CAP_ONE_REG, "ONE_REG" },
+	{ KVM_CAP_ARM_PSCI_0_2, "ARM_PSCI_0_2" },
+	{ KVM_CAP_IRQFD, "IRQFD" },
+	{ KVM_CAP_IOEVENTFD, "IOEVENTFD" },
+	{ KVM_CAP_ARM_VM_IPA_SIZE, "ARM_VM_IPA_SIZE" },
+	{ KVM_CAP_DEVICE_CTRL, "DEVICE_CTRL" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
+};
+
+void vm_init_state(struct vm *vm, const struct vm_config *cfg)
+{
+	*vm = (struct vm){
+		.cfg = cfg,
+		.kvm_fd = -1,
+		.vm_fd = -1,
+		.gic_fd = -1,
+		.signals.fd = -1,
+		.loop = { .epoll_fd = -1, .wake_fd = -1 },
+	};
+	atomic_init(&vm->stop_reason, VM_RUNNING);
+}
+
+static void explain_no_kvm(int err)
+{
+	struct stat st;
+
+	if (err == ENOENT && stat("/sys/module/kvm", &st) == 0)
+		pr_err("KVM not available: the host kernel did not start at EL2");
+	else if (err == ENOENT)
+		pr_err("KVM not available: /dev/kvm does not exist (no KVM in the host kernel, or it did not start at EL2)");
+	else if (err == EACCES || err == EPERM)
+		pr_err("KVM not available: no permission to open /dev/kvm (join the kvm group)");
+	else
+		pr_err("KVM not available: /dev/kvm: %s", strerror(err));
+}
+
+int vm_open_kvm(struct vm *vm)
+{
+	int version, size;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		explain_no_kvm(errno);
+		return -ENODEV;
+	}
+	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		pr_err("KVM not available: API version %d, arkvm needs %d", version, KVM_API_VERSION);
+		return -ENODEV;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
+			pr_err("KVM on this host lacks KVM_CAP_%s, which arkvm needs",
+			       required_caps[i].name);
+			return -ENODEV;
+		}
+	}
+	size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (size < (int)sizeof(struct kvm_run)) {
+		pr_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -ENODEV;
+	}
+	vm->run_size = (size_t)size;
+	return 0;
+}
+
+static int vm_check_cpus(struct vm *vm)
+{
+	int host_max = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+
+	vm->max_vcpus = (unsigned int)ARM64_GICR_MAX_VCPUS;
+	if (host_max > 0 && (unsigned int)host_max < vm->max_vcpus)
+		vm->max_vcpus = (unsigned int)host_max;
+	if (vm->cfg->nr_cpus > vm->max_vcpus) {
+		pr_err("--cpus %u: this host can run at most %u vCPUs in one VM",
+		       vm->cfg->nr_cpus, vm->max_vcpus);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm)
+{
+	unsigned long type;
+	int ret;
+
+	ret = arm64_vm_type(vm->kvm_fd, ARM64_RAM_BASE + vm->cfg->mem_size, &type);
+	if (ret)
+		return ret;
+	do {
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, type);
+	} while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0) {
+		ret = -errno;
+		pr_err("KVM not available: creating a VM failed: %s", strerror(errno));
+		return ret;
+	}
+	return vm_check_cpus(vm);
+}
+
+int vm_setup_memory(struct vm *vm)
+{
+	u64 size = vm->cfg->mem_size;
+	struct kvm_userspace_memory_region region;
+	struct sysinfo si;
+	int ret;
+
+	if (sysinfo(&si) == 0 && size > (u64)si.totalram * si.mem_unit) {
+		pr_err("--memory %lluM: more than the host's %lluM of RAM",
+		       (unsigned long long)(size / SZ_1M),
+		       (unsigned long long)((u64)si.totalram * si.mem_unit / SZ_1M));
+		return -ENOMEM;
+	}
+	/* Pages are only backed when the guest touches them. */
+	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		pr_err("--memory %lluM: cannot map guest RAM: %s",
+		       (unsigned long long)(size / SZ_1M), strerror(errno));
+		return -ENOMEM;
+	}
+	vm->ram_size = size;
+	madvise(vm->ram, size, MADV_DONTDUMP);
+
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0,
+		.guest_phys_addr = ARM64_RAM_BASE,
+		.memory_size = size,
+		.userspace_addr = (u64)(uintptr_t)vm->ram,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		ret = -errno;
+		pr_err("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+		return ret;
+	}
+	ret = guest_mem_add(&vm->mem, ARM64_RAM_BASE, size, vm->ram);
+	if (ret)
+		return ret;
+	boot_layout_init(&vm->boot, ARM64_RAM_BASE, size);
+	return 0;
+}
+
+int vm_load_images(struct vm *vm)
+{
+	int ret = load_kernel(&vm->mem, &vm->boot, vm->cfg->kernel);
+
+	if (ret || !vm->cfg->initrd)
+		return ret;
+	return load_initrd(&vm->mem, &vm->boot, vm->cfg->initrd);
+}
+
+static void vm_console_quit(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_USER);
+}
+
+int vm_setup_devices(struct vm *vm)
+{
+	const struct irq_line uart_irq = {
+		.set_level = gic_set_spi_level, .opaque = vm, .intid = ARM64_UART_IRQ,
+	};
+	int ret;
+
+	uart_init(&vm->uart, &uart_irq, &console_uart_ops, &vm->console);
+	console_init(&vm->console, &vm->uart, vm_console_quit, vm);
+	ret = mmio_bus_register(&vm->bus, ARM64_UART_BASE, ARM64_UART_SIZE,
+				&uart_16550_mmio_ops, &vm->uart, "uart");
+	if (ret)
+		pr_err("registering the UART: %s", strerror(-ret));
+	return ret;
+}
+
+static int vm_build_fdt(struct vm *vm, void **blob, size_t *size)
+{
+	struct fdt_info info = {
+		.boot = &vm->boot,
+		.cmdline = vm->cfg->cmdline,
+		.nr_cpus = vm->nr_vcpus,
+		.bus = &vm->bus,
+		.stdout_path = "/uart@9000000",
+	};
+	u64 *mpidrs;
+	int ret;
+
+	mpidrs = calloc(vm->nr_vcpus, sizeof(*mpidrs));
+	if (!mpidrs)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		mpidrs[i] = vm->vcpus[i].mpidr;
+	info.mpidrs = mpidrs;
+
+	if (getrandom(info.rng_seed, sizeof(info.rng_seed), 0) != sizeof(info.rng_seed) ||
+	    getrandom(&info.kaslr_seed, sizeof(info.kaslr_seed), 0) != sizeof(info.kaslr_seed)) {
+		pr_err("getrandom: %s", strerror(errno));
+		free(mpidrs);
+		return -EIO;
+	}
+	ret = fdt_build(&info, blob, size);
+	free(mpidrs);
+	return ret;
+}
+
+int vm_setup_fdt(struct vm *vm)
+{
+	void *blob;
+	size_t size;
+	int ret = vm_build_fdt(vm, &blob, &size);
+
+	if (ret)
+		return ret;
+	ret = guest_mem_write(&vm->mem, vm->boot.fdt_gpa, blob, size);
+	vm->boot.fdt_size = size;
+	free(blob);
+	if (ret) {
+		pr_err("writing the device tree into guest RAM: %s", strerror(-ret));
+		return ret;
+	}
+	return arm64_set_boot_regs(&vm->vcpus[0], vm->boot.kernel_gpa, vm->boot.fdt_gpa);
+}
+
+int vm_dump_dtb(struct vm *vm, const char *path)
+{
+	const void *blob = gpa_to_hva(&vm->mem, vm->boot.fdt_gpa, vm->boot.fdt_size);
+	FILE *f = fopen(path, "wb");
+
+	if (!f || !blob || fwrite(blob, 1, vm->boot.fdt_size, f) != vm->boot.fdt_size ||
+	    fclose(f)) {
+		pr_err("--dump-dtb '%s': %s", path, strerror(errno));
+		if (f)
+			unlink(path);
+		return -EIO;
+	}
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
+{
+	int expected = VM_RUNNING;
+
+	atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)reason);
+	event_loop_stop(&vm->loop);
+}
+
+bool vm_stopping(struct vm *vm)
+{
+	return atomic_load(&vm->stop_reason) != VM_RUNNING;
+}
+
+int vm_exit_status(enum vm_stop_reason reason, int signo)
+{
+	switch (reason) {
+	case VM_STOP_POWEROFF:
+	case VM_STOP_USER:
+		return EXIT_GUEST_POWEROFF;
+	case VM_STOP_RESET:
+		return EXIT_GUEST_RESET;
+	case VM_STOP_CRASH:
+		return EXIT_GUEST_CRASH;
+	case VM_STOP_SIGNAL:
+		return 128 + signo;
+	default:
+		return EXIT_VMM_ERROR;
+	}
+}
+
+static void vm_signal(struct event_source *src, uint32_t events __unused)
+{
+	struct vm *vm = container_of(src, struct vm, signals);
+	struct signalfd_siginfo si;
+
+	if (read(src->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (!vm_stopping(vm))
+		vm->stop_signal = (int)si.ssi_signo;
+	vm_request_stop(vm, VM_STOP_SIGNAL);
+}
+
+/* SIGTERM, SIGINT and SIGHUP stop the VM; they arrive on the main loop. */
+static int vm_setup_signals(struct vm *vm)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread starts, so every thread inherits it. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	vm->signals.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signals.fd < 0)
+		return -errno;
+	vm->signals.ready = vm_signal;
+	return event_loop_add(&vm->loop, &vm->signals, EPOLLIN);
+}
+
+int vm_run(struct vm *vm)
+{
+	sigset_t kick;
+	int ret;
+
+	ret = event_loop_init(&vm->loop);
+	if (!ret)
+		ret = vm_setup_signals(vm);
+	if (ret) {
+		pr_err("setting up the event loop: %s", strerror(-ret));
+		return EXIT_VMM_ERROR;
+	}
+	/* Only vCPU threads take the kick signal; they unblock it themselves. */
+	sigemptyset(&kick);
+	sigaddset(&kick, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &kick, NULL);
+
+	ret = console_start(&vm->console, &vm->loop);
+	if (!ret)
+		ret = vcpus_start(vm);
+	if (!ret)
+		ret = event_loop_run(&vm->loop);
+	if (ret)
+		vm_request_stop(vm, VM_STOP_ERROR);
+
+	vcpus_stop(vm);
+	console_destroy(&vm->console);
+	return vm_exit_status(atomic_load(&vm->stop_reason), vm->stop_signal);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	vcpus_destroy(vm);
+	if (vm->signals.fd >= 0)
+		close(vm->signals.fd);
+	if (vm->loop.epoll_fd >= 0)
+		event_loop_destroy(&vm->loop);
+	if (vm->gic_fd >= 0)
+		close(vm->gic_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	if (vm->uart.ops)
+		uart_destroy(&vm->uart);
+}
