@@ -75,3 +75,20 @@ enum vm_stop_reason vcpu_handle_exit(const struct mmio_bus *bus, struct kvm_run 
 		return VM_STOP_ERROR;
 	}
 }
+
+int vm_exit_status(enum vm_stop_reason reason, int signo)
+{
+	switch (reason) {
+	case VM_STOP_POWEROFF:
+	case VM_STOP_USER:
+		return EXIT_GUEST_POWEROFF;
+	case VM_STOP_RESET:
+		return EXIT_GUEST_RESET;
+	case VM_STOP_CRASH:
+		return EXIT_GUEST_CRASH;
+	case VM_STOP_SIGNAL:
+		return 128 + signo;
+	default:
+		return EXIT_VMM_ERROR;
+	}
+}

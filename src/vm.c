@@ -272,23 +272,6 @@ bool vm_stopping(struct vm *vm)
 	return atomic_load(&vm->stop_reason) != VM_RUNNING;
 }
 
-int vm_exit_status(enum vm_stop_reason reason, int signo)
-{
-	switch (reason) {
-	case VM_STOP_POWEROFF:
-	case VM_STOP_USER:
-		return EXIT_GUEST_POWEROFF;
-	case VM_STOP_RESET:
-		return EXIT_GUEST_RESET;
-	case VM_STOP_CRASH:
-		return EXIT_GUEST_CRASH;
-	case VM_STOP_SIGNAL:
-		return 128 + signo;
-	default:
-		return EXIT_VMM_ERROR;
-	}
-}
-
 static void vm_signal(struct event_source *src, uint32_t events __unused)
 {
 	struct vm *vm = container_of(src, struct vm, signals);

@@ -1,0 +1,35 @@
+#!/bin/sh
+# make test: the native unit tests (ASan + UBSan), then the arm64 lab.
+# Every test prints "PASS: name" or "FAIL: name"; the last line counts them.
+set -u
+cd "$(dirname "$0")/.."
+log=build/test.log
+mkdir -p build
+: > "$log"
+
+step() {
+	# Runs a step, keeps its whole output in the log, shows its verdict lines,
+	# and turns a step that fails without a verdict into a FAIL of its own.
+	name=$1; shift
+	echo "== $name"
+	out=build/test-$name.out
+	"$@" > "$out" 2>&1
+	rc=$?
+	cat "$out" >> "$log"
+	grep -E '^(PASS|FAIL): ' "$out"
+	if [ $rc -ne 0 ] && ! grep -q '^FAIL: ' "$out"; then
+		echo "FAIL: $name: exited $rc (see $out)"
+		echo "FAIL: $name: exited $rc" >> "$log"
+	fi
+}
+
+step unit make --no-print-directory unit
+step build make --no-print-directory STATIC=1
+if [ -x build/arm64/arkvm ]; then
+	step lab env ARKVM_BIN=build/arm64/arkvm tests/lab/lab.sh test
+fi
+
+passed=$(grep -c '^PASS: ' "$log")
+failed=$(grep -c '^FAIL: ' "$log")
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <string.h>
+
+#include "test.h"
+
+extern const struct test_suite guest_mem_suite, mmio_bus_suite, cli_suite, loader_suite,
+	fdt_suite, uart_suite, vcpu_exit_suite, console_suite;
+
+static const struct test_suite *const suites[] = {
+	&guest_mem_suite, &mmio_bus_suite, &cli_suite, &loader_suite,
+	&fdt_suite, &uart_suite, &vcpu_exit_suite, &console_suite,
+};
+
+static bool failed;
+
+void test_fail(const char *file, int line, const char *what)
+{
+	fprintf(stdout, "  %s:%d: check failed: %s\n", file, line, what);
+	failed = true;
+}
+
+/* Usage: unit-tests [substring]: runs the cases whose suite/name contains it. */
+int main(int argc, char **argv)
+{
+	unsigned int passed = 0, nfailed = 0;
+
+	for (size_t s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
+		const struct test_suite *suite = suites[s];
+
+		for (unsigned int i = 0; i < suite->nr_cases; i++) {
+			char full[128];
+
+			snprintf(full, sizeof(full), "%s/%s", suite->name, suite->cases[i].name);
+			if (argc > 1 && !strstr(full, argv[1]))
+				continue;
+			failed = false;
+			suite->cases[i].fn();
+			printf("%s: unit/%s\n", failed ? "FAIL" : "PASS", full);
+			if (failed)
+				nfailed++;
+			else
+				passed++;
+		}
+	}
+	printf("unit: %u passed, %u failed\n", passed, nfailed);
+	return nfailed ? 1 : 0;
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "test.h"
+
+static int parse(struct vm_config *cfg, int argc, char *const argv[])
+{
+	FILE *out = fopen("/dev/null", "w");
+	int ret = cli_parse(argc, argv, cfg, out);
+
+	fclose(out);
+	return ret;
+}
+
+#define PARSE(cfg, ...) \
+	parse(cfg, (int)(sizeof((char *const[]){ __VA_ARGS__ }) / sizeof(char *)), \
+	      (char *const[]){ __VA_ARGS__ })
+
+static void test_sizes(void)
+{
+	u64 v;
+
+	CHECK_EQ(parse_size("256M", &v), 0);
+	CHECK_EQ(v, 256ULL << 20);
+	CHECK_EQ(parse_size("2G", &v), 0);
+	CHECK_EQ(v, 2ULL << 30);
+	CHECK_EQ(parse_size("2g", &v), 0);
+	CHECK_EQ(v, 2ULL << 30);
+	CHECK_EQ(parse_size("1024K", &v), 0);
+	CHECK_EQ(v, 1ULL << 20);
+	CHECK_EQ(parse_size("512", &v), 0);
+	CHECK_EQ(v, 512ULL << 20);
+	CHECK_EQ(parse_size("1GiB", &v), 0);
+	CHECK_EQ(v, 1ULL << 30);
+	CHECK_EQ(parse_size("1MB", &v), 0);
+	CHECK_EQ(parse_size("", &v), -EINVAL);
+	CHECK_EQ(parse_size("M", &v), -EINVAL);
+	CHECK_EQ(parse_size("12X", &v), -EINVAL);
+	CHECK_EQ(parse_size("-1G", &v), -EINVAL);
+	CHECK_EQ(parse_size(" 1G", &v), -EINVAL);
+	CHECK_EQ(parse_size("1G ", &v), -EINVAL);
+	CHECK_EQ(parse_size("1.5G", &v), -EINVAL);
+	CHECK_EQ(parse_size("99999999999999999999", &v), -ERANGE);
+	CHECK_EQ(parse_size("17179869184G", &v), -ERANGE);
+}
+
+static void test_uint(void)
+{
+	unsigned int n;
+
+	CHECK_EQ(parse_uint("4", &n), 0);
+	CHECK_EQ(n, 4);
+	CHECK_EQ(parse_uint("4294967295", &n), 0);
+	CHECK_EQ(parse_uint("4294967296", &n), -ERANGE);
+	CHECK_EQ(parse_uint("4a", &n), -EINVAL);
+	CHECK_EQ(parse_uint("", &n), -EINVAL);
+	CHECK_EQ(parse_uint("+4", &n), -EINVAL);
+}
+
+static void test_run_defaults(void)
+{
+	struct vm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "Image"), CLI_RUN);
+	CHECK(!strcmp(cfg.kernel, "Image"));
+	CHECK_EQ(cfg.nr_cpus, 1);
+	CHECK_EQ(cfg.mem_size, 256ULL << 20);
+	CHECK(!cfg.initrd && !cfg.dump_dtb);
+	CHECK(!strcmp(cfg.cmdline, ""));
+}
+
+static void test_run_all_options(void)
+{
+	struct vm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel=K", "--initrd", "I", "--cmdline",
+		       "console=ttyS0 quiet", "--cpus", "4", "--memory=1G", "--dump-dtb", "x.dtb"),
+		 CLI_RUN);
+	CHECK(!strcmp(cfg.kernel, "K") && !strcmp(cfg.initrd, "I"));
+	CHECK(!strcmp(cfg.cmdline, "console=ttyS0 quiet"));
+	CHECK_EQ(cfg.nr_cpus, 4);
+	CHECK_EQ(cfg.mem_size, 1ULL << 30);
+	CHECK(!strcmp(cfg.dump_dtb, "x.dtb"));
+}
+
+static void test_bad_input(void)
+{
+	struct vm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "arkvm"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "start"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run"), -EINVAL);                         /* no kernel */
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel"), -EINVAL);             /* no value */
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--bogus", "1"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--kernel", "L"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus", "0"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus", "two"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "12X"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "1M"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "33M"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "stray"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--kernelx", "K"), -EINVAL);
+}
+
+static void test_cmdline_too_long(void)
+{
+	static char longline[CFG_MAX_CMDLINE + 2];
+	struct vm_config cfg;
+
+	memset(longline, 'a', sizeof(longline) - 1);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cmdline", longline), -EINVAL);
+	longline[CFG_MAX_CMDLINE] = '\0';
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cmdline", longline), CLI_RUN);
+}
+
+static void test_help_and_version(void)
+{
+	struct vm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "--help"), CLI_DONE);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "--version"), CLI_DONE);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--help"), CLI_DONE);
+}
+
+TEST_SUITE(cli,
+	   TEST(test_sizes),
+	   TEST(test_uint),
+	   TEST(test_run_defaults),
+	   TEST(test_run_all_options),
+	   TEST(test_bad_input),
+	   TEST(test_cmdline_too_long),
+	   TEST(test_help_and_version));

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <libfdt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/arm64/layout.h"
+#include "fdt_build.h"
+#include "loader.h"
+#include "mmio_bus.h"
+#include "test.h"
+#include "uart_16550.h"
+
+static void no_irq(void *opaque, u32 intid, bool level) {}
+static void no_tx(void *opaque, u8 b) {}
+static const struct uart_backend_ops quiet_ops = { .tx = no_tx };
+
+struct built {
+	void *blob;
+	size_t size;
+	struct uart_16550 uart;
+	struct mmio_bus bus;
+	struct boot_layout boot;
+	u64 mpidrs[4];
+};
+
+static int build(struct built *b, unsigned int cpus, const char *cmdline, bool initrd)
+{
+	const struct irq_line irq = { .set_level = no_irq, .intid = ARM64_UART_IRQ };
+	struct fdt_info info = {
+		.cmdline = cmdline,
+		.nr_cpus = cpus,
+		.stdout_path = "/uart@9000000",
+		.kaslr_seed = 0x1122334455667788ULL,
+	};
+
+	memset(b, 0, sizeof(*b));
+	for (unsigned int i = 0; i < 4; i++)
+		b->mpidrs[i] = 0x80000000ULL | i; /* bit 31 (RES1) is not part of the id */
+	uart_init(&b->uart, &irq, &quiet_ops, NULL);
+	mmio_bus_register(&b->bus, ARM64_UART_BASE, ARM64_UART_SIZE, &uart_16550_mmio_ops,
+			  &b->uart, "uart");
+	boot_layout_init(&b->boot, ARM64_RAM_BASE, 512 * SZ_1M);
+	if (initrd) {
+		b->boot.initrd_gpa = ARM64_RAM_BASE + 0x4000000;
+		b->boot.initrd_size = 0x123456;
+	}
+	info.boot = &b->boot;
+	info.bus = &b->bus;
+	info.mpidrs = b->mpidrs;
+	memset(info.rng_seed, 0x5a, sizeof(info.rng_seed));
+	return fdt_build(&info, &b->blob, &b->size);
+}
+
+static u64 prop_u64(const void *fdt, const char *path, const char *name, int idx)
+{
+	int node = fdt_path_offset(fdt, path), len;
+	const u8 *p = node < 0 ? NULL : fdt_getprop(fdt, node, name, &len);
+
+	/* Properties are only 4-byte aligned: read through libfdt's loader. */
+	if (!p || len < (idx + 1) * 8)
+		return ~0ULL;
+	return fdt64_ld((const fdt64_t *)(p + idx * 8));
+}
+
+static u32 prop_u32(const void *fdt, const char *path, const char *name, int idx)
+{
+	int node = fdt_path_offset(fdt, path), len;
+	const fdt32_t *p = node < 0 ? NULL : fdt_getprop(fdt, node, name, &len);
+
+	if (!p || len < (int)((idx + 1) * sizeof(*p)))
+		return ~0U;
+	return fdt32_to_cpu(p[idx]);
+}
+
+static const char *prop_str(const void *fdt, const char *path, const char *name)
+{
+	int node = fdt_path_offset(fdt, path);
+
+	return node < 0 ? NULL : fdt_getprop(fdt, node, name, NULL);
+}
+
+static void test_tree_is_valid(void)
+{
+	struct built b;
+
+	CHECK_EQ(build(&b, 4, "console=ttyS0", true), 0);
+	CHECK_EQ(fdt_check_full(b.blob, b.size), 0);
+	CHECK(b.size <= ARM64_FDT_MAX_SIZE);
+	CHECK_EQ(prop_u32(b.blob, "/", "#address-cells", 0), 2);
+	CHECK_EQ(prop_u32(b.blob, "/", "#size-cells", 0), 2);
+	CHECK_EQ(prop_u32(b.blob, "/", "interrupt-parent", 0), FDT_PHANDLE_GIC);
+	CHECK(prop_str(b.blob, "/", "compatible"));
+	free(b.blob);
+}
+
+static void test_memory_and_cpus(void)
+{
+	struct built b;
+
+	CHECK_EQ(build(&b, 4, "", false), 0);
+	CHECK_EQ(prop_u64(b.blob, "/memory@80000000", "reg", 0), ARM64_RAM_BASE);
+	CHECK_EQ(prop_u64(b.blob, "/memory@80000000", "reg", 1), 512 * SZ_1M);
+	CHECK(!strcmp(prop_str(b.blob, "/memory@80000000", "device_type"), "memory"));
+	CHECK(!strcmp(prop_str(b.blob, "/psci", "method"), "hvc"));
+	for (unsigned int i = 0; i < 4; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/cpus/cpu@%u", i);
+		CHECK_EQ(prop_u64(b.blob, path, "reg", 0), i);
+		CHECK(!strcmp(prop_str(b.blob, path, "enable-method"), "psci"));
+	}
+	CHECK(fdt_path_offset(b.blob, "/cpus/cpu@4") < 0);
+	free(b.blob);
+}
+
+static void test_chosen(void)
+{
+	struct built b;
+	const void *seed;
+	int len;
+
+	CHECK_EQ(build(&b, 1, "root=/dev/vda quiet", true), 0);
+	CHECK(!strcmp(prop_str(b.blob, "/chosen", "bootargs"), "root=/dev/vda quiet"));
+	CHECK(!strcmp(prop_str(b.blob, "/chosen", "stdout-path"), "/uart@9000000"));
+	CHECK_EQ(prop_u64(b.blob, "/chosen", "linux,initrd-start", 0), ARM64_RAM_BASE + 0x4000000);
+	CHECK_EQ(prop_u64(b.blob, "/chosen", "linux,initrd-end", 0),
+		 ARM64_RAM_BASE + 0x4000000 + 0x123456);
+	CHECK_EQ(prop_u64(b.blob, "/chosen", "kaslr-seed", 0), 0x1122334455667788ULL);
+	seed = fdt_getprop(b.blob, fdt_path_offset(b.blob, "/chosen"), "rng-seed", &len);
+	CHECK(seed && len == FDT_RNG_SEED_SIZE && ((const u8 *)seed)[0] == 0x5a);
+	/* The stdout-path points at a node that exists. */
+	CHECK(fdt_path_offset(b.blob, "/uart@9000000") >= 0);
+	free(b.blob);
+
+	CHECK_EQ(build(&b, 1, "", false), 0);
+	CHECK(fdt_getprop(b.blob, fdt_path_offset(b.blob, "/chosen"), "linux,initrd-start", NULL) == NULL);
+	free(b.blob);
+}
+
+static void test_gic_timer_uart(void)
+{
+	struct built b;
+
+	CHECK_EQ(build(&b, 2, "", false), 0);
+	CHECK(!strcmp(prop_str(b.blob, "/intc@8000000", "compatible"), "arm,gic-v3"));
+	CHECK_EQ(prop_u32(b.blob, "/intc@8000000", "#interrupt-cells", 0), 3);
+	CHECK_EQ(prop_u32(b.blob, "/intc@8000000", "phandle", 0), FDT_PHANDLE_GIC);
+	CHECK_EQ(prop_u64(b.blob, "/intc@8000000", "reg", 0), ARM64_GICD_BASE);
+	CHECK_EQ(prop_u64(b.blob, "/intc@8000000", "reg", 2), ARM64_GICR_BASE);
+	CHECK_EQ(prop_u64(b.blob, "/intc@8000000", "reg", 3), 2 * ARM64_GICR_STRIDE);
+	CHECK(!strcmp(prop_str(b.blob, "/timer", "compatible"), "arm,armv8-timer"));
+	CHECK_EQ(prop_u32(b.blob, "/timer", "interrupts", 1), 13);
+	CHECK_EQ(prop_u32(b.blob, "/timer", "interrupts", 7), 11);
+	CHECK(!strcmp(prop_str(b.blob, "/uart@9000000", "compatible"), "ns16550a"));
+	CHECK_EQ(prop_u32(b.blob, "/uart@9000000", "interrupts", 0), 0);   /* SPI */
+	CHECK_EQ(prop_u32(b.blob, "/uart@9000000", "interrupts", 1), ARM64_UART_IRQ - 32);
+	CHECK_EQ(prop_u64(b.blob, "/uart@9000000", "reg", 0), ARM64_UART_BASE);
+	free(b.blob);
+}
+
+static void test_grows_for_big_trees(void)
+{
+	static char cmdline[2048];
+	struct built b;
+
+	/* Larger than the first 16 KiB try, with the longest command line. */
+	memset(cmdline, 'x', sizeof(cmdline) - 1);
+	CHECK_EQ(build(&b, 4, cmdline, true), 0);
+	CHECK_EQ(fdt_check_full(b.blob, b.size), 0);
+	CHECK_EQ(strlen(prop_str(b.blob, "/chosen", "bootargs")), sizeof(cmdline) - 1);
+	free(b.blob);
+}
+
+TEST_SUITE(fdt,
+	   TEST(test_tree_is_valid),
+	   TEST(test_memory_and_cpus),
+	   TEST(test_chosen),
+	   TEST(test_gic_timer_uart),
+	   TEST(test_grows_for_big_trees));
