@@ -164,6 +164,9 @@ static void uart_write_reg(struct uart_16550 *u, u64 off, u8 v, bool *room)
 		/* Enabling THRI while THR is empty raises it at once, as on silicon. */
 		if (!(u->ier & IER_THRI) && (v & IER_THRI))
 			u->thr_ipending = true;
+		/* The guest now takes input: let the backend offer what it holds. */
+		if (!(u->ier & IER_RDI) && (v & IER_RDI))
+			*room = true;
 		u->ier = v & IER_MASK;
 		break;
 	case UART_IIR_FCR:
@@ -253,7 +256,12 @@ unsigned int uart_rx_space(struct uart_16550 *u)
 	unsigned int n;
 
 	pthread_mutex_lock(&u->lock);
-	n = UART_FIFO_SIZE - u->rx_count;
+	/*
+	 * Offer input only while the guest has receive interrupts on.  Linux
+	 * flushes the FIFO when it opens the port, so bytes sent before that
+	 * would be lost; held back, they wait in the host's pipe instead.
+	 */
+	n = (u->ier & IER_RDI) ? UART_FIFO_SIZE - u->rx_count : 0;
 	pthread_mutex_unlock(&u->lock);
 	return n;
 }

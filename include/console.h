@@ -2,6 +2,7 @@
 #ifndef ARKVM_CONSOLE_H
 #define ARKVM_CONSOLE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <termios.h>
 
@@ -23,7 +24,9 @@ struct console {
 	struct termios saved;
 	bool is_tty;
 	bool raw;                    /* saved holds the mode to restore */
+	pthread_mutex_t in_lock;     /* input comes from vCPU threads for files */
 	bool input_open;
+	bool polled;                 /* stdin is in the event loop (tty, pipe) */
 	bool escape;                 /* Ctrl-A seen, waiting for the command */
 };
 

@@ -15,7 +15,7 @@
 struct uart_backend_ops {
 	/* A byte the guest transmitted. */
 	void (*tx)(void *opaque, u8 byte);
-	/* The receive FIFO, full before, has room again. */
+	/* The receive FIFO has room again (drained from full, or input enabled). */
 	void (*rx_room)(void *opaque);
 };
 
@@ -47,7 +47,7 @@ void uart_destroy(struct uart_16550 *u);
 /* Offers received bytes; returns how many fit in the FIFO. */
 unsigned int uart_receive(struct uart_16550 *u, const u8 *buf, unsigned int len);
 
-/* Free space in the receive FIFO. */
+/* Room for input: free FIFO space, or 0 while the guest has receive interrupts off. */
 unsigned int uart_rx_space(struct uart_16550 *u);
 
 extern const struct mmio_ops uart_16550_mmio_ops;

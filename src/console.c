@@ -15,13 +15,19 @@ static void console_tx(void *opaque, u8 byte)
 		return;
 }
 
-/* Called on a vCPU thread when the guest drained a full FIFO. */
+static void console_pump(struct console *c);
+
+/* Called on a vCPU thread when the FIFO has room again. */
 static void console_rx_room(void *opaque)
 {
 	struct console *c = opaque;
 
-	if (c->input_open)
+	if (!c->input_open)
+		return;
+	if (c->polled)
 		event_loop_mod(c->loop, &c->in, EPOLLIN);
+	else
+		console_pump(c); /* a file never blocks: read it right here */
 }
 
 const struct uart_backend_ops console_uart_ops = {
@@ -60,34 +66,33 @@ unsigned int console_filter_escape(struct console *c, const u8 *in, unsigned int
 static void console_close_input(struct console *c)
 {
 	c->input_open = false;
-	event_loop_del(c->loop, &c->in);
+	if (c->polled)
+		event_loop_del(c->loop, &c->in);
 }
 
-static void console_input(struct event_source *src, uint32_t events __unused)
+/* Moves what the FIFO has room for from stdin to the UART. */
+static void console_pump(struct console *c)
 {
-	struct console *c = container_of(src, struct console, in);
 	u8 buf[UART_FIFO_SIZE], out[UART_FIFO_SIZE + 1];
-	unsigned int space = uart_rx_space(c->uart), n;
+	unsigned int space, n;
 	bool quit = false;
 	ssize_t got;
 
-	if (!space) {
-		/*
-		 * Stop polling until the guest drains the FIFO.  Check again after
-		 * disarming: the guest may have drained it in between, and then
-		 * its rx_room call could have come before this disarm.
-		 */
-		event_loop_mod(c->loop, &c->in, 0);
-		if (uart_rx_space(c->uart))
-			event_loop_mod(c->loop, &c->in, EPOLLIN);
+	pthread_mutex_lock(&c->in_lock);
+	space = uart_rx_space(c->uart);
+	if (!c->input_open || !space) {
+		pthread_mutex_unlock(&c->in_lock);
 		return;
 	}
 	/* Ctrl-A Ctrl-A <byte> can only shrink, so space bytes in fit in the FIFO. */
 	got = read(c->in.fd, buf, MIN(space, sizeof(buf)));
-	if (got < 0 && (errno == EINTR || errno == EAGAIN))
+	if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
+		pthread_mutex_unlock(&c->in_lock);
 		return;
+	}
 	if (got <= 0) {
 		console_close_input(c);
+		pthread_mutex_unlock(&c->in_lock);
 		return;
 	}
 	if (c->is_tty)
@@ -96,8 +101,28 @@ static void console_input(struct event_source *src, uint32_t events __unused)
 		memcpy(out, buf, (size_t)(n = (unsigned int)got));
 	if (n)
 		uart_receive(c->uart, out, n);
+	pthread_mutex_unlock(&c->in_lock);
 	if (quit)
 		c->quit(c->quit_opaque);
+}
+
+/* stdin is a terminal or a pipe: the event loop says when it is readable. */
+static void console_input(struct event_source *src, uint32_t events __unused)
+{
+	struct console *c = container_of(src, struct console, in);
+
+	if (!uart_rx_space(c->uart)) {
+		/*
+		 * Stop polling until the guest makes room.  Check again after
+		 * disarming: room may have come in between, and its rx_room call
+		 * before this disarm.
+		 */
+		event_loop_mod(c->loop, &c->in, 0);
+		if (uart_rx_space(c->uart))
+			event_loop_mod(c->loop, &c->in, EPOLLIN);
+		return;
+	}
+	console_pump(c);
 }
 
 void console_init(struct console *c, struct uart_16550 *uart,
@@ -109,6 +134,7 @@ void console_init(struct console *c, struct uart_16550 *uart,
 		.quit = quit,
 		.quit_opaque = quit_opaque,
 	};
+	pthread_mutex_init(&c->in_lock, NULL);
 }
 
 static int console_raw_mode(struct console *c)
@@ -139,18 +165,21 @@ int console_start(struct console *c, struct event_loop *loop)
 		}
 	}
 	ret = event_loop_add(loop, &c->in, EPOLLIN);
-	if (ret == -EPERM || ret == -EBADF)
-		return 0; /* /dev/null, a regular file or no stdin: no input, guest runs on */
-	if (ret) {
+	if (ret == -EBADF)
+		return 0; /* no stdin at all */
+	if (ret && ret != -EPERM) {
 		pr_err("console: cannot watch stdin: %s", strerror(-ret));
 		return ret;
 	}
+	/* epoll refuses regular files and /dev/null: those are read on demand. */
+	c->polled = !ret;
 	c->input_open = true;
 	return 0;
 }
 
 void console_destroy(struct console *c)
 {
+	c->input_open = false;
 	if (c->raw) {
 		tcsetattr(STDIN_FILENO, TCSANOW, &c->saved);
 		c->raw = false;

@@ -50,7 +50,7 @@ static void explain_no_kvm(int err)
 	struct stat st;
 
 	if (err == ENOENT && stat("/sys/module/kvm", &st) == 0)
-		pr_err("KVM not available: the host kernel did not start at EL2");
+		pr_err("KVM not available: the host kernel has KVM but no /dev/kvm; it most likely did not start at EL2");
 	else if (err == ENOENT)
 		pr_err("KVM not available: /dev/kvm does not exist (no KVM in the host kernel, or it did not start at EL2)");
 	else if (err == EACCES || err == EPERM)

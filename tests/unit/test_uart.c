@@ -116,6 +116,11 @@ static void test_fifo_full_and_room(void)
 	u8 buf[40];
 
 	setup(&u, &r);
+	CHECK_EQ(uart_rx_space(&u), 0);    /* receive interrupts off: hold input back */
+	wr(&u, 1, 0x01);
+	CHECK_EQ(r.room_calls, 1);         /* enabling them invites input */
+	CHECK_EQ(uart_rx_space(&u), UART_FIFO_SIZE);
+	r.room_calls = 0;
 	memset(buf, 'a', sizeof(buf));
 	CHECK_EQ(uart_receive(&u, buf, sizeof(buf)), UART_FIFO_SIZE);
 	CHECK_EQ(uart_rx_space(&u), 0);
