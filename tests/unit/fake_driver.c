@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_driver.h"
+
+void fake_driver_init(struct fake_driver *d, u16 size)
+{
+	memset(d, 0, sizeof(*d));
+	d->ram = calloc(1, FAKE_RAM_SIZE);
+	d->size = size;
+	guest_mem_add(&d->mem, FAKE_RAM_BASE, FAKE_RAM_SIZE, d->ram);
+}
+
+void fake_driver_free(struct fake_driver *d)
+{
+	free(d->ram);
+}
+
+void *fake_hva(struct fake_driver *d, u64 gpa)
+{
+	return d->ram + (gpa - FAKE_RAM_BASE);
+}
+
+static void put_desc(struct vring_desc *t, u16 i, u64 addr, u32 len, u16 flags, u16 next)
+{
+	t[i] = (struct vring_desc){ .addr = addr, .len = len, .flags = flags, .next = next };
+}
+
+void fake_desc(struct fake_driver *d, u16 i, u64 addr, u32 len, u16 flags, u16 next)
+{
+	put_desc(fake_hva(d, FAKE_DESC), i, addr, len, flags, next);
+}
+
+u16 fake_post(struct fake_driver *d, const struct fake_seg *segs, unsigned int n, bool indirect)
+{
+	struct vring_desc *table = fake_hva(d, indirect ? FAKE_INDIRECT : FAKE_DESC);
+	u16 head = d->next_desc, base = indirect ? 0 : head;
+
+	for (unsigned int i = 0; i < n; i++) {
+		u16 flags = (segs[i].write ? VRING_DESC_F_WRITE : 0) |
+			    (i + 1 < n ? VRING_DESC_F_NEXT : 0);
+
+		put_desc(table, (u16)((base + i) % (indirect ? 0xffff : d->size)), segs[i].gpa,
+			 segs[i].len, flags, (u16)((base + i + 1) % (indirect ? 0xffff : d->size)));
+	}
+	if (indirect) {
+		fake_desc(d, head, FAKE_INDIRECT, n * 16, VRING_DESC_F_INDIRECT, 0);
+		d->next_desc = (u16)((head + 1) % d->size);
+	} else {
+		d->next_desc = (u16)((head + n) % d->size);
+	}
+	fake_avail(d, head);
+	return head;
+}
+
+void fake_avail(struct fake_driver *d, u16 head)
+{
+	struct vring_avail *avail = fake_hva(d, FAKE_AVAIL);
+
+	avail->ring[d->avail_idx % d->size] = head;
+	d->avail_idx++;
+	__atomic_store_n(&avail->idx, d->avail_idx, __ATOMIC_RELEASE);
+}
+
+bool fake_used(struct fake_driver *d, u32 *id, u32 *len)
+{
+	struct vring_used *used = fake_hva(d, FAKE_USED);
+
+	if (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) == d->used_seen)
+		return false;
+	*id = used->ring[d->used_seen % d->size].id;
+	*len = used->ring[d->used_seen % d->size].len;
+	d->used_seen++;
+	return true;
+}
+
+void fake_set_used_event(struct fake_driver *d, u16 v)
+{
+	struct vring_avail *avail = fake_hva(d, FAKE_AVAIL);
+
+	avail->ring[d->size] = v;
+}
+
+u16 fake_avail_event(struct fake_driver *d)
+{
+	struct vring_used *used = fake_hva(d, FAKE_USED);
+
+	return *(u16 *)&used->ring[d->size];
+}
