@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_VIRTIO_MMIO_H
+#define ARKVM_VIRTIO_MMIO_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "compiler.h"
+#include "guest_mem.h"
+#include "mmio_bus.h"
+#include "virtqueue.h"
+
+#define VIRTIO_MAX_QUEUES 4
+
+struct virtio_dev;
+
+/*
+ * What a device model implements.  It never sees transport registers:
+ * the transport owns feature negotiation, queue setup and the status
+ * state machine, and calls these at the right moments.
+ */
+struct virtio_dev_ops {
+	/* Device-specific feature bits offered (the transport adds ring features). */
+	u64 (*features)(struct virtio_dev *dev);
+	/* Optional: refuse a feature set the device cannot work with (-EINVAL). */
+	int (*ack_features)(struct virtio_dev *dev, u64 features);
+	/* Optional: the driver wrote config space (already bounds-checked). */
+	void (*cfg_write)(struct virtio_dev *dev, u32 off, const void *data, u32 len);
+	/* DRIVER_OK with every enabled queue checked: start serving. */
+	int (*activate)(struct virtio_dev *dev);
+	/* The driver kicked queue @q; called on the I/O thread with dev->lock held. */
+	void (*queue_notify)(struct virtio_dev *dev, unsigned int q);
+	/* Forget all driver state (status 0, or DEVICE_NEEDS_RESET recovery). */
+	void (*reset)(struct virtio_dev *dev);
+};
+
+/* The registers one queue is set up through, before it is activated. */
+struct virtio_queue_regs {
+	u16 num;
+	bool ready;
+	u64 desc, driver, device;
+};
+
+/*
+ * One virtio-mmio (version 2) device.  Register accesses come from vCPU
+ * threads, queue work from the I/O thread; dev->lock orders the two.
+ * The interrupt status is atomic so that the guest's interrupt handler
+ * never waits for that lock.
+ */
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	const char *name;
+	u32 device_id;
+	unsigned int nr_queues;
+	u16 queue_max;
+	const struct guest_mem *mem;
+
+	void *config;          /* little-endian config space, owned by the device */
+	u32 config_len;
+
+	/* Sends the guest an interrupt (an irqfd write on KVM). */
+	void (*interrupt)(void *opaque);
+	void *interrupt_opaque;
+	u32 intid;             /* the SPI, for the device tree */
+
+	pthread_mutex_t lock;
+	u32 status;
+	u64 offered, accepted;
+	u32 device_features_sel, driver_features_sel, queue_sel;
+	atomic_uint isr;
+	atomic_uint config_generation;
+	struct virtio_queue_regs qregs[VIRTIO_MAX_QUEUES];
+	struct virtq vqs[VIRTIO_MAX_QUEUES];
+};
+
+void virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops,
+		     const char *name, u32 device_id, unsigned int nr_queues, u16 queue_max,
+		     const struct guest_mem *mem);
+void virtio_dev_destroy(struct virtio_dev *dev);
+
+/* The guest kicked queue @q (from its ioeventfd, or a QueueNotify write). */
+void virtio_dev_queue_notify(struct virtio_dev *dev, unsigned int q);
+
+/* For device models, with dev->lock held: */
+bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned int bit);
+/* Interrupts the guest if the queue's driver wants to hear about new used entries. */
+void virtio_dev_notify_used(struct virtio_dev *dev, unsigned int q);
+/* The driver broke the rules: DEVICE_NEEDS_RESET, a config interrupt, a warning. */
+void virtio_dev_fail(struct virtio_dev *dev, const char *why, int err);
+
+extern const struct mmio_ops virtio_mmio_ops;
+
+/* Offset of QueueNotify, where the VM places each queue's ioeventfd. */
+#define VIRTIO_MMIO_NOTIFY_OFFSET 0x050
+
+#endif
