@@ -47,9 +47,10 @@ endif
 # Host-independent code: built for arm64 and natively for the unit tests.
 CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/cli.c \
              src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \
-             src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c
+             src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c \
+             devices/virtio_blk.c devices/virtio_rng.c
 # Code that talks to KVM on arm64.
-VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/arch/arm64/gic.c src/arch/arm64/cpu.c
+VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/virtio_slots.c src/arch/arm64/gic.c src/arch/arm64/cpu.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 TARGET_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS) $(VMM_SRCS))

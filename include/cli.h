@@ -2,6 +2,7 @@
 #ifndef ARKVM_CLI_H
 #define ARKVM_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "compiler.h"
@@ -13,6 +14,15 @@
 #define CFG_MIN_MEMORY       (32 * SZ_1M)
 #define CFG_MAX_CMDLINE      2047 /* arm64 COMMAND_LINE_SIZE less the NUL */
 
+#define CFG_MAX_DISKS        8
+#define CFG_MAX_SERIAL       20   /* VIRTIO_BLK_ID_BYTES */
+
+struct disk_config {
+	const char *path;
+	const char *serial;   /* NULL: derived from the disk's position */
+	bool readonly;
+};
+
 /* What the user asked for; checked for form here, against the host later. */
 struct vm_config {
 	const char *kernel;
@@ -21,6 +31,8 @@ struct vm_config {
 	const char *dump_dtb;
 	unsigned int nr_cpus;
 	u64 mem_size;
+	struct disk_config disks[CFG_MAX_DISKS];
+	unsigned int nr_disks;
 };
 
 enum cli_action {

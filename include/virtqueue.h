@@ -76,6 +76,10 @@ bool virtq_should_notify(struct virtq *q);
  */
 bool virtq_enable_notify(struct virtq *q);
 
+/* Copy between a segment list and a buffer, from byte @off; return bytes copied. */
+u64 iov_copy_from(const struct iovec *iov, unsigned int n, u64 off, void *buf, u64 len);
+u64 iov_copy_to(const struct iovec *iov, unsigned int n, u64 off, const void *buf, u64 len);
+
 /* Copy out of the readable / into the writable segments, from byte @off. */
 u64 virtq_chain_read(const struct virtq_chain *c, u64 off, void *buf, u64 len);
 u64 virtq_chain_write(const struct virtq_chain *c, u64 off, const void *buf, u64 len);

@@ -13,6 +13,9 @@
 #include "loader.h"
 #include "mmio_bus.h"
 #include "uart_16550.h"
+#include "virtio_devices.h"
+#include "virtio_slots.h"
+#include "arch/arm64/layout.h"
 
 /* Why the VM stopped; the first reason given wins. */
 enum vm_stop_reason {
@@ -66,6 +69,16 @@ struct vm {
 
 	struct uart_16550 uart;
 	struct console console;
+
+	struct virtio_blk disks[CFG_MAX_DISKS];
+	unsigned int nr_disks;
+	struct virtio_rng rng;
+	struct virtio_slot virtio[ARM64_VIRTIO_SLOTS];
+	unsigned int nr_virtio;
+
+	struct event_loop io_loop;  /* I/O thread: every virtio queue's work */
+	pthread_t io_thread;
+	bool io_started;
 
 	struct event_loop loop;    /* main thread: console input, signals, stop */
 	struct event_source signals;

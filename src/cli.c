@@ -11,6 +11,7 @@ struct cli_option {
 	const char *name;
 	const char *metavar;    /* NULL: the option takes no value */
 	const char *help;
+	bool repeatable;
 	int (*set)(struct vm_config *cfg, const char *name, const char *arg);
 };
 
@@ -145,13 +146,54 @@ static int set_dump_dtb(struct vm_config *cfg, const char *name __unused, const 
 	return 0;
 }
 
+/* --disk PATH[,readonly][,serial=S] */
+static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
+{
+	struct disk_config *d = &cfg->disks[cfg->nr_disks];
+	char *copy, *opt, *save = NULL;
+
+	if (cfg->nr_disks == CFG_MAX_DISKS) {
+		pr_err("--%s: at most %d disks", name, CFG_MAX_DISKS);
+		return -EINVAL;
+	}
+	copy = strdup(arg); /* lives as long as the config */
+	if (!copy)
+		return -ENOMEM;
+	d->path = strtok_r(copy, ",", &save);
+	if (!d->path || !*d->path || *arg == ',') {
+		pr_err("--%s '%s': no disk file given", name, arg);
+		return -EINVAL;
+	}
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(opt, "readonly") || !strcmp(opt, "ro")) {
+			d->readonly = true;
+		} else if (!strncmp(opt, "serial=", 7) && strlen(opt + 7) <= CFG_MAX_SERIAL) {
+			d->serial = opt + 7;
+		} else {
+			pr_err("--%s '%s': unknown disk option '%s' (readonly, serial=S of up to %d bytes)",
+			       name, arg, opt, CFG_MAX_SERIAL);
+			return -EINVAL;
+		}
+	}
+	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
+		if (!strcmp(cfg->disks[i].path, d->path)) {
+			pr_err("--%s: disk '%s' given twice", name, d->path);
+			return -EINVAL;
+		}
+	}
+	cfg->nr_disks++;
+	return 0;
+}
+
 static const struct cli_option run_options[] = {
-	{ "kernel", "PATH", "arm64 Linux Image, plain or gzip-compressed (required)", set_kernel },
-	{ "initrd", "PATH", "initramfs or initrd, loaded after the kernel", set_initrd },
-	{ "cmdline", "STR", "kernel command line", set_cmdline },
-	{ "cpus", "N", "number of vCPUs (default 1)", set_cpus },
-	{ "memory", "SIZE", "guest RAM, like 256M or 2G (default 256M)", set_memory },
-	{ "dump-dtb", "FILE", "write the guest device tree to FILE and exit", set_dump_dtb },
+	{ "kernel", "PATH", "arm64 Linux Image, plain or gzip-compressed (required)", false, set_kernel },
+	{ "initrd", "PATH", "initramfs or initrd, loaded after the kernel", false, set_initrd },
+	{ "cmdline", "STR", "kernel command line", false, set_cmdline },
+	{ "cpus", "N", "number of vCPUs (default 1)", false, set_cpus },
+	{ "memory", "SIZE", "guest RAM, like 256M or 2G (default 256M)", false, set_memory },
+	{ "disk", "PATH[,readonly][,serial=S]", "a virtio-blk disk (repeat for vdb, vdc, ...)",
+	  true, set_disk },
+	{ "dump-dtb", "FILE", "write the guest device tree to FILE and exit", false, set_dump_dtb },
 };
 
 static void print_help(FILE *out)
@@ -166,10 +208,10 @@ static void print_help(FILE *out)
 		"Options for run:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(run_options); i++) {
 		const struct cli_option *o = &run_options[i];
-		char left[40];
+		char left[48];
 
 		snprintf(left, sizeof(left), "--%s %s", o->name, o->metavar ? o->metavar : "");
-		fprintf(out, "  %-20s %s\n", left, o->help);
+		fprintf(out, "  %-34s %s\n", left, o->help);
 	}
 	fprintf(out,
 		"\n"
@@ -212,7 +254,7 @@ static int parse_run(int argc, char *const argv[], struct vm_config *cfg, FILE *
 			pr_err("unknown option '--%.*s' (see arkvm --help)", (int)name_len, name);
 			return -EINVAL;
 		}
-		if (seen[o - run_options]) {
+		if (seen[o - run_options] && !o->repeatable) {
 			pr_err("option --%s given twice", o->name);
 			return -EINVAL;
 		}

@@ -198,8 +198,8 @@ bool virtq_enable_notify(struct virtq *q)
 	return le16toh(READ_ONCE(q->avail->idx)) != q->last_avail;
 }
 
-static u64 chain_copy(const struct iovec *iov, unsigned int n, u64 off, void *buf, u64 len,
-		      bool to_chain)
+static u64 iov_copy(const struct iovec *iov, unsigned int n, u64 off, void *buf, u64 len,
+		    bool to_iov)
 {
 	u64 done = 0;
 
@@ -211,7 +211,7 @@ static u64 chain_copy(const struct iovec *iov, unsigned int n, u64 off, void *bu
 			continue;
 		}
 		chunk = MIN(seg - off, len - done);
-		if (to_chain)
+		if (to_iov)
 			memcpy((char *)iov[i].iov_base + off, (const char *)buf + done, chunk);
 		else
 			memcpy((char *)buf + done, (const char *)iov[i].iov_base + off, chunk);
@@ -221,12 +221,22 @@ static u64 chain_copy(const struct iovec *iov, unsigned int n, u64 off, void *bu
 	return done;
 }
 
+u64 iov_copy_from(const struct iovec *iov, unsigned int n, u64 off, void *buf, u64 len)
+{
+	return iov_copy(iov, n, off, buf, len, false);
+}
+
+u64 iov_copy_to(const struct iovec *iov, unsigned int n, u64 off, const void *buf, u64 len)
+{
+	return iov_copy(iov, n, off, (void *)buf, len, true);
+}
+
 u64 virtq_chain_read(const struct virtq_chain *c, u64 off, void *buf, u64 len)
 {
-	return chain_copy(c->iov, c->nr_out, off, buf, len, false);
+	return iov_copy_from(c->iov, c->nr_out, off, buf, len);
 }
 
 u64 virtq_chain_write(const struct virtq_chain *c, u64 off, const void *buf, u64 len)
 {
-	return chain_copy(c->iov + c->nr_out, c->nr_in, off, (void *)buf, len, true);
+	return iov_copy_to(c->iov + c->nr_out, c->nr_in, off, buf, len);
 }

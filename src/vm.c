@@ -41,6 +41,7 @@ void vm_init_state(struct vm *vm, const struct vm_config *cfg)
 		.gic_fd = -1,
 		.signals.fd = -1,
 		.loop = { .epoll_fd = -1, .wake_fd = -1 },
+		.io_loop = { .epoll_fd = -1, .wake_fd = -1 },
 	};
 	atomic_init(&vm->stop_reason, VM_RUNNING);
 }
@@ -191,9 +192,60 @@ int vm_setup_devices(struct vm *vm)
 	console_init(&vm->console, &vm->uart, vm_console_quit, vm);
 	ret = mmio_bus_register(&vm->bus, ARM64_UART_BASE, ARM64_UART_SIZE,
 				&uart_16550_mmio_ops, &vm->uart, "uart");
-	if (ret)
+	if (ret) {
 		pr_err("registering the UART: %s", strerror(-ret));
-	return ret;
+		return ret;
+	}
+
+	ret = event_loop_init(&vm->io_loop);
+	if (ret) {
+		pr_err("creating the I/O event loop: %s", strerror(-ret));
+		return ret;
+	}
+	/* Disks first, in command-line order, so the first is vda. */
+	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++) {
+		ret = virtio_blk_open(&vm->disks[i], &vm->cfg->disks[i], i, &vm->mem);
+		if (ret)
+			return ret;
+		vm->nr_disks++;
+		ret = virtio_slot_attach(vm, &vm->disks[i].vdev);
+		if (ret)
+			return ret;
+	}
+	virtio_rng_init(&vm->rng, &vm->mem);
+	return virtio_slot_attach(vm, &vm->rng.vdev);
+}
+
+static void *vm_io_thread(void *arg)
+{
+	struct vm *vm = arg;
+
+	pthread_setname_np(pthread_self(), "io");
+	if (event_loop_run(&vm->io_loop))
+		vm_request_stop(vm, VM_STOP_ERROR);
+	return NULL;
+}
+
+static int vm_start_io(struct vm *vm)
+{
+	int ret = pthread_create(&vm->io_thread, NULL, vm_io_thread, vm);
+
+	if (ret) {
+		pr_err("cannot start the I/O thread: %s", strerror(ret));
+		return -ret;
+	}
+	vm->io_started = true;
+	return 0;
+}
+
+static void vm_stop_io(struct vm *vm)
+{
+	if (!vm->io_started)
+		return;
+	/* The loop finishes the request batch it is serving, then returns. */
+	event_loop_stop(&vm->io_loop);
+	pthread_join(vm->io_thread, NULL);
+	vm->io_started = false;
 }
 
 static int vm_build_fdt(struct vm *vm, void **blob, size_t *size)
@@ -323,6 +375,8 @@ int vm_run(struct vm *vm)
 
 	ret = console_start(&vm->console, &vm->loop);
 	if (!ret)
+		ret = vm_start_io(vm);
+	if (!ret)
 		ret = vcpus_start(vm);
 	if (!ret)
 		ret = event_loop_run(&vm->loop);
@@ -330,6 +384,7 @@ int vm_run(struct vm *vm)
 		vm_request_stop(vm, VM_STOP_ERROR);
 
 	vcpus_stop(vm);
+	vm_stop_io(vm);
 	console_destroy(&vm->console);
 	return vm_exit_status(atomic_load(&vm->stop_reason), vm->stop_signal);
 }
@@ -337,6 +392,13 @@ int vm_run(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	vcpus_destroy(vm);
+	virtio_slots_detach(vm);
+	for (unsigned int i = 0; i < vm->nr_disks; i++)
+		virtio_blk_close(&vm->disks[i]);
+	if (vm->rng.vdev.ops)
+		virtio_dev_destroy(&vm->rng.vdev);
+	if (vm->io_loop.epoll_fd >= 0)
+		event_loop_destroy(&vm->io_loop);
 	if (vm->signals.fd >= 0)
 		close(vm->signals.fd);
 	if (vm->loop.epoll_fd >= 0)

@@ -82,6 +82,56 @@ else
 	fail serial-input "no answer from the guest shell (exit $rc)"; show serial-input
 fi
 
+# virtio-blk: four disks at once. vda gets a pattern the host then finds in
+# the file; vdb carries a serial (GET_ID); vdc is read-only and must refuse a
+# write; vdd is discarded and must give its blocks back to the host.
+yes arkvm-lab-pattern | head -c 1048576 > "$tmp/pattern"
+dd if=/dev/zero of="$tmp/vda.img" bs=1M count=8 2>/dev/null
+dd if=/dev/zero of="$tmp/vdb.img" bs=1M count=4 2>/dev/null
+dd if=/dev/zero of="$tmp/vdc.img" bs=1M count=4 2>/dev/null
+yes discard-me | head -c 8388608 > "$tmp/vdd.img"
+vdd_before=$(du -k "$tmp/vdd.img" | cut -f1)
+cat > "$tmp/disks.in" <<'GUEST'
+yes arkvm-lab-pattern | head -c 1048576 | dd of=/dev/vda bs=4096 seek=256 conv=fsync 2>/dev/null; echo "VDA-RC=$?"
+echo "VDB-SERIAL=$(cat /sys/block/vdb/serial)"
+echo "VDC-RO=$(cat /sys/block/vdc/ro)"
+echo hello | dd of=/dev/vdc conv=fsync 2>/dev/null; echo "VDC-WRITE-RC=$?"
+blkdiscard /dev/vdd; echo "VDD-DISCARD-RC=$?"
+echo "VDA-SIZE=$(cat /sys/block/vda/size)"
+echo "HWRNG=$(head -c 64 /dev/hwrng | od -An -tx1 | wc -w) $(cat /sys/class/misc/hw_random/rng_current)"
+sync
+poweroff -f
+GUEST
+boot disks --cmdline "quiet arkvm.test=shell" --disk "$tmp/vda.img" \
+	--disk "$tmp/vdb.img,serial=lab-serial-2" --disk "$tmp/vdc.img,readonly" --disk "$tmp/vdd.img"
+field() { sed -n "s/^$1=//p" "$tmp/disks.log" | head -n 1; }
+if [ $rc -eq 0 ] && [ "$(field VDA-RC)" = 0 ] && [ "$(field VDA-SIZE)" = 16384 ] &&
+    dd if="$tmp/vda.img" bs=4096 skip=256 count=256 2>/dev/null | cmp -s - "$tmp/pattern" &&
+    [ "$(dd if="$tmp/vda.img" bs=4096 count=256 2>/dev/null | tr -d '\000' | wc -c)" -eq 0 ]; then
+	pass disk-write-pattern
+else
+	fail disk-write-pattern "the host file does not hold the guest's pattern (exit $rc)"; show disks
+fi
+[ "$(field VDB-SERIAL)" = lab-serial-2 ] && pass disk-serial-get-id ||
+	fail disk-serial-get-id "serial '$(field VDB-SERIAL)'"
+if [ "$(field VDC-RO)" = 1 ] && [ "$(field VDC-WRITE-RC)" != 0 ] &&
+    [ "$(tr -d '\000' < "$tmp/vdc.img" | wc -c)" -eq 0 ]; then
+	pass disk-readonly-refuses-writes
+else
+	fail disk-readonly-refuses-writes "ro=$(field VDC-RO) write-rc=$(field VDC-WRITE-RC)"
+fi
+vdd_after=$(du -k "$tmp/vdd.img" | cut -f1)
+if [ "$(field VDD-DISCARD-RC)" = 0 ] && [ "$vdd_after" -lt "$vdd_before" ]; then
+	pass disk-discard-frees-blocks
+else
+	fail disk-discard-frees-blocks "rc=$(field VDD-DISCARD-RC), $vdd_before kB -> $vdd_after kB"
+fi
+case "$(field HWRNG)" in
+"64 virtio_rng"*) pass hwrng-yields-bytes ;;
+*) fail hwrng-yields-bytes "'$(field HWRNG)'" ;;
+esac
+rm -f "$tmp"/vd?.img
+
 # Exit statuses: power-off is covered above; reset and panic give 2.
 boot reset --cmdline "quiet arkvm.test=reset"
 [ $rc -eq 2 ] && pass exit-status-reset || { fail exit-status-reset "exit $rc, expected 2"; show reset; }
@@ -155,6 +205,9 @@ bad memory-beyond-host run --kernel "$KERNEL" --memory 100000G
 bad unknown-option run --kernel "$KERNEL" --bogus
 bad duplicated-option run --kernel "$KERNEL" --kernel "$KERNEL"
 bad no-command
+bad missing-disk run --kernel "$KERNEL" --disk /nonexistent/disk.img
+bad disk-twice run --kernel "$KERNEL" --disk "$tmp/empty" --disk "$tmp/empty"
+bad disk-bad-option run --kernel "$KERNEL" --disk "$KERNEL,bogus"
 
 # No /dev/kvm: arkvm says why instead of failing obscurely.
 if [ -c /dev/kvm ] && mv /dev/kvm /dev/kvm.hidden 2>/dev/null; then

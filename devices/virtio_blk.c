@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * virtio-blk on a host file.  Each request is parsed into a checked form
+ * (type, sector range inside the disk, data segments, status byte) before
+ * any I/O is started; anything malformed is answered with an error status,
+ * and a chain that cannot even carry a status marks the device broken.
+ */
+#define _FILE_OFFSET_BITS 64
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <limits.h>
+#include <linux/virtio_ids.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "log.h"
+#include "virtio_devices.h"
+
+#define SECTOR_SHIFT 9
+#define SECTOR_SIZE  (1u << SECTOR_SHIFT)
+#define BLK_QUEUE_SIZE 256
+#define BLK_MAX_DISCARD_SECTORS (1u << 22)  /* 2 GiB per discard or write-zeroes segment */
+
+struct blk_req {
+	u32 type;
+	u64 sector;
+	struct iovec *data;     /* the payload, header and status byte cut off */
+	unsigned int nr_data;
+	u64 data_len;
+	u8 *status;
+};
+
+/* Copies bytes [off, off + len) of @src into @dst as segments; returns how many. */
+static unsigned int iov_slice(const struct iovec *src, unsigned int n, u64 off, u64 len,
+			      struct iovec *dst)
+{
+	unsigned int out = 0;
+
+	for (unsigned int i = 0; i < n && len; i++) {
+		u64 seg = src[i].iov_len, chunk;
+
+		if (off >= seg) {
+			off -= seg;
+			continue;
+		}
+		chunk = MIN(seg - off, len);
+		dst[out++] = (struct iovec){ (char *)src[i].iov_base + off, chunk };
+		len -= chunk;
+		off = 0;
+	}
+	return out;
+}
+
+static bool blk_range_ok(const struct virtio_blk *b, u64 sector, u64 nr_sectors)
+{
+	return sector <= b->sectors && nr_sectors <= b->sectors - sector;
+}
+
+/*
+ * Parses a chain: -EINVAL when it cannot carry a request at all (no 16-byte
+ * header, no status byte), else 0 with @r filled in for blk_execute() to
+ * judge.  The header is copied: the guest may change it behind us.
+ */
+static int blk_parse(struct virtio_blk *b, const struct virtq_chain *c, struct blk_req *r)
+{
+	struct virtio_blk_outhdr hdr;
+	const struct iovec *in = c->iov + c->nr_out;
+	const struct iovec *last;
+	bool to_device;
+
+	if (c->out_len < sizeof(hdr) || c->in_len < 1)
+		return -EINVAL;
+	virtq_chain_read(c, 0, &hdr, sizeof(hdr));
+	r->type = le32toh(hdr.type);
+	r->sector = le64toh(hdr.sector);
+
+	last = &in[c->nr_in - 1];
+	r->status = (u8 *)last->iov_base + last->iov_len - 1;
+
+	to_device = r->type == VIRTIO_BLK_T_OUT || r->type == VIRTIO_BLK_T_DISCARD ||
+		    r->type == VIRTIO_BLK_T_WRITE_ZEROES;
+	r->data = b->data;
+	if (to_device) {
+		r->data_len = c->out_len - sizeof(hdr);
+		r->nr_data = iov_slice(c->iov, c->nr_out, sizeof(hdr), r->data_len, b->data);
+	} else {
+		r->data_len = c->in_len - 1;
+		r->nr_data = iov_slice(in, c->nr_in, 0, r->data_len, b->data);
+	}
+	return 0;
+}
+
+/* preadv/pwritev until done: they may stop short. */
+static int blk_rw(int fd, struct iovec *iov, unsigned int n, u64 off, bool write)
+{
+	while (n) {
+		ssize_t got = write ? pwritev(fd, iov, (int)MIN(n, (unsigned int)IOV_MAX), (off_t)off)
+				    : preadv(fd, iov, (int)MIN(n, (unsigned int)IOV_MAX), (off_t)off);
+
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (got == 0)
+			return -EIO;
+		off += (u64)got;
+		while (n && (u64)got >= iov->iov_len) {
+			got -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->iov_base = (char *)iov->iov_base + got;
+			iov->iov_len -= (size_t)got;
+		}
+	}
+	return 0;
+}
+
+static u8 blk_read_write(struct virtio_blk *b, struct blk_req *r, bool write, u32 *written)
+{
+	if (r->data_len % SECTOR_SIZE || !blk_range_ok(b, r->sector, r->data_len >> SECTOR_SHIFT)) {
+		pr_warn_ratelimited("%s: %s of %llu bytes at sector %llu is outside the disk",
+				    b->vdev.name, write ? "write" : "read",
+				    (unsigned long long)r->data_len, (unsigned long long)r->sector);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (write && b->readonly)
+		return VIRTIO_BLK_S_IOERR;
+	if (blk_rw(b->fd, r->data, r->nr_data, r->sector << SECTOR_SHIFT, write))
+		return VIRTIO_BLK_S_IOERR;
+	if (!write)
+		*written = (u32)r->data_len;
+	return VIRTIO_BLK_S_OK;
+}
+
+/* DISCARD punches holes; WRITE_ZEROES zeroes, unmapping when allowed. */
+static u8 blk_discard_zeroes(struct virtio_blk *b, struct blk_req *r)
+{
+	struct virtio_blk_discard_write_zeroes seg;
+	u64 sector, count;
+	u32 flags;
+	int mode;
+
+	/* One segment per request: that is the max_*_seg we advertise. */
+	if (b->readonly || r->data_len != sizeof(seg))
+		return VIRTIO_BLK_S_IOERR;
+	iov_copy_from(r->data, r->nr_data, 0, &seg, sizeof(seg));
+	sector = le64toh(seg.sector);
+	count = le32toh(seg.num_sectors);
+	flags = le32toh(seg.flags);
+	if (!count || count > BLK_MAX_DISCARD_SECTORS || !blk_range_ok(b, sector, count))
+		return VIRTIO_BLK_S_IOERR;
+	if (r->type == VIRTIO_BLK_T_DISCARD || (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
+		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	else
+		mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	if (fallocate(b->fd, mode, (off_t)(sector << SECTOR_SHIFT), (off_t)(count << SECTOR_SHIFT)))
+		return r->type == VIRTIO_BLK_T_DISCARD ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_IOERR;
+	return VIRTIO_BLK_S_OK;
+}
+
+static u8 blk_execute(struct virtio_blk *b, struct blk_req *r, u32 *written)
+{
+	*written = 0;
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+		return blk_read_write(b, r, false, written);
+	case VIRTIO_BLK_T_OUT:
+		return blk_read_write(b, r, true, written);
+	case VIRTIO_BLK_T_FLUSH:
+		return fdatasync(b->fd) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_GET_ID:
+		*written = (u32)iov_copy_to(r->data, r->nr_data, 0, b->serial,
+					    MIN(r->data_len, (u64)VIRTIO_BLK_ID_BYTES));
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return blk_discard_zeroes(b, r);
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
+static void blk_queue_notify(struct virtio_dev *dev, unsigned int q)
+{
+	struct virtio_blk *b = container_of(dev, struct virtio_blk, vdev);
+	struct virtq *vq = &dev->vqs[0];
+	struct blk_req r;
+	u32 written;
+	int ret;
+
+	do {
+		/* Serve the whole batch, then interrupt once. */
+		while ((ret = virtq_pop(vq, &b->chain)) > 0) {
+			if (blk_parse(b, &b->chain, &r)) {
+				ret = -EINVAL;
+				break;
+			}
+			*r.status = blk_execute(b, &r, &written);
+			virtq_push(vq, b->chain.head, written + 1);
+		}
+		if (ret < 0) {
+			virtio_dev_fail(dev, "malformed request", ret);
+			return;
+		}
+		virtio_dev_notify_used(dev, 0);
+	} while (virtq_enable_notify(vq));
+}
+
+static u64 blk_features(struct virtio_dev *dev)
+{
+	struct virtio_blk *b = container_of(dev, struct virtio_blk, vdev);
+	u64 f = (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+		(1ULL << VIRTIO_BLK_F_SEG_MAX);
+
+	if (b->readonly)
+		f |= 1ULL << VIRTIO_BLK_F_RO;
+	else
+		f |= (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+	return f;
+}
+
+static int blk_activate(struct virtio_dev *dev)
+{
+	return 0;
+}
+
+static void blk_reset(struct virtio_dev *dev)
+{
+}
+
+static const struct virtio_dev_ops virtio_blk_ops = {
+	.features = blk_features,
+	.activate = blk_activate,
+	.queue_notify = blk_queue_notify,
+	.reset = blk_reset,
+};
+
+static void blk_fill_config(struct virtio_blk *b)
+{
+	struct virtio_blk_config *c = &b->config;
+
+	memset(c, 0, sizeof(*c));
+	c->capacity = htole64(b->sectors);
+	/* Two descriptors of each request are header and status. */
+	c->seg_max = htole32(BLK_QUEUE_SIZE - 2);
+	c->blk_size = htole32(SECTOR_SIZE);
+	c->max_discard_sectors = htole32(BLK_MAX_DISCARD_SECTORS);
+	c->max_discard_seg = htole32(1);
+	c->discard_sector_alignment = htole32(4096 >> SECTOR_SHIFT);
+	c->max_write_zeroes_sectors = htole32(BLK_MAX_DISCARD_SECTORS);
+	c->max_write_zeroes_seg = htole32(1);
+	c->write_zeroes_may_unmap = 1;
+}
+
+int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigned int index,
+		    const struct guest_mem *mem)
+{
+	u64 size;
+	int fd;
+
+	memset(b, 0, sizeof(*b));
+	fd = open_input_file(cfg->path, "disk", cfg->readonly ? O_RDONLY : O_RDWR, &size);
+	if (fd < 0)
+		return fd;
+	/* Never two writers on one image: another arkvm holding it is refused. */
+	if (flock(fd, (cfg->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		pr_err("disk '%s': in use by another process (%s)", cfg->path,
+		       errno == EWOULDBLOCK ? "locked" : strerror(errno));
+		close(fd);
+		return -EBUSY;
+	}
+	b->fd = fd;
+	b->readonly = cfg->readonly;
+	b->sectors = size >> SECTOR_SHIFT;
+	if (cfg->serial)
+		memcpy(b->serial, cfg->serial, strnlen(cfg->serial, sizeof(b->serial)));
+	else
+		snprintf(b->serial, sizeof(b->serial), "arkvm-disk%u", index);
+	blk_fill_config(b);
+
+	virtio_dev_init(&b->vdev, &virtio_blk_ops, "virtio-blk", VIRTIO_ID_BLOCK, 1,
+			BLK_QUEUE_SIZE, mem);
+	b->vdev.config = &b->config;
+	b->vdev.config_len = sizeof(b->config);
+	return 0;
+}
+
+void virtio_blk_close(struct virtio_blk *b)
+{
+	if (!b->vdev.ops)
+		return;
+	/* Whatever the guest wrote reaches the disk, even without its flush. */
+	if (!b->readonly)
+		fdatasync(b->fd);
+	close(b->fd);
+	virtio_dev_destroy(&b->vdev);
+}
