@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <stdlib.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
 #include <string.h>
 
 #include "fake_driver.h"
@@ -87,4 +89,29 @@ u16 fake_avail_event(struct fake_driver *d)
 	struct vring_used *used = fake_hva(d, FAKE_USED);
 
 	return *(u16 *)&used->ring[d->size];
+}
+
+static void reg_write(struct virtio_dev *dev, u64 off, u32 v)
+{
+	virtio_mmio_ops.write(dev, off, v, 4);
+}
+
+void fake_bring_up(struct virtio_dev *dev, u64 desc, u64 features)
+{
+	features |= 1ULL << VIRTIO_F_VERSION_1;
+	reg_write(dev, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	reg_write(dev, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	reg_write(dev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	reg_write(dev, VIRTIO_MMIO_DRIVER_FEATURES, (u32)(features >> 32));
+	reg_write(dev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	reg_write(dev, VIRTIO_MMIO_DRIVER_FEATURES, (u32)features);
+	reg_write(dev, VIRTIO_MMIO_STATUS, 0x0b);
+	reg_write(dev, VIRTIO_MMIO_QUEUE_SEL, 0);
+	reg_write(dev, VIRTIO_MMIO_QUEUE_NUM, 8);
+	reg_write(dev, VIRTIO_MMIO_QUEUE_DESC_LOW, (u32)desc);
+	reg_write(dev, VIRTIO_MMIO_QUEUE_DESC_HIGH, (u32)(desc >> 32));
+	reg_write(dev, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (u32)FAKE_AVAIL);
+	reg_write(dev, VIRTIO_MMIO_QUEUE_USED_LOW, (u32)FAKE_USED);
+	reg_write(dev, VIRTIO_MMIO_QUEUE_READY, 1);
+	reg_write(dev, VIRTIO_MMIO_STATUS, 0x0f);
 }

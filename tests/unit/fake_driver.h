@@ -10,6 +10,7 @@
 #include <linux/virtio_ring.h>
 
 #include "guest_mem.h"
+#include "virtio_mmio.h"
 #include "virtqueue.h"
 
 #define FAKE_RAM_BASE 0x80000000ULL
@@ -51,5 +52,11 @@ void fake_avail(struct fake_driver *d, u16 head);
 bool fake_used(struct fake_driver *d, u32 *id, u32 *len);
 void fake_set_used_event(struct fake_driver *d, u16 v);
 u16 fake_avail_event(struct fake_driver *d);
+
+/*
+ * Brings queue 0 of @dev up through its registers the way Linux's
+ * virtio_mmio driver does, accepting VERSION_1 and @features.
+ */
+void fake_bring_up(struct virtio_dev *dev, u64 desc, u64 features);
 
 #endif

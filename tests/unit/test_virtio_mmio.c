@@ -68,24 +68,9 @@ static void wr(struct dummy *d, u64 off, u32 v)
 	virtio_mmio_ops.write(&d->vdev, off, v, 4);
 }
 
-/* A well-behaved driver's bring-up of queue 0, as Linux's virtio_mmio does it. */
 static void bring_up(struct dummy *d, u64 desc)
 {
-	wr(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	wr(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VERSION_1 */
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES, 1u << 5);
-	wr(d, VIRTIO_MMIO_STATUS, 0x0b);
-	wr(d, VIRTIO_MMIO_QUEUE_SEL, 0);
-	wr(d, VIRTIO_MMIO_QUEUE_NUM, 8);
-	wr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (u32)desc);
-	wr(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (u32)(desc >> 32));
-	wr(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (u32)FAKE_AVAIL);
-	wr(d, VIRTIO_MMIO_QUEUE_USED_LOW, (u32)FAKE_USED);
-	wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
-	wr(d, VIRTIO_MMIO_STATUS, 0x0f);
+	fake_bring_up(&d->vdev, desc, 1ULL << 5);
 }
 
 static void test_identity(void)

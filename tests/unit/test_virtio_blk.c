@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fake_driver.h"
+#include "test.h"
+#include "virtio_devices.h"
+
+#define DISK_SECTORS 64
+#define HDR  (FAKE_BUF)
+#define DATA (FAKE_BUF + 0x1000)
+#define STAT (FAKE_BUF + 0x3000)
+
+struct blk_env {
+	struct fake_driver drv;
+	struct virtio_blk blk;
+	char path[64];
+	unsigned int interrupts;
+};
+
+static void count_interrupt(void *opaque)
+{
+	((struct blk_env *)opaque)->interrupts++;
+}
+
+static void count_plain(void *opaque)
+{
+	(*(unsigned int *)opaque)++;
+}
+
+static int blk_setup(struct blk_env *e, bool readonly, const char *serial)
+{
+	struct disk_config cfg = { .readonly = readonly, .serial = serial };
+	char sector[512];
+	int fd, ret;
+
+	memset(e, 0, sizeof(*e));
+	strcpy(e->path, "/tmp/arkvm-blk-XXXXXX");
+	fd = mkstemp(e->path);
+	for (int i = 0; i < DISK_SECTORS; i++) {
+		memset(sector, 'A' + i % 26, sizeof(sector));
+		if (write(fd, sector, sizeof(sector)) != (ssize_t)sizeof(sector))
+			return -EIO;
+	}
+	close(fd);
+	cfg.path = e->path;
+	fake_driver_init(&e->drv, 8);
+	ret = virtio_blk_open(&e->blk, &cfg, 0, &e->drv.mem);
+	if (ret)
+		return ret;
+	e->blk.vdev.interrupt = count_interrupt;
+	e->blk.vdev.interrupt_opaque = e;
+	fake_bring_up(&e->blk.vdev, FAKE_DESC, 0);
+	return 0;
+}
+
+static void blk_teardown(struct blk_env *e)
+{
+	virtio_blk_close(&e->blk);
+	unlink(e->path);
+	fake_driver_free(&e->drv);
+}
+
+/* Posts header + optional data + status; returns the status byte the device wrote. */
+static u8 blk_request(struct blk_env *e, u32 type, u64 sector, u32 data_len, bool data_write,
+		      u32 *used_len)
+{
+	struct virtio_blk_outhdr *h = fake_hva(&e->drv, HDR);
+	struct fake_seg segs[3] = { { HDR, sizeof(*h), false } };
+	unsigned int n = 1;
+	u32 id;
+
+	h->type = htole32(type);
+	h->ioprio = 0;
+	h->sector = htole64(sector);
+	if (data_len)
+		segs[n++] = (struct fake_seg){ DATA, data_len, data_write };
+	segs[n++] = (struct fake_seg){ STAT, 1, true };
+	*(u8 *)fake_hva(&e->drv, STAT) = 0xff;
+	fake_post(&e->drv, segs, n, false);
+	virtio_dev_queue_notify(&e->blk.vdev, 0);
+	*used_len = fake_used(&e->drv, &id, used_len) ? *used_len : 0xdead;
+	return *(u8 *)fake_hva(&e->drv, STAT);
+}
+
+static void test_read(void)
+{
+	struct blk_env e;
+	u32 len;
+
+	CHECK_EQ(blk_setup(&e, false, NULL), 0);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_IN, 2, 1024, true, &len), VIRTIO_BLK_S_OK);
+	CHECK_EQ(len, 1025);
+	CHECK_EQ(((u8 *)fake_hva(&e.drv, DATA))[0], 'C');
+	CHECK_EQ(((u8 *)fake_hva(&e.drv, DATA))[1023], 'D');
+	CHECK_EQ(e.interrupts, 1);
+	blk_teardown(&e);
+}
+
+static void test_write_reaches_file(void)
+{
+	struct blk_env e;
+	char buf[512];
+	u32 len;
+	int fd;
+
+	CHECK_EQ(blk_setup(&e, false, NULL), 0);
+	memset(fake_hva(&e.drv, DATA), 'z', 512);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_OUT, 63, 512, false, &len), VIRTIO_BLK_S_OK);
+	CHECK_EQ(len, 1);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_FLUSH, 0, 0, false, &len), VIRTIO_BLK_S_OK);
+	fd = open(e.path, O_RDONLY);
+	CHECK(pread(fd, buf, 512, 63 * 512) == 512);
+	close(fd);
+	CHECK(buf[0] == 'z' && buf[511] == 'z');
+	blk_teardown(&e);
+}
+
+static void test_out_of_range_refused(void)
+{
+	struct blk_env e;
+	char buf[512];
+	u32 len;
+	int fd;
+
+	CHECK_EQ(blk_setup(&e, false, NULL), 0);
+	memset(fake_hva(&e.drv, DATA), 'q', 1024);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_OUT, 63, 1024, false, &len), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_IN, 64, 512, true, &len), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_IN, ~0ULL, 512, true, &len), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_OUT, (~0ULL >> 9), 1024, false, &len),
+		 VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_IN, 0, 100, true, &len), VIRTIO_BLK_S_IOERR);
+	fd = open(e.path, O_RDONLY);
+	CHECK(pread(fd, buf, 512, 63 * 512) == 512);
+	close(fd);
+	CHECK_EQ(buf[0], 'A' + 63 % 26); /* untouched */
+	blk_teardown(&e);
+}
+
+static void test_get_id_and_unsupported(void)
+{
+	struct blk_env e;
+	u32 len;
+
+	CHECK_EQ(blk_setup(&e, false, "serial-xyz"), 0);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_GET_ID, 0, 20, true, &len), VIRTIO_BLK_S_OK);
+	CHECK(!memcmp(fake_hva(&e.drv, DATA), "serial-xyz", 10));
+	CHECK_EQ(blk_request(&e, 0x1234, 0, 0, false, &len), VIRTIO_BLK_S_UNSUPP);
+	CHECK_EQ(le64toh(e.blk.config.capacity), DISK_SECTORS);
+	blk_teardown(&e);
+}
+
+static void test_readonly(void)
+{
+	struct blk_env e;
+	u32 len;
+
+	CHECK_EQ(blk_setup(&e, true, NULL), 0);
+	CHECK(e.blk.vdev.offered & (1ULL << VIRTIO_BLK_F_RO));
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_OUT, 0, 512, false, &len), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_IN, 0, 512, true, &len), VIRTIO_BLK_S_OK);
+	blk_teardown(&e);
+}
+
+static void test_malformed_chain_needs_reset(void)
+{
+	struct blk_env e;
+	const struct fake_seg only_header = { HDR, 16, false };
+	u32 id, len;
+
+	CHECK_EQ(blk_setup(&e, false, NULL), 0);
+	fake_post(&e.drv, &only_header, 1, false); /* nowhere to put a status */
+	virtio_dev_queue_notify(&e.blk.vdev, 0);
+	CHECK(e.blk.vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	CHECK(!fake_used(&e.drv, &id, &len));
+	CHECK_EQ(e.interrupts, 1); /* the config-change interrupt */
+	blk_teardown(&e);
+}
+
+static void test_exclusive_lock(void)
+{
+	struct blk_env e;
+	struct virtio_blk second;
+	struct disk_config cfg = { 0 };
+
+	CHECK_EQ(blk_setup(&e, false, NULL), 0);
+	cfg.path = e.path;
+	CHECK_EQ(virtio_blk_open(&second, &cfg, 1, &e.drv.mem), -EBUSY);
+	cfg.readonly = true;
+	CHECK_EQ(virtio_blk_open(&second, &cfg, 1, &e.drv.mem), -EBUSY);
+	blk_teardown(&e);
+}
+
+static void test_rng_fills_buffers(void)
+{
+	struct fake_driver drv;
+	struct virtio_rng rng;
+	const struct fake_seg seg = { DATA, 64, true };
+	unsigned int irqs = 0;
+	u32 id, len;
+
+	fake_driver_init(&drv, 8);
+	memset(&rng, 0, sizeof(rng));
+	virtio_rng_init(&rng, &drv.mem);
+	rng.vdev.interrupt = count_plain;
+	rng.vdev.interrupt_opaque = &irqs;
+	fake_bring_up(&rng.vdev, FAKE_DESC, 0);
+	memset(fake_hva(&drv, DATA), 0, 64);
+	fake_post(&drv, &seg, 1, false);
+	virtio_dev_queue_notify(&rng.vdev, 0);
+	CHECK(fake_used(&drv, &id, &len));
+	CHECK_EQ(len, 64);
+	CHECK(memcmp(fake_hva(&drv, DATA), (char[64]){ 0 }, 64));
+	CHECK_EQ(irqs, 1);
+	virtio_dev_destroy(&rng.vdev);
+	fake_driver_free(&drv);
+}
+
+TEST_SUITE(virtio_blk,
+	   TEST(test_read),
+	   TEST(test_write_reaches_file),
+	   TEST(test_out_of_range_refused),
+	   TEST(test_get_id_and_unsupported),
+	   TEST(test_readonly),
+	   TEST(test_malformed_chain_needs_reset),
+	   TEST(test_exclusive_lock),
+	   TEST(test_rng_fills_buffers));
