@@ -3,7 +3,6 @@
  * The 16550A UART, at byte-wide registers (reg-shift 0).  Linux drives it
  * with of_serial/8250 as "ns16550a"; earlycon finds it through stdout-path.
  */
-#include <stdio.h>
 
 #include "fdt_build.h"
 #include "uart_16550.h"
@@ -223,12 +222,8 @@ static void uart_mmio_write(void *opaque, u64 off, u64 value, u32 size __unused)
 static void uart_fdt_node(void *opaque, struct fdt_writer *w, u64 base, u64 len)
 {
 	struct uart_16550 *u = opaque;
-	char name[32];
 
-	snprintf(name, sizeof(name), "uart@%llx", (unsigned long long)base);
-	fdt_w_begin_node(w, name);
-	fdt_w_prop_str(w, "compatible", "ns16550a");
-	fdt_w_prop_reg(w, base, len);
+	fdt_w_begin_mmio_node(w, "uart", base, len, "ns16550a");
 	fdt_w_prop_spi(w, u->irq.intid, FDT_IRQ_TYPE_LEVEL_HIGH);
 	fdt_w_prop_u32(w, "clock-frequency", UART_CLOCK_HZ);
 	fdt_w_end_node(w);

@@ -30,6 +30,9 @@ void fdt_w_prop_str(struct fdt_writer *w, const char *name, const char *str);
 void fdt_w_prop_cells(struct fdt_writer *w, const char *name, const u32 *cells, int n);
 /* reg = <base size> with two cells each, as the root declares. */
 void fdt_w_prop_reg(struct fdt_writer *w, u64 base, u64 size);
+/* Opens "<prefix>@<base>" with compatible and reg: the start of every MMIO device node. */
+void fdt_w_begin_mmio_node(struct fdt_writer *w, const char *prefix, u64 base, u64 len,
+			   const char *compatible);
 /* interrupts = <GIC_SPI (intid - 32) type> for a shared peripheral interrupt. */
 void fdt_w_prop_spi(struct fdt_writer *w, u32 intid, u32 type);
 

@@ -77,6 +77,17 @@ void fdt_w_prop_reg(struct fdt_writer *w, u64 base, u64 size)
 	fdt_w_prop_cells(w, "reg", cells, 4);
 }
 
+void fdt_w_begin_mmio_node(struct fdt_writer *w, const char *prefix, u64 base, u64 len,
+			   const char *compatible)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s@%llx", prefix, (unsigned long long)base);
+	fdt_w_begin_node(w, name);
+	fdt_w_prop_str(w, "compatible", compatible);
+	fdt_w_prop_reg(w, base, len);
+}
+
 void fdt_w_prop_spi(struct fdt_writer *w, u32 intid, u32 type)
 {
 	u32 cells[] = { GIC_FDT_SPI, intid - ARM64_SPI_BASE, type };

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "fdt_build.h"
@@ -361,12 +360,8 @@ static void virtio_mmio_write(void *opaque, u64 off, u64 val, u32 size)
 static void virtio_mmio_fdt_node(void *opaque, struct fdt_writer *w, u64 base, u64 len)
 {
 	struct virtio_dev *dev = opaque;
-	char name[32];
 
-	snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)base);
-	fdt_w_begin_node(w, name);
-	fdt_w_prop_str(w, "compatible", "virtio,mmio");
-	fdt_w_prop_reg(w, base, len);
+	fdt_w_begin_mmio_node(w, "virtio_mmio", base, len, "virtio,mmio");
 	fdt_w_prop_spi(w, dev->intid, FDT_IRQ_TYPE_EDGE_RISING);
 	fdt_w_prop_empty(w, "dma-coherent");
 	fdt_w_end_node(w);
