@@ -1,0 +1,46 @@
+#!/bin/sh
+# Packs the default guest (level 2) into $cache/guest.cpio.gz, a gzipped newc
+# cpio: busybox-static, configs/guest (init, profile, arkvm-report), the
+# kernel modules named in configs/guest/modules, and /etc/arkvm-marker with a
+# fresh random token, also saved as $cache/guest-marker so the cases can tell
+# that the guest really runs this initrd.
+# Needs tests/lab/setup.sh first. Rebuilt on every call: it takes a second.
+set -eu
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cache=${ARKVM_CACHE:-$HOME/.cache/arkvm}
+guest=$top/configs/guest
+mods=$(ls -d "$cache"/k/lib/modules/* | head -n 1)
+root=$cache/guest-root
+
+rm -rf "$root"
+mkdir -p "$root/bin" "$root/sbin" "$root/etc" "$root/proc" "$root/sys" "$root/dev" \
+	"$root/tmp" "$root/root"
+# init installs the applet links itself: an arm64 busybox cannot run here.
+cp "$cache/busybox/bin/busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+cp "$guest/init" "$root/init"
+cp "$guest/arkvm-report" "$root/bin/arkvm-report"
+cp "$guest/profile" "$root/etc/profile"
+chmod 755 "$root/init" "$root/bin/arkvm-report"
+
+# Modules keep their path under /lib/modules/RELEASE, so a guest booted with
+# a kernel of another release simply finds none and still boots to a shell.
+sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$guest/modules" > "$root/etc/modules"
+while read -r mod; do
+	find "$mods" -name "$mod.ko" | while read -r ko; do
+		dest=$root/lib/modules/${ko#"$cache/k/lib/modules/"}
+		mkdir -p "$(dirname "$dest")"
+		cp "$ko" "$dest"
+	done
+done < "$root/etc/modules"
+
+od -An -N12 -tx1 /dev/urandom | tr -d ' \n' > "$cache/guest-marker"
+cp "$cache/guest-marker" "$root/etc/arkvm-marker"
+
+# -R 0:0: the guest's files belong to root even when a user builds it.
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+	gzip -6 > "$cache/guest.cpio.gz.tmp"
+mv "$cache/guest.cpio.gz.tmp" "$cache/guest.cpio.gz"
+echo "build-guest: $cache/guest.cpio.gz ($(du -k "$cache/guest.cpio.gz" | cut -f1) kB," \
+	"$(find "$root/lib" -name '*.ko' 2>/dev/null | wc -l) modules, marker $(cat "$cache/guest-marker"))"
