@@ -228,20 +228,9 @@ static u64 blk_features(struct virtio_dev *dev)
 	return f;
 }
 
-static int blk_activate(struct virtio_dev *dev)
-{
-	return 0;
-}
-
-static void blk_reset(struct virtio_dev *dev)
-{
-}
-
 static const struct virtio_dev_ops virtio_blk_ops = {
 	.features = blk_features,
-	.activate = blk_activate,
 	.queue_notify = blk_queue_notify,
-	.reset = blk_reset,
 };
 
 static void blk_fill_config(struct virtio_blk *b)

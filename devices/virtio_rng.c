@@ -13,15 +13,6 @@ static u64 rng_features(struct virtio_dev *dev)
 	return 0;
 }
 
-static int rng_activate(struct virtio_dev *dev)
-{
-	return 0;
-}
-
-static void rng_reset(struct virtio_dev *dev)
-{
-}
-
 static u32 rng_fill(const struct virtq_chain *c)
 {
 	u64 done = 0;
@@ -57,9 +48,7 @@ static void rng_queue_notify(struct virtio_dev *dev, unsigned int q)
 
 static const struct virtio_dev_ops virtio_rng_ops = {
 	.features = rng_features,
-	.activate = rng_activate,
 	.queue_notify = rng_queue_notify,
-	.reset = rng_reset,
 };
 
 void virtio_rng_init(struct virtio_rng *r, const struct guest_mem *mem)

@@ -27,11 +27,11 @@ struct virtio_dev_ops {
 	int (*ack_features)(struct virtio_dev *dev, u64 features);
 	/* Optional: the driver wrote config space (already bounds-checked). */
 	void (*cfg_write)(struct virtio_dev *dev, u32 off, const void *data, u32 len);
-	/* DRIVER_OK with every enabled queue checked: start serving. */
+	/* Optional: DRIVER_OK with every enabled queue checked: start serving. */
 	int (*activate)(struct virtio_dev *dev);
 	/* The driver kicked queue @q; called on the I/O thread with dev->lock held. */
 	void (*queue_notify)(struct virtio_dev *dev, unsigned int q);
-	/* Forget all driver state (status 0, or DEVICE_NEEDS_RESET recovery). */
+	/* Optional: forget all driver state (status 0 after DRIVER_OK). */
 	void (*reset)(struct virtio_dev *dev);
 };
 

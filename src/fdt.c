@@ -59,7 +59,7 @@ void fdt_w_prop_str(struct fdt_writer *w, const char *name, const char *str)
 
 void fdt_w_prop_cells(struct fdt_writer *w, const char *name, const u32 *cells, int n)
 {
-	fdt32_t be[8];
+	fdt32_t be[16];
 
 	if (n > (int)ARRAY_SIZE(be)) {
 		w->err = w->err ? w->err : -FDT_ERR_BADVALUE;
@@ -162,13 +162,10 @@ static void fdt_add_timer(struct fdt_writer *w)
 		GIC_FDT_PPI, ARM64_TIMER_PPI_VIRT, FDT_IRQ_TYPE_LEVEL_HIGH,
 		GIC_FDT_PPI, ARM64_TIMER_PPI_HYP, FDT_IRQ_TYPE_LEVEL_HIGH,
 	};
-	fdt32_t be[ARRAY_SIZE(irqs)];
 
-	for (size_t i = 0; i < ARRAY_SIZE(irqs); i++)
-		be[i] = cpu_to_fdt32(irqs[i]);
 	fdt_w_begin_node(w, "timer");
 	fdt_w_prop_str(w, "compatible", "arm,armv8-timer");
-	fdt_w_prop(w, "interrupts", be, sizeof(be));
+	fdt_w_prop_cells(w, "interrupts", irqs, ARRAY_SIZE(irqs));
 	fdt_w_prop_empty(w, "always-on");
 	fdt_w_end_node(w);
 }

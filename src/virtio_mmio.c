@@ -76,7 +76,7 @@ void virtio_dev_fail(struct virtio_dev *dev, const char *why, int err)
 
 static void virtio_dev_reset(struct virtio_dev *dev)
 {
-	if (dev->status & VIRTIO_CONFIG_S_DRIVER_OK)
+	if ((dev->status & VIRTIO_CONFIG_S_DRIVER_OK) && dev->ops->reset)
 		dev->ops->reset(dev);
 	dev->status = 0;
 	dev->accepted = 0;
@@ -124,20 +124,31 @@ static int virtio_activate(struct virtio_dev *dev)
 		if (ret)
 			return ret;
 	}
-	return dev->ops->activate(dev);
+	return dev->ops->activate ? dev->ops->activate(dev) : 0;
 }
 
-/*
- * The status state machine: the driver may only add the next bit
- * (ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK in that order), set FAILED
- * at any time, or write 0 to reset.  Anything else is refused.
- */
-static void virtio_write_status(struct virtio_dev *dev, u32 val)
+/* The one bit the driver may add next: bring-up goes in this order only. */
+static u32 virtio_next_status_bit(u32 status)
 {
 	static const u32 order[] = {
 		VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_DRIVER,
 		VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_DRIVER_OK,
 	};
+
+	if (status & VIRTIO_CONFIG_S_FAILED)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
+		if (!(status & order[i]))
+			return order[i];
+	return 0;
+}
+
+/*
+ * The status state machine: the driver may add the next bring-up bit,
+ * set FAILED at any time, or write 0 to reset.  Anything else is refused.
+ */
+static void virtio_write_status(struct virtio_dev *dev, u32 val)
+{
 	u32 added = val & ~dev->status;
 	int ret;
 
@@ -145,32 +156,20 @@ static void virtio_write_status(struct virtio_dev *dev, u32 val)
 		virtio_dev_reset(dev);
 		return;
 	}
-	if (added == VIRTIO_CONFIG_S_FAILED && val == (dev->status | added)) {
-		dev->status = val;
+	if (val != (dev->status | added) ||
+	    (added != VIRTIO_CONFIG_S_FAILED && added != virtio_next_status_bit(dev->status)) ||
+	    !added) {
+		pr_warn_ratelimited("%s: status 0x%x -> 0x%x refused", dev->name, dev->status, val);
 		return;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
-		u32 before = 0;
-
-		for (size_t j = 0; j < i; j++)
-			before |= order[j];
-		if (added != order[i] || (dev->status & ~VIRTIO_CONFIG_S_NEEDS_RESET) != before ||
-		    val != (dev->status | added))
-			continue;
-		if (added == VIRTIO_CONFIG_S_FEATURES_OK && virtio_features_ok(dev))
-			return; /* FEATURES_OK stays clear: the driver reads it back */
-		if (added == VIRTIO_CONFIG_S_DRIVER_OK) {
-			ret = virtio_activate(dev);
-			if (ret) {
-				dev->status = val;
-				virtio_dev_fail(dev, "queue setup rejected", ret);
-				return;
-			}
-		}
-		dev->status = val;
-		return;
+	if (added == VIRTIO_CONFIG_S_FEATURES_OK && virtio_features_ok(dev))
+		return; /* FEATURES_OK stays clear: the driver reads it back */
+	dev->status = val;
+	if (added == VIRTIO_CONFIG_S_DRIVER_OK) {
+		ret = virtio_activate(dev);
+		if (ret)
+			virtio_dev_fail(dev, "queue setup rejected", ret);
 	}
-	pr_warn_ratelimited("%s: status 0x%x -> 0x%x refused", dev->name, dev->status, val);
 }
 
 static struct virtio_queue_regs *virtio_sel_queue(struct virtio_dev *dev)
@@ -228,8 +227,6 @@ static u32 virtio_read_reg(struct virtio_dev *dev, u64 off)
 		return r ? dev->queue_max : 0;
 	case VIRTIO_MMIO_QUEUE_READY:
 		return r ? r->ready : 0;
-	case VIRTIO_MMIO_INTERRUPT_STATUS:
-		return atomic_load(&dev->isr);
 	case VIRTIO_MMIO_STATUS:
 		return dev->status;
 	case VIRTIO_MMIO_CONFIG_GENERATION:
@@ -266,9 +263,6 @@ static void virtio_write_reg(struct virtio_dev *dev, u64 off, u32 val)
 		return;
 	case VIRTIO_MMIO_STATUS:
 		virtio_write_status(dev, val);
-		return;
-	case VIRTIO_MMIO_INTERRUPT_ACK:
-		atomic_fetch_and(&dev->isr, ~val);
 		return;
 	}
 
