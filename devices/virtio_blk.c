@@ -189,30 +189,24 @@ static u8 blk_execute(struct virtio_blk *b, struct blk_req *r, u32 *written)
 	}
 }
 
+static int blk_serve(struct virtio_dev *dev, const struct virtq_chain *c, u32 *written)
+{
+	struct virtio_blk *b = container_of(dev, struct virtio_blk, vdev);
+	struct blk_req r;
+
+	if (blk_parse(b, c, &r))
+		return -EINVAL;
+	*r.status = blk_execute(b, &r, written);
+	*written += 1; /* the status byte */
+	return 0;
+}
+
 static void blk_queue_notify(struct virtio_dev *dev, unsigned int q)
 {
 	struct virtio_blk *b = container_of(dev, struct virtio_blk, vdev);
-	struct virtq *vq = &dev->vqs[0];
-	struct blk_req r;
-	u32 written;
-	int ret;
 
-	do {
-		/* Serve the whole batch, then interrupt once. */
-		while ((ret = virtq_pop(vq, &b->chain)) > 0) {
-			if (blk_parse(b, &b->chain, &r)) {
-				ret = -EINVAL;
-				break;
-			}
-			*r.status = blk_execute(b, &r, &written);
-			virtq_push(vq, b->chain.head, written + 1);
-		}
-		if (ret < 0) {
-			virtio_dev_fail(dev, "malformed request", ret);
-			return;
-		}
-		virtio_dev_notify_used(dev, 0);
-	} while (virtq_enable_notify(vq));
+	/* Serve the whole batch, then interrupt once. */
+	virtio_dev_serve_queue(dev, q, &b->chain, blk_serve);
 }
 
 static u64 blk_features(struct virtio_dev *dev)

@@ -13,7 +13,7 @@ static u64 rng_features(struct virtio_dev *dev)
 	return 0;
 }
 
-static u32 rng_fill(const struct virtq_chain *c)
+static int rng_serve(struct virtio_dev *dev, const struct virtq_chain *c, u32 *written)
 {
 	u64 done = 0;
 
@@ -26,24 +26,15 @@ static u32 rng_fill(const struct virtq_chain *c)
 		if ((size_t)got < c->iov[i].iov_len)
 			break; /* the rest next time */
 	}
-	return (u32)MIN(done, (u64)UINT32_MAX);
+	*written = (u32)MIN(done, (u64)UINT32_MAX);
+	return 0;
 }
 
 static void rng_queue_notify(struct virtio_dev *dev, unsigned int q)
 {
 	struct virtio_rng *r = container_of(dev, struct virtio_rng, vdev);
-	struct virtq *vq = &dev->vqs[0];
-	int ret;
 
-	do {
-		while ((ret = virtq_pop(vq, &r->chain)) > 0)
-			virtq_push(vq, r->chain.head, rng_fill(&r->chain));
-		if (ret < 0) {
-			virtio_dev_fail(dev, "malformed request", ret);
-			return;
-		}
-		virtio_dev_notify_used(dev, 0);
-	} while (virtq_enable_notify(vq));
+	virtio_dev_serve_queue(dev, q, &r->chain, rng_serve);
 }
 
 static const struct virtio_dev_ops virtio_rng_ops = {

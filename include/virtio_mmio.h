@@ -29,7 +29,11 @@ struct virtio_dev_ops {
 	void (*cfg_write)(struct virtio_dev *dev, u32 off, const void *data, u32 len);
 	/* Optional: DRIVER_OK with every enabled queue checked: start serving. */
 	int (*activate)(struct virtio_dev *dev);
-	/* The driver kicked queue @q; called on the I/O thread with dev->lock held. */
+	/*
+	 * The driver kicked queue @q; called on the I/O thread with dev->lock
+	 * held.  It may drop the lock around I/O (virtio_dev_serve_queue()
+	 * does), so it must check dev->generation after taking it back.
+	 */
 	void (*queue_notify)(struct virtio_dev *dev, unsigned int q);
 	/* Optional: forget all driver state (status 0 after DRIVER_OK). */
 	void (*reset)(struct virtio_dev *dev);
@@ -63,9 +67,16 @@ struct virtio_dev {
 	void (*interrupt)(void *opaque);
 	void *interrupt_opaque;
 	u32 intid;             /* the SPI, for the device tree */
+	/*
+	 * Every valid QueueNotify write is taken by a KVM ioeventfd and served
+	 * on the I/O thread; one that still reaches the MMIO handler names no
+	 * queue and is dropped, so queue work never runs on a vCPU thread.
+	 */
+	bool kicks_by_eventfd;
 
 	pthread_mutex_t lock;
 	u32 status;
+	u32 generation;        /* bumped at every activation, reset and failure */
 	u64 offered, accepted;
 	u32 device_features_sel, driver_features_sel, queue_sel;
 	atomic_uint isr;
@@ -84,6 +95,25 @@ void virtio_dev_queue_notify(struct virtio_dev *dev, unsigned int q);
 
 /* For device models, with dev->lock held: */
 bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned int bit);
+/* DRIVER_OK, and neither failed nor waiting for a reset. */
+bool virtio_dev_running(const struct virtio_dev *dev);
+
+/*
+ * Serves one chain: returns 0 with *@written set to the bytes it wrote into
+ * the chain, or -errno when the chain is malformed (the device then needs a
+ * reset).  Called without dev->lock: it may block on I/O.
+ */
+typedef int (*virtio_serve_fn)(struct virtio_dev *dev, const struct virtq_chain *c,
+			       u32 *written);
+
+/*
+ * The loop most queues need: takes every available chain into @c, serves it
+ * with dev->lock dropped (no lock is ever held across I/O), returns it, and
+ * interrupts the guest once per batch.  Chains served while the driver reset
+ * the device are dropped: they belong to the old rings.
+ */
+void virtio_dev_serve_queue(struct virtio_dev *dev, unsigned int q, struct virtq_chain *c,
+			    virtio_serve_fn serve);
 /* Interrupts the guest if the queue's driver wants to hear about new used entries. */
 void virtio_dev_notify_used(struct virtio_dev *dev, unsigned int q);
 /* The driver broke the rules: DEVICE_NEEDS_RESET, a config interrupt, a warning. */

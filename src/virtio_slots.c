@@ -88,6 +88,7 @@ int virtio_slot_attach(struct vm *vm, struct virtio_dev *dev)
 	ret = virtio_slot_irqfd(vm, slot, dev->intid);
 	for (unsigned int q = 0; !ret && q < dev->nr_queues; q++)
 		ret = virtio_slot_kick(vm, slot, base, q);
+	dev->kicks_by_eventfd = true;
 	if (!ret)
 		ret = mmio_bus_register(&vm->bus, base, ARM64_VIRTIO_SLOT_SIZE, &virtio_mmio_ops,
 					dev, dev->name);
