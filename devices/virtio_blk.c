@@ -264,7 +264,7 @@ int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigne
 	b->fd = fd;
 	b->readonly = cfg->readonly;
 	b->sectors = size >> SECTOR_SHIFT;
-	if (cfg->serial)
+	if (cfg->serial[0])
 		memcpy(b->serial, cfg->serial, strnlen(cfg->serial, sizeof(b->serial)));
 	else
 		snprintf(b->serial, sizeof(b->serial), "arkvm-disk%u", index);

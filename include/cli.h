@@ -16,14 +16,32 @@
 
 #define CFG_MAX_DISKS        8
 #define CFG_MAX_SERIAL       20   /* VIRTIO_BLK_ID_BYTES */
+#define CFG_MAX_PATH         4095
+
+#define CFG_MAX_NETS         4
+#define CFG_MAX_IFNAME       15   /* IFNAMSIZ less the NUL */
+
+struct net_config {
+	char tap[CFG_MAX_IFNAME + 1];  /* an existing tap interface */
+	u8 mac[6];
+	bool has_mac;         /* else derived from the tap name */
+};
+
+enum console_kind {
+	CONSOLE_SERIAL,       /* the UART (ttyS0) */
+	CONSOLE_VIRTIO,       /* virtio-console (hvc0); the UART keeps early output */
+};
 
 struct disk_config {
-	const char *path;
-	const char *serial;   /* NULL: derived from the disk's position */
+	char path[CFG_MAX_PATH + 1];
+	char serial[CFG_MAX_SERIAL + 1];  /* empty: derived from the disk's position */
 	bool readonly;
 };
 
-/* What the user asked for; checked for form here, against the host later. */
+/*
+ * What the user asked for; checked for form here, against the host later.
+ * Self-contained: strings point into argv or into the config itself.
+ */
 struct vm_config {
 	const char *kernel;
 	const char *initrd;
@@ -33,6 +51,10 @@ struct vm_config {
 	u64 mem_size;
 	struct disk_config disks[CFG_MAX_DISKS];
 	unsigned int nr_disks;
+	struct net_config nets[CFG_MAX_NETS];
+	unsigned int nr_nets;
+	enum console_kind console;
+	char cmdline_buf[CFG_MAX_CMDLINE + 1];  /* cmdline, when arkvm adds to it */
 };
 
 enum cli_action {
@@ -48,6 +70,9 @@ int cli_parse(int argc, char *const argv[], struct vm_config *cfg, FILE *out);
 
 /* "256M", "2G", "1024K", "512" (MiB); -EINVAL when malformed or too big. */
 int parse_size(const char *s, u64 *out);
+
+/* "52:54:00:12:34:56": a unicast MAC address; -EINVAL otherwise. */
+int parse_mac(const char *s, u8 mac[6]);
 
 /* A plain decimal number that fits in unsigned int. */
 int parse_uint(const char *s, unsigned int *out);

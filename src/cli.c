@@ -146,32 +146,56 @@ static int set_dump_dtb(struct vm_config *cfg, const char *name __unused, const 
 	return 0;
 }
 
+/*
+ * Steps through "a,b,c" without changing it: sets *@item and *@len to the
+ * next comma-separated item and returns false at the end.
+ */
+static bool next_item(const char **p, const char **item, size_t *len)
+{
+	if (!*p)
+		return false;
+	*item = *p;
+	*len = strcspn(*p, ",");
+	*p = (*p)[*len] ? *p + *len + 1 : NULL;
+	return true;
+}
+
+/* Copies the value of an item "key=value" into @buf (@size bytes), if it is one. */
+static bool item_value(const char *item, size_t len, const char *key, char *buf, size_t size)
+{
+	size_t klen = strlen(key);
+
+	if (len <= klen || strncmp(item, key, klen) || item[klen] != '=' || len - klen - 1 >= size)
+		return false;
+	memcpy(buf, item + klen + 1, len - klen - 1);
+	buf[len - klen - 1] = '\0';
+	return true;
+}
+
 /* --disk PATH[,readonly][,serial=S] */
 static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 {
 	struct disk_config *d = &cfg->disks[cfg->nr_disks];
-	char *copy, *opt, *save = NULL;
+	const char *p = arg, *item;
+	size_t len;
 
 	if (cfg->nr_disks == CFG_MAX_DISKS) {
 		pr_err("--%s: at most %d disks", name, CFG_MAX_DISKS);
 		return -EINVAL;
 	}
-	copy = strdup(arg); /* lives as long as the config */
-	if (!copy)
-		return -ENOMEM;
-	d->path = strtok_r(copy, ",", &save);
-	if (!d->path || !*d->path || *arg == ',') {
-		pr_err("--%s '%s': no disk file given", name, arg);
+	memset(d, 0, sizeof(*d));
+	next_item(&p, &item, &len);
+	if (!len || len > CFG_MAX_PATH) {
+		pr_err("--%s '%s': %s", name, arg, len ? "path too long" : "no disk file given");
 		return -EINVAL;
 	}
-	while ((opt = strtok_r(NULL, ",", &save))) {
-		if (!strcmp(opt, "readonly") || !strcmp(opt, "ro")) {
+	memcpy(d->path, item, len);
+	while (next_item(&p, &item, &len)) {
+		if ((len == 8 && !strncmp(item, "readonly", 8)) || (len == 2 && !strncmp(item, "ro", 2))) {
 			d->readonly = true;
-		} else if (!strncmp(opt, "serial=", 7) && strlen(opt + 7) <= CFG_MAX_SERIAL) {
-			d->serial = opt + 7;
-		} else {
-			pr_err("--%s '%s': unknown disk option '%s' (readonly, serial=S of up to %d bytes)",
-			       name, arg, opt, CFG_MAX_SERIAL);
+		} else if (!item_value(item, len, "serial", d->serial, sizeof(d->serial))) {
+			pr_err("--%s '%s': unknown disk option '%.*s' (readonly, serial=S of up to %d bytes)",
+			       name, arg, (int)len, item, CFG_MAX_SERIAL);
 			return -EINVAL;
 		}
 	}
@@ -185,6 +209,85 @@ static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 	return 0;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int parse_mac(const char *s, u8 mac[6])
+{
+	for (int i = 0; i < 6; i++, s += 3) {
+		int hi = hex_digit(s[0]), lo = hi < 0 ? -1 : hex_digit(s[1]);
+
+		if (lo < 0 || s[2] != (i == 5 ? '\0' : ':'))
+			return -EINVAL;
+		mac[i] = (u8)(hi << 4 | lo);
+	}
+	/* A multicast or all-zero address cannot name one NIC. */
+	if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return -EINVAL;
+	return 0;
+}
+
+static bool tap_name_ok(const char *s)
+{
+	return *s && !strpbrk(s, "/: ");
+}
+
+/* --net tap=NAME[,mac=MAC] */
+static int set_net(struct vm_config *cfg, const char *name, const char *arg)
+{
+	struct net_config *n = &cfg->nets[cfg->nr_nets];
+	const char *p = arg, *item;
+	char mac[18];
+	size_t len;
+
+	if (cfg->nr_nets == CFG_MAX_NETS) {
+		pr_err("--%s: at most %d network devices", name, CFG_MAX_NETS);
+		return -EINVAL;
+	}
+	memset(n, 0, sizeof(*n));
+	while (next_item(&p, &item, &len)) {
+		if (item_value(item, len, "tap", n->tap, sizeof(n->tap)) && tap_name_ok(n->tap)) {
+			continue;
+		} else if (item_value(item, len, "mac", mac, sizeof(mac)) && !parse_mac(mac, n->mac)) {
+			n->has_mac = true;
+		} else {
+			pr_err("--%s '%s': bad option '%.*s' (tap=NAME of up to %d bytes, mac=MAC as "
+			       "unicast aa:bb:cc:dd:ee:ff)", name, arg, (int)len, item, CFG_MAX_IFNAME);
+			return -EINVAL;
+		}
+	}
+	if (!n->tap[0]) {
+		pr_err("--%s '%s': no tap given (tap=NAME)", name, arg);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
+		if (!strcmp(cfg->nets[i].tap, n->tap)) {
+			pr_err("--%s: tap '%s' given twice", name, n->tap);
+			return -EINVAL;
+		}
+	}
+	cfg->nr_nets++;
+	return 0;
+}
+
+static int set_console(struct vm_config *cfg, const char *name, const char *arg)
+{
+	if (!strcmp(arg, "serial")) {
+		cfg->console = CONSOLE_SERIAL;
+	} else if (!strcmp(arg, "virtio")) {
+		cfg->console = CONSOLE_VIRTIO;
+	} else {
+		pr_err("--%s '%s': not a console kind (serial or virtio)", name, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static const struct cli_option run_options[] = {
 	{ "kernel", "PATH", "arm64 Linux Image, plain or gzip-compressed (required)", false, set_kernel },
 	{ "initrd", "PATH", "initramfs or initrd, loaded after the kernel", false, set_initrd },
@@ -193,6 +296,10 @@ static const struct cli_option run_options[] = {
 	{ "memory", "SIZE", "guest RAM, like 256M or 2G (default 256M)", false, set_memory },
 	{ "disk", "PATH[,readonly][,serial=S]", "a virtio-blk disk (repeat for vdb, vdc, ...)",
 	  true, set_disk },
+	{ "net", "tap=NAME[,mac=MAC]", "a virtio-net NIC on an existing tap (repeat for eth1, ...)",
+	  true, set_net },
+	{ "console", "serial|virtio", "guest console: the UART (ttyS0, default) or virtio (hvc0)",
+	  false, set_console },
 	{ "dump-dtb", "FILE", "write the guest device tree to FILE and exit", false, set_dump_dtb },
 };
 
@@ -225,6 +332,36 @@ static const struct cli_option *find_option(const char *name, size_t len)
 		if (strlen(run_options[i].name) == len && !strncmp(run_options[i].name, name, len))
 			return &run_options[i];
 	return NULL;
+}
+
+/* True when @cmdline has the word console=... */
+static bool names_console(const char *cmdline)
+{
+	for (const char *p = cmdline; (p = strstr(p, "console=")); p++)
+		if (p == cmdline || p[-1] == ' ')
+			return true;
+	return false;
+}
+
+/*
+ * With --console virtio the guest's console is hvc0: say so on its command
+ * line, unless the user already chose a console there.
+ */
+static int console_cmdline(struct vm_config *cfg)
+{
+	static const char hvc[] = "console=hvc0";
+	int n;
+
+	if (cfg->console != CONSOLE_VIRTIO || names_console(cfg->cmdline))
+		return CLI_RUN;
+	n = snprintf(cfg->cmdline_buf, sizeof(cfg->cmdline_buf), "%s%s%s", cfg->cmdline,
+		     *cfg->cmdline ? " " : "", hvc);
+	if (n < 0 || (size_t)n >= sizeof(cfg->cmdline_buf)) {
+		pr_err("--cmdline: no room left for %s (--console virtio)", hvc);
+		return -EINVAL;
+	}
+	cfg->cmdline = cfg->cmdline_buf;
+	return CLI_RUN;
 }
 
 static int parse_run(int argc, char *const argv[], struct vm_config *cfg, FILE *out)
@@ -278,7 +415,7 @@ static int parse_run(int argc, char *const argv[], struct vm_config *cfg, FILE *
 		pr_err("no kernel: give one with --kernel PATH");
 		return -EINVAL;
 	}
-	return CLI_RUN;
+	return console_cmdline(cfg);
 }
 
 int cli_parse(int argc, char *const argv[], struct vm_config *cfg, FILE *out)

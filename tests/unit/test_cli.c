@@ -117,6 +117,55 @@ static void test_cmdline_too_long(void)
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cmdline", longline), CLI_RUN);
 }
 
+static void test_net(void)
+{
+	struct vm_config cfg;
+	u8 mac[6];
+
+	CHECK_EQ(parse_mac("52:54:00:AB:cd:0f", mac), 0);
+	CHECK(!memcmp(mac, "\x52\x54\x00\xab\xcd\x0f", 6));
+	CHECK_EQ(parse_mac("01:00:5e:00:00:01", mac), -EINVAL);   /* multicast */
+	CHECK_EQ(parse_mac("00:00:00:00:00:00", mac), -EINVAL);
+	CHECK_EQ(parse_mac("52:54:00:ab:cd", mac), -EINVAL);
+	CHECK_EQ(parse_mac("52:54:00:ab:cd:0f:", mac), -EINVAL);
+	CHECK_EQ(parse_mac("52-54-00-ab-cd-0f", mac), -EINVAL);
+	CHECK_EQ(parse_mac("5g:54:00:ab:cd:0f", mac), -EINVAL);
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net", "tap=tap0",
+		       "--net", "tap=tap1,mac=02:00:00:00:00:01"), CLI_RUN);
+	CHECK_EQ(cfg.nr_nets, 2);
+	CHECK(!strcmp(cfg.nets[0].tap, "tap0") && !cfg.nets[0].has_mac);
+	CHECK(!strcmp(cfg.nets[1].tap, "tap1") && cfg.nets[1].has_mac && cfg.nets[1].mac[5] == 1);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net", "tap=a", "--net", "tap=a"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net", "mac=02:00:00:00:00:01"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net", "tap="), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net", "tap=a,speed=10"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net", "tap=../x"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net",
+		       "tap=a-name-that-is-too-long"), -EINVAL);
+}
+
+static void test_console(void)
+{
+	struct vm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K"), CLI_RUN);
+	CHECK_EQ(cfg.console, CONSOLE_SERIAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--console", "virtio",
+		       "--cmdline", "quiet"), CLI_RUN);
+	CHECK_EQ(cfg.console, CONSOLE_VIRTIO);
+	CHECK(!strcmp(cfg.cmdline, "quiet console=hvc0"));
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--console", "virtio"), CLI_RUN);
+	CHECK(!strcmp(cfg.cmdline, "console=hvc0"));
+	/* The user's own choice of console stands. */
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--console", "virtio",
+		       "--cmdline", "console=ttyS0"), CLI_RUN);
+	CHECK(!strcmp(cfg.cmdline, "console=ttyS0"));
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--console", "usb"), -EINVAL);
+}
+
 static void test_help_and_version(void)
 {
 	struct vm_config cfg;
@@ -133,4 +182,6 @@ TEST_SUITE(cli,
 	   TEST(test_run_all_options),
 	   TEST(test_bad_input),
 	   TEST(test_cmdline_too_long),
+	   TEST(test_net),
+	   TEST(test_console),
 	   TEST(test_help_and_version));

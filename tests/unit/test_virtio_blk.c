@@ -36,7 +36,7 @@ static void count_plain(void *opaque)
 
 static int blk_setup(struct blk_env *e, bool readonly, const char *serial)
 {
-	struct disk_config cfg = { .readonly = readonly, .serial = serial };
+	struct disk_config cfg = { .readonly = readonly };
 	char sector[512];
 	int fd, ret;
 
@@ -49,7 +49,9 @@ static int blk_setup(struct blk_env *e, bool readonly, const char *serial)
 			return -EIO;
 	}
 	close(fd);
-	cfg.path = e->path;
+	snprintf(cfg.path, sizeof(cfg.path), "%s", e->path);
+	if (serial)
+		snprintf(cfg.serial, sizeof(cfg.serial), "%s", serial);
 	fake_driver_init(&e->drv, 8);
 	ret = virtio_blk_open(&e->blk, &cfg, 0, &e->drv.mem);
 	if (ret)
@@ -191,7 +193,7 @@ static void test_exclusive_lock(void)
 	struct disk_config cfg = { 0 };
 
 	CHECK_EQ(blk_setup(&e, false, NULL), 0);
-	cfg.path = e.path;
+	snprintf(cfg.path, sizeof(cfg.path), "%s", e.path);
 	CHECK_EQ(virtio_blk_open(&second, &cfg, 1, &e.drv.mem), -EBUSY);
 	cfg.readonly = true;
 	CHECK_EQ(virtio_blk_open(&second, &cfg, 1, &e.drv.mem), -EBUSY);
