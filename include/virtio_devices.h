@@ -3,8 +3,10 @@
 #define ARKVM_VIRTIO_DEVICES_H
 
 #include <linux/virtio_blk.h>
+#include <linux/virtio_net.h>
 
 #include "cli.h"
+#include "event_loop.h"
 #include "virtio_mmio.h"
 
 /* virtio-blk over a host file (devices/virtio_blk.c). */
@@ -26,6 +28,55 @@ struct virtio_blk {
 int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigned int index,
 		    const struct guest_mem *mem);
 void virtio_blk_close(struct virtio_blk *b);
+
+/* virtio-net on a host tap (devices/virtio_net.c). */
+#define NET_QUEUE_SIZE 256
+#define NET_RX_MAX_IOV 1024   /* UIO_MAXIOV: what one readv() takes */
+
+/* A receive buffer taken from the ring and not yet filled. */
+struct net_rx_buf {
+	u16 head;
+	u16 nr_iov;
+	u32 len;
+};
+
+struct virtio_net {
+	struct virtio_dev vdev;
+	int tap_fd;
+	bool is_tap;                  /* false in tests, on a socketpair */
+	char tap[CFG_MAX_IFNAME + 1];
+	struct virtio_net_config config;
+
+	/* Everything below belongs to the I/O thread. */
+	struct event_loop *loop;
+	struct event_source tap_src;  /* readable: a packet for the guest */
+	bool tap_polled, tap_broken;
+
+	u32 rx_generation;            /* dev->generation the held buffers came from */
+	bool rx_merge;                /* MRG_RXBUF: a packet may span buffers */
+	u32 rx_need;                  /* bytes of buffers the largest packet needs */
+	struct net_rx_buf rx_bufs[NET_QUEUE_SIZE];  /* oldest first */
+	unsigned int rx_nr_bufs, rx_nr_iov;
+	u64 rx_cap;
+	struct iovec rx_iov[NET_RX_MAX_IOV];
+	struct virtq_chain chain;
+
+	u64 rx_packets, tx_packets, rx_dropped, tx_dropped;
+};
+
+/*
+ * Attaches to an existing tap with IFF_VNET_HDR (never creates one, so
+ * nothing is left behind) and watches it on @loop.  Prints one line and
+ * returns -errno on error.
+ */
+int virtio_net_open(struct virtio_net *n, const struct net_config *cfg,
+		    const struct guest_mem *mem, struct event_loop *loop);
+/* The same on any packet fd (tests use a socketpair); takes ownership of @fd. */
+int virtio_net_init(struct virtio_net *n, int fd, const char *name, const u8 mac[6],
+		    const struct guest_mem *mem, struct event_loop *loop);
+void virtio_net_close(struct virtio_net *n);
+/* The MAC a NIC gets without mac=: locally administered, stable per tap name. */
+void virtio_net_default_mac(const char *tap, u8 mac[6]);
 
 /* virtio-rng fed from getrandom() (devices/virtio_rng.c). */
 struct virtio_rng {

@@ -72,6 +72,8 @@ struct vm {
 
 	struct virtio_blk disks[CFG_MAX_DISKS];
 	unsigned int nr_disks;
+	struct virtio_net nets[CFG_MAX_NETS];
+	unsigned int nr_nets;
 	struct virtio_rng rng;
 	struct virtio_slot virtio[ARM64_VIRTIO_SLOTS];
 	unsigned int nr_virtio;

@@ -176,8 +176,8 @@ static bool item_value(const char *item, size_t len, const char *key, char *buf,
 static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 {
 	struct disk_config *d = &cfg->disks[cfg->nr_disks];
-	const char *p = arg, *item;
-	size_t len;
+	const char *p = arg, *item = arg;
+	size_t len = 0;
 
 	if (cfg->nr_disks == CFG_MAX_DISKS) {
 		pr_err("--%s: at most %d disks", name, CFG_MAX_DISKS);

@@ -212,6 +212,15 @@ int vm_setup_devices(struct vm *vm)
 		if (ret)
 			return ret;
 	}
+	for (unsigned int i = 0; i < vm->cfg->nr_nets; i++) {
+		ret = virtio_net_open(&vm->nets[i], &vm->cfg->nets[i], &vm->mem, &vm->io_loop);
+		if (ret)
+			return ret;
+		vm->nr_nets++;
+		ret = virtio_slot_attach(vm, &vm->nets[i].vdev);
+		if (ret)
+			return ret;
+	}
 	virtio_rng_init(&vm->rng, &vm->mem);
 	return virtio_slot_attach(vm, &vm->rng.vdev);
 }
@@ -395,6 +404,8 @@ void vm_destroy(struct vm *vm)
 	virtio_slots_detach(vm);
 	for (unsigned int i = 0; i < vm->nr_disks; i++)
 		virtio_blk_close(&vm->disks[i]);
+	for (unsigned int i = 0; i < vm->nr_nets; i++)
+		virtio_net_close(&vm->nets[i]);
 	if (vm->rng.vdev.ops)
 		virtio_dev_destroy(&vm->rng.vdev);
 	if (vm->io_loop.epoll_fd >= 0)

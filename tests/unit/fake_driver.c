@@ -11,12 +11,25 @@ void fake_driver_init(struct fake_driver *d, u16 size)
 	memset(d, 0, sizeof(*d));
 	d->ram = calloc(1, FAKE_RAM_SIZE);
 	d->size = size;
+	d->ring = FAKE_DESC;
 	guest_mem_add(&d->mem, FAKE_RAM_BASE, FAKE_RAM_SIZE, d->ram);
+}
+
+void fake_driver_init_queue(struct fake_driver *d, const struct fake_driver *first, u64 ring,
+			    u16 size)
+{
+	memset(d, 0, sizeof(*d));
+	d->ram = first->ram;
+	d->mem = first->mem;
+	d->shares_ram = true;
+	d->size = size;
+	d->ring = ring;
 }
 
 void fake_driver_free(struct fake_driver *d)
 {
-	free(d->ram);
+	if (!d->shares_ram)
+		free(d->ram);
 }
 
 void *fake_hva(struct fake_driver *d, u64 gpa)
@@ -31,12 +44,12 @@ static void put_desc(struct vring_desc *t, u16 i, u64 addr, u32 len, u16 flags, 
 
 void fake_desc(struct fake_driver *d, u16 i, u64 addr, u32 len, u16 flags, u16 next)
 {
-	put_desc(fake_hva(d, FAKE_DESC), i, addr, len, flags, next);
+	put_desc(fake_hva(d, d->ring), i, addr, len, flags, next);
 }
 
 u16 fake_post(struct fake_driver *d, const struct fake_seg *segs, unsigned int n, bool indirect)
 {
-	struct vring_desc *table = fake_hva(d, indirect ? FAKE_INDIRECT : FAKE_DESC);
+	struct vring_desc *table = fake_hva(d, indirect ? FAKE_INDIRECT : d->ring);
 	u16 head = d->next_desc, base = indirect ? 0 : head;
 
 	for (unsigned int i = 0; i < n; i++) {
@@ -58,7 +71,7 @@ u16 fake_post(struct fake_driver *d, const struct fake_seg *segs, unsigned int n
 
 void fake_avail(struct fake_driver *d, u16 head)
 {
-	struct vring_avail *avail = fake_hva(d, FAKE_AVAIL);
+	struct vring_avail *avail = fake_hva(d, d->ring + 0x1000);
 
 	avail->ring[d->avail_idx % d->size] = head;
 	d->avail_idx++;
@@ -67,7 +80,7 @@ void fake_avail(struct fake_driver *d, u16 head)
 
 bool fake_used(struct fake_driver *d, u32 *id, u32 *len)
 {
-	struct vring_used *used = fake_hva(d, FAKE_USED);
+	struct vring_used *used = fake_hva(d, d->ring + 0x2000);
 
 	if (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) == d->used_seen)
 		return false;
@@ -79,14 +92,14 @@ bool fake_used(struct fake_driver *d, u32 *id, u32 *len)
 
 void fake_set_used_event(struct fake_driver *d, u16 v)
 {
-	struct vring_avail *avail = fake_hva(d, FAKE_AVAIL);
+	struct vring_avail *avail = fake_hva(d, d->ring + 0x1000);
 
 	avail->ring[d->size] = v;
 }
 
 u16 fake_avail_event(struct fake_driver *d)
 {
-	struct vring_used *used = fake_hva(d, FAKE_USED);
+	struct vring_used *used = fake_hva(d, d->ring + 0x2000);
 
 	return *(u16 *)&used->ring[d->size];
 }
@@ -96,7 +109,7 @@ static void reg_write(struct virtio_dev *dev, u64 off, u32 v)
 	virtio_mmio_ops.write(dev, off, v, 4);
 }
 
-void fake_bring_up(struct virtio_dev *dev, u64 desc, u64 features)
+static void fake_negotiate(struct virtio_dev *dev, u64 features)
 {
 	features |= 1ULL << VIRTIO_F_VERSION_1;
 	reg_write(dev, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
@@ -106,12 +119,32 @@ void fake_bring_up(struct virtio_dev *dev, u64 desc, u64 features)
 	reg_write(dev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
 	reg_write(dev, VIRTIO_MMIO_DRIVER_FEATURES, (u32)features);
 	reg_write(dev, VIRTIO_MMIO_STATUS, 0x0b);
-	reg_write(dev, VIRTIO_MMIO_QUEUE_SEL, 0);
-	reg_write(dev, VIRTIO_MMIO_QUEUE_NUM, 8);
+}
+
+static void fake_queue(struct virtio_dev *dev, unsigned int q, u16 size, u64 desc, u64 avail,
+		       u64 used)
+{
+	reg_write(dev, VIRTIO_MMIO_QUEUE_SEL, q);
+	reg_write(dev, VIRTIO_MMIO_QUEUE_NUM, size);
 	reg_write(dev, VIRTIO_MMIO_QUEUE_DESC_LOW, (u32)desc);
 	reg_write(dev, VIRTIO_MMIO_QUEUE_DESC_HIGH, (u32)(desc >> 32));
-	reg_write(dev, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (u32)FAKE_AVAIL);
-	reg_write(dev, VIRTIO_MMIO_QUEUE_USED_LOW, (u32)FAKE_USED);
+	reg_write(dev, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (u32)avail);
+	reg_write(dev, VIRTIO_MMIO_QUEUE_USED_LOW, (u32)used);
 	reg_write(dev, VIRTIO_MMIO_QUEUE_READY, 1);
+}
+
+void fake_bring_up(struct virtio_dev *dev, u64 desc, u64 features)
+{
+	fake_negotiate(dev, features);
+	fake_queue(dev, 0, 8, desc, FAKE_AVAIL, FAKE_USED);
+	reg_write(dev, VIRTIO_MMIO_STATUS, 0x0f);
+}
+
+void fake_bring_up_queues(struct virtio_dev *dev, u64 features, struct fake_driver *const *q,
+			  unsigned int n)
+{
+	fake_negotiate(dev, features);
+	for (unsigned int i = 0; i < n; i++)
+		fake_queue(dev, i, q[i]->size, q[i]->ring, q[i]->ring + 0x1000, q[i]->ring + 0x2000);
 	reg_write(dev, VIRTIO_MMIO_STATUS, 0x0f);
 }

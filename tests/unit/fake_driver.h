@@ -32,6 +32,8 @@ struct fake_seg {
 struct fake_driver {
 	struct guest_mem mem;
 	u8 *ram;
+	bool shares_ram;     /* a second queue's driver: the first owns the RAM */
+	u64 ring;            /* descriptor table; avail at +0x1000, used at +0x2000 */
 	u16 size;
 	u16 avail_idx;       /* driver's next avail index */
 	u16 next_desc;       /* next free descriptor slot */
@@ -40,6 +42,9 @@ struct fake_driver {
 
 void fake_driver_init(struct fake_driver *d, u16 size);
 void fake_driver_free(struct fake_driver *d);
+/* A driver for another queue of the same device, its rings at @ring in @first's RAM. */
+void fake_driver_init_queue(struct fake_driver *d, const struct fake_driver *first, u64 ring,
+			    u16 size);
 void *fake_hva(struct fake_driver *d, u64 gpa);
 
 /* Posts a chain in the descriptor table (or, with @indirect, in a table of its own). */
@@ -58,5 +63,8 @@ u16 fake_avail_event(struct fake_driver *d);
  * virtio_mmio driver does, accepting VERSION_1 and @features.
  */
 void fake_bring_up(struct virtio_dev *dev, u64 desc, u64 features);
+/* The same for a device with one queue per driver in @q (queue i driven by q[i]). */
+void fake_bring_up_queues(struct virtio_dev *dev, u64 features, struct fake_driver *const *q,
+			  unsigned int n);
 
 #endif

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * virtio-net against a fake driver, with a SOCK_SEQPACKET socketpair in
+ * place of the tap: both keep packet boundaries, and the test holds the
+ * other end, as the host's network stack would.
+ */
+#include <endian.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fake_driver.h"
+#include "test.h"
+#include "virtio_devices.h"
+
+#define RX_RING (FAKE_RAM_BASE + 0x0000)
+#define TX_RING (FAKE_RAM_BASE + 0x4000)
+#define BUF(i)  (FAKE_BUF + (u64)(i) * 0x1000)
+#define HDR_LEN 12
+
+struct net_env {
+	struct fake_driver rx, tx;
+	struct virtio_net net;
+	struct event_loop loop;
+	int host;                /* our end of the "tap" */
+	unsigned int interrupts;
+};
+
+static void count_interrupt(void *opaque)
+{
+	((struct net_env *)opaque)->interrupts++;
+}
+
+static void net_setup(struct net_env *e, u64 features)
+{
+	static const u8 mac[6] = { 0x02, 1, 2, 3, 4, 5 };
+	struct fake_driver *queues[] = { &e->rx, &e->tx };
+	int sv[2];
+
+	memset(e, 0, sizeof(*e));
+	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv);
+	e->host = sv[1];
+	event_loop_init(&e->loop);
+	fake_driver_init(&e->rx, 8);
+	fake_driver_init_queue(&e->tx, &e->rx, TX_RING, 8);
+	CHECK_EQ(virtio_net_init(&e->net, sv[0], "test0", mac, &e->rx.mem, &e->loop), 0);
+	e->net.vdev.interrupt = count_interrupt;
+	e->net.vdev.interrupt_opaque = e;
+	fake_bring_up_queues(&e->net.vdev, features, queues, 2);
+}
+
+static void net_teardown(struct net_env *e)
+{
+	virtio_net_close(&e->net);
+	close(e->host);
+	event_loop_destroy(&e->loop);
+	fake_driver_free(&e->tx);
+	fake_driver_free(&e->rx);
+}
+
+static void kick(struct net_env *e, unsigned int q)
+{
+	virtio_mmio_ops.write(&e->net.vdev, VIRTIO_MMIO_QUEUE_NOTIFY, q, 4);
+}
+
+static void tap_readable(struct net_env *e)
+{
+	e->net.tap_src.ready(&e->net.tap_src, EPOLLIN);
+}
+
+static void post_rx(struct net_env *e, unsigned int i, u32 len)
+{
+	struct fake_seg seg = { BUF(i), len, true };
+
+	fake_post(&e->rx, &seg, 1, false);
+}
+
+static u16 num_buffers(struct net_env *e, unsigned int i)
+{
+	u16 v;
+
+	memcpy(&v, (u8 *)fake_hva(&e->rx, BUF(i)) + 10, 2);
+	return le16toh(v);
+}
+
+static void test_config(void)
+{
+	struct net_env e;
+	u8 mac[6], again[6];
+
+	net_setup(&e, 0);
+	CHECK_EQ(e.net.vdev.status, 0x0f);
+	CHECK_EQ(virtio_mmio_ops.read(&e.net.vdev, VIRTIO_MMIO_DEVICE_ID, 4), 1);
+	CHECK_EQ(virtio_mmio_ops.read(&e.net.vdev, VIRTIO_MMIO_CONFIG + 5, 1), 5);   /* mac[5] */
+	CHECK_EQ(virtio_mmio_ops.read(&e.net.vdev, VIRTIO_MMIO_CONFIG + 6, 2), 1);   /* link up */
+	net_teardown(&e);
+
+	virtio_net_default_mac("tap0", mac);
+	virtio_net_default_mac("tap0", again);
+	CHECK(!memcmp(mac, again, 6));
+	CHECK_EQ(mac[0], 0x02);        /* locally administered unicast */
+	virtio_net_default_mac("tap1", again);
+	CHECK(memcmp(mac, again, 6));
+}
+
+static void test_tx_packet_reaches_tap(void)
+{
+	struct net_env e;
+	u8 pkt[HDR_LEN + 100], got[256];
+	struct fake_seg segs[] = { { BUF(0), HDR_LEN, false }, { BUF(1), 100, false } };
+	u32 id, len;
+
+	net_setup(&e, 0);
+	for (unsigned int i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (u8)(i * 7);
+	memcpy(fake_hva(&e.tx, BUF(0)), pkt, HDR_LEN);
+	memcpy(fake_hva(&e.tx, BUF(1)), pkt + HDR_LEN, 100);
+	fake_post(&e.tx, segs, 2, false);
+	kick(&e, 1);
+	CHECK_EQ(read(e.host, got, sizeof(got)), (ssize_t)sizeof(pkt));
+	CHECK(!memcmp(got, pkt, sizeof(pkt)));
+	CHECK(fake_used(&e.tx, &id, &len));
+	CHECK_EQ(len, 0);
+	CHECK_EQ(e.interrupts, 1);
+	CHECK_EQ(e.net.tx_packets, 1);
+	net_teardown(&e);
+}
+
+static void test_rx_merges_buffers(void)
+{
+	struct net_env e;
+	u8 pkt[1500];
+	u32 id, len;
+
+	/* MTU-sized frames need 1530 bytes: two 1 KiB buffers. */
+	net_setup(&e, 1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	for (unsigned int i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (u8)i;
+	memset(pkt, 0, HDR_LEN);
+	post_rx(&e, 0, 1024);
+	post_rx(&e, 1, 1024);
+	post_rx(&e, 2, 1024);
+	kick(&e, 0);
+	CHECK_EQ(write(e.host, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
+	tap_readable(&e);
+	CHECK(fake_used(&e.rx, &id, &len));
+	CHECK_EQ(id, 0);
+	CHECK_EQ(len, 1024);
+	CHECK(fake_used(&e.rx, &id, &len));
+	CHECK_EQ(id, 1);
+	CHECK_EQ(len, 1500 - 1024);
+	CHECK(!fake_used(&e.rx, &id, &len));
+	CHECK_EQ(num_buffers(&e, 0), 2);
+	CHECK(!memcmp((u8 *)fake_hva(&e.rx, BUF(0)) + HDR_LEN, pkt + HDR_LEN, 1024 - HDR_LEN));
+	CHECK(!memcmp(fake_hva(&e.rx, BUF(1)), pkt + 1024, 1500 - 1024));
+	CHECK(e.interrupts >= 1);
+	CHECK_EQ(e.net.rx_packets, 1);
+	net_teardown(&e);
+}
+
+static void test_rx_one_chain_per_packet(void)
+{
+	struct net_env e;
+	u8 pkt[HDR_LEN + 60] = { 0 };
+	u32 id, len;
+
+	net_setup(&e, 0);
+	post_rx(&e, 0, 2048);
+	post_rx(&e, 1, 2048);
+	kick(&e, 0);
+	CHECK_EQ(write(e.host, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
+	CHECK_EQ(write(e.host, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
+	tap_readable(&e);
+	CHECK(fake_used(&e.rx, &id, &len));
+	CHECK_EQ(len, sizeof(pkt));
+	CHECK_EQ(num_buffers(&e, 0), 1);
+	CHECK(fake_used(&e.rx, &id, &len));
+	CHECK_EQ(id, 1);
+	CHECK_EQ(num_buffers(&e, 1), 1);
+	net_teardown(&e);
+}
+
+static void test_rx_waits_for_buffers(void)
+{
+	struct net_env e;
+	u8 pkt[HDR_LEN + 60] = { 0 };
+	u32 id, len;
+
+	net_setup(&e, 0);
+	CHECK_EQ(write(e.host, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
+	tap_readable(&e);
+	/* No buffers: the tap is left alone until the guest posts some. */
+	CHECK(!e.net.tap_polled);
+	CHECK(!fake_used(&e.rx, &id, &len));
+	post_rx(&e, 0, 2048);
+	post_rx(&e, 1, 2048);
+	kick(&e, 0);
+	CHECK(fake_used(&e.rx, &id, &len));
+	CHECK_EQ(len, sizeof(pkt));
+	/* A buffer is left: the tap is polled for the next packet. */
+	CHECK(e.net.tap_polled);
+	net_teardown(&e);
+}
+
+static void test_malformed_chains_need_reset(void)
+{
+	struct net_env e;
+	struct fake_seg shortpkt = { BUF(0), 4, false };
+	struct fake_seg readable = { BUF(1), 2048, false };
+	u8 pkt[HDR_LEN + 60] = { 0 };
+
+	/* A packet without its header. */
+	net_setup(&e, 0);
+	fake_post(&e.tx, &shortpkt, 1, false);
+	kick(&e, 1);
+	CHECK(e.net.vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	net_teardown(&e);
+
+	/* A receive buffer the device could only read. */
+	net_setup(&e, 0);
+	fake_post(&e.rx, &readable, 1, false);
+	CHECK_EQ(write(e.host, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
+	kick(&e, 0);
+	CHECK(e.net.vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	/* The tap is not read for a broken device. */
+	tap_readable(&e);
+	CHECK(!e.net.tap_polled);
+	net_teardown(&e);
+}
+
+static void test_gso_needs_checksum(void)
+{
+	struct net_env e;
+
+	net_setup(&e, 1ULL << VIRTIO_NET_F_GUEST_TSO4);
+	CHECK(!(e.net.vdev.status & VIRTIO_CONFIG_S_FEATURES_OK));
+	net_teardown(&e);
+}
+
+TEST_SUITE(virtio_net,
+	   TEST(test_config),
+	   TEST(test_tx_packet_reaches_tap),
+	   TEST(test_rx_merges_buffers),
+	   TEST(test_rx_one_chain_per_packet),
+	   TEST(test_rx_waits_for_buffers),
+	   TEST(test_malformed_chains_need_reset),
+	   TEST(test_gso_needs_checksum));
