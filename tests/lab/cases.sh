@@ -186,6 +186,82 @@ case "$(field HWRNG)" in
 esac
 rm -f "$tmp"/vd?.img
 
+# --- virtio-net ----------------------------------------------------------------
+
+# The host side of the guest's NIC: a tap with an address. arkvm never makes
+# one itself. (busybox has tunctl; iproute2 has ip tuntap.)
+net_tap=arkvmlab0
+net_host_up() {
+	if command -v tunctl > /dev/null; then
+		tunctl -t "$net_tap" > /dev/null
+	else
+		ip tuntap add dev "$net_tap" mode tap
+	fi && ip addr add 10.77.0.1/24 dev "$net_tap" && ip link set "$net_tap" up
+}
+net_host_down() {
+	ip link del "$net_tap" 2> /dev/null || tunctl -d "$net_tap" > /dev/null 2>&1
+}
+
+# The guest configures eth0, pings the host, then 64 MiB crosses each way
+# over TCP (busybox nc) and both ends compare sha256 sums. An nc whose stdin
+# is a FIFO it holds open itself never sees end-of-file there, so it stays
+# until the peer closes.
+cat > "$tmp/net.in" <<'GUEST'
+ip link set eth0 up; ip addr add 10.77.0.2/24 dev eth0
+echo "NET-MAC=$(cat /sys/class/net/eth0/address)"
+ping -c 3 -W 5 10.77.0.1 > /dev/null; echo "NET-PING-RC=$?"
+dd if=/dev/urandom of=/up bs=1M count=64 2> /dev/null
+echo "NET-UP-SHA=$(sha256sum /up | cut -d' ' -f1)"
+t0=$(cut -d' ' -f1 /proc/uptime)
+nc 10.77.0.1 7001 < /up; echo "NET-UP-RC=$?"; rm /up
+echo "NET-UP-TOOK=$(awk "BEGIN { print $(cut -d' ' -f1 /proc/uptime) - $t0 }")"
+mkfifo /hold
+t0=$(cut -d' ' -f1 /proc/uptime)
+nc 10.77.0.1 7002 > /down 0<> /hold; echo "NET-DOWN-RC=$?"
+echo "NET-DOWN-TOOK=$(awk "BEGIN { print $(cut -d' ' -f1 /proc/uptime) - $t0 }")"
+echo "NET-DOWN-SHA=$(sha256sum /down | cut -d' ' -f1)"
+poweroff -f
+GUEST
+if net_host_up 2> "$tmp/net-setup.err"; then
+	head -c 67108864 /dev/urandom > "$tmp/down"
+	down_sha=$(sha256sum "$tmp/down" | cut -d' ' -f1)
+	mkfifo "$tmp/hold"
+	timeout 300 nc -l -p 7001 > "$tmp/up" 0<> "$tmp/hold" &
+	up_pid=$!
+	timeout 300 nc -l -p 7002 < "$tmp/down" &
+	down_pid=$!
+	saved_timeout=$BOOT_TIMEOUT BOOT_TIMEOUT=300
+	boot net --memory 512M --cmdline "quiet arkvm.test=shell" \
+		--net "tap=$net_tap,mac=02:00:00:77:00:02" < "$tmp/net.in"
+	BOOT_TIMEOUT=$saved_timeout
+	kill $up_pid $down_pid 2> /dev/null
+	wait $up_pid $down_pid 2> /dev/null
+	nfield() { sed -n "s/^NET-$1=//p" "$tmp/net.log" | head -n 1; }
+	if [ $rc -eq 0 ] && [ "$(nfield MAC)" = 02:00:00:77:00:02 ] && [ "$(nfield PING-RC)" = 0 ]; then
+		pass net-ping
+	else
+		fail net-ping "mac '$(nfield MAC)', ping rc '$(nfield PING-RC)' ($(why $rc))"
+		show net
+	fi
+	info "net: 64 MiB guest->host in $(nfield UP-TOOK) s, host->guest in $(nfield DOWN-TOOK) s"
+	up_sha=$(sha256sum "$tmp/up" | cut -d' ' -f1)
+	if [ "$(nfield UP-RC)" = 0 ] && [ "$(nfield UP-SHA)" = "$up_sha" ] &&
+	    [ "$(wc -c < "$tmp/up")" -eq 67108864 ]; then
+		pass net-64MiB-guest-to-host
+	else
+		fail net-64MiB-guest-to-host "rc '$(nfield UP-RC)', $(wc -c < "$tmp/up") bytes, sha $(nfield UP-SHA) vs $up_sha"
+	fi
+	if [ "$(nfield DOWN-RC)" = 0 ] && [ "$(nfield DOWN-SHA)" = "$down_sha" ]; then
+		pass net-64MiB-host-to-guest
+	else
+		fail net-64MiB-host-to-guest "rc '$(nfield DOWN-RC)', sha $(nfield DOWN-SHA) vs $down_sha"
+	fi
+	rm -f "$tmp/up" "$tmp/down" "$tmp/hold"
+	net_host_down
+else
+	fail net-ping "cannot make the tap on this host: $(head -n 1 "$tmp/net-setup.err")"
+fi
+
 # --- exit statuses -----------------------------------------------------------
 
 # Power-off (0) is what every case above ends with; reset and panic give 2.
@@ -303,6 +379,9 @@ bad unknown-command fly --kernel "$KERNEL"
 bad missing-disk run --kernel "$KERNEL" --disk /nonexistent/disk.img
 bad disk-twice run --kernel "$KERNEL" --disk "$tmp/empty" --disk "$tmp/empty"
 bad disk-bad-option run --kernel "$KERNEL" --disk "$KERNEL,bogus"
+bad net-missing-tap run --kernel "$KERNEL" --net tap=arkvmnosuch0
+bad net-not-a-tap run --kernel "$KERNEL" --net tap=lo
+bad net-bad-mac run --kernel "$KERNEL" --net tap=lo,mac=01:02:03:04:05:06
 
 info "no-guest cases: $(( $(date +%s) - t0 )) s"
 

@@ -63,6 +63,8 @@ build_level1() {
 	cp "$kernel" "$root/lab/Image"
 	cp "$cache/guest.cpio.gz" "$cache/guest-marker" "$here/cases.sh" "$root/lab/"
 	cp "$here/level1-init" "$root/init"
+	# tun for the network cases: level 1 has no other modules.
+	find "$cache/k/lib/modules" -name tun.ko -exec cp {} "$root/lab/" \;
 	chmod 755 "$root/init"
 	: > "$root/lab/args"
 	for a in "$@"; do printf '%s\n' "$a" >> "$root/lab/args"; done
