@@ -111,15 +111,7 @@ static int blk_rw(int fd, struct iovec *iov, unsigned int n, u64 off, bool write
 		if (got == 0)
 			return -EIO;
 		off += (u64)got;
-		while (n && (u64)got >= iov->iov_len) {
-			got -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n) {
-			iov->iov_base = (char *)iov->iov_base + got;
-			iov->iov_len -= (size_t)got;
-		}
+		n = iov_advance(&iov, n, (size_t)got);
 	}
 	return 0;
 }

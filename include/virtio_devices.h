@@ -3,9 +3,11 @@
 #define ARKVM_VIRTIO_DEVICES_H
 
 #include <linux/virtio_blk.h>
+#include <linux/virtio_console.h>
 #include <linux/virtio_net.h>
 
 #include "cli.h"
+#include "console.h"
 #include "event_loop.h"
 #include "virtio_mmio.h"
 
@@ -77,6 +79,24 @@ int virtio_net_init(struct virtio_net *n, int fd, const char *name, const u8 mac
 void virtio_net_close(struct virtio_net *n);
 /* The MAC a NIC gets without mac=: locally administered, stable per tap name. */
 void virtio_net_default_mac(const char *tap, u8 mac[6]);
+
+/* virtio-console: one port, the guest's hvc0 (devices/virtio_console.c). */
+struct virtio_console {
+	struct virtio_dev vdev;
+	struct console *con;
+	struct virtio_console_config config;
+	struct virtq_chain tx_chain;     /* I/O thread: guest output */
+	struct iovec tx_iov[VIRTQ_MAX_SIZE];
+	/* Main thread, under dev->lock: the receive buffer input goes into next. */
+	struct virtq_chain rx_chain;
+	bool rx_held;
+	u32 rx_generation;
+};
+
+void virtio_console_init(struct virtio_console *vc, const struct guest_mem *mem,
+			 struct console *con);
+/* The virtio console as the console's input sink (opaque: the virtio_console). */
+extern const struct console_sink_ops virtio_console_sink;
 
 /* virtio-rng fed from getrandom() (devices/virtio_rng.c). */
 struct virtio_rng {

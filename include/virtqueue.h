@@ -80,6 +80,13 @@ bool virtq_enable_notify(struct virtq *q);
 u64 iov_copy_from(const struct iovec *iov, unsigned int n, u64 off, void *buf, u64 len);
 u64 iov_copy_to(const struct iovec *iov, unsigned int n, u64 off, const void *buf, u64 len);
 
+/*
+ * Drops the first @done bytes of the segments at *@iov (for a short
+ * readv/writev): moves *@iov past the finished ones, trims the next, and
+ * returns how many are left of @n.
+ */
+unsigned int iov_advance(struct iovec **iov, unsigned int n, size_t done);
+
 /* Copy out of the readable / into the writable segments, from byte @off. */
 u64 virtq_chain_read(const struct virtq_chain *c, u64 off, void *buf, u64 len);
 u64 virtq_chain_write(const struct virtq_chain *c, u64 off, const void *buf, u64 len);

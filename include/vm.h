@@ -74,6 +74,7 @@ struct vm {
 	unsigned int nr_disks;
 	struct virtio_net nets[CFG_MAX_NETS];
 	unsigned int nr_nets;
+	struct virtio_console vcon;   /* with --console virtio */
 	struct virtio_rng rng;
 	struct virtio_slot virtio[ARM64_VIRTIO_SLOTS];
 	unsigned int nr_virtio;

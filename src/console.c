@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -15,24 +16,46 @@ static void console_tx(void *opaque, u8 byte)
 		return;
 }
 
-static void console_pump(struct console *c);
-
-/* Called on a vCPU thread when the FIFO has room again. */
-static void console_rx_room(void *opaque)
+/*
+ * Room for input: poll stdin again, or for a file (which epoll cannot
+ * watch) have the main loop read it.  Either way nothing is read here,
+ * where the caller may hold a device lock that reading would need.
+ */
+void console_rx_room(struct console *c)
 {
-	struct console *c = opaque;
+	u64 one = 1;
 
 	if (!c->input_open)
 		return;
 	if (c->polled)
 		event_loop_mod(c->loop, &c->in, EPOLLIN);
-	else
-		console_pump(c); /* a file never blocks: read it right here */
+	else if (write(c->wake.fd, &one, sizeof(one)) < 0)
+		return; /* the counter is full: a wake-up is pending anyway */
+}
+
+static void console_uart_rx_room(void *opaque)
+{
+	console_rx_room(opaque);
 }
 
 const struct uart_backend_ops console_uart_ops = {
 	.tx = console_tx,
-	.rx_room = console_rx_room,
+	.rx_room = console_uart_rx_room,
+};
+
+static unsigned int console_uart_space(void *opaque)
+{
+	return uart_rx_space(opaque);
+}
+
+static void console_uart_receive(void *opaque, const u8 *buf, unsigned int len)
+{
+	uart_receive(opaque, buf, len);
+}
+
+const struct console_sink_ops console_uart_sink = {
+	.space = console_uart_space,
+	.receive = console_uart_receive,
 };
 
 unsigned int console_filter_escape(struct console *c, const u8 *in, unsigned int len,
@@ -70,40 +93,56 @@ static void console_close_input(struct console *c)
 		event_loop_del(c->loop, &c->in);
 }
 
-/* Moves what the FIFO has room for from stdin to the UART. */
-static void console_pump(struct console *c)
+/*
+ * Moves one read's worth of stdin to the guest, no more than it has room
+ * for.  Returns true when it may be called again at once (a file that
+ * had more to give).
+ */
+static bool console_pump_once(struct console *c, bool *quit)
 {
-	u8 buf[UART_FIFO_SIZE], out[UART_FIFO_SIZE + 1];
+	u8 buf[CONSOLE_CHUNK], out[CONSOLE_CHUNK + 1];
 	unsigned int space, n;
-	bool quit = false;
 	ssize_t got;
 
-	pthread_mutex_lock(&c->in_lock);
-	space = uart_rx_space(c->uart);
-	if (!c->input_open || !space) {
-		pthread_mutex_unlock(&c->in_lock);
-		return;
-	}
-	/* Ctrl-A Ctrl-A <byte> can only shrink, so space bytes in fit in the FIFO. */
+	space = c->input_open ? c->sink->space(c->sink_opaque) : 0;
+	if (!space)
+		return false;
+	/* Ctrl-A Ctrl-A <byte> can only shrink, so space bytes in fit in the guest. */
 	got = read(c->in.fd, buf, MIN(space, sizeof(buf)));
-	if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
-		pthread_mutex_unlock(&c->in_lock);
-		return;
-	}
+	if (got < 0 && (errno == EINTR || errno == EAGAIN))
+		return false;
 	if (got <= 0) {
 		console_close_input(c);
-		pthread_mutex_unlock(&c->in_lock);
-		return;
+		return false;
 	}
 	if (c->is_tty)
-		n = console_filter_escape(c, buf, (unsigned int)got, out, &quit);
+		n = console_filter_escape(c, buf, (unsigned int)got, out, quit);
 	else
 		memcpy(out, buf, (size_t)(n = (unsigned int)got));
 	if (n)
-		uart_receive(c->uart, out, n);
-	pthread_mutex_unlock(&c->in_lock);
+		c->sink->receive(c->sink_opaque, out, n);
+	return !c->polled && !*quit;
+}
+
+static void console_pump(struct console *c)
+{
+	bool quit = false;
+
+	/* A terminal or pipe is read once per wake-up: a second read could block. */
+	while (console_pump_once(c, &quit))
+		;
 	if (quit)
 		c->quit(c->quit_opaque);
+}
+
+static void console_woken(struct event_source *src, uint32_t events __unused)
+{
+	struct console *c = container_of(src, struct console, wake);
+	u64 count;
+
+	if (read(src->fd, &count, sizeof(count)) < 0)
+		return;
+	console_pump(c);
 }
 
 /* stdin is a terminal or a pipe: the event loop says when it is readable. */
@@ -111,30 +150,31 @@ static void console_input(struct event_source *src, uint32_t events __unused)
 {
 	struct console *c = container_of(src, struct console, in);
 
-	if (!uart_rx_space(c->uart)) {
+	if (!c->sink->space(c->sink_opaque)) {
 		/*
 		 * Stop polling until the guest makes room.  Check again after
 		 * disarming: room may have come in between, and its rx_room call
 		 * before this disarm.
 		 */
 		event_loop_mod(c->loop, &c->in, 0);
-		if (uart_rx_space(c->uart))
+		if (c->sink->space(c->sink_opaque))
 			event_loop_mod(c->loop, &c->in, EPOLLIN);
 		return;
 	}
 	console_pump(c);
 }
 
-void console_init(struct console *c, struct uart_16550 *uart,
+void console_init(struct console *c, const struct console_sink_ops *sink, void *sink_opaque,
 		  void (*quit)(void *opaque), void *quit_opaque)
 {
 	*c = (struct console){
 		.in = { .fd = STDIN_FILENO, .ready = console_input },
-		.uart = uart,
+		.wake = { .fd = -1, .ready = console_woken },
+		.sink = sink,
+		.sink_opaque = sink_opaque,
 		.quit = quit,
 		.quit_opaque = quit_opaque,
 	};
-	pthread_mutex_init(&c->in_lock, NULL);
 }
 
 static int console_raw_mode(struct console *c)
@@ -174,12 +214,25 @@ int console_start(struct console *c, struct event_loop *loop)
 	/* epoll refuses regular files and /dev/null: those are read on demand. */
 	c->polled = !ret;
 	c->input_open = true;
+	if (c->polled)
+		return 0;
+	c->wake.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ret = c->wake.fd < 0 ? -errno : event_loop_add(loop, &c->wake, EPOLLIN);
+	if (ret) {
+		pr_err("console: cannot set up input: %s", strerror(-ret));
+		return ret;
+	}
+	console_rx_room(c); /* whatever room the guest already has */
 	return 0;
 }
 
 void console_destroy(struct console *c)
 {
 	c->input_open = false;
+	if (c->wake.fd >= 0) {
+		close(c->wake.fd);
+		c->wake.fd = -1;
+	}
 	if (c->raw) {
 		tcsetattr(STDIN_FILENO, TCSANOW, &c->saved);
 		c->raw = false;

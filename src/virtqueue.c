@@ -231,6 +231,23 @@ u64 iov_copy_to(const struct iovec *iov, unsigned int n, u64 off, const void *bu
 	return iov_copy(iov, n, off, (void *)buf, len, true);
 }
 
+unsigned int iov_advance(struct iovec **iov, unsigned int n, size_t done)
+{
+	struct iovec *v = *iov;
+
+	while (n && done >= v->iov_len) {
+		done -= v->iov_len;
+		v++;
+		n--;
+	}
+	if (n) {
+		v->iov_base = (char *)v->iov_base + done;
+		v->iov_len -= done;
+	}
+	*iov = v;
+	return n;
+}
+
 u64 virtq_chain_read(const struct virtq_chain *c, u64 off, void *buf, u64 len)
 {
 	return iov_copy_from(c->iov, c->nr_out, off, buf, len);

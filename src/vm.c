@@ -189,7 +189,11 @@ int vm_setup_devices(struct vm *vm)
 	int ret;
 
 	uart_init(&vm->uart, &uart_irq, &console_uart_ops, &vm->console);
-	console_init(&vm->console, &vm->uart, vm_console_quit, vm);
+	/* The UART always prints (early output); input goes to the guest's console. */
+	if (vm->cfg->console == CONSOLE_VIRTIO)
+		console_init(&vm->console, &virtio_console_sink, &vm->vcon, vm_console_quit, vm);
+	else
+		console_init(&vm->console, &console_uart_sink, &vm->uart, vm_console_quit, vm);
 	ret = mmio_bus_register(&vm->bus, ARM64_UART_BASE, ARM64_UART_SIZE,
 				&uart_16550_mmio_ops, &vm->uart, "uart");
 	if (ret) {
@@ -218,6 +222,12 @@ int vm_setup_devices(struct vm *vm)
 			return ret;
 		vm->nr_nets++;
 		ret = virtio_slot_attach(vm, &vm->nets[i].vdev);
+		if (ret)
+			return ret;
+	}
+	if (vm->cfg->console == CONSOLE_VIRTIO) {
+		virtio_console_init(&vm->vcon, &vm->mem, &vm->console);
+		ret = virtio_slot_attach(vm, &vm->vcon.vdev);
 		if (ret)
 			return ret;
 	}
@@ -406,6 +416,8 @@ void vm_destroy(struct vm *vm)
 		virtio_blk_close(&vm->disks[i]);
 	for (unsigned int i = 0; i < vm->nr_nets; i++)
 		virtio_net_close(&vm->nets[i]);
+	if (vm->vcon.vdev.ops)
+		virtio_dev_destroy(&vm->vcon.vdev);
 	if (vm->rng.vdev.ops)
 		virtio_dev_destroy(&vm->rng.vdev);
 	if (vm->io_loop.epoll_fd >= 0)
