@@ -21,11 +21,12 @@ endif
 
 ifeq ($(HOST_ARCH),aarch64)
 CROSS_COMPILE ?=
-APT_PACKAGES  := gcc libc6-dev libfdt-dev zlib1g-dev device-tree-compiler
+APT_PACKAGES  := gcc libc6-dev libfdt-dev zlib1g-dev liburing-dev device-tree-compiler
 else
 CROSS_COMPILE ?= aarch64-linux-gnu-
 APT_PACKAGES  := gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev \
-                 zlib1g-dev zlib1g-dev:arm64 device-tree-compiler
+                 zlib1g-dev zlib1g-dev:arm64 liburing-dev liburing-dev:arm64 \
+                 device-tree-compiler
 # libfdt-dev cannot be co-installed for two architectures, so the arm64
 # libfdt.a comes from its package, unpacked into a sysroot in the cache.
 SYSROOT       := $(CACHE)/sysroot-arm64
@@ -38,7 +39,7 @@ HOST_CC   ?= gcc
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wvla -Wformat=2 -Wundef -Wcast-align -Wno-unused-parameter
 CFLAGS_COMMON := -std=gnu11 -O2 -g $(WARNINGS) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
-LIBS := -lfdt -lz -lpthread
+LIBS := -lfdt -lz -luring -lpthread
 
 ifeq ($(STATIC),1)
 TARGET_LDFLAGS += -static
@@ -57,7 +58,8 @@ TARGET_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS) $(VMM_SRCS))
 UNIT_OBJS   := $(patsubst %.c,$(NATIVE)/obj/%.o,$(CORE_SRCS) $(UNIT_SRCS))
 SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-DEPS_STAMP := $(CACHE)/deps.stamp
+# Named after the package list, so adding a package installs it again.
+DEPS_STAMP := $(CACHE)/deps-$(shell echo '$(APT_PACKAGES)' | cksum | cut -d' ' -f1).stamp
 
 .PHONY: all deps unit test run clean
 all: $(BUILD)/arkvm

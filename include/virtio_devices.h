@@ -12,15 +12,17 @@
 #include "virtio_mmio.h"
 
 /* virtio-blk over a host file (devices/virtio_blk.c). */
+struct blk_batch;
+
 struct virtio_blk {
 	struct virtio_dev vdev;
 	int fd;
 	u64 sectors;
 	bool readonly;
+	bool uring;                     /* io_uring for reads, writes, flushes; else preadv & co */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config;
-	struct virtq_chain chain;       /* the request being served: no heap per request */
-	struct iovec data[VIRTQ_MAX_SIZE];
+	struct blk_batch *batch;        /* requests in flight: allocated once, at open */
 };
 
 /*

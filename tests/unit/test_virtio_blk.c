@@ -124,6 +124,57 @@ static void test_write_reaches_file(void)
 	blk_teardown(&e);
 }
 
+/* Two requests posted at once (a ring of 8 holds two 3-part chains): one batch, one interrupt. */
+static void test_batch_one_interrupt(void)
+{
+	struct blk_env e;
+	struct virtio_blk_outhdr *h;
+	u32 id, len, seen = 0;
+
+	CHECK_EQ(blk_setup(&e, false, NULL), 0);
+	for (u32 i = 0; i < 2; i++) {
+		u64 hdr = HDR + 0x100 + i * 0x20, stat = STAT + 0x10 + i;
+		struct fake_seg segs[3] = {
+			{ hdr, sizeof(*h), false },
+			{ DATA + i * 0x200, 512, i != 1 },
+			{ stat, 1, true },
+		};
+
+		h = fake_hva(&e.drv, hdr);
+		h->type = htole32(i == 1 ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN);
+		h->sector = htole64(10 + i);
+		*(u8 *)fake_hva(&e.drv, stat) = 0xff;
+		fake_post(&e.drv, segs, 3, false);
+	}
+	virtio_dev_queue_notify(&e.blk.vdev, 0);
+	while (fake_used(&e.drv, &id, &len))
+		seen++;
+	CHECK_EQ(seen, 2);
+	CHECK_EQ(e.interrupts, 1);
+	for (u32 i = 0; i < 2; i++)
+		CHECK_EQ(*(u8 *)fake_hva(&e.drv, STAT + 0x10 + i), VIRTIO_BLK_S_OK);
+	CHECK_EQ(((u8 *)fake_hva(&e.drv, DATA))[0], 'K');          /* sector 10 */
+	blk_teardown(&e);
+}
+
+/* Without io_uring (an old kernel, a filtering container) the same works. */
+static void test_plain_io_without_uring(void)
+{
+	struct blk_env e;
+	u32 len;
+
+	CHECK_EQ(blk_setup(&e, false, NULL), 0);
+	e.blk.uring = false;
+	memset(fake_hva(&e.drv, DATA), 'q', 512);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_OUT, 5, 512, false, &len), VIRTIO_BLK_S_OK);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_FLUSH, 0, 0, false, &len), VIRTIO_BLK_S_OK);
+	memset(fake_hva(&e.drv, DATA), 0, 512);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_IN, 5, 512, true, &len), VIRTIO_BLK_S_OK);
+	CHECK_EQ(len, 513);
+	CHECK_EQ(((u8 *)fake_hva(&e.drv, DATA))[511], 'q');
+	blk_teardown(&e);
+}
+
 static void test_out_of_range_refused(void)
 {
 	struct blk_env e;
@@ -228,6 +279,8 @@ static void test_rng_fills_buffers(void)
 TEST_SUITE(virtio_blk,
 	   TEST(test_read),
 	   TEST(test_write_reaches_file),
+	   TEST(test_batch_one_interrupt),
+	   TEST(test_plain_io_without_uring),
 	   TEST(test_out_of_range_refused),
 	   TEST(test_get_id_and_unsupported),
 	   TEST(test_readonly),
