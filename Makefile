@@ -5,6 +5,7 @@
 #   make test          unit tests (native, ASan+UBSan) and the arm64 lab tests
 #   make unit          only the native unit tests
 #   make run           boot the default guest to a shell (in the lab on non-arm64)
+#   make fuzz          run every libFuzzer target for FUZZ_SECONDS (default 120) each
 #   make deps          install the build dependencies (Debian, as root)
 
 ARCH      ?= arm64
@@ -19,14 +20,18 @@ else
 $(error ARCH=$(ARCH): arkvm only supports arm64)
 endif
 
+# clang and its libFuzzer runtime, for the fuzz targets.
+FUZZ_PACKAGES := clang libclang-rt-dev
+
 ifeq ($(HOST_ARCH),aarch64)
 CROSS_COMPILE ?=
-APT_PACKAGES  := gcc libc6-dev libfdt-dev zlib1g-dev liburing-dev device-tree-compiler
+APT_PACKAGES  := gcc libc6-dev libfdt-dev zlib1g-dev liburing-dev device-tree-compiler \
+                 $(FUZZ_PACKAGES)
 else
 CROSS_COMPILE ?= aarch64-linux-gnu-
 APT_PACKAGES  := gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev \
                  zlib1g-dev zlib1g-dev:arm64 liburing-dev liburing-dev:arm64 \
-                 device-tree-compiler
+                 device-tree-compiler $(FUZZ_PACKAGES)
 # libfdt-dev cannot be co-installed for two architectures, so the arm64
 # libfdt.a comes from its package, unpacked into a sysroot in the cache.
 SYSROOT       := $(CACHE)/sysroot-arm64
@@ -61,7 +66,15 @@ SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 # Named after the package list, so adding a package installs it again.
 DEPS_STAMP := $(CACHE)/deps-$(shell echo '$(APT_PACKAGES)' | cksum | cut -d' ' -f1).stamp
 
-.PHONY: all deps unit test run clean
+# libFuzzer targets (tests/fuzz/), built natively with clang.
+FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net uart loader cli
+FUZZ          := build/fuzz
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 120
+FUZZ_OBJS     := $(patsubst %.c,$(FUZZ)/obj/%.o,$(CORE_SRCS) tests/unit/fake_driver.c)
+FUZZ_BINS     := $(addprefix $(FUZZ)/fuzz_,$(FUZZ_TARGETS))
+
+.PHONY: all deps unit test run clean fuzz fuzz-build print-fuzz-targets
 all: $(BUILD)/arkvm
 
 deps: $(DEPS_STAMP)
@@ -102,6 +115,22 @@ $(NATIVE)/unit-tests: $(UNIT_OBJS)
 $(NATIVE)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(CFLAGS_COMMON) -O1 $(SANITIZE) -Itests/unit -c -o $@ $<
+
+$(FUZZ)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize-recover=all -Itests/unit -Itests/fuzz -c -o $@ $<
+
+$(FUZZ)/fuzz_%: $(FUZZ)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+print-fuzz-targets:
+	@echo $(FUZZ_TARGETS)
 
 unit: $(NATIVE)/unit-tests
 	$(NATIVE)/unit-tests

@@ -4,7 +4,7 @@
 
 #include "log.h"
 
-static void vlog(const char *level, const char *fmt, va_list ap)
+static __printf(2, 0) void vlog(const char *level, const char *fmt, va_list ap)
 {
 	char line[1024];
 

@@ -1,5 +1,6 @@
 #!/bin/sh
-# make test: the native unit tests (ASan + UBSan), then the arm64 lab.
+# make test: the native unit tests (ASan + UBSan), the fuzz targets (their
+# seeds replayed, then FUZZ_TEST_SECONDS of fuzzing each), then the arm64 lab.
 # Every test prints "PASS: name" or "FAIL: name"; the last line counts them.
 set -u
 cd "$(dirname "$0")/.."
@@ -24,6 +25,11 @@ step() {
 }
 
 step unit make --no-print-directory unit
+step fuzz-build make --no-print-directory fuzz-build
+if [ -x build/fuzz/fuzz_cli ]; then
+	step fuzz tests/fuzz/run.sh "${FUZZ_TEST_SECONDS:-10}" \
+		$(make --no-print-directory -s print-fuzz-targets)
+fi
 step build make --no-print-directory STATIC=1
 if [ -x build/arm64/arkvm ]; then
 	step lab env ARKVM_BIN=build/arm64/arkvm tests/lab/lab.sh test

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Writes the fuzz targets' seed corpora (tests/fuzz/corpus/TARGET/) from
+scratch: small, valid inputs that reach deep into each target, for libFuzzer
+to mutate.  Run it after changing a target's input format; a crash found by
+fuzzing is added next to these as its own file, with the fix."""
+import gzip
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RAM_BASE = 0x80000000
+F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
+
+
+def put(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+class Ram:
+    def __init__(self, size):
+        self.b = bytearray(size)
+
+    def w(self, off, data):
+        self.b[off:off + len(data)] = data
+
+    def desc(self, ring, i, addr, length, flags, nxt):
+        self.w(ring + 16 * i, struct.pack("<QIHH", RAM_BASE + addr, length, flags, nxt))
+
+    def avail(self, ring, heads):
+        avail = ring + 0x1000
+        self.w(avail, struct.pack("<HH", 0, len(heads)))
+        for i, h in enumerate(heads):
+            self.w(avail + 4 + 2 * i, struct.pack("<H", h))
+
+
+def image(size=0x10000, pe=False):
+    hdr = bytearray(64)
+    struct.pack_into("<QQQ", hdr, 8, 0, size, 0xa)
+    struct.pack_into("<I", hdr, 56, 0x644d5241)
+    body = bytearray(4096)
+    if pe:
+        hdr[0:2] = b"MZ"
+        struct.pack_into("<I", hdr, 60, 64)
+        peh = bytearray(24 + 40)
+        peh[0:4] = b"PE\0\0"
+        struct.pack_into("<HH", peh, 4, 0xaa64, 1)
+        struct.pack_into("<H", peh, 20, 0)
+        struct.pack_into("<II", peh, 24 + 16, 4096, 64)  # raw size, raw offset
+        body[0:len(peh)] = peh
+    return bytes(hdr + body)
+
+
+def loader():
+    put("loader", "plain", image())
+    put("loader", "pe", image(pe=True))
+    put("loader", "gzip", gzip.compress(image(pe=True)))
+    put("loader", "old-no-size", image(size=0))
+
+
+def virtqueue():
+    ram = Ram(0x4000)
+    ram.desc(0, 0, 0x3000, 16, F_NEXT, 1)
+    ram.desc(0, 1, 0x3100, 64, F_WRITE, 0)
+    ram.desc(0, 2, 0x3200, 32, F_INDIRECT, 0)
+    ram.w(0x3200, struct.pack("<QIHH", RAM_BASE + 0x3300, 8, F_NEXT, 1))
+    ram.w(0x3210, struct.pack("<QIHH", RAM_BASE + 0x3400, 8, F_WRITE, 0))
+    ram.avail(0, [0, 2])
+    head = struct.pack("<HBHHH", 8, 1, 0x100, 0x1100, 0x2100)
+    put("virtqueue", "two-chains", head + bytes(ram.b))
+
+
+def blk_request(ram, base, typ, sector, data_len, to_guest):
+    """A three-part request at descriptors base..base+2, buffers at 0x3000 on."""
+    hdr, data, status = 0x3000 + base * 0x40, 0x4000 + base * 0x200, 0x6000 + base
+    ram.w(hdr, struct.pack("<IIQ", typ, 0, sector))
+    ram.desc(0, base, hdr, 16, F_NEXT, base + 1)
+    ram.desc(0, base + 1, data, data_len, F_NEXT | (F_WRITE if to_guest else 0), base + 2)
+    ram.desc(0, base + 2, status, 1, F_WRITE, 0)
+    return base
+
+
+def virtio_blk():
+    for name, reqs in {
+        "read-write": [(0, 2, 512, True), (1, 3, 512, False)],
+        "flush-getid": [(4, 0, 1, False), (8, 0, 20, True)],
+        "discard": [(11, 0, 16, False), (13, 0, 16, False)],
+    }.items():
+        ram = Ram(0x8000)
+        heads = [blk_request(ram, 3 * i, *r) for i, r in enumerate(reqs)]
+        if name == "discard":
+            ram.w(0x4000, struct.pack("<QII", 8, 8, 0))
+            ram.w(0x4200, struct.pack("<QII", 16, 8, 1))
+        ram.avail(0, heads)
+        for uring in (0, 1):
+            put("virtio_blk", f"{name}-{'uring' if uring else 'plain'}",
+                struct.pack("<QB", 0, uring) + bytes(ram.b))
+
+
+def virtio_net():
+    mrg_csum = (1 << 15) | (1 << 0) | (1 << 1)
+    ram = Ram(0x8000)
+    for i in range(4):
+        ram.desc(0, i, 0x6000 + i * 0x400, 0x400, F_WRITE, 0)
+    ram.avail(0, [0, 1, 2, 3])
+    ram.desc(0x4000, 0, 0x7000, 12, F_NEXT, 1)
+    ram.desc(0x4000, 1, 0x7100, 60, 0, 0)
+    ram.avail(0x4000, [0])
+    pkt = bytes(12) + bytes(range(60))
+    put("virtio_net", "mrg-one-each-way",
+        struct.pack("<Q", mrg_csum) + bytes(ram.b) + struct.pack("<H", len(pkt)) + pkt)
+    put("virtio_net", "plain", struct.pack("<Q", 0) + bytes(ram.b) + struct.pack("<H", 1500) +
+        bytes(1500))
+
+
+def mmio_program(ops):
+    out = b""
+    for kind, off, width, val in ops:
+        op = kind | ({1: 0, 2: 1, 4: 2, 8: 3}[width] << 2)
+        out += struct.pack("<BHI", op, off, val)
+    return out
+
+
+def virtio_mmio():
+    ops = [(1, 0x70, 4, 1), (1, 0x70, 4, 3), (1, 0x24, 4, 1), (1, 0x20, 4, 1),
+           (1, 0x70, 4, 0xb), (1, 0x30, 4, 0), (1, 0x38, 4, 8),
+           (1, 0x80, 4, RAM_BASE), (1, 0x90, 4, RAM_BASE + 0x1000),
+           (1, 0xa0, 4, RAM_BASE + 0x2000), (1, 0x44, 4, 1), (1, 0x70, 4, 0xf),
+           (3, 0, 4, RAM_BASE + 0x3000), (3, 2, 4, 64 | (F_WRITE << 16)),
+           (3, 0x400, 4, 1 << 16), (2, 0, 4, 0), (0, 0x60, 4, 0), (1, 0x64, 4, 1),
+           (0, 0x100, 1, 0), (0, 0xfc, 4, 0)]
+    put("virtio_mmio", "rng-bring-up", mmio_program(ops))
+
+
+def uart():
+    ops = [(1, 3, 1, 0x80), (1, 0, 1, 1), (1, 3, 1, 3), (1, 1, 1, 0xf), (1, 2, 1, 7),
+           (1, 0, 1, ord("a")), (2, 0, 4, 0x616263), (0, 5, 1, 0), (0, 0, 1, 0), (0, 2, 1, 0)]
+    put("uart", "init-and-io", b"".join(struct.pack("<BBI", k | 0x10 | (
+        {1: 0, 2: 1, 4: 2, 8: 3}[w] << 2), o, v) for k, o, w, v in ops))
+
+
+def cli():
+    put("cli", "everything", b"\0".join([
+        b"run", b"--kernel", b"Image", b"--initrd=initrd", b"--cmdline", b"quiet",
+        b"--cpus", b"2", b"--memory", b"1G", b"--disk", b"a.img,readonly,serial=x",
+        b"--disk", b"b.img", b"--net", b"tap=tap0,mac=02:00:00:00:00:01",
+        b"--console", b"virtio", b"--dump-dtb", b"x.dtb"]))
+    put("cli", "help", b"--help")
+
+
+for f in (loader, virtqueue, virtio_blk, virtio_net, virtio_mmio, uart, cli):
+    f()
