@@ -2,6 +2,7 @@
 #
 #   make               build build/arm64/arkvm (cross-compiled on non-arm64 hosts)
 #   make STATIC=1      a fully static binary (what the lab runs)
+#   make TEST_HOOKS=1  with the hooks the lab tests need (see src/sandbox.c)
 #   make test          unit tests (native, ASan+UBSan) and the arm64 lab tests
 #   make unit          only the native unit tests
 #   make run           boot the default guest to a shell (in the lab on non-arm64)
@@ -14,6 +15,7 @@ CACHE     ?= $(HOME)/.cache/arkvm
 BUILD     := build/$(ARCH)
 NATIVE    := build/native
 STATIC    ?= 0
+TEST_HOOKS ?= 0
 
 ifeq ($(ARCH),arm64)
 else
@@ -25,13 +27,14 @@ FUZZ_PACKAGES := clang libclang-rt-dev
 
 ifeq ($(HOST_ARCH),aarch64)
 CROSS_COMPILE ?=
-APT_PACKAGES  := gcc libc6-dev libfdt-dev zlib1g-dev liburing-dev device-tree-compiler \
+APT_PACKAGES  := gcc libc6-dev libfdt-dev zlib1g-dev liburing-dev libseccomp-dev \
+                 device-tree-compiler \
                  $(FUZZ_PACKAGES)
 else
 CROSS_COMPILE ?= aarch64-linux-gnu-
 APT_PACKAGES  := gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev \
                  zlib1g-dev zlib1g-dev:arm64 liburing-dev liburing-dev:arm64 \
-                 device-tree-compiler $(FUZZ_PACKAGES)
+                 libseccomp-dev libseccomp-dev:arm64 device-tree-compiler $(FUZZ_PACKAGES)
 # libfdt-dev cannot be co-installed for two architectures, so the arm64
 # libfdt.a comes from its package, unpacked into a sysroot in the cache.
 SYSROOT       := $(CACHE)/sysroot-arm64
@@ -45,6 +48,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wpointer-arith -Wvla -Wformat=2 -Wundef -Wcast-align -Wno-unused-parameter
 CFLAGS_COMMON := -std=gnu11 -O2 -g $(WARNINGS) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 LIBS := -lfdt -lz -luring -lpthread
+TARGET_LIBS := $(LIBS) -lseccomp
 
 ifeq ($(STATIC),1)
 TARGET_LDFLAGS += -static
@@ -56,7 +60,8 @@ CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/cli.c
              src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c \
              devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c devices/virtio_console.c
 # Code that talks to KVM on arm64.
-VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/virtio_slots.c src/arch/arm64/gic.c src/arch/arm64/cpu.c
+VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
+             src/arch/arm64/gic.c src/arch/arm64/cpu.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 TARGET_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS) $(VMM_SRCS))
@@ -98,7 +103,7 @@ endif
 	@touch $@
 
 $(BUILD)/arkvm: $(TARGET_OBJS) | $(DEPS_STAMP)
-	$(TARGET_CC) -o $@ $(TARGET_OBJS) $(TARGET_LDFLAGS) $(LIBS)
+	$(TARGET_CC) -o $@ $(TARGET_OBJS) $(TARGET_LDFLAGS) $(TARGET_LIBS)
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -108,6 +113,15 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 $(BUILD)/.static-$(STATIC):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/.static-* $(BUILD)/arkvm && touch $@
 $(BUILD)/arkvm: $(BUILD)/.static-$(STATIC)
+
+# TEST_HOOKS=1 (what make test builds): lets the lab make a thread break
+# its seccomp filter on purpose (ARKVM_TEST_SECCOMP, src/sandbox.c).
+$(BUILD)/.hooks-$(TEST_HOOKS):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.hooks-* && touch $@
+$(BUILD)/obj/src/sandbox.o: $(BUILD)/.hooks-$(TEST_HOOKS)
+ifeq ($(TEST_HOOKS),1)
+$(BUILD)/obj/src/sandbox.o: CFLAGS_COMMON += -DARKVM_TEST_HOOKS
+endif
 
 $(NATIVE)/unit-tests: $(UNIT_OBJS)
 	$(HOST_CC) $(SANITIZE) -o $@ $(UNIT_OBJS) $(LIBS)

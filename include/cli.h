@@ -54,6 +54,7 @@ struct vm_config {
 	struct net_config nets[CFG_MAX_NETS];
 	unsigned int nr_nets;
 	enum console_kind console;
+	bool no_seccomp;        /* --no-seccomp: no syscall filters */
 	char cmdline_buf[CFG_MAX_CMDLINE + 1];  /* cmdline, when arkvm adds to it */
 };
 

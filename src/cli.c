@@ -146,6 +146,13 @@ static int set_dump_dtb(struct vm_config *cfg, const char *name __unused, const 
 	return 0;
 }
 
+static int set_no_seccomp(struct vm_config *cfg, const char *name __unused,
+			  const char *arg __unused)
+{
+	cfg->no_seccomp = true;
+	return 0;
+}
+
 /*
  * Steps through "a,b,c" without changing it: sets *@item and *@len to the
  * next comma-separated item and returns false at the end.
@@ -301,6 +308,8 @@ static const struct cli_option run_options[] = {
 	{ "console", "serial|virtio", "guest console: the UART (ttyS0, default) or virtio (hvc0)",
 	  false, set_console },
 	{ "dump-dtb", "FILE", "write the guest device tree to FILE and exit", false, set_dump_dtb },
+	{ "no-seccomp", NULL, "run without the per-thread syscall filters (debugging only)",
+	  false, set_no_seccomp },
 };
 
 static void print_help(FILE *out)
@@ -397,7 +406,13 @@ static int parse_run(int argc, char *const argv[], struct vm_config *cfg, FILE *
 		}
 		seen[o - run_options] = true;
 
-		if (eq) {
+		if (!o->metavar) {
+			if (eq) {
+				pr_err("option --%s takes no value", o->name);
+				return -EINVAL;
+			}
+			value = NULL;
+		} else if (eq) {
 			value = eq + 1;
 		} else {
 			if (i + 1 >= argc) {

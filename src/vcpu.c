@@ -16,6 +16,7 @@
 
 #include "arch/arm64/arch.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vm.h"
 
 #define KICK_SIGNAL SIGUSR1
@@ -71,6 +72,10 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	if (sandbox_enter(SANDBOX_VCPU, !vm->cfg->no_seccomp)) {
+		vm_request_stop(vm, VM_STOP_ERROR);
+		return NULL;
+	}
 
 	while (!vm_stopping(vm)) {
 		enum vm_stop_reason why;

@@ -18,6 +18,7 @@
 #include "arch/arm64/layout.h"
 #include "fdt_build.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vm.h"
 
 /* What arkvm cannot run without, checked once on /dev/kvm. */
@@ -181,6 +182,29 @@ static void vm_console_quit(void *opaque)
 	vm_request_stop(opaque, VM_STOP_USER);
 }
 
+/*
+ * One image under two names (a link, a relative path) would be opened
+ * twice: say so, rather than report the second open's lock as another
+ * process's.
+ */
+static int vm_check_disks_distinct(const struct vm_config *cfg)
+{
+	struct stat st[CFG_MAX_DISKS];
+
+	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
+		if (stat(cfg->disks[i].path, &st[i]))
+			continue; /* opening it will say why */
+		for (unsigned int j = 0; j < i; j++) {
+			if (st[j].st_dev == st[i].st_dev && st[j].st_ino == st[i].st_ino) {
+				pr_err("--disk '%s' is the same file as --disk '%s'",
+				       cfg->disks[i].path, cfg->disks[j].path);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 int vm_setup_devices(struct vm *vm)
 {
 	const struct irq_line uart_irq = {
@@ -206,6 +230,9 @@ int vm_setup_devices(struct vm *vm)
 		pr_err("creating the I/O event loop: %s", strerror(-ret));
 		return ret;
 	}
+	ret = vm_check_disks_distinct(vm->cfg);
+	if (ret)
+		return ret;
 	/* Disks first, in command-line order, so the first is vda. */
 	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++) {
 		ret = virtio_blk_open(&vm->disks[i], &vm->cfg->disks[i], i, &vm->mem);
@@ -240,7 +267,7 @@ static void *vm_io_thread(void *arg)
 	struct vm *vm = arg;
 
 	pthread_setname_np(pthread_self(), "io");
-	if (event_loop_run(&vm->io_loop))
+	if (sandbox_enter(SANDBOX_IO, !vm->cfg->no_seccomp) || event_loop_run(&vm->io_loop))
 		vm_request_stop(vm, VM_STOP_ERROR);
 	return NULL;
 }
@@ -394,9 +421,14 @@ int vm_run(struct vm *vm)
 
 	ret = console_start(&vm->console, &vm->loop);
 	if (!ret)
+		ret = sandbox_prepare(vm->console.raw ? &vm->console.saved : NULL);
+	if (!ret)
 		ret = vm_start_io(vm);
 	if (!ret)
 		ret = vcpus_start(vm);
+	/* Last: threads inherit the filter of the thread that creates them. */
+	if (!ret)
+		ret = sandbox_enter(SANDBOX_MAIN, !vm->cfg->no_seccomp);
 	if (!ret)
 		ret = event_loop_run(&vm->loop);
 	if (ret)

@@ -30,7 +30,7 @@ if [ -x build/fuzz/fuzz_cli ]; then
 	step fuzz tests/fuzz/run.sh "${FUZZ_TEST_SECONDS:-10}" \
 		$(make --no-print-directory -s print-fuzz-targets)
 fi
-step build make --no-print-directory STATIC=1
+step build make --no-print-directory STATIC=1 TEST_HOOKS=1
 if [ -x build/arm64/arkvm ]; then
 	step lab env ARKVM_BIN=build/arm64/arkvm tests/lab/lab.sh test
 fi

@@ -5,8 +5,8 @@
 #   tests/fuzz/run.sh SECONDS TARGET...
 #
 # Prints "PASS: fuzz/TARGET: N runs in S s" or "FAIL: fuzz/TARGET: ..." with
-# (the warnings arkvm prints about the guest are silenced: -close_fd_mask)
-# the crashing input kept under $ARKVM_CACHE/fuzz/artifacts. Inputs that
+# the crashing input kept under $ARKVM_CACHE/fuzz/artifacts (the warnings
+# arkvm prints about the guest are silenced: -close_fd_mask). Inputs that
 # reach new code are kept in $ARKVM_CACHE/fuzz/corpus/TARGET, never in the
 # repository: a finding is turned into a seed by hand, with its fix.
 set -u

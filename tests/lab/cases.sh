@@ -262,6 +262,71 @@ else
 	fail net-ping "cannot make the tap on this host: $(head -n 1 "$tmp/net-setup.err")"
 fi
 
+# --- load: four guests at once --------------------------------------------------
+
+# Each guest has its own disk and its own tap and subnet. It writes a
+# pattern of its own to its disk and syncs, reads it back, and sends 8 MiB
+# to the host over TCP. Afterwards each disk must hold exactly its guest's
+# pattern, and each transfer must match the sum its guest printed.
+load_guests="1 2 3 4"
+load_ok=true
+load_listeners=
+[ -p "$tmp/hold" ] || mkfifo "$tmp/hold"
+for i in $load_guests; do
+	net_tap=arkvmload$i
+	if ! net_host_up 2> "$tmp/load-setup.err"; then
+		load_ok=false
+		break
+	fi
+	ip addr del 10.77.0.1/24 dev "$net_tap" 2> /dev/null
+	ip addr add "10.78.$i.1/24" dev "$net_tap"
+	dd if=/dev/zero of="$tmp/load$i.img" bs=1M count=16 2>/dev/null
+	cat > "$tmp/load$i.in" <<GUEST
+ip link set eth0 up; ip addr add 10.78.$i.2/24 dev eth0
+yes arkvm-load-$i | head -c 8388608 | dd of=/dev/vda bs=65536 conv=fsync 2> /dev/null
+echo 3 > /proc/sys/vm/drop_caches
+echo "LOAD-DISK-SHA=\$(head -c 8388608 /dev/vda | sha256sum | cut -d' ' -f1)"
+dd if=/dev/urandom of=/up bs=1M count=8 2> /dev/null
+echo "LOAD-NET-SHA=\$(sha256sum /up | cut -d' ' -f1)"
+nc 10.78.$i.1 $((7100 + i)) < /up; echo "LOAD-NET-RC=\$?"
+poweroff -f
+GUEST
+	timeout 600 nc -l -p $((7100 + i)) > "$tmp/load$i.recv" 0<> "$tmp/hold" &
+	load_listeners="$load_listeners $!"
+done
+if $load_ok; then
+	saved_timeout=$BOOT_TIMEOUT BOOT_TIMEOUT=600
+	for i in $load_guests; do
+		boot "load$i" --memory 256M --cmdline "quiet arkvm.test=shell" --disk "$tmp/load$i.img" \
+			--net "tap=arkvmload$i" < "$tmp/load$i.in" &
+	done
+	wait_boots() { for i in $load_guests; do while [ ! -f "$tmp/load$i.rc" ]; do sleep 1; done; done; }
+	wait_boots
+	BOOT_TIMEOUT=$saved_timeout
+	for i in $load_guests; do
+		lfield() { sed -n "s/^LOAD-$1=//p" "$tmp/load$i.log" | head -n 1; }
+		want_disk=$(yes "arkvm-load-$i" | head -c 8388608 | sha256sum | cut -d' ' -f1)
+		got_disk=$(head -c 8388608 "$tmp/load$i.img" | sha256sum | cut -d' ' -f1)
+		got_net=$(sha256sum "$tmp/load$i.recv" | cut -d' ' -f1)
+		if [ "$(cat "$tmp/load$i.rc")" = 0 ] && [ "$got_disk" = "$want_disk" ] &&
+		    [ "$(lfield DISK-SHA)" = "$want_disk" ] && [ "$(lfield NET-SHA)" = "$got_net" ] &&
+		    [ "$(lfield NET-RC)" = 0 ]; then
+			pass "load-four-guests-guest$i"
+		else
+			fail "load-four-guests-guest$i" "exit $(cat "$tmp/load$i.rc"), disk ok: $([ "$got_disk" = "$want_disk" ] && echo yes || echo no), guest read back: $(lfield DISK-SHA | cut -c1-8), net $(lfield NET-SHA | cut -c1-8) vs $(echo "$got_net" | cut -c1-8)"
+			show "load$i"
+		fi
+	done
+else
+	fail load-four-guests "cannot make the taps: $(head -n 1 "$tmp/load-setup.err")"
+fi
+kill $load_listeners 2> /dev/null
+for i in $load_guests; do
+	net_tap=arkvmload$i net_host_down
+	rm -f "$tmp/load$i.img" "$tmp/load$i.recv"
+done
+net_tap=arkvmlab0
+
 # --- virtio-console ------------------------------------------------------------
 
 # feed_when_ready NAME INPUT: prints INPUT once guest NAME's console shows
@@ -306,19 +371,53 @@ else
 	fail exit-status-panic "$(why $rc), expected 2 after a panic with panic=-1"; show panic
 fi
 
-# stop_by SIGNAL STATUS: a running guest stopped by a signal exits 128+N.
-stop_by() {
-	name=sig$(echo "$1" | tr 'A-Z' 'a-z')
+# --- seccomp -------------------------------------------------------------------
+
+# make test builds arkvm with TEST_HOOKS=1: ARKVM_TEST_SECCOMP=KIND makes
+# that thread call socket(2) (198 on arm64) once its filter is loaded. arkvm
+# must stop at once with 128+SIGSYS and name the thread and the syscall.
+for kind in main io vcpu; do
+	export ARKVM_TEST_SECCOMP=$kind
+	boot seccomp-$kind --cmdline "quiet arkvm.test=report" < /dev/null
+	unset ARKVM_TEST_SECCOMP
+	if [ $rc -eq 159 ] && grep -q "seccomp: the $kind thread made syscall 198," "$tmp/seccomp-$kind.err" &&
+	    ! grep -q '^ARKVM-REPORT ' "$tmp/seccomp-$kind.log"; then
+		pass seccomp-blocks-socket-in-$kind-thread
+	else
+		fail seccomp-blocks-socket-in-$kind-thread "$(why $rc), expected 159 and a seccomp line"
+		show seccomp-$kind
+	fi
+done
+# --no-seccomp: the same call goes through and the guest runs to the end.
+export ARKVM_TEST_SECCOMP=vcpu
+boot seccomp-off --no-seccomp --cmdline "quiet arkvm.test=report" < /dev/null
+unset ARKVM_TEST_SECCOMP
+if [ $rc -eq 0 ] && grep -q 'socket() in the vcpu thread was not blocked' "$tmp/seccomp-off.err" &&
+    grep -q '^ARKVM-REPORT ' "$tmp/seccomp-off.log"; then
+	pass seccomp-off-with-no-seccomp
+else
+	fail seccomp-off-with-no-seccomp "$(why $rc), expected 0 and the hook's warning"; show seccomp-off
+fi
+
+# run_until NAME MARKER SIGNAL [arkvm run args...] < input: boots a guest
+# in the background, sends SIGNAL as soon as MARKER shows on its console,
+# and waits for arkvm (killing it 20 s later if it ignores the signal).
+# Leaves the exit status in $rc and the console in $tmp/NAME.log.
+# (A background command's stdin would be /dev/null: it gets the caller's
+# stdin through fd 3.)
+run_until() {
+	name=$1 marker=$2 sig=$3; shift 3
 	t0=$(date +%s)
-	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=idle" \
-		< /dev/null > "$tmp/$name.out" 2> "$tmp/$name.err" &
+	exec 3<&0
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" "$@" \
+		<&3 > "$tmp/$name.out" 2> "$tmp/$name.err" &
+	exec 3<&-
 	pid=$!
-	waited=0
-	until grep -q ARKVM-IDLE "$tmp/$name.out" 2>/dev/null || [ $waited -ge "$BOOT_TIMEOUT" ]; do
-		sleep 1; waited=$((waited + 1))
+	tries=0
+	until grep -q "$marker" "$tmp/$name.out" 2>/dev/null || [ $tries -ge $((BOOT_TIMEOUT * 5)) ]; do
+		sleep 0.2; tries=$((tries + 1))
 	done
-	kill -"$1" $pid
-	# A VMM that ignores the signal must not hang the lab.
+	kill -"$sig" $pid
 	( sleep 20; kill -KILL $pid 2>/dev/null ) &
 	killer=$!
 	wait $pid
@@ -326,7 +425,13 @@ stop_by() {
 	kill $killer 2>/dev/null
 	echo $rc > "$tmp/$name.rc"
 	tr -d '\r' < "$tmp/$name.out" > "$tmp/$name.log"
-	info "$name: exit $rc after $(( $(date +%s) - t0 )) s (signal sent after $waited s)"
+	info "$name: exit $rc after $(( $(date +%s) - t0 )) s (SIG$sig sent after $((tries / 5)) s)"
+}
+
+# stop_by SIGNAL STATUS: a running guest stopped by a signal exits 128+N.
+stop_by() {
+	name=sig$(echo "$1" | tr 'A-Z' 'a-z')
+	run_until "$name" ARKVM-IDLE "$1" --cmdline "quiet arkvm.test=idle" < /dev/null
 	if [ $rc -eq "$2" ] && grep -q ARKVM-IDLE "$tmp/$name.log"; then
 		pass "$name-stops-cleanly"
 	else
@@ -335,6 +440,49 @@ stop_by() {
 }
 stop_by TERM 143
 stop_by INT 130
+
+# --- durability ----------------------------------------------------------------
+
+# Flushed data survives SIGKILL: the guest writes and syncs, then prints a
+# marker (built at run time, so the echoed command does not match), and
+# arkvm is killed the moment it shows. The host file must hold the data.
+yes arkvm-durable | head -c 1048576 > "$tmp/durable.pattern"
+dd if=/dev/zero of="$tmp/durable.img" bs=1M count=4 2>/dev/null
+printf '%s\n' 'yes arkvm-durable | head -c 1048576 | dd of=/dev/vda bs=65536 conv=fsync 2>/dev/null && echo ARKVM-SYN$((1))CED' \
+	'sleep 600' > "$tmp/durable.in"
+run_until durable-kill ARKVM-SYN1CED KILL --cmdline "quiet arkvm.test=shell" \
+	--disk "$tmp/durable.img" < "$tmp/durable.in"
+if [ $rc -eq 137 ] && dd if="$tmp/durable.img" bs=1M count=1 2>/dev/null | cmp -s - "$tmp/durable.pattern"; then
+	pass durability-flushed-data-survives-sigkill
+else
+	fail durability-flushed-data-survives-sigkill "exit $rc; the image does not hold the synced data"
+	show durable-kill
+fi
+
+# SIGTERM stops cleanly: what the guest wrote (O_DIRECT, so it was sent to
+# the disk and completed) is in the file, and the exit status is 143.
+yes arkvm-sigterm | head -c 1048576 > "$tmp/durable.pattern"
+printf '%s\n' 'yes arkvm-sigterm | head -c 1048576 | dd of=/dev/vda bs=65536 oflag=direct 2>/dev/null && echo ARKVM-WRIT$((1))TEN' \
+	'sleep 600' > "$tmp/durable.in"
+run_until durable-term ARKVM-WRIT1TEN TERM --cmdline "quiet arkvm.test=shell" \
+	--disk "$tmp/durable.img" < "$tmp/durable.in"
+if [ $rc -eq 143 ] && dd if="$tmp/durable.img" bs=1M count=1 2>/dev/null | cmp -s - "$tmp/durable.pattern"; then
+	pass durability-sigterm-keeps-completed-writes
+else
+	fail durability-sigterm-keeps-completed-writes "exit $rc; the image does not hold the written data"
+	show durable-term
+fi
+
+# A disk in use by another arkvm is refused: one line, exit 1.
+run_in_use() {
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=idle" \
+		--disk "$tmp/durable.img" < /dev/null > "$tmp/holder.out" 2> "$tmp/holder.err" &
+	holder=$!
+	tries=0
+	until grep -q ARKVM-IDLE "$tmp/holder.out" 2>/dev/null || [ $tries -ge $((BOOT_TIMEOUT * 5)) ]; do
+		sleep 0.2; tries=$((tries + 1))
+	done
+}
 
 # --- no guest: the device tree, and bad input ----------------------------------
 
@@ -370,13 +518,20 @@ for opt in help version; do
 done
 
 # bad NAME ARGS...: arkvm must refuse at once: exit 1, exactly one line on
-# stderr, nothing on stdout (no guest ran).
+# stderr, nothing on stdout (no guest ran). With RUNAS=USER it runs as USER.
 bad() {
 	name=$1; shift
-	timeout 30 "$ARKVM" "$@" < /dev/null > "$tmp/bad.out" 2> "$tmp/bad.err"
+	if [ -n "${RUNAS:-}" ]; then
+		# busybox su passes no arguments after -c: write them to a script.
+		{ printf 'exec'; printf " '%s'" "$ARKVM" "$@"; echo; } > "$tmp/runas.sh"
+		timeout 30 su "$RUNAS" -s /bin/sh -c "sh $tmp/runas.sh"
+	else
+		timeout 30 "$ARKVM" "$@"
+	fi < /dev/null > "$tmp/bad.out" 2> "$tmp/bad.err"
 	rc=$?
 	lines=$(wc -l < "$tmp/bad.err")
-	if [ $rc -eq 1 ] && [ "$lines" -eq 1 ] && [ ! -s "$tmp/bad.out" ]; then
+	if [ $rc -eq 1 ] && [ "$lines" -eq 1 ] && [ ! -s "$tmp/bad.out" ] &&
+	    grep -q '^arkvm' "$tmp/bad.err"; then
 		pass "bad-input-$name"
 	else
 		fail "bad-input-$name" "exit $rc, $lines stderr lines, $(wc -c < "$tmp/bad.out") stdout bytes: $(head -c 300 "$tmp/bad.err" | tr '\n' '|')"
@@ -408,6 +563,28 @@ bad missing-disk run --kernel "$KERNEL" --disk /nonexistent/disk.img
 bad disk-twice run --kernel "$KERNEL" --disk "$tmp/empty" --disk "$tmp/empty"
 bad disk-bad-option run --kernel "$KERNEL" --disk "$KERNEL,bogus"
 bad net-missing-tap run --kernel "$KERNEL" --net tap=arkvmnosuch0
+mkdir -p "$tmp/adir"
+bad empty-initrd run --kernel "$KERNEL" --initrd "$tmp/empty"
+bad directory-initrd run --kernel "$KERNEL" --initrd "$tmp/adir"
+bad empty-disk run --kernel "$KERNEL" --disk "$tmp/empty"
+bad directory-disk run --kernel "$KERNEL" --disk "$tmp/adir"
+dd if=/dev/zero of="$tmp/one.img" bs=1M count=1 2>/dev/null
+ln -s one.img "$tmp/same.img"
+bad disk-twice-by-two-names run --kernel "$KERNEL" --disk "$tmp/one.img" --disk "$tmp/same.img"
+# Nothing is left behind: after a start that failed late (the tap), the
+# disk it had opened is not locked any more.
+bad disk-then-missing-tap run --kernel "$KERNEL" --disk "$tmp/one.img" --net tap=arkvmnosuch0
+if "$ARKVM" run --kernel "$KERNEL" --disk "$tmp/one.img" --dump-dtb "$tmp/one.dtb" \
+    < /dev/null > /dev/null 2>&1; then
+	pass bad-input-leaves-no-lock-behind
+else
+	fail bad-input-leaves-no-lock-behind "the disk stayed locked after a failed start"
+fi
+run_in_use
+bad disk-in-use-by-another-arkvm run --kernel "$KERNEL" --disk "$tmp/durable.img"
+grep -q 'in use' "$tmp/bad.err" && pass disk-in-use-message ||
+	fail disk-in-use-message "stderr: $(cat "$tmp/bad.err")"
+kill -TERM $holder; wait $holder
 bad net-not-a-tap run --kernel "$KERNEL" --net tap=lo
 bad console-unknown run --kernel "$KERNEL" --console usb
 bad net-bad-mac run --kernel "$KERNEL" --net tap=lo,mac=01:02:03:04:05:06
@@ -422,4 +599,25 @@ if [ "${ARKVM_LAB_SCRATCH_HOST:-0}" = 1 ] && [ -c /dev/kvm ] &&
 	mv /dev/kvm.hidden /dev/kvm
 	grep -q 'KVM' "$tmp/bad.err" && pass no-dev-kvm-message ||
 		fail no-dev-kvm-message "stderr does not mention KVM: $(cat "$tmp/bad.err")"
+fi
+
+# As a user without rights: unreadable files, and no permission on /dev/kvm.
+# Only on the emulated host, which may grow a user and change /dev/kvm.
+if [ "${ARKVM_LAB_SCRATCH_HOST:-0}" = 1 ] && [ -c /dev/kvm ]; then
+	mkdir -p /etc
+	grep -q '^nobody:' /etc/passwd 2>/dev/null ||
+		echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >> /etc/passwd
+	grep -q '^nogroup:' /etc/group 2>/dev/null || echo 'nogroup:x:65534:' >> /etc/group
+	cp "$KERNEL" "$tmp/k-read" && chmod 644 "$tmp/k-read"
+	cp "$tmp/one.img" "$tmp/noread" && chmod 000 "$tmp/noread"
+	kvm_mode=$(stat -c %a /dev/kvm)
+	chmod 666 /dev/kvm
+	RUNAS=nobody bad unreadable-kernel run --kernel "$tmp/noread"
+	RUNAS=nobody bad unreadable-initrd run --kernel "$tmp/k-read" --initrd "$tmp/noread"
+	RUNAS=nobody bad unreadable-disk run --kernel "$tmp/k-read" --disk "$tmp/noread"
+	chmod 600 /dev/kvm
+	RUNAS=nobody bad no-permission-on-dev-kvm run --kernel "$tmp/k-read"
+	grep -q 'permission' "$tmp/bad.err" && pass no-permission-on-dev-kvm-message ||
+		fail no-permission-on-dev-kvm-message "stderr: $(cat "$tmp/bad.err")"
+	chmod "$kvm_mode" /dev/kvm
 fi

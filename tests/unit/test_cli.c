@@ -70,6 +70,7 @@ static void test_run_defaults(void)
 	CHECK_EQ(cfg.mem_size, 256ULL << 20);
 	CHECK(!cfg.initrd && !cfg.dump_dtb);
 	CHECK(!strcmp(cfg.cmdline, ""));
+	CHECK(!cfg.no_seccomp);
 }
 
 static void test_run_all_options(void)
@@ -77,8 +78,10 @@ static void test_run_all_options(void)
 	struct vm_config cfg;
 
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel=K", "--initrd", "I", "--cmdline",
-		       "console=ttyS0 quiet", "--cpus", "4", "--memory=1G", "--dump-dtb", "x.dtb"),
+		       "console=ttyS0 quiet", "--cpus", "4", "--memory=1G", "--dump-dtb", "x.dtb",
+		       "--no-seccomp"),
 		 CLI_RUN);
+	CHECK(cfg.no_seccomp);
 	CHECK(!strcmp(cfg.kernel, "K") && !strcmp(cfg.initrd, "I"));
 	CHECK(!strcmp(cfg.cmdline, "console=ttyS0 quiet"));
 	CHECK_EQ(cfg.nr_cpus, 4);
@@ -104,6 +107,9 @@ static void test_bad_input(void)
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "stray"), -EINVAL);
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--"), -EINVAL);
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--kernelx", "K"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--no-seccomp=1"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--no-seccomp", "--no-seccomp"),
+		 -EINVAL);
 }
 
 static void test_cmdline_too_long(void)
