@@ -57,7 +57,7 @@ endif
 # Host-independent code: built for arm64 and natively for the unit tests.
 CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/cli.c \
              src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \
-             src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c \
+             src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c devices/boot_timer.c \
              devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c devices/virtio_console.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/virtio_slots.c src/sandbox.c \

@@ -55,6 +55,8 @@ struct vm_config {
 	unsigned int nr_nets;
 	enum console_kind console;
 	bool no_seccomp;        /* --no-seccomp: no syscall filters */
+	bool boot_timer;        /* --boot-timer: the boot timer device */
+	bool stats;             /* --stats: counters on exit */
 	char cmdline_buf[CFG_MAX_CMDLINE + 1];  /* cmdline, when arkvm adds to it */
 };
 

@@ -52,6 +52,14 @@ struct virtio_queue_regs {
  * The interrupt status is atomic so that the guest's interrupt handler
  * never waits for that lock.
  */
+/* What a device did, for --stats: relaxed atomics, bumped from any thread. */
+struct virtio_stats {
+	atomic_ulong used;        /* buffers returned to the guest */
+	atomic_ulong kicks;       /* queue notifications (ioeventfd or MMIO) */
+	atomic_ulong interrupts;  /* interrupts sent (irqfd writes) */
+	atomic_ulong mmio;        /* register accesses: each one a VM exit */
+};
+
 struct virtio_dev {
 	const struct virtio_dev_ops *ops;
 	const char *name;
@@ -83,6 +91,7 @@ struct virtio_dev {
 	atomic_uint config_generation;
 	struct virtio_queue_regs qregs[VIRTIO_MAX_QUEUES];
 	struct virtq vqs[VIRTIO_MAX_QUEUES];
+	struct virtio_stats stats;
 };
 
 void virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops,

@@ -32,6 +32,7 @@ struct virtq {
 	u16 used_idx;                 /* our copy of used->idx */
 	u16 signalled_used;           /* used_idx at the last interrupt */
 	bool signalled_used_valid;
+	u32 pushed;                   /* used entries not yet counted in stats */
 };
 
 /*

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "boot_timer.h"
 #include "cli.h"
 #include "console.h"
 #include "event_loop.h"
@@ -45,6 +46,8 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	u64 mpidr;          /* read back from KVM after init */
+	u64 exits;          /* KVM_RUN returns, for --stats (this thread only) */
+	u64 mmio_exits;
 };
 
 /* All of a VM's state: nothing about a VM lives in a global. */
@@ -69,6 +72,8 @@ struct vm {
 
 	struct uart_16550 uart;
 	struct console console;
+	struct boot_times boot_times;  /* start set by main(), first KVM_RUN by vCPUs */
+	struct boot_timer boot_timer;  /* with --boot-timer */
 
 	struct virtio_blk disks[CFG_MAX_DISKS];
 	unsigned int nr_disks;

@@ -146,6 +146,19 @@ static int set_dump_dtb(struct vm_config *cfg, const char *name __unused, const 
 	return 0;
 }
 
+static int set_boot_timer(struct vm_config *cfg, const char *name __unused,
+			  const char *arg __unused)
+{
+	cfg->boot_timer = true;
+	return 0;
+}
+
+static int set_stats(struct vm_config *cfg, const char *name __unused, const char *arg __unused)
+{
+	cfg->stats = true;
+	return 0;
+}
+
 static int set_no_seccomp(struct vm_config *cfg, const char *name __unused,
 			  const char *arg __unused)
 {
@@ -308,6 +321,10 @@ static const struct cli_option run_options[] = {
 	{ "console", "serial|virtio", "guest console: the UART (ttyS0, default) or virtio (hvc0)",
 	  false, set_console },
 	{ "dump-dtb", "FILE", "write the guest device tree to FILE and exit", false, set_dump_dtb },
+	{ "boot-timer", NULL, "print how long the boot took once the guest's init says so",
+	  false, set_boot_timer },
+	{ "stats", NULL, "print arkvm's counters (exits, kicks, interrupts) when the VM stops",
+	  false, set_stats },
 	{ "no-seccomp", NULL, "run without the per-thread syscall filters (debugging only)",
 	  false, set_no_seccomp },
 };

@@ -24,6 +24,7 @@ static int (*const init_steps[])(struct vm *vm) = {
 
 int main(int argc, char **argv)
 {
+	u64 start = boot_clock_ns();  /* first: the boot timer counts from here */
 	struct vm_config cfg;
 	struct vm vm;
 	int ret, status = EXIT_VMM_ERROR;
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
 		return 0;
 
 	vm_init_state(&vm, &cfg);
+	vm.boot_times.start = start;
 	for (size_t i = 0; i < ARRAY_SIZE(init_steps); i++)
 		if (init_steps[i](&vm))
 			goto out;

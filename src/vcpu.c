@@ -80,6 +80,7 @@ static void *vcpu_thread(void *arg)
 	while (!vm_stopping(vm)) {
 		enum vm_stop_reason why;
 
+		boot_times_first_run(&vm->boot_times);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -87,6 +88,8 @@ static void *vcpu_thread(void *arg)
 			vm_request_stop(vm, VM_STOP_ERROR);
 			break;
 		}
+		vcpu->exits++;
+		vcpu->mmio_exits += vcpu->run->exit_reason == KVM_EXIT_MMIO;
 		why = vcpu_handle_exit(&vm->bus, vcpu->run, vcpu->id);
 		if (why != VM_RUNNING)
 			vm_request_stop(vm, why);

@@ -50,14 +50,22 @@ bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned int bit)
 	return dev->accepted & (1ULL << bit);
 }
 
+static void stat_add(atomic_ulong *counter, unsigned long n)
+{
+	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
 static void virtio_dev_interrupt(struct virtio_dev *dev, unsigned int why)
 {
+	stat_add(&dev->stats.interrupts, 1);
 	atomic_fetch_or(&dev->isr, why);
 	dev->interrupt(dev->interrupt_opaque);
 }
 
 void virtio_dev_notify_used(struct virtio_dev *dev, unsigned int q)
 {
+	stat_add(&dev->stats.used, dev->vqs[q].pushed);
+	dev->vqs[q].pushed = 0;
 	if (virtq_should_notify(&dev->vqs[q]))
 		virtio_dev_interrupt(dev, VIRTIO_ISR_USED);
 }
@@ -97,6 +105,7 @@ bool virtio_dev_running(const struct virtio_dev *dev)
 
 void virtio_dev_queue_notify(struct virtio_dev *dev, unsigned int q)
 {
+	stat_add(&dev->stats.kicks, 1);
 	pthread_mutex_lock(&dev->lock);
 	if (q < dev->nr_queues && virtio_dev_running(dev) && dev->vqs[q].size)
 		dev->ops->queue_notify(dev, q);
@@ -333,6 +342,8 @@ static u64 virtio_mmio_read(void *opaque, u64 off, u32 size)
 	struct virtio_dev *dev = opaque;
 	u64 val = 0;
 
+	stat_add(&dev->stats.mmio, 1);
+
 	if (off >= VIRTIO_MMIO_CONFIG) {
 		u64 coff = off - VIRTIO_MMIO_CONFIG;
 
@@ -356,6 +367,8 @@ static u64 virtio_mmio_read(void *opaque, u64 off, u32 size)
 static void virtio_mmio_write(void *opaque, u64 off, u64 val, u32 size)
 {
 	struct virtio_dev *dev = opaque;
+
+	stat_add(&dev->stats.mmio, 1);
 
 	if (off >= VIRTIO_MMIO_CONFIG) {
 		u64 coff = off - VIRTIO_MMIO_CONFIG;

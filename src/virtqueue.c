@@ -164,6 +164,7 @@ void virtq_push(struct virtq *q, u16 head, u32 len)
 	/* The element must be visible before the index that publishes it. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	q->used_idx++;
+	q->pushed++;
 	WRITE_ONCE(q->used->idx, htole16(q->used_idx));
 }
 

@@ -224,6 +224,15 @@ int vm_setup_devices(struct vm *vm)
 		pr_err("registering the UART: %s", strerror(-ret));
 		return ret;
 	}
+	if (vm->cfg->boot_timer) {
+		boot_timer_init(&vm->boot_timer, &vm->boot_times, stderr);
+		ret = mmio_bus_register(&vm->bus, ARM64_BOOT_TIMER_BASE, ARM64_BOOT_TIMER_SIZE,
+					&boot_timer_mmio_ops, &vm->boot_timer, "boot-timer");
+		if (ret) {
+			pr_err("registering the boot timer: %s", strerror(-ret));
+			return ret;
+		}
+	}
 
 	ret = event_loop_init(&vm->io_loop);
 	if (ret) {
@@ -402,6 +411,32 @@ static int vm_setup_signals(struct vm *vm)
 	return event_loop_add(&vm->loop, &vm->signals, EPOLLIN);
 }
 
+static double per(unsigned long n, unsigned long d)
+{
+	return d ? (double)n / (double)d : 0.0;
+}
+
+/* --stats: what each vCPU and device cost, read once every thread is gone. */
+static void vm_print_stats(const struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		pr_info("stats: vcpu%u: %llu exits to arkvm, %llu of them MMIO", i,
+			(unsigned long long)vm->vcpus[i].exits,
+			(unsigned long long)vm->vcpus[i].mmio_exits);
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		const struct virtio_dev *d = vm->virtio[i].dev;
+		unsigned long used = atomic_load(&d->stats.used);
+		unsigned long kicks = atomic_load(&d->stats.kicks);
+		unsigned long irqs = atomic_load(&d->stats.interrupts);
+		unsigned long mmio = atomic_load(&d->stats.mmio);
+
+		pr_info("stats: %s@%llx: %lu buffers used, %lu kicks, %lu interrupts, "
+			"%lu register accesses; per buffer: %.3f kicks, %.3f interrupts",
+			d->name, ARM64_VIRTIO_BASE + i * ARM64_VIRTIO_SLOT_SIZE, used, kicks,
+			irqs, mmio, per(kicks, used), per(irqs, used));
+	}
+}
+
 int vm_run(struct vm *vm)
 {
 	sigset_t kick;
@@ -437,6 +472,8 @@ int vm_run(struct vm *vm)
 	vcpus_stop(vm);
 	vm_stop_io(vm);
 	console_destroy(&vm->console);
+	if (vm->cfg->stats)
+		vm_print_stats(vm);
 	return vm_exit_status(atomic_load(&vm->stop_reason), vm->stop_signal);
 }
 

@@ -117,6 +117,32 @@ check_report report-4cpu-384M-gzip-kernel 4 384M --cpus 4 --memory 384M
 KERNEL=$KERNEL_PLAIN
 rm -f "$tmp/Image.gz"
 
+# --- boot timer and counters ---------------------------------------------------
+
+# --boot-timer: the guest's init writes 123 to the boot timer, and arkvm
+# prints the boot split once. --stats: counters when the VM stops; the
+# guest reads 4 MiB from its disk with O_DIRECT in 64 KiB requests, so the
+# disk must have used at least 64 buffers.
+dd if=/dev/zero of="$tmp/stats.img" bs=1M count=4 2>/dev/null
+printf '%s\n' 'dd if=/dev/vda of=/dev/null bs=65536 iflag=direct' 'poweroff -f' > "$tmp/stats.in"
+boot boot-timer --boot-timer --stats --disk "$tmp/stats.img" \
+	--cmdline "quiet arkvm.test=shell" < "$tmp/stats.in"
+timer_re='^arkvm: boot-timer: start to first KVM_RUN [0-9.]* ms (CPU [0-9.]* ms), first KVM_RUN to init [0-9.]* ms, total [0-9.]* ms$'
+if [ $rc -eq 0 ] && [ "$(grep -c "$timer_re" "$tmp/boot-timer.err")" -eq 1 ] &&
+    ! grep -q boot-timer "$tmp/report-defaults-1cpu-256M.err"; then
+	pass boot-timer-reports-once
+else
+	fail boot-timer-reports-once "$(why $rc); no boot-timer line, or one without --boot-timer"
+	show boot-timer
+fi
+used=$(sed -n 's/^arkvm: stats: virtio-blk@a000000: \([0-9]*\) buffers used.*/\1/p' "$tmp/boot-timer.err")
+if [ $rc -eq 0 ] && [ "${used:-0}" -ge 64 ] && grep -q '^arkvm: stats: vcpu0: [0-9]* exits' "$tmp/boot-timer.err"; then
+	pass stats-count-disk-buffers
+else
+	fail stats-count-disk-buffers "$(why $rc); disk buffers used: ${used:-none}"
+	show boot-timer
+fi
+
 # --- serial input ------------------------------------------------------------
 
 # The commands are in the pipe, and the pipe at EOF, long before the guest's
@@ -443,35 +469,31 @@ stop_by INT 130
 
 # --- durability ----------------------------------------------------------------
 
-# Flushed data survives SIGKILL: the guest writes and syncs, then prints a
-# marker (built at run time, so the echoed command does not match), and
-# arkvm is killed the moment it shows. The host file must hold the data.
-yes arkvm-durable | head -c 1048576 > "$tmp/durable.pattern"
-dd if=/dev/zero of="$tmp/durable.img" bs=1M count=4 2>/dev/null
-printf '%s\n' 'yes arkvm-durable | head -c 1048576 | dd of=/dev/vda bs=65536 conv=fsync 2>/dev/null && echo ARKVM-SYN$((1))CED' \
-	'sleep 600' > "$tmp/durable.in"
-run_until durable-kill ARKVM-SYN1CED KILL --cmdline "quiet arkvm.test=shell" \
-	--disk "$tmp/durable.img" < "$tmp/durable.in"
-if [ $rc -eq 137 ] && dd if="$tmp/durable.img" bs=1M count=1 2>/dev/null | cmp -s - "$tmp/durable.pattern"; then
-	pass durability-flushed-data-survives-sigkill
-else
-	fail durability-flushed-data-survives-sigkill "exit $rc; the image does not hold the synced data"
-	show durable-kill
-fi
-
-# SIGTERM stops cleanly: what the guest wrote (O_DIRECT, so it was sent to
-# the disk and completed) is in the file, and the exit status is 143.
-yes arkvm-sigterm | head -c 1048576 > "$tmp/durable.pattern"
-printf '%s\n' 'yes arkvm-sigterm | head -c 1048576 | dd of=/dev/vda bs=65536 oflag=direct 2>/dev/null && echo ARKVM-WRIT$((1))TEN' \
-	'sleep 600' > "$tmp/durable.in"
-run_until durable-term ARKVM-WRIT1TEN TERM --cmdline "quiet arkvm.test=shell" \
-	--disk "$tmp/durable.img" < "$tmp/durable.in"
-if [ $rc -eq 143 ] && dd if="$tmp/durable.img" bs=1M count=1 2>/dev/null | cmp -s - "$tmp/durable.pattern"; then
-	pass durability-sigterm-keeps-completed-writes
-else
-	fail durability-sigterm-keeps-completed-writes "exit $rc; the image does not hold the written data"
-	show durable-term
-fi
+# durable NAME SIGNAL STATUS DD_FLAGS: the guest writes 1 MiB of its own
+# pattern to vda with DD_FLAGS and then prints a marker (built at run time,
+# so the echoed command does not match); arkvm gets SIGNAL the moment it
+# shows. It must exit with STATUS and the image must hold the pattern.
+durable() {
+	word=arkvm-$1
+	yes $word | head -c 1048576 > "$tmp/durable.pattern"
+	dd if=/dev/zero of="$tmp/durable.img" bs=1M count=4 2>/dev/null
+	printf '%s\n' "yes $word | head -c 1048576 | dd of=/dev/vda bs=65536 $4 2>/dev/null &&"' echo ARKVM-DON$((1))E' \
+		'sleep 600' > "$tmp/durable.in"
+	run_until "$1" ARKVM-DON1E "$2" --cmdline "quiet arkvm.test=shell" \
+		--disk "$tmp/durable.img" < "$tmp/durable.in"
+	if [ $rc -eq "$3" ] && dd if="$tmp/durable.img" bs=1M count=1 2>/dev/null |
+	    cmp -s - "$tmp/durable.pattern"; then
+		pass "$1"
+	else
+		fail "$1" "exit $rc (expected $3); the image does not hold what the guest wrote"
+		show "$1"
+	fi
+}
+# Flushed data survives SIGKILL: conv=fsync ends with a flush request.
+durable durability-flushed-data-survives-sigkill KILL 137 conv=fsync
+# SIGTERM stops cleanly: what the guest wrote with O_DIRECT was completed by
+# the disk, so it is in the file, and the exit status is 143.
+durable durability-sigterm-keeps-completed-writes TERM 143 oflag=direct
 
 # A disk in use by another arkvm is refused: one line, exit 1.
 run_in_use() {

@@ -5,12 +5,12 @@
 
 extern const struct test_suite guest_mem_suite, mmio_bus_suite, cli_suite, loader_suite,
 	fdt_suite, uart_suite, vcpu_exit_suite, console_suite, virtqueue_suite,
-	virtio_mmio_suite, virtio_blk_suite, virtio_net_suite, virtio_console_suite;
+	virtio_mmio_suite, virtio_blk_suite, virtio_net_suite, virtio_console_suite, boot_timer_suite;
 
 static const struct test_suite *const suites[] = {
 	&guest_mem_suite, &mmio_bus_suite, &cli_suite, &loader_suite,
 	&fdt_suite, &uart_suite, &vcpu_exit_suite, &console_suite, &virtqueue_suite,
-	&virtio_mmio_suite, &virtio_blk_suite, &virtio_net_suite, &virtio_console_suite,
+	&virtio_mmio_suite, &virtio_blk_suite, &virtio_net_suite, &virtio_console_suite, &boot_timer_suite,
 };
 
 static bool failed;

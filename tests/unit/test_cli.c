@@ -70,7 +70,7 @@ static void test_run_defaults(void)
 	CHECK_EQ(cfg.mem_size, 256ULL << 20);
 	CHECK(!cfg.initrd && !cfg.dump_dtb);
 	CHECK(!strcmp(cfg.cmdline, ""));
-	CHECK(!cfg.no_seccomp);
+	CHECK(!cfg.no_seccomp && !cfg.boot_timer);
 }
 
 static void test_run_all_options(void)
@@ -79,9 +79,9 @@ static void test_run_all_options(void)
 
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel=K", "--initrd", "I", "--cmdline",
 		       "console=ttyS0 quiet", "--cpus", "4", "--memory=1G", "--dump-dtb", "x.dtb",
-		       "--no-seccomp"),
+		       "--no-seccomp", "--boot-timer", "--stats"),
 		 CLI_RUN);
-	CHECK(cfg.no_seccomp);
+	CHECK(cfg.no_seccomp && cfg.boot_timer && cfg.stats);
 	CHECK(!strcmp(cfg.kernel, "K") && !strcmp(cfg.initrd, "I"));
 	CHECK(!strcmp(cfg.cmdline, "console=ttyS0 quiet"));
 	CHECK_EQ(cfg.nr_cpus, 4);

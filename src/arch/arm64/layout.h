@@ -19,6 +19,10 @@
  *               | 16550A UART               4 KiB|  SPI 32 (GSI 0)
  *   0x0900_1000 +--------------------------------+
  *               | unmapped                       |
+ *   0x0901_0000 +--------------------------------+
+ *               | boot timer (--boot-timer) 4 KiB|
+ *   0x0901_1000 +--------------------------------+
+ *               | unmapped                       |
  *   0x0a00_0000 +--------------------------------+
  *               | virtio-mmio slots, 4 KiB each, |  SPI 48 + slot
  *               | 32 slots                       |
@@ -46,6 +50,10 @@
 
 #define ARM64_UART_BASE        0x09000000ULL
 #define ARM64_UART_SIZE        0x00001000ULL
+
+/* The boot timer (--boot-timer): the guest's init writes 123 here. */
+#define ARM64_BOOT_TIMER_BASE  0x09010000ULL
+#define ARM64_BOOT_TIMER_SIZE  0x00001000ULL
 
 #define ARM64_VIRTIO_BASE      0x0a000000ULL
 #define ARM64_VIRTIO_SLOT_SIZE 0x00001000ULL

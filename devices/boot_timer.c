@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The boot timer: the guest says "init runs" with one MMIO write, and arkvm
+ * splits the time from its own start into set-up (start to the first
+ * KVM_RUN, with the CPU time spent) and guest boot (first KVM_RUN to init).
+ */
+#include <time.h>
+
+#include "boot_timer.h"
+#include "fdt_build.h"
+
+static u64 clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
+}
+
+u64 boot_clock_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+u64 boot_cpu_ns(void)
+{
+	return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+void boot_times_first_run(struct boot_times *t)
+{
+	u64 zero = 0;
+
+	if (atomic_load_explicit(&t->first_run, memory_order_relaxed))
+		return;
+	if (atomic_compare_exchange_strong(&t->first_run, &zero, boot_clock_ns()))
+		atomic_store(&t->first_run_cpu, boot_cpu_ns());
+}
+
+void boot_timer_init(struct boot_timer *bt, struct boot_times *times, FILE *out)
+{
+	*bt = (struct boot_timer){ .times = times, .out = out };
+}
+
+static u64 boot_timer_read(void *opaque __unused, u64 offset __unused, u32 size __unused)
+{
+	return 0;
+}
+
+static double ms(u64 ns)
+{
+	return (double)ns / 1e6;
+}
+
+/* Only the first magic write counts: a guest cannot make arkvm print more. */
+static void boot_timer_write(void *opaque, u64 offset, u64 value, u32 size __unused)
+{
+	struct boot_timer *bt = opaque;
+	const struct boot_times *t = bt->times;
+	u64 now = boot_clock_ns(), first_run;
+
+	if (offset || value != BOOT_TIMER_MAGIC || atomic_exchange(&bt->reported, true))
+		return;
+	first_run = atomic_load(&t->first_run);
+	if (!first_run || first_run < t->start || now < first_run)
+		return;
+	fprintf(bt->out,
+		"arkvm: boot-timer: start to first KVM_RUN %.3f ms (CPU %.3f ms), "
+		"first KVM_RUN to init %.3f ms, total %.3f ms\n",
+		ms(first_run - t->start), ms(atomic_load(&t->first_run_cpu)),
+		ms(now - first_run), ms(now - t->start));
+	fflush(bt->out);
+}
+
+static void boot_timer_fdt_node(void *opaque __unused, struct fdt_writer *w, u64 base, u64 len)
+{
+	fdt_w_begin_mmio_node(w, "boot-timer", base, len, "arkvm,boot-timer");
+	fdt_w_end_node(w);
+}
+
+const struct mmio_ops boot_timer_mmio_ops = {
+	.read = boot_timer_read,
+	.write = boot_timer_write,
+	.fdt_node = boot_timer_fdt_node,
+};
