@@ -7,6 +7,8 @@
 #   make unit          only the native unit tests
 #   make run           boot the default guest to a shell (in the lab on non-arm64)
 #   make fuzz          run every libFuzzer target for FUZZ_SECONDS (default 120) each
+#   make bench         boot time, memory, disk and network figures against their targets
+#   make guest-kernel  the minimal microVM guest kernel (configs/microvm-arm64.config)
 #   make deps          install the build dependencies (Debian, as root)
 
 ARCH      ?= arm64
@@ -79,7 +81,7 @@ FUZZ_SECONDS  ?= 120
 FUZZ_OBJS     := $(patsubst %.c,$(FUZZ)/obj/%.o,$(CORE_SRCS) tests/unit/fake_driver.c)
 FUZZ_BINS     := $(addprefix $(FUZZ)/fuzz_,$(FUZZ_TARGETS))
 
-.PHONY: all deps unit test run clean fuzz fuzz-build print-fuzz-targets
+.PHONY: all deps unit test run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
 all: $(BUILD)/arkvm
 
 deps: $(DEPS_STAMP)
@@ -142,6 +144,17 @@ fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The bench's load generator: static, for the guest and the first-level host.
+$(BUILD)/loadgen: tests/bench/loadgen.c | $(DEPS_STAMP)
+	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $< $(TARGET_LDFLAGS) -luring
+
+bench: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm $(BUILD)/loadgen
+	@tests/bench/bench.sh
+
+guest-kernel:
+	@configs/build-guest-kernel.sh
 
 print-fuzz-targets:
 	@echo $(FUZZ_TARGETS)

@@ -18,8 +18,13 @@ aarch64) cross= ;;
 esac
 packages="linux-source-$series make flex bison bc xz-utils gcc libc6-dev"
 [ -n "$cross" ] && packages="$packages gcc-aarch64-linux-gnu"
-# shellcheck disable=SC2086
-if ! dpkg -s $packages > /dev/null 2>&1; then
+# (By what they install: dpkg -s stumbles over packages of two architectures.)
+have_all=true
+ls /usr/src/linux-source-"$series".tar.* > /dev/null 2>&1 || have_all=false
+for tool in make flex bison bc xz "${cross}gcc"; do
+	command -v "$tool" > /dev/null || have_all=false
+done
+if ! $have_all; then
 	say "installing $packages"
 	apt-get update -q > /dev/null
 	# shellcheck disable=SC2086

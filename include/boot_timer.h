@@ -17,9 +17,15 @@
  */
 #define BOOT_TIMER_MAGIC 123
 
+#define BOOT_TIMES_MAX_STEPS 16
+
 /* Timestamps in nanoseconds: CLOCK_MONOTONIC, and the process's CPU time. */
 struct boot_times {
 	u64 start;                  /* main() entered */
+	/* When each init step ended, for the breakdown (main thread only). */
+	const char *step_name[BOOT_TIMES_MAX_STEPS];
+	u64 step_end[BOOT_TIMES_MAX_STEPS];
+	unsigned int nr_steps;
 	_Atomic u64 first_run;      /* the first KVM_RUN, on any vCPU */
 	_Atomic u64 first_run_cpu;  /* CPU time arkvm had used by then */
 };
@@ -32,6 +38,9 @@ struct boot_timer {
 
 u64 boot_clock_ns(void);      /* CLOCK_MONOTONIC */
 u64 boot_cpu_ns(void);        /* CLOCK_PROCESS_CPUTIME_ID */
+
+/* Marks the end of init step @name. */
+void boot_times_step(struct boot_times *t, const char *name);
 
 /* Marks the first KVM_RUN; cheap enough to call before every one. */
 void boot_times_first_run(struct boot_times *t);

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -118,6 +120,31 @@ static int gz_read_all(gzFile gz, u8 *dst, u64 room, u64 *got)
 	return 0;
 }
 
+/*
+ * Puts the first @len bytes of @fd at @dst in guest RAM.  Where RAM allows
+ * it, the file is mapped there copy-on-write: nothing is copied and no page
+ * is touched at start-up; the guest faults in what it reads, from the page
+ * cache, and a page it writes becomes its own.  Otherwise it is read.
+ */
+static int place_file(const struct guest_mem *mem, void *dst, int fd, u64 len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (mem->remappable && page > 0 && !((uintptr_t)dst % (u64)page) &&
+	    mmap(dst, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) != MAP_FAILED)
+		return 0;
+	return pread_full(fd, dst, len, 0);
+}
+
+/* Plain Images are placed whole; gzip ones are inflated into RAM. */
+static bool is_gzip(int fd)
+{
+	u8 magic[2];
+
+	return pread(fd, magic, sizeof(magic), 0) == sizeof(magic) &&
+	       magic[0] == 0x1f && magic[1] == 0x8b;
+}
+
 static int kernel_error(const char *name, int err, const struct boot_layout *b)
 {
 	switch (err) {
@@ -140,16 +167,79 @@ static int kernel_error(const char *name, int err, const struct boot_layout *b)
 	return err;
 }
 
+/*
+ * Where the kernel goes: RAM base is 2 MiB aligned, so base + text_offset
+ * honours booting.rst.  Sets kernel_gpa and *@room, the bytes up to the
+ * device tree; -EFBIG when the Image does not fit.
+ */
+static int kernel_fit(struct boot_layout *b, const struct arm64_image *img, u64 *room)
+{
+	if (img->text_offset >= b->fdt_gpa - b->ram_base)
+		return -EFBIG;
+	b->kernel_gpa = b->ram_base + img->text_offset;
+	*room = b->fdt_gpa - b->kernel_gpa;
+	if (img->image_size > *room || *room < ARM64_IMAGE_HEADER_SIZE)
+		return -EFBIG;
+	return 0;
+}
+
+/* The Image in RAM holds @got bytes: check them and note its footprint. */
+static int kernel_placed(struct boot_layout *b, const struct arm64_image *img, const u8 *dst,
+			 u64 got)
+{
+	int ret;
+
+	if (img->image_size && got > img->image_size)
+		return -ENOEXEC;
+	ret = arm64_image_check_pe(dst, got);
+	if (ret)
+		return ret;
+	b->kernel_end = b->kernel_gpa + MAX(img->image_size, got);
+	return 0;
+}
+
+static int load_plain_kernel(const struct guest_mem *mem, struct boot_layout *b, int fd)
+{
+	u8 hdr[ARM64_IMAGE_HEADER_SIZE];
+	struct arm64_image img;
+	struct stat st;
+	u64 room, size;
+	u8 *dst;
+	int ret;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	size = (u64)st.st_size;
+	if (size < sizeof(hdr) || pread_full(fd, hdr, sizeof(hdr), 0) ||
+	    arm64_image_parse(hdr, sizeof(hdr), &img))
+		return -ENOEXEC;
+	ret = kernel_fit(b, &img, &room);
+	if (ret)
+		return ret;
+	if (size > room)
+		return -EFBIG;
+	dst = gpa_to_hva(mem, b->kernel_gpa, size);
+	if (!dst)
+		return -EFAULT;
+	ret = place_file(mem, dst, fd, size);
+	return ret ? ret : kernel_placed(b, &img, dst, size);
+}
+
 int load_kernel_fd(const struct guest_mem *mem, struct boot_layout *b, int fd,
 		   const char *name)
 {
 	u8 hdr[ARM64_IMAGE_HEADER_SIZE];
 	struct arm64_image img;
-	u64 room, got, footprint;
+	u64 room, got;
 	u8 *dst;
 	gzFile gz;
 	int ret, n;
 
+	if (!is_gzip(fd)) {
+		ret = load_plain_kernel(mem, b, fd);
+		close(fd);
+		return ret ? kernel_error(name, ret, b) : 0;
+	}
 	gz = gzdopen(fd, "rb");
 	if (!gz)
 		return kernel_error(name, -ENOMEM, b);
@@ -159,16 +249,9 @@ int load_kernel_fd(const struct guest_mem *mem, struct boot_layout *b, int fd,
 	ret = n == (int)sizeof(hdr) ? arm64_image_parse(hdr, sizeof(hdr), &img) : -ENOEXEC;
 	if (ret)
 		goto out;
-
-	/* RAM base is 2 MiB aligned, so base + text_offset honours booting.rst. */
-	ret = -EFBIG;
-	if (img.text_offset >= b->fdt_gpa - b->ram_base)
+	ret = kernel_fit(b, &img, &room);
+	if (ret)
 		goto out;
-	b->kernel_gpa = b->ram_base + img.text_offset;
-	room = b->fdt_gpa - b->kernel_gpa;
-	if (img.image_size > room || room < sizeof(hdr))
-		goto out;
-
 	dst = gpa_to_hva(mem, b->kernel_gpa, room);
 	if (!dst) {
 		ret = -EFAULT;
@@ -179,16 +262,7 @@ int load_kernel_fd(const struct guest_mem *mem, struct boot_layout *b, int fd,
 	if (ret)
 		goto out;
 	got += sizeof(hdr);
-
-	ret = -ENOEXEC;
-	if (img.image_size && got > img.image_size)
-		goto out;
-	ret = arm64_image_check_pe(dst, got);
-	if (ret)
-		goto out;
-
-	footprint = MAX(img.image_size, got);
-	b->kernel_end = b->kernel_gpa + footprint;
+	ret = kernel_placed(b, &img, dst, got);
 out:
 	gzclose_r(gz); /* also closes fd */
 	return ret ? kernel_error(name, ret, b) : 0;
@@ -206,7 +280,8 @@ int load_kernel(const struct guest_mem *mem, struct boot_layout *b, const char *
 
 int load_initrd(const struct guest_mem *mem, struct boot_layout *b, const char *path)
 {
-	u64 size, gpa = ALIGN_UP(b->kernel_end, SZ_4K);
+	/* 64 KiB: page aligned on any arm64 host, so it can be mapped. */
+	u64 size, gpa = ALIGN_UP(b->kernel_end, SZ_64K);
 	void *dst;
 	int fd, ret;
 
@@ -221,7 +296,7 @@ int load_initrd(const struct guest_mem *mem, struct boot_layout *b, const char *
 		ret = -EFBIG;
 		goto out;
 	}
-	ret = pread_full(fd, dst, size, 0);
+	ret = place_file(mem, dst, fd, size);
 	if (ret) {
 		pr_err("initrd '%s': %s", path, strerror(-ret));
 		goto out;

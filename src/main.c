@@ -9,17 +9,22 @@
 #include "cli.h"
 #include "vm.h"
 
+#define STEP(fn) { #fn, fn }
+
 /* The order matters: see the comment on each step. */
-static int (*const init_steps[])(struct vm *vm) = {
-	vm_open_kvm,       /* /dev/kvm, API version, capabilities */
-	vm_create,         /* the VM, with an IPA size that fits RAM */
-	vm_setup_memory,   /* guest RAM, one memory slot */
-	gic_create,        /* VGICv3: before the vCPUs */
-	vcpus_create,      /* vCPUs with PSCI 0.2; MPIDRs read back */
-	gic_init,          /* CTRL_INIT: once every vCPU exists */
-	vm_load_images,    /* kernel Image, then initrd after it */
-	vm_setup_devices,  /* UART on the MMIO bus */
-	vm_setup_fdt,      /* device tree at the top of RAM, boot registers */
+static const struct init_step {
+	const char *name;      /* for the boot timer's breakdown */
+	int (*fn)(struct vm *vm);
+} init_steps[] = {
+	STEP(vm_open_kvm),       /* /dev/kvm, API version, capabilities */
+	STEP(vm_create),         /* the VM, with an IPA size that fits RAM */
+	STEP(vm_setup_memory),   /* guest RAM, one memory slot */
+	STEP(gic_create),        /* VGICv3: before the vCPUs */
+	STEP(vcpus_create),      /* vCPUs with PSCI 0.2; MPIDRs read back */
+	STEP(gic_init),          /* CTRL_INIT: once every vCPU exists */
+	STEP(vm_load_images),    /* kernel Image, then initrd after it */
+	STEP(vm_setup_devices),  /* UART, virtio devices, boot timer on the MMIO bus */
+	STEP(vm_setup_fdt),      /* device tree at the top of RAM, boot registers */
 };
 
 int main(int argc, char **argv)
@@ -37,9 +42,12 @@ int main(int argc, char **argv)
 
 	vm_init_state(&vm, &cfg);
 	vm.boot_times.start = start;
-	for (size_t i = 0; i < ARRAY_SIZE(init_steps); i++)
-		if (init_steps[i](&vm))
+	boot_times_step(&vm.boot_times, "cli_parse");
+	for (size_t i = 0; i < ARRAY_SIZE(init_steps); i++) {
+		if (init_steps[i].fn(&vm))
 			goto out;
+		boot_times_step(&vm.boot_times, init_steps[i].name);
+	}
 
 	if (cfg.dump_dtb)
 		status = vm_dump_dtb(&vm, cfg.dump_dtb) ? EXIT_VMM_ERROR : 0;

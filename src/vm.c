@@ -162,6 +162,7 @@ int vm_setup_memory(struct vm *vm)
 		return ret;
 	}
 	ret = guest_mem_add(&vm->mem, ARM64_RAM_BASE, size, vm->ram);
+	vm->mem.remappable = true;
 	if (ret)
 		return ret;
 	boot_layout_init(&vm->boot, ARM64_RAM_BASE, size);

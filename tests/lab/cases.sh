@@ -214,19 +214,9 @@ rm -f "$tmp"/vd?.img
 
 # --- virtio-net ----------------------------------------------------------------
 
-# The host side of the guest's NIC: a tap with an address. arkvm never makes
-# one itself. (busybox has tunctl; iproute2 has ip tuntap.)
+# The host side of the guest's NIC: tests/lab/net.sh.
+. "$(dirname "$0")/net.sh"
 net_tap=arkvmlab0
-net_host_up() {
-	if command -v tunctl > /dev/null; then
-		tunctl -t "$net_tap" > /dev/null
-	else
-		ip tuntap add dev "$net_tap" mode tap
-	fi && ip addr add 10.77.0.1/24 dev "$net_tap" && ip link set "$net_tap" up
-}
-net_host_down() {
-	ip link del "$net_tap" 2> /dev/null || tunctl -d "$net_tap" > /dev/null 2>&1
-}
 
 # The guest configures eth0, pings the host, then 64 MiB crosses each way
 # over TCP (busybox nc) and both ends compare sha256 sums. An nc whose stdin
@@ -248,7 +238,7 @@ echo "NET-DOWN-TOOK=$(awk "BEGIN { print $(cut -d' ' -f1 /proc/uptime) - $t0 }")
 echo "NET-DOWN-SHA=$(sha256sum /down | cut -d' ' -f1)"
 poweroff -f
 GUEST
-if net_host_up 2> "$tmp/net-setup.err"; then
+if net_host_up "$net_tap" 10.77.0.1/24 2> "$tmp/net-setup.err"; then
 	head -c 67108864 /dev/urandom > "$tmp/down"
 	down_sha=$(sha256sum "$tmp/down" | cut -d' ' -f1)
 	mkfifo "$tmp/hold"
@@ -283,7 +273,7 @@ if net_host_up 2> "$tmp/net-setup.err"; then
 		fail net-64MiB-host-to-guest "rc '$(nfield DOWN-RC)', sha $(nfield DOWN-SHA) vs $down_sha"
 	fi
 	rm -f "$tmp/up" "$tmp/down" "$tmp/hold"
-	net_host_down
+	net_host_down "$net_tap"
 else
 	fail net-ping "cannot make the tap on this host: $(head -n 1 "$tmp/net-setup.err")"
 fi
@@ -299,13 +289,10 @@ load_ok=true
 load_listeners=
 [ -p "$tmp/hold" ] || mkfifo "$tmp/hold"
 for i in $load_guests; do
-	net_tap=arkvmload$i
-	if ! net_host_up 2> "$tmp/load-setup.err"; then
+	if ! net_host_up "arkvmload$i" "10.78.$i.1/24" 2> "$tmp/load-setup.err"; then
 		load_ok=false
 		break
 	fi
-	ip addr del 10.77.0.1/24 dev "$net_tap" 2> /dev/null
-	ip addr add "10.78.$i.1/24" dev "$net_tap"
 	dd if=/dev/zero of="$tmp/load$i.img" bs=1M count=16 2>/dev/null
 	cat > "$tmp/load$i.in" <<GUEST
 ip link set eth0 up; ip addr add 10.78.$i.2/24 dev eth0
@@ -348,10 +335,9 @@ else
 fi
 kill $load_listeners 2> /dev/null
 for i in $load_guests; do
-	net_tap=arkvmload$i net_host_down
+	net_host_down "arkvmload$i"
 	rm -f "$tmp/load$i.img" "$tmp/load$i.recv"
 done
-net_tap=arkvmlab0
 
 # --- virtio-console ------------------------------------------------------------
 

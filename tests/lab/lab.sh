@@ -13,6 +13,8 @@
 # ARKVM_BIN: the static arm64 arkvm (default build/arm64/arkvm, from
 # `make STATIC=1`). ARKVM_CACHE: downloads and builds (~/.cache/arkvm).
 # LAB_TIMEOUT: seconds level 1 may take for all the cases (default 1200).
+# LAB_CASES: another script to run instead of cases.sh (make bench), with
+# LAB_FILES copied next to it into level 1's /lab.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +45,7 @@ esac
 "$here/setup.sh" >&2
 "$here/build-guest.sh" >&2
 kernel=$(ls "$cache"/k/boot/vmlinuz-* | head -n 1)
+cases=${LAB_CASES:-$here/cases.sh}
 
 # The default guest boots quietly, unless the user brings a command line.
 case " $* " in
@@ -61,7 +64,10 @@ build_level1() {
 	ln -s busybox "$root/bin/sh"
 	cp "$arkvm" "$root/bin/arkvm"
 	cp "$kernel" "$root/lab/Image"
-	cp "$cache/guest.cpio.gz" "$cache/guest-marker" "$here/cases.sh" "$root/lab/"
+	cp "$cache/guest.cpio.gz" "$cache/guest-marker" "$root/lab/"
+	cp "$cases" "$root/lab/cases.sh"
+	cp "$here/net.sh" "$root/lab/"
+	for f in ${LAB_FILES:-}; do cp "$f" "$root/lab/"; done
 	cp "$here/level1-init" "$root/init"
 	# tun for the network cases: level 1 has no other modules.
 	find "$cache/k/lib/modules" -name tun.ko -exec cp {} "$root/lab/" \;
@@ -99,7 +105,7 @@ check_dtb() {
 case "$mode" in
 test)
 	if native; then
-		exec "$here/cases.sh" "$arkvm" "$kernel" "$cache/guest.cpio.gz" "$cache/guest-marker"
+		exec "$cases" "$arkvm" "$kernel" "$cache/guest.cpio.gz" "$cache/guest-marker"
 	fi
 	build_level1
 	log=$cache/level1.log
@@ -107,7 +113,7 @@ test)
 	t0=$(date +%s)
 	# Bounded, so a hung guest cannot hang CI; the verdicts show as they come.
 	{ qemu_level1 test "${LAB_TIMEOUT:-1200}" -serial stdio < /dev/null 2>&1 || true; } |
-		sed -u 's/\r$//' | tee "$log" | grep --line-buffered -E '^(PASS|FAIL): ' || true
+		sed -u 's/\r$//' | tee "$log" | grep --line-buffered -E '^(PASS|FAIL|BENCH): ' || true
 	if grep -q '^DTB-BASE64-BEGIN' "$log"; then
 		verdict=$(check_dtb "$log")
 		echo "$verdict"; echo "$verdict" >> "$log"

@@ -130,6 +130,35 @@ static void test_load_plain(void)
 	free(f.ram);
 }
 
+/*
+ * RAM that arkvm mapped itself: the Image is mapped copy-on-write, not
+ * copied. The guest sees the bytes, and what it writes stays in RAM.
+ */
+static void test_load_plain_mapped(void)
+{
+	u8 *img = make_image(0x3000, 0, 0x5000, true, 0x3000);
+	struct fake_ram f = { 0 };
+	u8 back[16];
+	int fd;
+
+	f.ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(f.ram != MAP_FAILED);
+	guest_mem_add(&f.mem, RAM_BASE, RAM_SIZE, f.ram);
+	f.mem.remappable = true;
+	boot_layout_init(&f.boot, RAM_BASE, RAM_SIZE);
+	fd = memfd_with(img, 0x3000, false);
+	CHECK_EQ(load_kernel_fd(&f.mem, &f.boot, dup(fd), "test"), 0);
+	CHECK(!memcmp(f.ram, img, 0x3000));
+	CHECK_EQ(f.ram[0x3000], 0);                 /* past the file: still zero */
+	CHECK_EQ(f.boot.kernel_end, RAM_BASE + 0x5000);
+	memset(f.ram, 0xee, 16);                    /* the guest writes its copy */
+	CHECK_EQ(pread(fd, back, sizeof(back), 0), (ssize_t)sizeof(back));
+	CHECK(!memcmp(back, img, sizeof(back)));    /* the file is untouched */
+	close(fd);
+	munmap(f.ram, RAM_SIZE);
+	free(img);
+}
+
 static void test_load_gzip_with_text_offset(void)
 {
 	struct fake_ram f;
@@ -235,6 +264,7 @@ TEST_SUITE(loader,
 	   TEST(test_header_parse),
 	   TEST(test_header_image_size_zero),
 	   TEST(test_load_plain),
+	   TEST(test_load_plain_mapped),
 	   TEST(test_load_gzip_with_text_offset),
 	   TEST(test_load_rejects_non_images),
 	   TEST(test_load_rejects_truncated),

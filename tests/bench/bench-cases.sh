@@ -1,0 +1,174 @@
+#!/bin/sh
+# The measurements of `make bench`, run where arkvm runs: inside the lab's
+# emulated arm64 host (tests/lab/lab.sh with LAB_CASES), or directly on an
+# arm64 host with KVM. Prints raw figures, one per line:
+#   BENCH: <name> <value> <unit>
+# and tests/bench/bench.sh turns them into the table, ratios and targets.
+#
+#   bench-cases.sh ARKVM KERNEL INITRD MARKER
+# LOADGEN (tests/bench/loadgen.c, static arm64), LOADGEN_CPIO (a newc
+# archive holding it as bin/loadgen, for the guest) and MICRO_KERNEL (the
+# `make guest-kernel` Image, optional) are taken from the environment, or
+# from this script's directory (level 1's /lab).
+set -u
+ARKVM=$1 KERNEL=$2 INITRD=$3
+here=$(dirname "$0")
+LOADGEN=${LOADGEN:-$here/loadgen}
+LOADGEN_CPIO=${LOADGEN_CPIO:-$here/loadgen.cpio}
+MICRO_KERNEL=${MICRO_KERNEL:-$here/Image-micro}
+BOOT_RUNS=${BOOT_RUNS:-3}
+lib=$here/net.sh
+[ -f "$lib" ] || lib=$here/../lab/net.sh
+. "$lib"
+tmp=${TMPDIR:-/tmp}/arkvm-bench.$$
+mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+
+bench() { echo "BENCH: $*"; }
+info() { echo "bench: $*"; }
+
+# The guest's initrd with loadgen added: the kernel unpacks concatenated
+# archives in turn.
+cat "$INITRD" "$LOADGEN_CPIO" > "$tmp/initrd"
+
+# start NAME [arkvm args] < input: arkvm in the background; $pid.
+start() {
+	name=$1; shift
+	exec 3<&0
+	"$ARKVM" run --initrd "$tmp/initrd" "$@" <&3 > "$tmp/$name.out" 2> "$tmp/$name.err" &
+	pid=$!
+	exec 3<&-
+}
+
+# wait_for NAME TEXT: until the guest's console shows TEXT (300 s at most).
+wait_for() {
+	i=0
+	until grep -q "$2" "$tmp/$1.out" 2> /dev/null || [ $i -ge 1500 ]; do
+		sleep 0.2; i=$((i + 1))
+	done
+}
+
+# finish: waits for arkvm, killing it after 600 s.
+finish() {
+	( sleep 600; kill -KILL $pid 2> /dev/null ) &
+	killer=$!
+	wait $pid
+	kill $killer 2> /dev/null
+}
+
+# --- boot time, CPU and memory -------------------------------------------------
+
+# boot_split LABEL KERNEL: BOOT_RUNS idle boots with 1 vCPU and 128 MiB and
+# --boot-timer. The first run also gives arkvm's resident memory outside
+# guest RAM, read from smaps while the guest idles.
+boot_split() {
+	label=$1 kernel=$2 n=1
+	while [ $n -le "$BOOT_RUNS" ]; do
+		start "boot-$label-$n" --kernel "$kernel" --cpus 1 --memory 128M --boot-timer \
+			--cmdline "quiet arkvm.test=idle" < /dev/null
+		wait_for "boot-$label-$n" ARKVM-IDLE
+		if [ $n -eq 1 ]; then
+			sleep 2
+			# Every mapping's Rss but guest RAM's (the one of exactly 128 MiB).
+			awk '/^[0-9a-f]+-[0-9a-f]+ / { split($1, r, "-"); ram = 0 }
+			     /^Size:/ { ram = ($2 == 131072) }
+			     /^Rss:/ && !ram { rss += $2 }
+			     END { print rss }' "/proc/$pid/smaps" > "$tmp/rss"
+			bench "overhead-$label $(cat "$tmp/rss") KiB"
+		fi
+		kill -TERM $pid
+		finish
+		line=$(grep 'boot-timer: start' "$tmp/boot-$label-$n.err")
+		info "$label: $(grep 'boot-timer: set-up steps' "$tmp/boot-$label-$n.err")"
+		n=$((n + 1))
+		if [ -z "$line" ]; then
+			info "boot-$label: no boot-timer line: $(head -c 300 "$tmp/boot-$label-$((n - 1)).err")"
+			continue
+		fi
+		set -- $(echo "$line" | sed 's/[^0-9. ]//g')
+		# start-to-run, CPU, run-to-init, total (ms)
+		bench "boot-$label-setup $1 ms"
+		bench "boot-$label-setup-cpu $2 ms"
+		bench "boot-$label-guest $3 ms"
+		bench "boot-$label-total $4 ms"
+	done
+}
+boot_split cloud "$KERNEL"
+if [ -f "$MICRO_KERNEL" ]; then
+	boot_split micro "$MICRO_KERNEL"
+else
+	info "no minimal kernel ($MICRO_KERNEL): make guest-kernel"
+fi
+
+# --- block ---------------------------------------------------------------------
+
+# A 256 MiB image in level 1's memory. The guest drives /dev/vda with
+# loadgen (O_DIRECT); level 1 runs the same load on the same file.
+MIB=256
+dd if=/dev/zero of="$tmp/disk.img" bs=1M count=$MIB 2> /dev/null
+cat > "$tmp/blk.in" <<GUEST
+loadgen seq-write /dev/vda $MIB
+loadgen seq-read /dev/vda $MIB
+loadgen rand-read /dev/vda 1 10
+poweroff -f
+GUEST
+start blk --kernel "$KERNEL" --memory 256M --disk "$tmp/disk.img" \
+	--cmdline "quiet arkvm.test=shell" < "$tmp/blk.in"
+finish
+printf '%s\n' 'loadgen rand-read /dev/vda 32 10' 'poweroff -f' > "$tmp/blk32.in"
+start blk32 --kernel "$KERNEL" --memory 256M --disk "$tmp/disk.img" --stats \
+	--cmdline "quiet arkvm.test=shell" < "$tmp/blk32.in"
+finish
+for f in blk blk32; do
+	tr -d '\r' < "$tmp/$f.out" > "$tmp/$f.log"
+	grep -q '^LOADGEN ' "$tmp/$f.log" || info "$f: no figures; console: $(tail -n 5 "$tmp/$f.log" | tr '\n' '|')"
+	sed -n 's/^LOADGEN \([^ ]*\) \([0-9.]*\) \([^ ]*\).*/guest-\1 \2 \3/p' "$tmp/$f.log"
+done | while read -r line; do
+	case "$line" in guest-*) bench "$line" ;; *) echo "$line" ;; esac
+done
+sed -n 's/^arkvm: stats: virtio-blk@[0-9a-f]*: .*per buffer: \([0-9.]*\) kicks, \([0-9.]*\) interrupts/\1 \2/p' \
+	"$tmp/blk32.err" | { read -r k i; bench "blk-qd32-kicks-per-request ${k:-?} x"
+			      bench "blk-qd32-interrupts-per-request ${i:-?} x"; }
+# The ceiling: the same load on the same file, in level 1.
+{
+	"$LOADGEN" seq-write "$tmp/disk.img" $MIB
+	"$LOADGEN" seq-read "$tmp/disk.img" $MIB
+	"$LOADGEN" rand-read "$tmp/disk.img" 1 10
+	"$LOADGEN" rand-read "$tmp/disk.img" 32 10
+} | sed -n 's/^LOADGEN \([^ ]*\) \([0-9.]*\) \([^ ]*\).*/host-\1 \2 \3/p' |
+	while read -r line; do bench "$line"; done
+rm -f "$tmp/disk.img"
+
+# --- network -------------------------------------------------------------------
+
+# TCP over the tap, each way, 32 MiB; the same tool over level 1's loopback
+# is the ceiling.
+tap=arkvmbench0
+if net_host_up $tap 10.79.0.1/24 2> "$tmp/net.err"; then
+	cat > "$tmp/net.in" <<'GUEST'
+ip link set eth0 up; ip addr add 10.79.0.2/24 dev eth0
+loadgen tcp-send 10.79.0.1 7201 32
+loadgen tcp-recv 7202 &
+sleep 600
+GUEST
+	timeout 300 "$LOADGEN" tcp-recv 7201 > "$tmp/up.out" &
+	recv=$!
+	start net --kernel "$KERNEL" --memory 256M --net tap=$tap \
+		--cmdline "quiet arkvm.test=shell" < "$tmp/net.in"
+	wait $recv
+	"$LOADGEN" tcp-send 10.79.0.2 7202 32 > /dev/null
+	wait_for net 'LOADGEN tcp-recv'
+	kill -TERM $pid
+	finish
+	bench "guest-tcp-tx $(awk '{ print $3 }' "$tmp/up.out") MB/s"
+	bench "guest-tcp-rx $(tr -d '\r' < "$tmp/net.out" | sed -n 's/^LOADGEN tcp-recv \([0-9.]*\).*/\1/p') MB/s"
+	net_host_down $tap
+else
+	info "no tap: $(cat "$tmp/net.err")"
+fi
+ip link set lo up 2> /dev/null  # level 1 brings up no interface at all
+timeout 300 "$LOADGEN" tcp-recv 7203 > "$tmp/lo.out" &
+recv=$!
+"$LOADGEN" tcp-send 127.0.0.1 7203 32 > /dev/null
+wait $recv
+bench "host-tcp-loopback $(awk '{ print $3 }' "$tmp/lo.out") MB/s"

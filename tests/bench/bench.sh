@@ -1,0 +1,94 @@
+#!/bin/sh
+# make bench: runs tests/bench/bench-cases.sh where arkvm runs (the lab, or
+# this arm64 host), prints a table of figures against the targets of the
+# performance issue, and appends one JSON object per figure to
+# tests/bench/results.jsonl (not committed).
+#
+# In the lab everything runs under emulation inside emulation, so absolute
+# times and rates are far from real hardware; the targets are ratios
+# measured in the same run (guest against the first-level host's ceiling).
+set -eu
+cd "$(dirname "$0")/../.."
+cache=${ARKVM_CACHE:-$HOME/.cache/arkvm}
+results=tests/bench/results.jsonl
+stage=$cache/bench
+mkdir -p "$stage"
+
+rm -rf "$stage/extra" && mkdir -p "$stage/extra/bin"
+cp build/arm64/loadgen "$stage/loadgen"
+cp build/arm64/loadgen "$stage/extra/bin/loadgen"
+(cd "$stage/extra" && find . | cpio -o -H newc -R 0:0 --quiet) > "$stage/loadgen.cpio"
+rm -f "$stage/Image-micro"
+if micro=$(configs/build-guest-kernel.sh | tail -n 1) && [ -f "$micro" ]; then
+	cp "$micro" "$stage/Image-micro"
+else
+	echo "bench: no minimal kernel; its rows stay empty" >&2
+fi
+export LOADGEN="$stage/loadgen" LOADGEN_CPIO="$stage/loadgen.cpio" MICRO_KERNEL="$stage/Image-micro"
+raw=$stage/raw.txt
+LAB_CASES=tests/bench/bench-cases.sh LAB_FILES="$(ls "$stage"/loadgen "$stage"/loadgen.cpio "$stage"/Image-micro 2> /dev/null)" \
+	LAB_TIMEOUT=${LAB_TIMEOUT:-2400} tests/lab/lab.sh test | tee "$raw" | grep -v '^BENCH: ' || true
+if [ "$(uname -m)" = aarch64 ] && [ -w /dev/kvm ]; then where=native; else where=lab; fi
+
+# One row per figure: name, value, unit, target, met. Boot figures are the
+# median of the runs.
+awk -v where="$where" -v when="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v out="$results" '
+function median(k,    n, i, j, t, a) {
+	n = cnt[k]
+	if (!n) return ""
+	for (i = 1; i <= n; i++) a[i] = val[k, i]
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return a[int((n + 1) / 2)]
+}
+function row(name, value, unit, target, met) {
+	if (value == "") { value = "-"; met = "n/a" }
+	printf "%-44s %12s %-6s %-22s %s\n", name, value, unit, target, met
+	printf "{\"figure\":\"%s\",\"value\":%s,\"unit\":\"%s\",\"target\":\"%s\",\"met\":\"%s\",\"where\":\"%s\",\"time\":\"%s\"}\n",
+		name, value == "-" ? "null" : value, unit, target, met, where, when >> out
+}
+function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "" : sprintf("%.1f", 100 * a / b) }
+function atleast(v, t) { return v == "" ? "n/a" : (v + 0 >= t ? "yes" : "NO") }
+function atmost(v, t) { return v == "" ? "n/a" : (v + 0 <= t ? "yes" : "NO") }
+/^BENCH: / { k = $2; cnt[k]++; val[k, cnt[k]] = $3 }
+END {
+	printf "%-44s %12s %-6s %-22s %s\n", "figure", "value", "unit", "target", "met"
+	for (kern = 0; kern < 2; kern++) {
+		kn = kern ? "micro" : "cloud"
+		row("boot " kn ": start to first KVM_RUN", median("boot-" kn "-setup"), "ms", "", "")
+		row("boot " kn ": CPU to first KVM_RUN", median("boot-" kn "-setup-cpu"), "ms", "", "")
+		row("boot " kn ": first KVM_RUN to init", median("boot-" kn "-guest"), "ms", "", "")
+		row("boot " kn ": total", median("boot-" kn "-total"), "ms", "", "")
+		v = median("boot-" kn "-setup"); g = median("boot-" kn "-guest")
+		r = ratio(v, g)
+		row("boot " kn ": setup / guest boot", r, "%", kern ? "<= 2" : "", kern ? atmost(r, 2) : "")
+		o = median("overhead-" kn)
+		row("VMM overhead (" kn ", idle, smaps)", o == "" ? "" : sprintf("%.0f", o), "KiB", "<= 2048",
+		    atmost(o, 2048))
+	}
+	r = ratio(median("guest-seq-read"), median("host-seq-read"))
+	row("seq read 1 MiB: guest / ceiling", r, "%", ">= 85", atleast(r, 85))
+	r = ratio(median("guest-seq-write"), median("host-seq-write"))
+	row("seq write 1 MiB: guest / ceiling", r, "%", ">= 85", atleast(r, 85))
+	r = ratio(median("guest-rand-read-qd32"), median("host-rand-read-qd32"))
+	row("rand read 4 KiB qd32: guest / ceiling", r, "%", ">= 70", atleast(r, 70))
+	r = ratio(median("guest-rand-read-qd1"), median("host-rand-read-qd1"))
+	row("rand read 4 KiB qd1: guest / ceiling", r, "%", "", "")
+	row("  guest seq read", median("guest-seq-read"), "MB/s", "", "")
+	row("  guest seq write", median("guest-seq-write"), "MB/s", "", "")
+	row("  guest rand read qd1", median("guest-rand-read-qd1"), "IOPS", "", "")
+	row("  guest rand read qd32", median("guest-rand-read-qd32"), "IOPS", "", "")
+	row("  ceiling seq read", median("host-seq-read"), "MB/s", "", "")
+	row("  ceiling seq write", median("host-seq-write"), "MB/s", "", "")
+	row("  ceiling rand read qd32", median("host-rand-read-qd32"), "IOPS", "", "")
+	r = median("blk-qd32-interrupts-per-request")
+	row("interrupts per request, qd32", r, "x", "well below 1 (<= 0.5)", atmost(r, 0.5))
+	row("kicks per request, qd32", median("blk-qd32-kicks-per-request"), "x", "", "")
+	r = ratio(median("guest-tcp-tx"), median("host-tcp-loopback"))
+	row("TCP guest->host / loopback", r, "%", ">= 50", atleast(r, 50))
+	r = ratio(median("guest-tcp-rx"), median("host-tcp-loopback"))
+	row("TCP host->guest / loopback", r, "%", ">= 50", atleast(r, 50))
+	row("  guest->host", median("guest-tcp-tx"), "MB/s", "", "")
+	row("  host->guest", median("guest-tcp-rx"), "MB/s", "", "")
+	row("  loopback", median("host-tcp-loopback"), "MB/s", "", "")
+}' "$raw"
+echo "bench: raw figures in $raw; rows appended to $results ($where)"
