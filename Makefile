@@ -36,7 +36,7 @@ else
 CROSS_COMPILE ?= aarch64-linux-gnu-
 APT_PACKAGES  := gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev \
                  zlib1g-dev zlib1g-dev:arm64 liburing-dev liburing-dev:arm64 \
-                 libseccomp-dev libseccomp-dev:arm64 device-tree-compiler $(FUZZ_PACKAGES)
+                 libseccomp-dev device-tree-compiler $(FUZZ_PACKAGES)
 # libfdt-dev cannot be co-installed for two architectures, so the arm64
 # libfdt.a comes from its package, unpacked into a sysroot in the cache.
 SYSROOT       := $(CACHE)/sysroot-arm64
@@ -50,7 +50,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wpointer-arith -Wvla -Wformat=2 -Wundef -Wcast-align -Wno-unused-parameter
 CFLAGS_COMMON := -std=gnu11 -O2 -g $(WARNINGS) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 LIBS := -lfdt -lz -luring -lpthread
-TARGET_LIBS := $(LIBS) -lseccomp
+TARGET_LIBS := $(LIBS)
 
 ifeq ($(STATIC),1)
 TARGET_LDFLAGS += -static
@@ -66,7 +66,8 @@ VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
-TARGET_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS) $(VMM_SRCS))
+TARGET_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS) $(VMM_SRCS)) \
+               $(BUILD)/obj/gen/sandbox_bpf.o
 UNIT_OBJS   := $(patsubst %.c,$(NATIVE)/obj/%.o,$(CORE_SRCS) $(UNIT_SRCS))
 SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -108,6 +109,21 @@ $(BUILD)/arkvm: $(TARGET_OBJS) | $(DEPS_STAMP)
 	$(TARGET_CC) -o $@ $(TARGET_OBJS) $(TARGET_LDFLAGS) $(TARGET_LIBS)
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(CFLAGS_COMMON) -c -o $@ $<
+
+# The seccomp filters, compiled for arm64 at build time by a tool that runs
+# here (src/sandbox_gen.c, with the build host's libseccomp).
+TOOLS := build/tools
+$(TOOLS)/sandbox-gen: src/sandbox_gen.c include/sandbox.h | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(CFLAGS_COMMON) -o $@ $< -lseccomp
+
+$(BUILD)/gen/sandbox_bpf.c: $(TOOLS)/sandbox-gen
+	@mkdir -p $(dir $@)
+	$< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/sandbox_bpf.o: $(BUILD)/gen/sandbox_bpf.c
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(CFLAGS_COMMON) -c -o $@ $<
 

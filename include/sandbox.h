@@ -2,6 +2,7 @@
 #ifndef ARKVM_SANDBOX_H
 #define ARKVM_SANDBOX_H
 
+#include <linux/filter.h>
 #include <stdbool.h>
 #include <termios.h>
 
@@ -15,7 +16,17 @@ enum sandbox_thread {
 	SANDBOX_MAIN,   /* console, signals, stop; KVM_IRQ_LINE for the UART */
 	SANDBOX_IO,     /* virtqueues: disk and tap I/O, interrupts by irqfd */
 	SANDBOX_VCPU,   /* KVM_RUN and the MMIO exits it returns */
+	SANDBOX_NR_THREADS
 };
+
+/* A filter compiled at build time (src/sandbox_gen.c), for arm64. */
+struct sandbox_bpf {
+	const char *name;              /* the thread kind, for messages */
+	const struct sock_filter *insns;
+	unsigned short len;
+};
+
+extern const struct sandbox_bpf sandbox_bpf[SANDBOX_NR_THREADS];
 
 #define EXIT_SECCOMP_VIOLATION (128 + 31) /* 128 + SIGSYS */
 

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * sandbox-gen: a build tool.  Compiles the per-thread seccomp allow-lists
+ * below with libseccomp, for arm64, into classic BPF, and prints them as C
+ * (build/arm64/gen/sandbox_bpf.c), so that arkvm only loads ready filters:
+ * compiling them at run time cost each thread milliseconds before its
+ * first KVM_RUN.  Firecracker compiles its filters at build time too.
+ * Runs on the build host: libseccomp translates syscall numbers to arm64
+ * by name.  ioctl request numbers and PROT_EXEC have the same values on
+ * every Linux architecture arkvm is built on (asm-generic encodings).
+ */
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "compiler.h"
+#include "sandbox.h"
+
+struct sandbox_rules {
+	const char *name;
+	const int *syscalls;
+	size_t nr_syscalls;
+	const unsigned long *ioctls;   /* ioctl is allowed with these requests only */
+	size_t nr_ioctls;
+};
+
+/*
+ * What every thread needs: its own I/O on descriptors it already holds,
+ * locks, memory for malloc (never executable), signal return, the clock
+ * behind rate-limited logs, and thread exit.  abort() needs getpid/tgkill.
+ */
+static const int common_syscalls[] = {
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
+	SCMP_SYS(futex), SCMP_SYS(sched_yield),
+	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(madvise),
+	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),
+	SCMP_SYS(clock_gettime), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+	SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(tgkill),
+	SCMP_SYS(exit), SCMP_SYS(exit_group),
+};
+
+/* The event loop, the stop path (kick and join), and teardown. */
+static const int main_syscalls[] = {
+	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(close), SCMP_SYS(fdatasync),
+};
+/* The UART's interrupt from console input; the terminal mode on the way out. */
+static const unsigned long main_ioctls[] = { KVM_IRQ_LINE, TCGETS, TCSETS };
+
+/* Virtqueue work: disks (sync or io_uring), taps, entropy. */
+static const int io_syscalls[] = {
+	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev),
+	SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(fallocate),
+	SCMP_SYS(io_uring_enter), SCMP_SYS(getrandom),
+};
+static const unsigned long io_ioctls[] = { TCSETS };
+
+/*
+ * MMIO exits: register writes can start a device (epoll_ctl to watch a tap,
+ * TUNSETOFFLOAD for its offloads) and raise the UART's line.
+ */
+static const int vcpu_syscalls[] = { SCMP_SYS(epoll_ctl) };
+static const unsigned long vcpu_ioctls[] = { KVM_RUN, KVM_IRQ_LINE, TUNSETOFFLOAD, TCSETS };
+
+#define RULES(n, kind) {                                       \
+	.name = n,                                             \
+	.syscalls = kind##_syscalls,                           \
+	.nr_syscalls = ARRAY_SIZE(kind##_syscalls),            \
+	.ioctls = kind##_ioctls,                               \
+	.nr_ioctls = ARRAY_SIZE(kind##_ioctls),                \
+}
+
+static const struct sandbox_rules sandbox_rules[] = {
+	[SANDBOX_MAIN] = RULES("main", main),
+	[SANDBOX_IO] = RULES("io", io),
+	[SANDBOX_VCPU] = RULES("vcpu", vcpu),
+};
+
+static int sandbox_add_rules(scmp_filter_ctx ctx, const struct sandbox_rules *r)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < ARRAY_SIZE(common_syscalls); i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, common_syscalls[i], 0);
+	for (size_t i = 0; !ret && i < r->nr_syscalls; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->syscalls[i], 0);
+	for (size_t i = 0; !ret && i < r->nr_ioctls; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				       SCMP_A1(SCMP_CMP_EQ, r->ioctls[i]));
+	/* malloc maps and protects memory; none of it may become code. */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	return ret;
+}
+
+/* Prints a filter as a C array of struct sock_filter; *@len its length. */
+static int print_filter(const struct sandbox_rules *r, unsigned int *len)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	struct sock_filter insn;
+	FILE *bpf = tmpfile();
+	unsigned int n = 0;
+	int ret = -ENOMEM;
+
+	if (!ctx || !bpf)
+		goto out;
+	if (seccomp_arch_native() != SCMP_ARCH_AARCH64) {
+		ret = seccomp_arch_add(ctx, SCMP_ARCH_AARCH64);
+		if (!ret)
+			ret = seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE);
+		if (ret)
+			goto out;
+	}
+	ret = sandbox_add_rules(ctx, r);
+	if (!ret)
+		ret = seccomp_export_bpf(ctx, fileno(bpf));
+	if (ret)
+		goto out;
+	rewind(bpf);
+	printf("static const struct sock_filter %s_insns[] = {\n", r->name);
+	while (fread(&insn, sizeof(insn), 1, bpf) == 1) {
+		printf("\t{ 0x%04x, %u, %u, 0x%08x },\n", insn.code, insn.jt, insn.jf, insn.k);
+		n++;
+	}
+	printf("};\n\n");
+	ret = n ? 0 : -EINVAL;
+	*len = n;
+out:
+	if (bpf)
+		fclose(bpf);
+	seccomp_release(ctx);
+	if (ret)
+		fprintf(stderr, "sandbox-gen: %s: %s\n", r->name, strerror(-ret));
+	return ret;
+}
+
+int main(void)
+{
+	unsigned int len[ARRAY_SIZE(sandbox_rules)];
+
+	printf("/* Generated by src/sandbox_gen.c: the seccomp filters, arm64 BPF. */\n"
+	       "#include \"sandbox.h\"\n\n");
+	for (size_t i = 0; i < ARRAY_SIZE(sandbox_rules); i++)
+		if (print_filter(&sandbox_rules[i], &len[i]))
+			return 1;
+	printf("const struct sandbox_bpf sandbox_bpf[SANDBOX_NR_THREADS] = {\n");
+	for (size_t i = 0; i < ARRAY_SIZE(sandbox_rules); i++)
+		printf("\t[%zu] = { .name = \"%s\", .insns = %s_insns, .len = %u },\n",
+		       i, sandbox_rules[i].name, sandbox_rules[i].name, len[i]);
+	printf("};\n");
+	return 0;
+}
