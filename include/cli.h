@@ -49,6 +49,8 @@ struct vm_config {
 	const char *dump_dtb;
 	unsigned int nr_cpus;
 	u64 mem_size;
+	bool hugepages;         /* --memory ...,hugepages: hugetlbfs 2M pages */
+	bool prefault;          /* --memory ...,prefault: fault all of RAM in at start */
 	struct disk_config disks[CFG_MAX_DISKS];
 	unsigned int nr_disks;
 	struct net_config nets[CFG_MAX_NETS];

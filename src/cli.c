@@ -119,27 +119,6 @@ static int set_cpus(struct vm_config *cfg, const char *name, const char *arg)
 	return 0;
 }
 
-static int set_memory(struct vm_config *cfg, const char *name, const char *arg)
-{
-	u64 size;
-
-	if (parse_size(arg, &size)) {
-		pr_err("--%s '%s': not a size (write it like 256M or 2G)", name, arg);
-		return -EINVAL;
-	}
-	if (size < CFG_MIN_MEMORY) {
-		pr_err("--%s %s: too small, a guest needs at least %lluM", name, arg,
-		       (unsigned long long)(CFG_MIN_MEMORY / SZ_1M));
-		return -EINVAL;
-	}
-	if (!IS_ALIGNED(size, SZ_2M)) {
-		pr_err("--%s %s: must be a multiple of 2M", name, arg);
-		return -EINVAL;
-	}
-	cfg->mem_size = size;
-	return 0;
-}
-
 static int set_dump_dtb(struct vm_config *cfg, const char *name __unused, const char *arg)
 {
 	cfg->dump_dtb = arg;
@@ -193,6 +172,48 @@ static bool item_value(const char *item, size_t len, const char *key, char *buf,
 }
 
 /* --disk PATH[,readonly][,serial=S] */
+static int set_memory(struct vm_config *cfg, const char *name, const char *arg)
+{
+	char num[32];
+	const char *p = arg, *item = arg;
+	size_t len = 0;
+	u64 size;
+
+	next_item(&p, &item, &len);
+	if (len >= sizeof(num)) {
+		pr_err("--%s '%s': not a size (write it like 256M or 2G)", name, arg);
+		return -EINVAL;
+	}
+	memcpy(num, item, len);
+	num[len] = '\0';
+	while (next_item(&p, &item, &len)) {
+		if (len == 9 && !strncmp(item, "hugepages", 9)) {
+			cfg->hugepages = true;
+		} else if (len == 8 && !strncmp(item, "prefault", 8)) {
+			cfg->prefault = true;
+		} else {
+			pr_err("--%s '%s': unknown memory option '%.*s' (hugepages, prefault)",
+			       name, arg, (int)len, item);
+			return -EINVAL;
+		}
+	}
+	if (parse_size(num, &size)) {
+		pr_err("--%s '%s': not a size (write it like 256M or 2G)", name, arg);
+		return -EINVAL;
+	}
+	if (size < CFG_MIN_MEMORY) {
+		pr_err("--%s %s: too small, a guest needs at least %lluM", name, arg,
+		       (unsigned long long)(CFG_MIN_MEMORY / SZ_1M));
+		return -EINVAL;
+	}
+	if (!IS_ALIGNED(size, SZ_2M)) {
+		pr_err("--%s %s: must be a multiple of 2M", name, arg);
+		return -EINVAL;
+	}
+	cfg->mem_size = size;
+	return 0;
+}
+
 static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 {
 	struct disk_config *d = &cfg->disks[cfg->nr_disks];
@@ -261,7 +282,7 @@ static bool tap_name_ok(const char *s)
 static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 {
 	struct net_config *n = &cfg->nets[cfg->nr_nets];
-	const char *p = arg, *item;
+	const char *p = arg, *item = arg;
 	char mac[18];
 	size_t len;
 
@@ -313,7 +334,9 @@ static const struct cli_option run_options[] = {
 	{ "initrd", "PATH", "initramfs or initrd, loaded after the kernel", false, set_initrd },
 	{ "cmdline", "STR", "kernel command line", false, set_cmdline },
 	{ "cpus", "N", "number of vCPUs (default 1)", false, set_cpus },
-	{ "memory", "SIZE", "guest RAM, like 256M or 2G (default 256M)", false, set_memory },
+	{ "memory", "SIZE[,hugepages][,prefault]",
+	  "guest RAM, like 256M or 2G (default 256M), on 2M hugepages, touched up front",
+	  false, set_memory },
 	{ "disk", "PATH[,readonly][,serial=S]", "a virtio-blk disk (repeat for vdb, vdc, ...)",
 	  true, set_disk },
 	{ "net", "tap=NAME[,mac=MAC]", "a virtio-net NIC on an existing tap (repeat for eth1, ...)",

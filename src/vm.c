@@ -125,6 +125,55 @@ int vm_create(struct vm *vm)
 	return vm_check_cpus(vm);
 }
 
+/*
+ * Guest RAM: by default pages are only backed when the guest touches them,
+ * and the mapping is 2 MiB aligned so that transparent huge pages (and
+ * KVM's block mappings) can back it. ",hugepages" takes hugetlb pages
+ * instead, which must be free in /proc/sys/vm/nr_hugepages; ",prefault"
+ * faults everything in now rather than during the guest's boot.
+ */
+static int vm_map_ram(struct vm *vm, u64 size)
+{
+	int populate = vm->cfg->prefault ? MAP_POPULATE : 0;
+	u8 *p, *aligned;
+
+	if (vm->cfg->hugepages) {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | populate, -1, 0);
+		if (p == MAP_FAILED) {
+			pr_err("--memory %lluM,hugepages: cannot get %llu free 2M hugepages "
+			       "(see /proc/sys/vm/nr_hugepages): %s",
+			       (unsigned long long)(size / SZ_1M), (unsigned long long)(size / SZ_2M),
+			       strerror(errno));
+			return -ENOMEM;
+		}
+		vm->ram = p;
+		vm->ram_size = size;
+		return 0;
+	}
+	p = mmap(NULL, size + SZ_2M, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		pr_err("--memory %lluM: cannot map guest RAM: %s",
+		       (unsigned long long)(size / SZ_1M), strerror(errno));
+		return -ENOMEM;
+	}
+	aligned = (u8 *)ALIGN_UP((uintptr_t)p, SZ_2M);
+	if (aligned > p)
+		munmap(p, (size_t)(aligned - p));
+	munmap(aligned + size, (size_t)(p + SZ_2M - aligned));
+	p = mmap(aligned, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED | populate, -1, 0);
+	if (p == MAP_FAILED) {
+		munmap(aligned, size);
+		pr_err("--memory %lluM: cannot map guest RAM: %s",
+		       (unsigned long long)(size / SZ_1M), strerror(errno));
+		return -ENOMEM;
+	}
+	vm->ram = p;
+	vm->ram_size = size;
+	return 0;
+}
+
 int vm_setup_memory(struct vm *vm)
 {
 	u64 size = vm->cfg->mem_size;
@@ -138,16 +187,9 @@ int vm_setup_memory(struct vm *vm)
 		       (unsigned long long)((u64)si.totalram * si.mem_unit / SZ_1M));
 		return -ENOMEM;
 	}
-	/* Pages are only backed when the guest touches them. */
-	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		pr_err("--memory %lluM: cannot map guest RAM: %s",
-		       (unsigned long long)(size / SZ_1M), strerror(errno));
-		return -ENOMEM;
-	}
-	vm->ram_size = size;
+	ret = vm_map_ram(vm, size);
+	if (ret)
+		return ret;
 	madvise(vm->ram, size, MADV_DONTDUMP);
 
 	region = (struct kvm_userspace_memory_region){
@@ -162,7 +204,8 @@ int vm_setup_memory(struct vm *vm)
 		return ret;
 	}
 	ret = guest_mem_add(&vm->mem, ARM64_RAM_BASE, size, vm->ram);
-	vm->mem.remappable = true;
+	/* hugetlb pages cannot be split to map a file over part of one. */
+	vm->mem.remappable = !vm->cfg->hugepages;
 	if (ret)
 		return ret;
 	boot_layout_init(&vm->boot, ARM64_RAM_BASE, size);
@@ -420,6 +463,9 @@ static double per(unsigned long n, unsigned long d)
 /* --stats: what each vCPU and device cost, read once every thread is gone. */
 static void vm_print_stats(const struct vm *vm)
 {
+	/* For tools that tell arkvm's own memory from the guest's (make bench). */
+	pr_info("stats: guest RAM at host 0x%lx-0x%lx", (unsigned long)(uintptr_t)vm->ram,
+		(unsigned long)(uintptr_t)vm->ram + (unsigned long)vm->ram_size);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		pr_info("stats: vcpu%u: %llu exits to arkvm, %llu of them MMIO", i,
 			(unsigned long long)vm->vcpus[i].exits,
@@ -458,10 +504,14 @@ int vm_run(struct vm *vm)
 	ret = console_start(&vm->console, &vm->loop);
 	if (!ret)
 		ret = sandbox_prepare(vm->console.raw ? &vm->console.saved : NULL);
-	if (!ret)
-		ret = vm_start_io(vm);
+	/*
+	 * vCPUs first: the guest boots while the I/O thread starts.  Nothing
+	 * is lost meanwhile, a kick waits in its ioeventfd until it is read.
+	 */
 	if (!ret)
 		ret = vcpus_start(vm);
+	if (!ret)
+		ret = vm_start_io(vm);
 	/* Last: threads inherit the filter of the thread that creates them. */
 	if (!ret)
 		ret = sandbox_enter(SANDBOX_MAIN, !vm->cfg->no_seccomp);

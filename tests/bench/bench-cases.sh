@@ -58,26 +58,40 @@ finish() {
 
 # --- boot time, CPU and memory -------------------------------------------------
 
+# vmm_rss SMAPS LO HI: the resident KiB of every mapping outside guest RAM,
+# [LO, HI) (from --stats; the kernel and initrd are file mappings in it).
+vmm_rss() {
+	lo=$(($2)) hi=$(($3)) total=0 inside=0
+	while read -r a b _; do
+		case "$a" in
+		*-*) s=${a%-*} e=${a#*-}
+		     if [ $((0x$s)) -ge "$lo" ] && [ $((0x$e)) -le "$hi" ]; then inside=1; else inside=0; fi ;;
+		Rss:) [ $inside = 0 ] && total=$((total + b)) ;;
+		esac
+	done < "$1"
+	echo $total
+}
+
 # boot_split LABEL KERNEL: BOOT_RUNS idle boots with 1 vCPU and 128 MiB and
 # --boot-timer. The first run also gives arkvm's resident memory outside
 # guest RAM, read from smaps while the guest idles.
 boot_split() {
 	label=$1 kernel=$2 n=1
 	while [ $n -le "$BOOT_RUNS" ]; do
-		start "boot-$label-$n" --kernel "$kernel" --cpus 1 --memory 128M --boot-timer \
+		start "boot-$label-$n" --kernel "$kernel" --cpus 1 --memory 128M --boot-timer --stats \
 			--cmdline "quiet arkvm.test=idle" < /dev/null
 		wait_for "boot-$label-$n" ARKVM-IDLE
 		if [ $n -eq 1 ]; then
 			sleep 2
-			# Every mapping's Rss but guest RAM's (the one of exactly 128 MiB).
-			awk '/^[0-9a-f]+-[0-9a-f]+ / { split($1, r, "-"); ram = 0 }
-			     /^Size:/ { ram = ($2 == 131072) }
-			     /^Rss:/ && !ram { rss += $2 }
-			     END { print rss }' "/proc/$pid/smaps" > "$tmp/rss"
-			bench "overhead-$label $(cat "$tmp/rss") KiB"
+			cp "/proc/$pid/smaps" "$tmp/smaps"
 		fi
 		kill -TERM $pid
 		finish
+		if [ $n -eq 1 ]; then
+			set -- $(sed -n 's/^arkvm: stats: guest RAM at host \(0x[0-9a-f]*\)-\(0x[0-9a-f]*\)$/\1 \2/p' \
+				"$tmp/boot-$label-$n.err")
+			[ $# -eq 2 ] && bench "overhead-$label $(vmm_rss "$tmp/smaps" "$1" "$2") KiB"
+		fi
 		line=$(grep 'boot-timer: start' "$tmp/boot-$label-$n.err")
 		info "$label: $(grep 'boot-timer: set-up steps' "$tmp/boot-$label-$n.err")"
 		n=$((n + 1))

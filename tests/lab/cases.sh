@@ -117,6 +117,15 @@ check_report report-4cpu-384M-gzip-kernel 4 384M --cpus 4 --memory 384M
 KERNEL=$KERNEL_PLAIN
 rm -f "$tmp/Image.gz"
 
+# Guest RAM faulted in up front, and on hugetlb pages that level 1 sets
+# aside (only there: a real host's hugepages are not ours to take).
+check_report report-prefault-128M 1 128M --memory 128M,prefault
+if [ "${ARKVM_LAB_SCRATCH_HOST:-0}" = 1 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
+	echo 72 > /proc/sys/vm/nr_hugepages
+	check_report report-hugepages-prefault-128M 1 128M --memory 128M,hugepages,prefault
+	echo 0 > /proc/sys/vm/nr_hugepages
+fi
+
 # --- boot timer and counters ---------------------------------------------------
 
 # --boot-timer: the guest's init writes 123 to the boot timer, and arkvm
@@ -561,6 +570,7 @@ bad cpus-too-many run --kernel "$KERNEL" --cpus 100000
 bad cpus-not-a-number run --kernel "$KERNEL" --cpus two
 bad memory-malformed run --kernel "$KERNEL" --memory 12X
 bad memory-too-small run --kernel "$KERNEL" --memory 1M
+bad memory-unknown-option run --kernel "$KERNEL" --memory 1G,huge
 bad memory-beyond-host run --kernel "$KERNEL" --memory 100000G
 bad unknown-option run --kernel "$KERNEL" --bogus
 bad option-missing-value run --kernel
@@ -607,6 +617,14 @@ if [ "${ARKVM_LAB_SCRATCH_HOST:-0}" = 1 ] && [ -c /dev/kvm ] &&
 	mv /dev/kvm.hidden /dev/kvm
 	grep -q 'KVM' "$tmp/bad.err" && pass no-dev-kvm-message ||
 		fail no-dev-kvm-message "stderr does not mention KVM: $(cat "$tmp/bad.err")"
+fi
+
+# Hugepages asked for, none free: one line, exit 1.
+if [ "${ARKVM_LAB_SCRATCH_HOST:-0}" = 1 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
+	echo 0 > /proc/sys/vm/nr_hugepages
+	bad no-free-hugepages run --kernel "$KERNEL" --memory 128M,hugepages
+	grep -q 'hugepages' "$tmp/bad.err" && pass no-free-hugepages-message ||
+		fail no-free-hugepages-message "stderr: $(cat "$tmp/bad.err")"
 fi
 
 # As a user without rights: unreadable files, and no permission on /dev/kvm.

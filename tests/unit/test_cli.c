@@ -71,6 +71,12 @@ static void test_run_defaults(void)
 	CHECK(!cfg.initrd && !cfg.dump_dtb);
 	CHECK(!strcmp(cfg.cmdline, ""));
 	CHECK(!cfg.no_seccomp && !cfg.boot_timer);
+	CHECK(!cfg.hugepages && !cfg.prefault);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "1G,hugepages,prefault"),
+		 CLI_RUN);
+	CHECK(cfg.mem_size == 1ULL << 30 && cfg.hugepages && cfg.prefault);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "64M,prefault"), CLI_RUN);
+	CHECK(!cfg.hugepages && cfg.prefault);
 }
 
 static void test_run_all_options(void)
@@ -104,6 +110,10 @@ static void test_bad_input(void)
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "12X"), -EINVAL);
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "1M"), -EINVAL);
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "33M"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "1G,huge"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", ",hugepages"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory",
+		       "123456789012345678901234567890123M"), -EINVAL);
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "stray"), -EINVAL);
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--"), -EINVAL);
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--kernelx", "K"), -EINVAL);
