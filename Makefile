@@ -26,17 +26,21 @@ endif
 
 # clang and its libFuzzer runtime, for the fuzz targets.
 FUZZ_PACKAGES := clang libclang-rt-dev
+# virglrenderer and Mesa's EGL with llvmpipe, for --gpu virgl and its tests;
+# libvncserver for --display vnc.
+GPU_PACKAGES := pkg-config libvirglrenderer-dev libegl-mesa0 libgl1-mesa-dri libvncserver-dev
 
 ifeq ($(HOST_ARCH),aarch64)
 CROSS_COMPILE ?=
 APT_PACKAGES  := gcc libc6-dev libfdt-dev zlib1g-dev liburing-dev libseccomp-dev \
-                 device-tree-compiler \
-                 $(FUZZ_PACKAGES)
+                 libpng-dev device-tree-compiler \
+                 $(FUZZ_PACKAGES) $(GPU_PACKAGES)
 else
 CROSS_COMPILE ?= aarch64-linux-gnu-
 APT_PACKAGES  := gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev \
                  zlib1g-dev zlib1g-dev:arm64 liburing-dev liburing-dev:arm64 \
-                 libseccomp-dev device-tree-compiler $(FUZZ_PACKAGES)
+                 libpng-dev libpng-dev:arm64 libseccomp-dev device-tree-compiler \
+                 $(FUZZ_PACKAGES) $(GPU_PACKAGES)
 # libfdt-dev cannot be co-installed for two architectures, so the arm64
 # libfdt.a comes from its package, unpacked into a sysroot in the cache.
 SYSROOT       := $(CACHE)/sysroot-arm64
@@ -46,10 +50,34 @@ endif
 TARGET_CC := $(CROSS_COMPILE)gcc
 HOST_CC   ?= gcc
 
+# virtio-gpu 3D (--gpu virgl) is built where pkg-config finds virglrenderer
+# for the machine the code is built for; GPU=0 leaves it out, and so does a
+# static build (virglrenderer and Mesa are shared libraries).
+ifeq ($(HOST_ARCH),aarch64)
+TARGET_PKG_CONFIG := pkg-config
+else
+TARGET_PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+endif
+GPU ?= 1
+ifeq ($(GPU),1)
+NATIVE_VIRGL := $(shell pkg-config --exists virglrenderer 2>/dev/null && echo 1)
+ifneq ($(STATIC),1)
+TARGET_VIRGL := $(shell $(TARGET_PKG_CONFIG) --exists virglrenderer 2>/dev/null && echo 1)
+endif
+endif
+# --display vnc likewise, with libvncserver; VNC=0 leaves it out.
+VNC ?= 1
+ifeq ($(VNC),1)
+NATIVE_VNC := $(shell pkg-config --exists libvncserver 2>/dev/null && echo 1)
+ifneq ($(STATIC),1)
+TARGET_VNC := $(shell $(TARGET_PKG_CONFIG) --exists libvncserver 2>/dev/null && echo 1)
+endif
+endif
+
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wvla -Wformat=2 -Wundef -Wcast-align -Wno-unused-parameter
 CFLAGS_COMMON := -std=gnu11 -O2 -g $(WARNINGS) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
-LIBS := -lfdt -lz -luring -lpthread
+LIBS := -lfdt -lpng16 -lz -luring -lpthread -lm
 TARGET_LIBS := $(LIBS)
 
 ifeq ($(STATIC),1)
@@ -60,22 +88,47 @@ endif
 CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/cli.c \
              src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \
              src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c devices/boot_timer.c \
-             devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c devices/virtio_console.c
+             devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c devices/virtio_console.c \
+             devices/virtio_gpu.c devices/gpu_2d.c devices/virtio_input.c src/screenshot.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c
-UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
+NATIVE_SRCS := $(CORE_SRCS)
+NATIVE_LIBS := $(LIBS)
+ifeq ($(NATIVE_VIRGL),1)
+NATIVE_SRCS += devices/gpu_virgl.c
+UNIT_SRCS   += tests/unit/test_gpu_virgl.c
+NATIVE_CFLAGS += -DARKVM_VIRGL $(shell pkg-config --cflags virglrenderer)
+NATIVE_LIBS += $(shell pkg-config --libs virglrenderer)
+endif
+ifeq ($(NATIVE_VNC),1)
+NATIVE_SRCS += src/vnc.c
+UNIT_SRCS   += tests/unit/test_vnc.c
+NATIVE_CFLAGS += -DARKVM_VNC
+NATIVE_LIBS += $(shell pkg-config --libs libvncserver)
+endif
+ifeq ($(TARGET_VNC),1)
+VMM_SRCS    += src/vnc.c
+TARGET_CFLAGS += -DARKVM_VNC
+TARGET_LIBS += $(shell $(TARGET_PKG_CONFIG) --libs libvncserver)
+endif
+ifeq ($(TARGET_VIRGL),1)
+VMM_SRCS    += devices/gpu_virgl.c
+TARGET_CFLAGS += -DARKVM_VIRGL $(shell $(TARGET_PKG_CONFIG) --cflags virglrenderer)
+TARGET_LIBS += $(shell $(TARGET_PKG_CONFIG) --libs virglrenderer)
+endif
 
 TARGET_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS) $(VMM_SRCS)) \
                $(BUILD)/obj/gen/sandbox_bpf.o
-UNIT_OBJS   := $(patsubst %.c,$(NATIVE)/obj/%.o,$(CORE_SRCS) $(UNIT_SRCS))
+UNIT_OBJS   := $(patsubst %.c,$(NATIVE)/obj/%.o,$(NATIVE_SRCS) $(UNIT_SRCS))
 SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 # Named after the package list, so adding a package installs it again.
 DEPS_STAMP := $(CACHE)/deps-$(shell echo '$(APT_PACKAGES)' | cksum | cut -d' ' -f1).stamp
 
 # libFuzzer targets (tests/fuzz/), built natively with clang.
-FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net uart loader cli
+FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net virtio_gpu uart loader cli
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120
@@ -110,7 +163,7 @@ $(BUILD)/arkvm: $(TARGET_OBJS) | $(DEPS_STAMP)
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(TARGET_CC) $(CFLAGS_COMMON) -c -o $@ $<
+	$(TARGET_CC) $(CFLAGS_COMMON) $(TARGET_CFLAGS) -c -o $@ $<
 
 # The seccomp filters, compiled for arm64 at build time by a tool that runs
 # here (src/sandbox_gen.c, with the build host's libseccomp).
@@ -132,6 +185,11 @@ $(BUILD)/.static-$(STATIC):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/.static-* $(BUILD)/arkvm && touch $@
 $(BUILD)/arkvm: $(BUILD)/.static-$(STATIC)
 
+# vm.c picks the GPU backends it was built with.
+$(BUILD)/.gpu-$(TARGET_VIRGL)-$(TARGET_VNC):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.gpu-* && touch $@
+$(BUILD)/obj/src/vm.o: $(BUILD)/.gpu-$(TARGET_VIRGL)-$(TARGET_VNC)
+
 # TEST_HOOKS=1 (what make test builds): lets the lab make a thread break
 # its seccomp filter on purpose (ARKVM_TEST_SECCOMP, src/sandbox.c).
 $(BUILD)/.hooks-$(TEST_HOOKS):
@@ -142,11 +200,11 @@ $(BUILD)/obj/src/sandbox.o: CFLAGS_COMMON += -DARKVM_TEST_HOOKS
 endif
 
 $(NATIVE)/unit-tests: $(UNIT_OBJS)
-	$(HOST_CC) $(SANITIZE) -o $@ $(UNIT_OBJS) $(LIBS)
+	$(HOST_CC) $(SANITIZE) -o $@ $(UNIT_OBJS) $(NATIVE_LIBS)
 
 $(NATIVE)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(CFLAGS_COMMON) -O1 $(SANITIZE) -Itests/unit -c -o $@ $<
+	$(HOST_CC) $(CFLAGS_COMMON) $(NATIVE_CFLAGS) -O1 $(SANITIZE) -Itests/unit -c -o $@ $<
 
 $(FUZZ)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

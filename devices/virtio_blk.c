@@ -289,9 +289,19 @@ static bool blk_reap(struct virtio_blk *b, unsigned int queued)
 		return false;
 	}
 	while (queued) {
-		ret = io_uring_wait_cqe(ring, &cqe);
-		if (ret == -EINTR)
+		ret = io_uring_peek_cqe(ring, &cqe);
+		if (ret == -EAGAIN) {
+			/*
+			 * None ready yet.  Submit again while waiting: a short
+			 * submit (the kernel may take fewer than were queued)
+			 * left the rest in the ring, and they must go in too, or
+			 * this would wait for completions that can never come.
+			 */
+			ret = io_uring_submit_and_wait(ring, 1);
+			if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
+				return false;
 			continue;
+		}
 		if (ret < 0)
 			return false;
 		blk_complete(b, &b->batch->slots[cqe->user_data % BLK_BATCH], cqe->res);

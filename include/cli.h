@@ -32,6 +32,29 @@ enum console_kind {
 	CONSOLE_VIRTIO,       /* virtio-console (hvc0); the UART keeps early output */
 };
 
+enum gpu_mode {
+	GPU_NONE,
+	GPU_2D,               /* virtio-gpu, 2D only, rendered by arkvm */
+	GPU_VIRGL,            /* virtio-gpu with 3D through virglrenderer */
+};
+
+#define CFG_GPU_DEFAULT_WIDTH  1024
+#define CFG_GPU_DEFAULT_HEIGHT 768
+#define CFG_GPU_MIN_DIM        64
+#define CFG_GPU_MAX_DIM        4095   /* an EDID detailed timing's 12-bit field */
+
+struct gpu_config {
+	enum gpu_mode mode;
+	unsigned int width, height;   /* the one scanout's mode */
+};
+
+/* --display vnc=ADDR:PORT */
+struct display_config {
+	bool vnc;
+	u8 addr[4];           /* IPv4, in order */
+	u16 port;
+};
+
 struct disk_config {
 	char path[CFG_MAX_PATH + 1];
 	char serial[CFG_MAX_SERIAL + 1];  /* empty: derived from the disk's position */
@@ -56,6 +79,9 @@ struct vm_config {
 	struct net_config nets[CFG_MAX_NETS];
 	unsigned int nr_nets;
 	enum console_kind console;
+	struct gpu_config gpu;
+	struct display_config display;
+	const char *screenshot; /* --screenshot FILE: PNG of the scanout */
 	bool no_seccomp;        /* --no-seccomp: no syscall filters */
 	bool boot_timer;        /* --boot-timer: the boot timer device */
 	bool stats;             /* --stats: counters on exit */

@@ -109,8 +109,10 @@ bool virtio_dev_running(const struct virtio_dev *dev);
 
 /*
  * Serves one chain: returns 0 with *@written set to the bytes it wrote into
- * the chain, or -errno when the chain is malformed (the device then needs a
- * reset).  Called without dev->lock: it may block on I/O.
+ * the chain, 1 when the device keeps the chain to return it later itself
+ * (virtq_push() under dev->lock, if dev->generation still equals
+ * c->generation), or -errno when the chain is malformed (the device then
+ * needs a reset).  Called without dev->lock: it may block on I/O.
  */
 typedef int (*virtio_serve_fn)(struct virtio_dev *dev, const struct virtq_chain *c,
 			       u32 *written);

@@ -41,6 +41,7 @@ struct virtq {
  */
 struct virtq_chain {
 	u16 head;
+	u32 generation;               /* the device's when taken (virtio_dev_serve_queue) */
 	unsigned int nr_out;          /* readable segments: iov[0 .. nr_out) */
 	unsigned int nr_in;           /* writable segments follow them */
 	u64 out_len, in_len;          /* total bytes of each kind */

@@ -3,6 +3,8 @@
 #define ARKVM_VM_H
 
 #include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -15,6 +17,9 @@
 #include "mmio_bus.h"
 #include "uart_16550.h"
 #include "virtio_devices.h"
+#include "virtio_gpu.h"
+#include "virtio_input.h"
+#include "vnc.h"
 #include "virtio_slots.h"
 #include "arch/arm64/layout.h"
 
@@ -28,6 +33,12 @@ enum vm_stop_reason {
 	VM_STOP_SIGNAL,     /* SIGTERM, SIGINT or SIGHUP */
 	VM_STOP_USER,       /* Ctrl-A x on the console */
 };
+
+/*
+ * Stops a vCPU inside KVM_RUN.  A real-time signal, so that SIGUSR1 and
+ * SIGUSR2 stay free for the user (SIGUSR1 takes a screenshot).
+ */
+#define VCPU_KICK_SIGNAL (SIGRTMIN)
 
 /* Exit statuses, documented in the README and in --help. */
 #define EXIT_GUEST_POWEROFF 0
@@ -81,12 +92,19 @@ struct vm {
 	unsigned int nr_nets;
 	struct virtio_console vcon;   /* with --console virtio */
 	struct virtio_rng rng;
+	struct virtio_gpu gpu;        /* with --gpu */
+	struct virtio_input kbd, tablet;  /* with --display vnc */
+	struct vnc vnc;
+	int screenshot_fd;            /* with --screenshot, else -1 */
 	struct virtio_slot virtio[ARM64_VIRTIO_SLOTS];
 	unsigned int nr_virtio;
 
 	struct event_loop io_loop;  /* I/O thread: every virtio queue's work */
 	pthread_t io_thread;
 	bool io_started;
+	/* --gpu virgl: the I/O thread starts the renderer, then says how it went. */
+	sem_t io_ready;
+	int io_start_err;
 
 	struct event_loop loop;    /* main thread: console input, signals, stop */
 	struct event_source signals;
@@ -107,6 +125,17 @@ int vm_dump_dtb(struct vm *vm, const char *path);
 /* Runs until the guest or the user stops it; returns the exit status. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
+
+/*
+ * Starts one of arkvm's threads on a stack of @stack bytes, 0 for glibc's
+ * default.  VM_THREAD_STACK_SIZE is plenty for arkvm's own loops, and too
+ * small for a transparent huge page to back it (glibc's default 8 MiB
+ * stack can get a 2 MiB page, which is more than all the rest of arkvm's
+ * memory); a thread that runs Mesa (--gpu virgl) gets the default.
+ * Returns 0 or a positive errno, as pthread_create().
+ */
+#define VM_THREAD_STACK_SIZE (256 * 1024)
+int vm_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, size_t stack);
 
 /* Asks the VM to stop, from any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);

@@ -329,6 +329,77 @@ static int set_console(struct vm_config *cfg, const char *name, const char *arg)
 	return 0;
 }
 
+/* --gpu 2d|virgl[,width=W,height=H] */
+static int set_gpu(struct vm_config *cfg, const char *name, const char *arg)
+{
+	const char *p = arg, *item = arg;
+	struct gpu_config *g = &cfg->gpu;
+	size_t len = 0;
+	char num[16];
+
+	next_item(&p, &item, &len);
+	if (len == 2 && !strncmp(item, "2d", 2)) {
+		g->mode = GPU_2D;
+	} else if (len == 5 && !strncmp(item, "virgl", 5)) {
+		g->mode = GPU_VIRGL;
+	} else {
+		pr_err("--%s '%s': not a GPU kind (2d or virgl)", name, arg);
+		return -EINVAL;
+	}
+	while (next_item(&p, &item, &len)) {
+		unsigned int *dim = NULL;
+
+		if (item_value(item, len, "width", num, sizeof(num)))
+			dim = &g->width;
+		else if (item_value(item, len, "height", num, sizeof(num)))
+			dim = &g->height;
+		if (!dim || parse_uint(num, dim) || *dim < CFG_GPU_MIN_DIM || *dim > CFG_GPU_MAX_DIM) {
+			pr_err("--%s '%s': bad option '%.*s' (width=W, height=H, each %d to %d pixels)",
+			       name, arg, (int)len, item, CFG_GPU_MIN_DIM, CFG_GPU_MAX_DIM);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* "a.b.c.d:port", an IPv4 address and a port that is not 0. */
+static int parse_addr_port(const char *s, u8 addr[4], u16 *port)
+{
+	const char *end;
+	u64 v;
+
+	for (int i = 0; i < 4; i++) {
+		if (parse_digits(s, 255, &v, &end) || *end != (i == 3 ? ':' : '.'))
+			return -EINVAL;
+		addr[i] = (u8)v;
+		s = end + 1;
+	}
+	if (parse_digits(s, 65535, &v, &end) || *end || !v)
+		return -EINVAL;
+	*port = (u16)v;
+	return 0;
+}
+
+/* --display vnc=ADDR:PORT */
+static int set_display(struct vm_config *cfg, const char *name, const char *arg)
+{
+	struct display_config *d = &cfg->display;
+
+	if (strncmp(arg, "vnc=", 4) || parse_addr_port(arg + 4, d->addr, &d->port)) {
+		pr_err("--%s '%s': not a display (vnc=ADDR:PORT, like vnc=127.0.0.1:5900)", name,
+		       arg);
+		return -EINVAL;
+	}
+	d->vnc = true;
+	return 0;
+}
+
+static int set_screenshot(struct vm_config *cfg, const char *name __unused, const char *arg)
+{
+	cfg->screenshot = arg;
+	return 0;
+}
+
 static const struct cli_option run_options[] = {
 	{ "kernel", "PATH", "arm64 Linux Image, plain or gzip-compressed (required)", false, set_kernel },
 	{ "initrd", "PATH", "initramfs or initrd, loaded after the kernel", false, set_initrd },
@@ -343,6 +414,13 @@ static const struct cli_option run_options[] = {
 	  true, set_net },
 	{ "console", "serial|virtio", "guest console: the UART (ttyS0, default) or virtio (hvc0)",
 	  false, set_console },
+	{ "gpu", "2d|virgl[,width=W,height=H]",
+	  "a virtio-gpu with one display (default 1024x768); virgl adds 3D", false, set_gpu },
+	{ "display", "vnc=ADDR:PORT",
+	  "with --gpu: serve the display over VNC, with a keyboard and tablet for the viewer",
+	  false, set_display },
+	{ "screenshot", "FILE", "with --gpu: write the display as PNG on SIGUSR1 and at exit",
+	  false, set_screenshot },
 	{ "dump-dtb", "FILE", "write the guest device tree to FILE and exit", false, set_dump_dtb },
 	{ "boot-timer", NULL, "print how long the boot took once the guest's init says so",
 	  false, set_boot_timer },
@@ -470,6 +548,14 @@ static int parse_run(int argc, char *const argv[], struct vm_config *cfg, FILE *
 		pr_err("no kernel: give one with --kernel PATH");
 		return -EINVAL;
 	}
+	if (cfg->screenshot && cfg->gpu.mode == GPU_NONE) {
+		pr_err("--screenshot needs a display: add --gpu 2d");
+		return -EINVAL;
+	}
+	if (cfg->display.vnc && cfg->gpu.mode == GPU_NONE) {
+		pr_err("--display needs a display to show: add --gpu 2d");
+		return -EINVAL;
+	}
 	return console_cmdline(cfg);
 }
 
@@ -479,6 +565,7 @@ int cli_parse(int argc, char *const argv[], struct vm_config *cfg, FILE *out)
 		.nr_cpus = CFG_DEFAULT_CPUS,
 		.mem_size = CFG_DEFAULT_MEMORY,
 		.cmdline = "",
+		.gpu = { .width = CFG_GPU_DEFAULT_WIDTH, .height = CFG_GPU_DEFAULT_HEIGHT },
 	};
 
 	if (argc < 2) {

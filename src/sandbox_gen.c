@@ -47,9 +47,13 @@ static const int common_syscalls[] = {
 	SCMP_SYS(exit), SCMP_SYS(exit_group),
 };
 
-/* The event loop, the stop path (kick and join), and teardown. */
+/*
+ * The event loop, the stop path (kick and join), teardown, and screenshots
+ * (rewriting the file opened at start-up).
+ */
 static const int main_syscalls[] = {
 	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(close), SCMP_SYS(fdatasync),
+	SCMP_SYS(ftruncate), SCMP_SYS(pwrite64),
 };
 /* The UART's interrupt from console input; the terminal mode on the way out. */
 static const unsigned long main_ioctls[] = { KVM_IRQ_LINE, TCGETS, TCSETS };

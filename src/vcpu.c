@@ -2,7 +2,7 @@
 /*
  * vCPU threads: one per vCPU, each looping on KVM_RUN.  Stopping sets
  * immediate_exit (for a thread about to enter the guest) and sends
- * KICK_SIGNAL (for one inside it), then joins.
+ * VCPU_KICK_SIGNAL (for one inside it), then joins.
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -18,8 +18,6 @@
 #include "log.h"
 #include "sandbox.h"
 #include "vm.h"
-
-#define KICK_SIGNAL SIGUSR1
 
 static int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
 {
@@ -70,7 +68,7 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
 	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&kick);
-	sigaddset(&kick, KICK_SIGNAL);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	if (sandbox_enter(SANDBOX_VCPU, !vm->cfg->no_seccomp)) {
 		vm_request_stop(vm, VM_STOP_ERROR);
@@ -107,12 +105,12 @@ int vcpus_start(struct vm *vm)
 	struct sigaction sa = { .sa_handler = kick_handler }; /* no SA_RESTART */
 	int ret;
 
-	if (sigaction(KICK_SIGNAL, &sa, NULL) < 0)
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
 		return -errno;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 
-		ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		ret = vm_thread_create(&vcpu->thread, vcpu_thread, vcpu, VM_THREAD_STACK_SIZE);
 		if (ret) {
 			pr_err("vcpu%u: cannot start its thread: %s", i, strerror(ret));
 			vm_request_stop(vm, VM_STOP_ERROR);
@@ -131,7 +129,7 @@ void vcpus_stop(struct vm *vm)
 		if (!vcpu->started)
 			continue;
 		__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(vcpu->thread, KICK_SIGNAL);
+		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];

@@ -123,6 +123,7 @@ void virtio_dev_serve_queue(struct virtio_dev *dev, unsigned int q, struct virtq
 	do {
 		while ((ret = virtq_pop(vq, c)) > 0) {
 			/* The chain is checked and ours: serve it without the lock. */
+			c->generation = generation;
 			pthread_mutex_unlock(&dev->lock);
 			ret = serve(dev, c, &written);
 			pthread_mutex_lock(&dev->lock);
@@ -130,7 +131,8 @@ void virtio_dev_serve_queue(struct virtio_dev *dev, unsigned int q, struct virtq
 				return; /* reset meanwhile: the rings are gone */
 			if (ret < 0)
 				break;
-			virtq_push(vq, c->head, written);
+			if (ret == 0)
+				virtq_push(vq, c->head, written);
 		}
 		if (ret < 0) {
 			virtio_dev_fail(dev, "malformed request", ret);
@@ -271,6 +273,12 @@ static u32 virtio_read_reg(struct virtio_dev *dev, u64 off)
 		return dev->status;
 	case VIRTIO_MMIO_CONFIG_GENERATION:
 		return atomic_load(&dev->config_generation);
+	case VIRTIO_MMIO_SHM_LEN_LOW:
+	case VIRTIO_MMIO_SHM_LEN_HIGH:
+	case VIRTIO_MMIO_SHM_BASE_LOW:
+	case VIRTIO_MMIO_SHM_BASE_HIGH:
+		/* No shared memory region, whichever SHMSel names: a length of ~0. */
+		return 0xffffffff;
 	default:
 		return 0;
 	}

@@ -18,6 +18,7 @@
 #include "arch/arm64/layout.h"
 #include "fdt_build.h"
 #include "log.h"
+#include "screenshot.h"
 #include "sandbox.h"
 #include "vm.h"
 
@@ -41,6 +42,7 @@ void vm_init_state(struct vm *vm, const struct vm_config *cfg)
 		.vm_fd = -1,
 		.gic_fd = -1,
 		.signals.fd = -1,
+		.screenshot_fd = -1,
 		.loop = { .epoll_fd = -1, .wake_fd = -1 },
 		.io_loop = { .epoll_fd = -1, .wake_fd = -1 },
 	};
@@ -249,6 +251,94 @@ static int vm_check_disks_distinct(const struct vm_config *cfg)
 	return 0;
 }
 
+/* --display vnc: a keyboard and a tablet for the viewer, and the server. */
+static int vm_setup_vnc(struct vm *vm)
+{
+#ifdef ARKVM_VNC
+	int ret;
+
+	virtio_input_init(&vm->kbd, INPUT_KEYBOARD, &vm->mem);
+	virtio_input_init(&vm->tablet, INPUT_TABLET, &vm->mem);
+	ret = virtio_slot_attach(vm, &vm->kbd.vdev);
+	if (!ret)
+		ret = virtio_slot_attach(vm, &vm->tablet.vdev);
+	if (!ret)
+		ret = vnc_start(&vm->vnc, &vm->cfg->display, &vm->gpu, &vm->kbd, &vm->tablet);
+	return ret;
+#else
+	pr_err("--display vnc: this arkvm was built without libvncserver (a static or VNC=0 "
+	       "build); use --screenshot");
+	return -ENOTSUP;
+#endif
+}
+
+/* --gpu and --screenshot: the display device, and the file it is shown in. */
+static int vm_setup_gpu(struct vm *vm)
+{
+	const struct gpu_config *cfg = &vm->cfg->gpu;
+	const struct gpu_backend_ops *backend = &gpu_2d_backend;
+	int ret;
+
+	if (cfg->mode == GPU_NONE)
+		return 0;
+	if (cfg->mode == GPU_VIRGL) {
+#ifdef ARKVM_VIRGL
+		backend = &gpu_virgl_backend;
+#else
+		pr_err("--gpu virgl: this arkvm was built without virglrenderer (a static or "
+		       "GPU=0 build); use --gpu 2d");
+		return -ENOTSUP;
+#endif
+	}
+	if (vm->cfg->screenshot) {
+		vm->screenshot_fd = screenshot_open(vm->cfg->screenshot);
+		if (vm->screenshot_fd < 0)
+			return vm->screenshot_fd;
+	}
+	ret = virtio_gpu_init(&vm->gpu, cfg, backend, &vm->mem, &vm->io_loop);
+	if (ret) {
+		pr_err("virtio-gpu: %s", strerror(-ret));
+		return ret;
+	}
+	vm->gpu.watched = vm->cfg->screenshot;
+	/* A renderer with a start of its own starts on the I/O thread (vm_run). */
+	if (!backend->init) {
+		ret = virtio_gpu_start(&vm->gpu);
+		if (ret)
+			return ret;
+	} else if (sem_init(&vm->io_ready, 0, 0)) {
+		return -errno;
+	}
+	ret = virtio_slot_attach(vm, &vm->gpu.vdev);
+	if (!ret && vm->cfg->display.vnc)
+		ret = vm_setup_vnc(vm);
+	return ret;
+}
+
+/* The display as it is now, into the --screenshot file; from the main thread. */
+static void vm_screenshot(struct vm *vm)
+{
+	u32 width, height;
+	u8 *rgb;
+	int ret;
+
+	if (vm->screenshot_fd < 0)
+		return;
+	ret = virtio_gpu_read_scanout(&vm->gpu, &rgb, &width, &height);
+	if (ret == -ENODATA) {
+		pr_warn("screenshot: the guest shows nothing on the display yet");
+		return;
+	}
+	if (!ret) {
+		ret = screenshot_write(vm->screenshot_fd, rgb, width, height);
+		free(rgb);
+	}
+	if (ret)
+		pr_warn("screenshot: %s", strerror(-ret));
+	else
+		pr_info("screenshot: %ux%u written to %s", width, height, vm->cfg->screenshot);
+}
+
 int vm_setup_devices(struct vm *vm)
 {
 	const struct irq_line uart_irq = {
@@ -311,29 +401,77 @@ int vm_setup_devices(struct vm *vm)
 		if (ret)
 			return ret;
 	}
+	ret = vm_setup_gpu(vm);
+	if (ret)
+		return ret;
 	virtio_rng_init(&vm->rng, &vm->mem);
 	return virtio_slot_attach(vm, &vm->rng.vdev);
 }
 
+/* A GPU backend that must start on the thread that serves it (virglrenderer). */
+static bool vm_gpu_starts_on_io(const struct vm *vm)
+{
+	return vm->gpu.vdev.ops && vm->gpu.backend->init;
+}
+
+/*
+ * The I/O thread.  With --gpu virgl it first starts virglrenderer (its GL
+ * context is the thread's), and runs without a seccomp filter: Mesa opens
+ * render nodes and shader caches, maps executable memory for llvmpipe's
+ * shaders and starts threads of its own.
+ */
 static void *vm_io_thread(void *arg)
 {
 	struct vm *vm = arg;
+	bool filtered = !vm->cfg->no_seccomp;
 
 	pthread_setname_np(pthread_self(), "io");
-	if (sandbox_enter(SANDBOX_IO, !vm->cfg->no_seccomp) || event_loop_run(&vm->io_loop))
+	if (vm_gpu_starts_on_io(vm)) {
+		vm->io_start_err = virtio_gpu_start(&vm->gpu);
+		sem_post(&vm->io_ready);
+		if (vm->io_start_err)
+			return NULL;
+		filtered = false;
+	}
+	if (sandbox_enter(SANDBOX_IO, filtered) || event_loop_run(&vm->io_loop))
 		vm_request_stop(vm, VM_STOP_ERROR);
+	if (vm_gpu_starts_on_io(vm))
+		virtio_gpu_stop(&vm->gpu);  /* GL is this thread's: tear it down here */
 	return NULL;
+}
+
+int vm_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, size_t stack)
+{
+	pthread_attr_t attr;
+	int ret = pthread_attr_init(&attr);
+
+	if (ret)
+		return ret;
+	if (stack)
+		ret = pthread_attr_setstacksize(&attr, stack);
+	if (!ret)
+		ret = pthread_create(thread, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return ret;
 }
 
 static int vm_start_io(struct vm *vm)
 {
-	int ret = pthread_create(&vm->io_thread, NULL, vm_io_thread, vm);
+	bool gpu = vm_gpu_starts_on_io(vm);
+	int ret = vm_thread_create(&vm->io_thread, vm_io_thread, vm,
+				   gpu ? 0 : VM_THREAD_STACK_SIZE);
 
 	if (ret) {
 		pr_err("cannot start the I/O thread: %s", strerror(ret));
 		return -ret;
 	}
 	vm->io_started = true;
+	if (gpu) {
+		/* The renderer is up (or said why not) before any vCPU runs. */
+		while (sem_wait(&vm->io_ready) && errno == EINTR)
+			;
+		return vm->io_start_err;
+	}
 	return 0;
 }
 
@@ -430,12 +568,19 @@ static void vm_signal(struct event_source *src, uint32_t events __unused)
 
 	if (read(src->fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGUSR1) {
+		vm_screenshot(vm);
+		return;
+	}
 	if (!vm_stopping(vm))
 		vm->stop_signal = (int)si.ssi_signo;
 	vm_request_stop(vm, VM_STOP_SIGNAL);
 }
 
-/* SIGTERM, SIGINT and SIGHUP stop the VM; they arrive on the main loop. */
+/*
+ * SIGTERM, SIGINT and SIGHUP stop the VM; SIGUSR1 takes a screenshot (and
+ * is ignored without --screenshot).  They arrive on the main loop.
+ */
 static int vm_setup_signals(struct vm *vm)
 {
 	sigset_t set;
@@ -444,6 +589,7 @@ static int vm_setup_signals(struct vm *vm)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	/* Blocked before any thread starts, so every thread inherits it. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -482,6 +628,16 @@ static void vm_print_stats(const struct vm *vm)
 			d->name, ARM64_VIRTIO_BASE + i * ARM64_VIRTIO_SLOT_SIZE, used, kicks,
 			irqs, mmio, per(kicks, used), per(irqs, used));
 	}
+	if (vm->gpu.vdev.ops)
+		pr_info("stats: virtio-gpu: %llu commands, %llu refused, %llu transfers, %llu flushes, "
+			"%llu submits, %llu fences; scanout 0 shows resource %u (%ux%u)",
+			(unsigned long long)vm->gpu.stats.commands,
+			(unsigned long long)vm->gpu.stats.errors,
+			(unsigned long long)vm->gpu.stats.transfers,
+			(unsigned long long)vm->gpu.stats.flushes,
+			(unsigned long long)vm->gpu.stats.submits,
+			(unsigned long long)vm->gpu.stats.fences, vm->gpu.scanouts[0].resource_id,
+			vm->gpu.scanouts[0].r.w, vm->gpu.scanouts[0].r.h);
 }
 
 int vm_run(struct vm *vm)
@@ -498,7 +654,7 @@ int vm_run(struct vm *vm)
 	}
 	/* Only vCPU threads take the kick signal; they unblock it themselves. */
 	sigemptyset(&kick);
-	sigaddset(&kick, SIGUSR1);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &kick, NULL);
 
 	ret = console_start(&vm->console, &vm->loop);
@@ -507,10 +663,13 @@ int vm_run(struct vm *vm)
 	/*
 	 * vCPUs first: the guest boots while the I/O thread starts.  Nothing
 	 * is lost meanwhile, a kick waits in its ioeventfd until it is read.
+	 * Only a renderer that must start on the I/O thread goes before them.
 	 */
+	if (!ret && vm_gpu_starts_on_io(vm))
+		ret = vm_start_io(vm);
 	if (!ret)
 		ret = vcpus_start(vm);
-	if (!ret)
+	if (!ret && !vm->io_started)
 		ret = vm_start_io(vm);
 	/* Last: threads inherit the filter of the thread that creates them. */
 	if (!ret)
@@ -521,6 +680,7 @@ int vm_run(struct vm *vm)
 		vm_request_stop(vm, VM_STOP_ERROR);
 
 	vcpus_stop(vm);
+	vm_screenshot(vm); /* the last picture: no vCPU draws any more */
 	vm_stop_io(vm);
 	console_destroy(&vm->console);
 	if (vm->cfg->stats)
@@ -540,6 +700,17 @@ void vm_destroy(struct vm *vm)
 		virtio_dev_destroy(&vm->vcon.vdev);
 	if (vm->rng.vdev.ops)
 		virtio_dev_destroy(&vm->rng.vdev);
+#ifdef ARKVM_VNC
+	vnc_stop(&vm->vnc);
+#endif
+	if (vm->kbd.vdev.ops)
+		virtio_dev_destroy(&vm->kbd.vdev);
+	if (vm->tablet.vdev.ops)
+		virtio_dev_destroy(&vm->tablet.vdev);
+	if (vm->gpu.vdev.ops)
+		virtio_gpu_destroy(&vm->gpu);
+	if (vm->screenshot_fd >= 0)
+		close(vm->screenshot_fd);
 	if (vm->io_loop.epoll_fd >= 0)
 		event_loop_destroy(&vm->io_loop);
 	if (vm->signals.fd >= 0)

@@ -28,8 +28,9 @@ bench() { echo "BENCH: $*"; }
 info() { echo "bench: $*"; }
 
 # The guest's initrd with loadgen added: the kernel unpacks concatenated
-# archives in turn.
-cat "$INITRD" "$LOADGEN_CPIO" > "$tmp/initrd"
+# archives in turn, each starting on a 4-byte boundary (zeros pad).
+pad=$(( (4 - $(wc -c < "$INITRD") % 4) % 4 ))
+{ cat "$INITRD"; head -c $pad /dev/zero; cat "$LOADGEN_CPIO"; } > "$tmp/initrd"
 
 # start NAME [arkvm args] < input: arkvm in the background; $pid.
 start() {

@@ -99,6 +99,38 @@ def virtio_blk():
                 struct.pack("<QB", 0, uring) + bytes(ram.b))
 
 
+def virtio_gpu():
+    """Create, attach, transfer, show and flush a 16x8 resource; move a cursor."""
+    ram = Ram(0x10000)  # the cursor queue's rings take 0x4000-0x6fff
+    hdr = lambda typ: struct.pack("<IIQIB3x", typ, 0, 0, 0, 0)
+    cmds = [
+        hdr(0x0101) + struct.pack("<IIII", 1, 2, 16, 8),              # CREATE_2D
+        hdr(0x0106) + struct.pack("<II", 1, 1)                         # ATTACH_BACKING
+        + struct.pack("<QII", RAM_BASE + 0xa000, 16 * 8 * 4, 0),
+        hdr(0x0105) + struct.pack("<IIIIQII", 0, 0, 16, 8, 0, 1, 0),  # TRANSFER_TO_HOST_2D
+        hdr(0x0103) + struct.pack("<IIIIII", 0, 0, 16, 8, 0, 1),      # SET_SCANOUT
+        hdr(0x0104) + struct.pack("<IIIIII", 0, 0, 16, 8, 1, 0),      # RESOURCE_FLUSH
+        hdr(0x010a) + struct.pack("<II", 0, 0),                        # GET_EDID
+        hdr(0x0100),                                                   # GET_DISPLAY_INFO
+    ]
+    heads = []
+    for i, cmd in enumerate(cmds):
+        req, resp = 0x8000 + 0x80 * i, 0xc000 + 0x400 * i
+        ram.w(req, cmd)
+        ram.desc(0, 2 * i, req, len(cmd), F_NEXT, 2 * i + 1)
+        ram.desc(0, 2 * i + 1, resp, 0x100 if i < 6 else 0x400, F_WRITE, 0)
+        heads.append(2 * i)
+    ram.avail(0, heads)
+    for i in range(16 * 8):
+        ram.w(0xa000 + 4 * i, bytes([i, 2 * i & 0xff, 0x80, 0xff]))
+    # The cursor queue: MOVE_CURSOR to (10, 20).
+    cur = hdr(0x0301) + struct.pack("<IIII", 0, 10, 20, 0) + struct.pack("<IIII", 0, 0, 0, 0)
+    ram.w(0x7800, cur)
+    ram.desc(0x4000, 0, 0x7800, len(cur), 0, 0)
+    ram.avail(0x4000, [0])
+    put("virtio_gpu", "2d-screen", struct.pack("<Q", 1 << 1) + bytes(ram.b))
+
+
 def virtio_net():
     mrg_csum = (1 << 15) | (1 << 0) | (1 << 1)
     ram = Ram(0x8000)
@@ -150,5 +182,5 @@ def cli():
     put("cli", "help", b"--help")
 
 
-for f in (loader, virtqueue, virtio_blk, virtio_net, virtio_mmio, uart, cli):
+for f in (loader, virtqueue, virtio_blk, virtio_net, virtio_mmio, uart, cli, virtio_gpu):
     f()

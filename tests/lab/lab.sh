@@ -12,9 +12,12 @@
 #
 # ARKVM_BIN: the static arm64 arkvm (default build/arm64/arkvm, from
 # `make STATIC=1`). ARKVM_CACHE: downloads and builds (~/.cache/arkvm).
-# LAB_TIMEOUT: seconds level 1 may take for all the cases (default 1200).
+# LAB_TIMEOUT: seconds level 1 may take for all the cases (default 2400).
 # LAB_CASES: another script to run instead of cases.sh (make bench), with
 # LAB_FILES copied next to it into level 1's /lab.
+# Some verdicts are given here, on the lab host, from what the cases print:
+# the dumped device tree (read by dtc) and the GPU case's screenshot
+# (measured by tests/lab/png-box.c, built with the host's libpng).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,6 +48,7 @@ esac
 "$here/setup.sh" >&2
 "$here/build-guest.sh" >&2
 kernel=$(ls "$cache"/k/boot/vmlinuz-* | head -n 1)
+gpu_kernel=$(ls "$cache"/kg/boot/vmlinuz-* 2>/dev/null | head -n 1)
 cases=${LAB_CASES:-$here/cases.sh}
 
 # The default guest boots quietly, unless the user brings a command line.
@@ -65,6 +69,11 @@ build_level1() {
 	cp "$arkvm" "$root/bin/arkvm"
 	cp "$kernel" "$root/lab/Image"
 	cp "$cache/guest.cpio.gz" "$cache/guest-marker" "$root/lab/"
+	# The GPU case's kernel and guest, only for the cases (not for make bench).
+	if [ -z "${LAB_CASES:-}" ] && [ -n "$gpu_kernel" ]; then
+		cp "$gpu_kernel" "$root/lab/Image-generic"
+		cp "$cache/guest-gpu.cpio.gz" "$root/lab/"
+	fi
 	cp "$cases" "$root/lab/cases.sh"
 	cp "$here/net.sh" "$root/lab/"
 	for f in ${LAB_FILES:-}; do cp "$f" "$root/lab/"; done
@@ -102,25 +111,59 @@ check_dtb() {
 	fi
 }
 
+# check_png LOG: the GPU case printed its screenshot in base64; the guest
+# wrote three short lines at the top left of a 1024x768 display, so the lit
+# pixels must be there and nowhere else (tests/lab/png-box.c measures).
+check_png() {
+	png=$cache/lab-gpu.png
+	sed -n '/^PNG-BASE64-BEGIN/,/^PNG-BASE64-END/p' "$1" | sed '1d;$d' |
+		base64 -d > "$png" 2>/dev/null || true
+	if ! ${HOST_CC:-cc} -O2 -o "$cache/png-box" "$here/png-box.c" -lpng16 2>&1; then
+		echo "FAIL: lab/gpu-screenshot-shows-text: cannot build png-box"
+		return
+	fi
+	box=$("$cache/png-box" "$png" 2>&1)
+	set -- $(echo "$box" | sed -n 's/^\([0-9]*\)x\([0-9]*\) lit=\([0-9]*\) box=\([0-9]*\),\([0-9]*\),\([0-9]*\),\([0-9]*\)$/\1 \2 \3 \4 \5 \6 \7/p')
+	if [ $# -eq 7 ] && [ "$1" = 1024 ] && [ "$2" = 768 ] && [ "$3" -ge 300 ] &&
+	    [ "$4" -lt 8 ] && [ "$5" -lt 16 ] && [ "$6" -ge 114 ] && [ "$6" -le 320 ] &&
+	    [ "$7" -le 72 ]; then
+		echo "PASS: lab/gpu-screenshot-shows-text ($box)"
+	else
+		echo "FAIL: lab/gpu-screenshot-shows-text: expected 1024x768 with text only in the top left, got '$box' ($png)"
+	fi
+}
+
+# check_output LOG: the verdicts only the lab host can give.
+check_output() {
+	if grep -q '^DTB-BASE64-BEGIN' "$1"; then
+		verdict=$(check_dtb "$1")
+		echo "$verdict"; echo "$verdict" >> "$1"
+	fi
+	if grep -q '^PNG-BASE64-BEGIN' "$1"; then
+		verdict=$(check_png "$1")
+		echo "$verdict"; echo "$verdict" >> "$1"
+	fi
+}
+
 case "$mode" in
 test)
-	if native; then
-		exec "$cases" "$arkvm" "$kernel" "$cache/guest.cpio.gz" "$cache/guest-marker"
-	fi
-	build_level1
 	log=$cache/level1.log
-	say "booting the emulated arm64 host; its console goes to $log"
 	t0=$(date +%s)
-	# Bounded, so a hung guest cannot hang CI; the verdicts show as they come.
-	{ qemu_level1 test "${LAB_TIMEOUT:-1200}" -serial stdio < /dev/null 2>&1 || true; } |
-		sed -u 's/\r$//' | tee "$log" | grep --line-buffered -E '^(PASS|FAIL|BENCH): ' || true
-	if grep -q '^DTB-BASE64-BEGIN' "$log"; then
-		verdict=$(check_dtb "$log")
-		echo "$verdict"; echo "$verdict" >> "$log"
+	if native; then
+		{ GPU_KERNEL=$gpu_kernel GPU_INITRD=$cache/guest-gpu.cpio.gz \
+			"$cases" "$arkvm" "$kernel" "$cache/guest.cpio.gz" "$cache/guest-marker" 2>&1
+		  echo "ARKVM-LAB-DONE"; } | tee "$log" | grep --line-buffered -E '^(PASS|FAIL|BENCH): ' || true
+	else
+		build_level1
+		say "booting the emulated arm64 host; its console goes to $log"
+		# Bounded, so a hung guest cannot hang CI; the verdicts show as they come.
+		{ qemu_level1 test "${LAB_TIMEOUT:-2400}" -serial stdio < /dev/null 2>&1 || true; } |
+			sed -u 's/\r$//' | tee "$log" | grep --line-buffered -E '^(PASS|FAIL|BENCH): ' || true
 	fi
-	say "level 1 ran $(( $(date +%s) - t0 )) s"
+	check_output "$log"
+	say "the cases ran $(( $(date +%s) - t0 )) s"
 	if ! grep -q '^ARKVM-LAB-DONE' "$log"; then
-		echo "FAIL: lab: level 1 did not finish the cases within ${LAB_TIMEOUT:-1200} s (see $log)"
+		echo "FAIL: lab: level 1 did not finish the cases within ${LAB_TIMEOUT:-2400} s (see $log)"
 		failed=true
 	elif grep -q '^FAIL: ' "$log"; then
 		failed=true

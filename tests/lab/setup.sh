@@ -3,7 +3,9 @@
 #   - on this host: qemu-system-aarch64 (unless it is an arm64 KVM host),
 #     cpio and gzip to pack initramfs images, dtc to read dumped trees;
 #   - into the cache: Debian's arm64 cloud kernel (an uncompressed Image with
-#     KVM built in, and its modules) and busybox-static for arm64, unpacked.
+#     KVM built in, and its modules), Debian's generic arm64 kernel (for the
+#     GPU case: the cloud kernel has no virtio-gpu) and busybox-static for
+#     arm64, unpacked.
 # Prints one line per step. Idempotent: a second run only checks stamps.
 #
 # Cache: $ARKVM_CACHE, default ~/.cache/arkvm. Needs root when something is
@@ -79,6 +81,32 @@ if [ -f "$cache/kernel.stamp" ] && ls "$cache"/k/boot/vmlinuz-* > /dev/null 2>&1
 else
 	get_kernel || { apt_update; get_kernel; } || { cat "$cache/apt.log" >&2; exit 1; }
 	touch "$cache/kernel.stamp"
+fi
+
+# Debian's generic arm64 kernel, for the GPU case only: unlike the cloud
+# kernel it builds virtio-gpu, DRM and the framebuffer console.
+generic_pkg() {
+	apt-cache depends linux-image-arm64:arm64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {sub(/:arm64$/, "", $2); print $2; exit}'
+}
+
+get_generic() {
+	pkg=$(generic_pkg)
+	[ -n "$pkg" ] || return 1
+	step "fetching $pkg:arm64 (the GPU case's guest kernel)"
+	rm -f "$cache"/debs/"$pkg"_*.deb
+	fetch "$pkg:arm64" "$cache/kg" || return 1
+	# Only the kernel and the modules a guest loads are kept.
+	find "$cache/kg/lib/modules" -name '*.ko' | grep -v -E \
+		'/kernel/drivers/(virtio|gpu/drm|block|char)/' | xargs rm -f
+	rm -f "$cache"/debs/"$pkg"_*.deb
+}
+
+if [ -f "$cache/kernel-generic.stamp" ] && ls "$cache"/kg/boot/vmlinuz-* > /dev/null 2>&1; then
+	step "generic kernel $(basename "$(ls "$cache"/kg/boot/vmlinuz-* | head -n 1)") (cached)"
+else
+	get_generic || { apt_update; get_generic; } || { cat "$cache/apt.log" >&2; exit 1; }
+	touch "$cache/kernel-generic.stamp"
 fi
 
 if [ -f "$cache/busybox.stamp" ] && [ -x "$cache/busybox/bin/busybox" ]; then

@@ -5,15 +5,35 @@
 
 extern const struct test_suite guest_mem_suite, mmio_bus_suite, cli_suite, loader_suite,
 	fdt_suite, uart_suite, vcpu_exit_suite, console_suite, virtqueue_suite,
-	virtio_mmio_suite, virtio_blk_suite, virtio_net_suite, virtio_console_suite, boot_timer_suite;
+	virtio_mmio_suite, virtio_blk_suite, virtio_net_suite, virtio_console_suite, boot_timer_suite,
+	virtio_gpu_suite, screenshot_suite, virtio_input_suite;
+#ifdef ARKVM_VIRGL
+extern const struct test_suite gpu_virgl_suite;
+#endif
+#ifdef ARKVM_VNC
+extern const struct test_suite vnc_suite;
+#endif
 
 static const struct test_suite *const suites[] = {
 	&guest_mem_suite, &mmio_bus_suite, &cli_suite, &loader_suite,
 	&fdt_suite, &uart_suite, &vcpu_exit_suite, &console_suite, &virtqueue_suite,
 	&virtio_mmio_suite, &virtio_blk_suite, &virtio_net_suite, &virtio_console_suite, &boot_timer_suite,
+	&virtio_gpu_suite, &screenshot_suite, &virtio_input_suite,
+#ifdef ARKVM_VIRGL
+	&gpu_virgl_suite,
+#endif
+#ifdef ARKVM_VNC
+	&vnc_suite,
+#endif
 };
 
 static bool failed;
+
+
+bool test_failed(void)
+{
+	return failed;
+}
 
 void test_fail(const char *file, int line, const char *what)
 {
@@ -25,6 +45,9 @@ void test_fail(const char *file, int line, const char *what)
 int main(int argc, char **argv)
 {
 	unsigned int passed = 0, nfailed = 0;
+
+	/* Line by line: a sanitizer that ends the run must not take the verdicts with it. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	for (size_t s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
 		const struct test_suite *suite = suites[s];

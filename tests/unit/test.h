@@ -29,6 +29,8 @@ struct test_suite {
 #define TEST(fn) { #fn, fn }
 
 void test_fail(const char *file, int line, const char *what);
+/* Whether a CHECK of the running case failed. */
+bool test_failed(void);
 
 #define CHECK(cond)                                                         \
 	do {                                                                \

@@ -182,6 +182,52 @@ static void test_console(void)
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--console", "usb"), -EINVAL);
 }
 
+static void test_gpu(void)
+{
+	struct vm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K"), CLI_RUN);
+	CHECK_EQ(cfg.gpu.mode, GPU_NONE);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d",
+		       "--screenshot", "s.png"), CLI_RUN);
+	CHECK_EQ(cfg.gpu.mode, GPU_2D);
+	CHECK_EQ(cfg.gpu.width, 1024);
+	CHECK_EQ(cfg.gpu.height, 768);
+	CHECK(!strcmp(cfg.screenshot, "s.png"));
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu=virgl,height=600,width=800"),
+		 CLI_RUN);
+	CHECK_EQ(cfg.gpu.mode, GPU_VIRGL);
+	CHECK_EQ(cfg.gpu.width, 800);
+	CHECK_EQ(cfg.gpu.height, 600);
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "3d"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d,width=63"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d,height=4096"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d,width="), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d,depth=32"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d,width=99999999999"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d", "--display",
+		       "vnc=127.0.0.1:5901"), CLI_RUN);
+	CHECK(cfg.display.vnc);
+	CHECK(!memcmp(cfg.display.addr, "\x7f\0\0\x01", 4));
+	CHECK_EQ(cfg.display.port, 5901);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d", "--display",
+		       "vnc=0.0.0.0:65535"), CLI_RUN);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d", "--display",
+		       "vnc=127.0.0.1:0"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d", "--display",
+		       "vnc=127.0.0.256:5900"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d", "--display",
+		       "vnc=localhost:5900"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--gpu", "2d", "--display",
+		       "sdl"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--display", "vnc=127.0.0.1:5900"),
+		 -EINVAL);
+	/* A screenshot of nothing is a mistake. */
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--screenshot", "s.png"), -EINVAL);
+}
+
 static void test_help_and_version(void)
 {
 	struct vm_config cfg;
@@ -200,4 +246,5 @@ TEST_SUITE(cli,
 	   TEST(test_cmdline_too_long),
 	   TEST(test_net),
 	   TEST(test_console),
+	   TEST(test_gpu),
 	   TEST(test_help_and_version));

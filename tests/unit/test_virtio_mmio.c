@@ -102,6 +102,10 @@ static void test_identity(void)
 	CHECK_EQ(virtio_mmio_ops.read(&d.vdev, VIRTIO_MMIO_CONFIG + 7, 2), 0); /* past the end */
 	CHECK_EQ(virtio_mmio_ops.read(&d.vdev, 0x7fc, 4), 0);
 	CHECK_EQ(virtio_mmio_ops.read(&d.vdev, VIRTIO_MMIO_MAGIC_VALUE, 2), 0); /* not 32-bit */
+	/* No shared memory regions: Linux reads a length of ~0 as "none" (virtio-gpu asks). */
+	wr(&d, VIRTIO_MMIO_SHM_SEL, 1);
+	CHECK_EQ(rd(&d, VIRTIO_MMIO_SHM_LEN_LOW), 0xffffffff);
+	CHECK_EQ(rd(&d, VIRTIO_MMIO_SHM_LEN_HIGH), 0xffffffff);
 	fake_driver_free(&drv);
 }
 

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_VIRTIO_INPUT_H
+#define ARKVM_VIRTIO_INPUT_H
+
+/*
+ * virtio-input (device ID 18): a keyboard or an absolute pointer (a
+ * tablet, so the guest's pointer lands where the viewer's is).  Events come
+ * from a front end (the VNC server, src/vnc.c) on a thread of its own;
+ * each goes into the next buffer the driver has posted, and is dropped
+ * when there is none (the driver posts them as fast as it reads events).
+ */
+#include <linux/virtio_input.h>
+
+#include "virtio_mmio.h"
+
+#define INPUT_QUEUE_SIZE 64
+#define INPUT_EVENT_Q    0
+#define INPUT_STATUS_Q   1
+#define INPUT_ABS_MAX    32767   /* the tablet's axes run 0..INPUT_ABS_MAX */
+
+enum input_kind {
+	INPUT_KEYBOARD,
+	INPUT_TABLET,
+};
+
+struct virtio_input {
+	struct virtio_dev vdev;
+	enum input_kind kind;
+	struct virtio_input_config config;   /* the page the driver selected */
+	struct virtq_chain chain;            /* under vdev.lock */
+	u64 sent, dropped;
+};
+
+void virtio_input_init(struct virtio_input *in, enum input_kind kind, const struct guest_mem *mem);
+
+/*
+ * Sends @n events (the caller ends a report with EV_SYN); from any thread.
+ * Returns how many the guest got: the rest found no buffer.
+ */
+unsigned int virtio_input_send(struct virtio_input *in, const struct virtio_input_event *ev,
+			       unsigned int n);
+
+#endif
