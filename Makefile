@@ -4,6 +4,7 @@
 #   make STATIC=1      a fully static binary (what the lab runs)
 #   make TEST_HOOKS=1  with the hooks the lab tests need (see src/sandbox.c)
 #   make test          unit tests (native, ASan+UBSan) and the arm64 lab tests
+#   make test-gpu      the slow --gpu virgl guest test (not part of make test)
 #   make unit          only the native unit tests
 #   make run           boot the default guest to a shell (in the lab on non-arm64)
 #   make fuzz          run every libFuzzer target for FUZZ_SECONDS (default 120) each
@@ -135,7 +136,7 @@ FUZZ_SECONDS  ?= 120
 FUZZ_OBJS     := $(patsubst %.c,$(FUZZ)/obj/%.o,$(CORE_SRCS) tests/unit/fake_driver.c)
 FUZZ_BINS     := $(addprefix $(FUZZ)/fuzz_,$(FUZZ_TARGETS))
 
-.PHONY: all deps unit test run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
+.PHONY: all deps unit test test-gpu run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
 all: $(BUILD)/arkvm
 
 deps: $(DEPS_STAMP)
@@ -159,7 +160,7 @@ endif
 	@touch $@
 
 $(BUILD)/arkvm: $(TARGET_OBJS) | $(DEPS_STAMP)
-	$(TARGET_CC) -o $@ $(TARGET_OBJS) $(TARGET_LDFLAGS) $(TARGET_LIBS)
+	$(TARGET_CC) -o $@ $(TARGET_OBJS) $(TARGET_LDFLAGS) $(TARGET_EXTRA_LDFLAGS) $(TARGET_LIBS)
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -238,6 +239,24 @@ unit: $(NATIVE)/unit-tests
 
 test: $(DEPS_STAMP)
 	@tests/run.sh
+
+# make test-gpu: the slow --gpu virgl guest test (tests/lab/gpu-cases.sh), not
+# part of make test.  It needs an arkvm linked dynamically against arm64
+# virglrenderer, built here against Debian's arm64 packages unpacked in the
+# cache, and those libraries and Mesa's in the emulated host.
+GPU_SYSROOT := $(CACHE)/gpu-sysroot
+GPU_BUILD   := build/arm64-gpu
+GPU_LIBDIR  := $(GPU_SYSROOT)/usr/lib/aarch64-linux-gnu
+test-gpu: $(DEPS_STAMP)
+	@tests/lab/setup.sh
+	@tests/lab/gpu-setup.sh
+	@$(MAKE) --no-print-directory BUILD=$(GPU_BUILD) STATIC=0 VNC=0 \
+		TARGET_PKG_CONFIG="PKG_CONFIG_LIBDIR=$(GPU_LIBDIR)/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(GPU_SYSROOT) pkg-config" \
+		TARGET_EXTRA_LDFLAGS="-Wl,-rpath-link,$(GPU_LIBDIR) -Wl,-rpath-link,$(GPU_SYSROOT)/lib/aarch64-linux-gnu" \
+		$(GPU_BUILD)/arkvm
+	@tests/lab/gpu-setup.sh $(GPU_BUILD)/arkvm
+	@LAB_CASES=tests/lab/gpu-cases.sh LAB_GPU=1 LAB_TREE=$(CACHE)/gpu-tree \
+		ARKVM_BIN=$(GPU_BUILD)/arkvm tests/lab/lab.sh test
 
 run: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm

@@ -13,8 +13,10 @@
 # ARKVM_BIN: the static arm64 arkvm (default build/arm64/arkvm, from
 # `make STATIC=1`). ARKVM_CACHE: downloads and builds (~/.cache/arkvm).
 # LAB_TIMEOUT: seconds level 1 may take for all the cases (default 2400).
-# LAB_CASES: another script to run instead of cases.sh (make bench), with
-# LAB_FILES copied next to it into level 1's /lab.
+# LAB_CASES: another script to run instead of cases.sh (make bench, make
+# test-gpu), with LAB_FILES copied next to it into level 1's /lab, and the
+# tree LAB_TREE into level 1's root; LAB_GPU=1 brings the GPU case's kernel
+# and guest along.
 # Some verdicts are given here, on the lab host, from what the cases print:
 # the dumped device tree (read by dtc) and the GPU case's screenshot
 # (measured by tests/lab/png-box.c, built with the host's libpng).
@@ -69,14 +71,16 @@ build_level1() {
 	cp "$arkvm" "$root/bin/arkvm"
 	cp "$kernel" "$root/lab/Image"
 	cp "$cache/guest.cpio.gz" "$cache/guest-marker" "$root/lab/"
-	# The GPU case's kernel and guest, only for the cases (not for make bench).
-	if [ -z "${LAB_CASES:-}" ] && [ -n "$gpu_kernel" ]; then
+	# The GPU case's kernel and guest: for the cases and make test-gpu, not make bench.
+	if { [ -z "${LAB_CASES:-}" ] || [ -n "${LAB_GPU:-}" ]; } && [ -n "$gpu_kernel" ]; then
 		cp "$gpu_kernel" "$root/lab/Image-generic"
 		cp "$cache/guest-gpu.cpio.gz" "$root/lab/"
 	fi
 	cp "$cases" "$root/lab/cases.sh"
 	cp "$here/net.sh" "$root/lab/"
 	for f in ${LAB_FILES:-}; do cp "$f" "$root/lab/"; done
+	# LAB_TREE: a tree of files for level 1's root (make test-gpu: libraries).
+	[ -n "${LAB_TREE:-}" ] && cp -a "$LAB_TREE"/. "$root/"
 	cp "$here/level1-init" "$root/init"
 	# tun for the network cases: level 1 has no other modules.
 	find "$cache/k/lib/modules" -name tun.ko -exec cp {} "$root/lab/" \;

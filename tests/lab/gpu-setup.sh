@@ -1,0 +1,77 @@
+#!/bin/sh
+# For make test-gpu: what a dynamically linked arm64 arkvm with virglrenderer
+# needs, from Debian's arm64 packages only:
+#   $cache/gpu-sysroot  every package unpacked (what the build links against:
+#                       libvirglrenderer-dev and the libraries behind it);
+#   $cache/gpu-tree     the files the emulated host needs to run it: the
+#                       dynamic loader, the libraries arkvm and Mesa's EGL and
+#                       llvmpipe driver load (found by following DT_NEEDED),
+#                       the DRI drivers and glvnd's vendor file for Mesa.
+# Idempotent: a second run only checks a stamp. Needs apt (Debian).
+set -eu
+
+cache=${ARKVM_CACHE:-$HOME/.cache/arkvm}
+debs=$cache/gpu-debs
+sysroot=$cache/gpu-sysroot
+tree=$cache/gpu-tree
+roots="libvirglrenderer-dev:arm64 libvirglrenderer1:arm64 libegl-mesa0:arm64
+       libgl1-mesa-dri:arm64 libegl1:arm64 libopengl0:arm64 libpng16-16:arm64
+       liburing2:arm64 zlib1g:arm64"
+# Named after the list, so a longer list fetches again.
+stamp=$cache/gpu-sysroot-$(echo "$roots" | cksum | cut -d' ' -f1).stamp
+step() { echo "gpu-setup: $*"; }
+
+if [ -f "$stamp" ]; then
+	step "arm64 virglrenderer and Mesa (cached)"
+else
+	step "fetching virglrenderer, Mesa and their libraries for arm64"
+	rm -rf "$debs" "$sysroot" && mkdir -p "$debs" "$sysroot"
+	pkgs=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+		--no-breaks --no-replaces --no-enhances $roots 2>/dev/null |
+		grep -v -e '^ ' -e '^<' | grep ':arm64$' | sort -u)
+	(cd "$debs" && apt-get download -q $pkgs > "$cache/gpu-apt.log" 2>&1) ||
+		{ cat "$cache/gpu-apt.log" >&2; exit 1; }
+	for deb in "$debs"/*.deb; do dpkg -x "$deb" "$sysroot"; done
+	rm -f "$cache"/gpu-sysroot-*.stamp
+	touch "$stamp"
+fi
+
+# needed FILE: the sonames FILE asks for.
+needed() {
+	aarch64-linux-gnu-readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
+}
+
+# find_lib SONAME: its path in the sysroot.
+find_lib() {
+	for d in lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu lib; do
+		[ -e "$sysroot/$d/$1" ] && { echo "$d/$1"; return 0; }
+	done
+	return 1
+}
+
+# add PATH (relative to the sysroot): copies it, the file a link points to,
+# and every library it needs, once each.
+add() {
+	[ -e "$tree/$1" ] && return 0
+	mkdir -p "$(dirname "$tree/$1")"
+	cp -L "$sysroot/$1" "$tree/$1"
+	for so in $(needed "$sysroot/$1"); do
+		lib=$(find_lib "$so") || { echo "gpu-setup: $1 needs $so, not found" >&2; exit 1; }
+		add "$lib"
+	done
+}
+
+if [ $# -ge 1 ]; then
+	step "the emulated host's libraries for $1"
+	rm -rf "$tree" && mkdir -p "$tree/lib"
+	cp -L "$sysroot/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1" "$tree/lib/"
+	for so in $(needed "$1"); do add "$(find_lib "$so")"; done
+	# What is loaded by name at run time: glvnd's EGL and GL (libepoxy), Mesa's
+	# EGL vendor library (glvnd) and its software driver (level 1 has no GPU).
+	for lib in libEGL.so.1 libOpenGL.so.0 libEGL_mesa.so.0 dri/swrast_dri.so; do
+		add "usr/lib/aarch64-linux-gnu/$lib"
+	done
+	mkdir -p "$tree/usr/share/glvnd/egl_vendor.d"
+	cp "$sysroot"/usr/share/glvnd/egl_vendor.d/*mesa*.json "$tree/usr/share/glvnd/egl_vendor.d/"
+	step "$(du -sh "$tree" | cut -f1) in $(find "$tree" -type f | wc -l) files"
+fi
