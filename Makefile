@@ -4,7 +4,8 @@
 #   make STATIC=1      a fully static binary (what the lab runs)
 #   make TEST_HOOKS=1  with the hooks the lab tests need (see src/sandbox.c)
 #   make test          unit tests (native, ASan+UBSan) and the arm64 lab tests
-#   make test-gpu      the slow --gpu virgl guest test (not part of make test)
+#   make test-gpu      the slow --gpu virgl guest test (not part of make test);
+#                      GL=1 adds kmscube in the guest (stalls in the lab: see README)
 #   make unit          only the native unit tests
 #   make run           boot the default guest to a shell (in the lab on non-arm64)
 #   make fuzz          run every libFuzzer target for FUZZ_SECONDS (default 120) each
@@ -254,8 +255,11 @@ test-gpu: $(DEPS_STAMP)
 		TARGET_PKG_CONFIG="PKG_CONFIG_LIBDIR=$(GPU_LIBDIR)/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(GPU_SYSROOT) pkg-config" \
 		TARGET_EXTRA_LDFLAGS="-Wl,-rpath-link,$(GPU_LIBDIR) -Wl,-rpath-link,$(GPU_SYSROOT)/lib/aarch64-linux-gnu" \
 		$(GPU_BUILD)/arkvm
-	@tests/lab/gpu-setup.sh $(GPU_BUILD)/arkvm
+	@$(TARGET_CC) $(CFLAGS_COMMON) -o $(GPU_BUILD)/png-box tests/lab/png-box.c -lpng16
+	@tests/lab/build-guest.sh
+	@GL=$(GL) tests/lab/gpu-setup.sh $(GPU_BUILD)/arkvm
 	@LAB_CASES=tests/lab/gpu-cases.sh LAB_GPU=1 LAB_TREE=$(CACHE)/gpu-tree \
+		LAB_FILES="$(GPU_BUILD)/png-box $(if $(filter 1,$(GL)),$(CACHE)/guest-gl.cpio)" \
 		ARKVM_BIN=$(GPU_BUILD)/arkvm tests/lab/lab.sh test
 
 run: $(DEPS_STAMP)

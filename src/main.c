@@ -4,6 +4,7 @@
  * in the order KVM on arm64 requires, and run it.
  */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "arch/arm64/arch.h"
 #include "cli.h"
@@ -55,5 +56,12 @@ int main(int argc, char **argv)
 		status = vm_run(&vm);
 out:
 	vm_destroy(&vm);
-	return status;
+	/*
+	 * Everything of ours is torn down.  End here rather than run the exit
+	 * handlers of the libraries arkvm loaded (Mesa's, with --gpu virgl),
+	 * which may open files or start work that the main thread's seccomp
+	 * filter refuses.
+	 */
+	fflush(NULL);
+	_exit(status);
 }
