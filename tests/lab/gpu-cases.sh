@@ -43,11 +43,11 @@ else
 fi
 grep 'stats: virtio-gpu:' "$tmp/virgl.err" | sed 's/^/lab: /'
 
-# With make test-gpu GL=1: a GL program in the guest. kmscube spins a cube with the guest's Mesa,
-# whose virgl driver sends it to virglrenderer as command streams. Once the
-# guest says it shows frames, SIGUSR1 takes a screenshot (a cube in the
-# middle of the screen, measured by png-box, built for arm64), and SIGTERM
-# ends it. console=ttyS0 keeps kernel messages off the framebuffer console:
+# A GL program in the guest (make test-gpu GL=0 leaves it out). kmscube spins
+# a cube with the guest's Mesa, whose virgl driver sends it to virglrenderer
+# as command streams. Once the guest says it shows frames, SIGUSR1 takes a
+# screenshot (a cube in the middle of its grey background, measured by
+# png-box, built for arm64), and SIGTERM ends it. console=ttyS0 keeps kernel messages off the framebuffer console:
 # under double emulation its redraws starve the guest's rendering.
 GL_INITRD=$(dirname "$INITRD")/guest-gl.cpio
 if [ -f "$GL_INITRD" ]; then
@@ -84,12 +84,14 @@ if [ -f "$GL_INITRD" ]; then
 	    [ $# -eq 7 ] && [ "$3" -ge 5000 ] && [ "$4" -gt 100 ] && [ "$6" -lt 924 ] &&
 	    [ "$5" -gt 50 ] && [ "$7" -lt 718 ]; then
 		pass "gpu-gl-kmscube-renders-through-virgl ($renderer; $box)"
-		cp "$tmp/gl.png" /tmp/arkvm-kmscube.png 2> /dev/null
+		echo "GL-PNG-BASE64-BEGIN"
+		base64 "$tmp/gl.png"
+		echo "GL-PNG-BASE64-END"
 	else
 		fail gpu-gl-kmscube-renders-through-virgl "exit $rc, renderer '$renderer', ${submits:-0} submits, screenshot '$box'"
 		echo "---- stderr:"; tail -n 20 "$tmp/gl.err"
 		echo "---- console (last 30 lines):"; grep -v -e rcu: -e watchdog: "$tmp/gl.log" | tail -n 30
 	fi
 else
-	echo "lab: no GL guest ($GL_INITRD): kmscube not run (make test-gpu GL=1)"
+	echo "lab: no GL guest ($GL_INITRD): kmscube not run (make test-gpu GL=0)"
 fi

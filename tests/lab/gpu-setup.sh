@@ -7,7 +7,7 @@
 #                       dynamic loader, the libraries arkvm and Mesa's EGL and
 #                       llvmpipe driver load (found by following DT_NEEDED),
 #                       the DRI driver and glvnd's vendor file for Mesa;
-#   $cache/guest-gl.cpio with GL=1: the GPU guest (tests/lab/build-guest.sh) with kmscube
+#   $cache/guest-gl.cpio unless GL=0: the GPU guest (tests/lab/build-guest.sh) with kmscube
 #                       and what it loads, Mesa's virgl driver included
 #                       (uncompressed: inflating it twice emulated is slow).
 # With an argument (the arkvm binary) it builds the last two.
@@ -85,8 +85,8 @@ if [ $# -ge 1 ]; then
 	add usr/lib/aarch64-linux-gnu/dri/swrast_dri.so
 	step "$(du -sh "$tree" | cut -f1) in $(find "$tree" -type f | wc -l) files"
 
-	# The guest with GL=1: kmscube, and Mesa's driver for virtio-gpu (virgl).
-	[ "${GL:-0}" = 1 ] || exit 0
+	# The GL guest (GL=0 skips it): kmscube, and Mesa's driver for virtio-gpu (virgl).
+	[ "${GL:-1}" = 1 ] || exit 0
 	step "the GL guest: kmscube and Mesa"
 	tree=$cache/gl-guest-tree
 	rm -rf "$tree"

@@ -147,6 +147,12 @@ check_output() {
 		verdict=$(check_png "$1")
 		echo "$verdict"; echo "$verdict" >> "$1"
 	fi
+	# make test-gpu: kmscube's screenshot, checked in the lab, kept to look at.
+	if grep -q '^GL-PNG-BASE64-BEGIN' "$1"; then
+		sed -n '/^GL-PNG-BASE64-BEGIN/,/^GL-PNG-BASE64-END/p' "$1" | sed '1d;$d' |
+			base64 -d > "$cache/lab-kmscube.png" 2>/dev/null &&
+			echo "lab: kmscube's screenshot: $cache/lab-kmscube.png"
+	fi
 }
 
 case "$mode" in
