@@ -4,8 +4,8 @@
 #   make STATIC=1      a fully static binary (what the lab runs)
 #   make TEST_HOOKS=1  with the hooks the lab tests need (see src/sandbox.c)
 #   make test          unit tests (native, ASan+UBSan) and the arm64 lab tests
-#   make test-gpu      the slow --gpu virgl guest test (not part of make test);
-#                      GL=1 adds kmscube in the guest (stalls in the lab: see README)
+#   make test-gpu      the slow --gpu virgl guest tests (not part of make test),
+#                      kmscube in the guest included (GL=0 leaves it out)
 #   make unit          only the native unit tests
 #   make run           boot the default guest to a shell (in the lab on non-arm64)
 #   make fuzz          run every libFuzzer target for FUZZ_SECONDS (default 120) each
@@ -91,7 +91,7 @@ CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/cli.c
              src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \
              src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c devices/boot_timer.c \
              devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c devices/virtio_console.c \
-             devices/virtio_gpu.c devices/gpu_edid.c devices/gpu_2d.c devices/virtio_input.c \
+             devices/virtio_gpu.c devices/gpu_3d.c devices/gpu_edid.c devices/gpu_2d.c devices/virtio_input.c \
              src/screenshot.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
@@ -242,13 +242,15 @@ unit: $(NATIVE)/unit-tests
 test: $(DEPS_STAMP)
 	@tests/run.sh
 
-# make test-gpu: the slow --gpu virgl guest test (tests/lab/gpu-cases.sh), not
-# part of make test.  It needs an arkvm linked dynamically against arm64
+# make test-gpu: the slow --gpu virgl guest tests (tests/lab/gpu-cases.sh),
+# not part of make test.  It needs an arkvm linked dynamically against arm64
 # virglrenderer, built here against Debian's arm64 packages unpacked in the
-# cache, and those libraries and Mesa's in the emulated host.
+# cache, and those libraries and Mesa's in the emulated host.  GL=0 leaves
+# out the kmscube guest (a 200 MB initramfs).
 GPU_SYSROOT := $(CACHE)/gpu-sysroot
 GPU_BUILD   := build/arm64-gpu
 GPU_LIBDIR  := $(GPU_SYSROOT)/usr/lib/aarch64-linux-gnu
+GL          ?= 1
 test-gpu: $(DEPS_STAMP)
 	@tests/lab/setup.sh
 	@tests/lab/gpu-setup.sh
