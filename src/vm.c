@@ -606,6 +606,23 @@ static double per(unsigned long n, unsigned long d)
 	return d ? (double)n / (double)d : 0.0;
 }
 
+/*
+ * A packet may span several receive buffers (MRG_RXBUF), so virtio-net's
+ * cost is also given per packet, each way counted.
+ */
+static void vm_print_net_stats(const struct virtio_net *n)
+{
+	const struct virtio_stats *st = &n->vdev.stats;
+	unsigned long pkts = (unsigned long)(n->rx_packets + n->tx_packets);
+
+	pr_info("stats: %s %s: %llu packets received, %llu sent, %llu + %llu dropped; "
+		"per packet: %.3f kicks, %.3f interrupts, %.3f register accesses",
+		n->vdev.name, n->tap, (unsigned long long)n->rx_packets,
+		(unsigned long long)n->tx_packets, (unsigned long long)n->rx_dropped,
+		(unsigned long long)n->tx_dropped, per(atomic_load(&st->kicks), pkts),
+		per(atomic_load(&st->interrupts), pkts), per(atomic_load(&st->mmio), pkts));
+}
+
 /* --stats: what each vCPU and device cost, read once every thread is gone. */
 static void vm_print_stats(const struct vm *vm)
 {
@@ -624,10 +641,13 @@ static void vm_print_stats(const struct vm *vm)
 		unsigned long mmio = atomic_load(&d->stats.mmio);
 
 		pr_info("stats: %s@%llx: %lu buffers used, %lu kicks, %lu interrupts, "
-			"%lu register accesses; per buffer: %.3f kicks, %.3f interrupts",
+			"%lu register accesses; per buffer: %.3f kicks, %.3f interrupts, "
+			"%.3f register accesses",
 			d->name, ARM64_VIRTIO_BASE + i * ARM64_VIRTIO_SLOT_SIZE, used, kicks,
-			irqs, mmio, per(kicks, used), per(irqs, used));
+			irqs, mmio, per(kicks, used), per(irqs, used), per(mmio, used));
 	}
+	for (unsigned int i = 0; i < vm->nr_nets; i++)
+		vm_print_net_stats(&vm->nets[i]);
 	if (vm->gpu.vdev.ops)
 		pr_info("stats: virtio-gpu: %llu commands, %llu refused, %llu transfers, %llu flushes, "
 			"%llu submits, %llu fences; scanout 0 shows resource %u (%ux%u)",

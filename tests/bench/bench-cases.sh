@@ -141,9 +141,12 @@ for f in blk blk32; do
 done | while read -r line; do
 	case "$line" in guest-*) bench "$line" ;; *) echo "$line" ;; esac
 done
-sed -n 's/^arkvm: stats: virtio-blk@[0-9a-f]*: .*per buffer: \([0-9.]*\) kicks, \([0-9.]*\) interrupts/\1 \2/p' \
-	"$tmp/blk32.err" | { read -r k i; bench "blk-qd32-kicks-per-request ${k:-?} x"
-			      bench "blk-qd32-interrupts-per-request ${i:-?} x"; }
+# One request is one buffer; register accesses are the exits to arkvm, kicks
+# the exits KVM ends itself (ioeventfd).
+sed -n 's/^arkvm: stats: virtio-blk@[0-9a-f]*: .*per buffer: \([0-9.]*\) kicks, \([0-9.]*\) interrupts, \([0-9.]*\) register.*/\1 \2 \3/p' \
+	"$tmp/blk32.err" | { read -r k i m; bench "blk-qd32-kicks-per-request ${k:-?} x"
+			      bench "blk-qd32-interrupts-per-request ${i:-?} x"
+			      bench "blk-qd32-exits-per-request ${m:-?} x"; }
 # The ceiling: the same load on the same file, in level 1.
 {
 	"$LOADGEN" seq-write "$tmp/disk.img" $MIB
@@ -168,7 +171,7 @@ sleep 600
 GUEST
 	timeout 300 "$LOADGEN" tcp-recv 7201 > "$tmp/up.out" &
 	recv=$!
-	start net --kernel "$KERNEL" --memory 256M --net tap=$tap \
+	start net --kernel "$KERNEL" --memory 256M --net tap=$tap --stats \
 		--cmdline "quiet arkvm.test=shell" < "$tmp/net.in"
 	wait $recv
 	"$LOADGEN" tcp-send 10.79.0.2 7202 32 > /dev/null
@@ -177,6 +180,10 @@ GUEST
 	finish
 	bench "guest-tcp-tx $(awk '{ print $3 }' "$tmp/up.out") MB/s"
 	bench "guest-tcp-rx $(tr -d '\r' < "$tmp/net.out" | sed -n 's/^LOADGEN tcp-recv \([0-9.]*\).*/\1/p') MB/s"
+	sed -n 's/^arkvm: stats: virtio-net .*per packet: \([0-9.]*\) kicks, \([0-9.]*\) interrupts, \([0-9.]*\) register.*/\1 \2 \3/p' \
+		"$tmp/net.err" | { read -r k i m; bench "net-kicks-per-packet ${k:-?} x"
+				    bench "net-interrupts-per-packet ${i:-?} x"
+				    bench "net-exits-per-packet ${m:-?} x"; }
 	net_host_down $tap
 else
 	info "no tap: $(cat "$tmp/net.err")"

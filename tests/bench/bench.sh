@@ -83,6 +83,7 @@ END {
 	r = median("blk-qd32-interrupts-per-request")
 	row("interrupts per request, qd32", r, "x", "well below 1 (<= 0.5)", atmost(r, 0.5))
 	row("kicks per request, qd32", median("blk-qd32-kicks-per-request"), "x", "", "")
+	row("exits to arkvm per request, qd32", median("blk-qd32-exits-per-request"), "x", "", "")
 	r = ratio(median("guest-tcp-tx"), median("host-tcp-loopback"))
 	row("TCP guest->host / loopback", r, "%", ">= 50", atleast(r, 50))
 	r = ratio(median("guest-tcp-rx"), median("host-tcp-loopback"))
@@ -90,5 +91,8 @@ END {
 	row("  guest->host", median("guest-tcp-tx"), "MB/s", "", "")
 	row("  host->guest", median("guest-tcp-rx"), "MB/s", "", "")
 	row("  loopback", median("host-tcp-loopback"), "MB/s", "", "")
+	row("interrupts per packet, TCP both ways", median("net-interrupts-per-packet"), "x", "", "")
+	row("kicks per packet, TCP both ways", median("net-kicks-per-packet"), "x", "", "")
+	row("exits to arkvm per packet", median("net-exits-per-packet"), "x", "", "")
 }' "$raw"
 echo "bench: raw figures in $raw; rows appended to $results ($where)"

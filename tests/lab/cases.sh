@@ -256,7 +256,7 @@ if net_host_up "$net_tap" 10.77.0.1/24 2> "$tmp/net-setup.err"; then
 	timeout 300 nc -l -p 7002 < "$tmp/down" &
 	down_pid=$!
 	saved_timeout=$BOOT_TIMEOUT BOOT_TIMEOUT=300
-	boot net --memory 512M --cmdline "quiet arkvm.test=shell" \
+	boot net --memory 512M --cmdline "quiet arkvm.test=shell" --stats \
 		--net "tap=$net_tap,mac=02:00:00:77:00:02" < "$tmp/net.in"
 	BOOT_TIMEOUT=$saved_timeout
 	kill $up_pid $down_pid 2> /dev/null
@@ -280,6 +280,13 @@ if net_host_up "$net_tap" 10.77.0.1/24 2> "$tmp/net-setup.err"; then
 		pass net-64MiB-host-to-guest
 	else
 		fail net-64MiB-host-to-guest "rc '$(nfield DOWN-RC)', sha $(nfield DOWN-SHA) vs $down_sha"
+	fi
+	# --stats counts packets each way: 64 MiB is at least 1024 of 64 KiB.
+	pkts=$(sed -n "s/^arkvm: stats: virtio-net $net_tap: \([0-9]*\) packets received, \([0-9]*\) sent.*/\1 \2/p" "$tmp/net.err")
+	if [ "${pkts%% *}" -ge 1024 ] 2> /dev/null && [ "${pkts##* }" -ge 1024 ]; then
+		pass "stats-count-packets ($pkts)"
+	else
+		fail stats-count-packets "received and sent: '$pkts'; $(grep 'stats: virtio-net' "$tmp/net.err")"
 	fi
 	rm -f "$tmp/up" "$tmp/down" "$tmp/hold"
 	net_host_down "$net_tap"
