@@ -22,7 +22,7 @@ struct boot_layout {
 	u64 kernel_gpa;   /* load address, = entry point */
 	u64 kernel_end;   /* first byte after the kernel's footprint */
 	u64 initrd_gpa, initrd_size;
-	u64 fdt_gpa;      /* the last 2 MiB of RAM */
+	u64 fdt_gpa;      /* images stay below it; then boot_layout_place_fdt() */
 	u64 fdt_size;
 };
 
@@ -38,6 +38,12 @@ int arm64_image_check_pe(const u8 *image, u64 len);
 
 /* Sets up @b for RAM at @ram_base of @ram_size bytes, nothing loaded yet. */
 void boot_layout_init(struct boot_layout *b, u64 ram_base, u64 ram_size);
+/*
+ * Once the images are in: the device tree goes right after the last of
+ * them.  The last 2 MiB of RAM were kept free of images, so it always fits
+ * (fdt_build() makes at most ARM64_FDT_MAX_SIZE).
+ */
+void boot_layout_place_fdt(struct boot_layout *b);
 
 /*
  * Loads a plain or gzip-compressed arm64 Image from @fd into guest RAM at

@@ -99,6 +99,10 @@ struct vm {
 	struct virtio_slot virtio[ARM64_VIRTIO_SLOTS];
 	unsigned int nr_virtio;
 
+	/* vCPU threads wait here, filters loaded, until vcpus_start() posts. */
+	sem_t vcpu_gate;
+	bool vcpu_gate_open;
+
 	struct event_loop io_loop;  /* I/O thread: every virtio queue's work */
 	pthread_t io_thread;
 	bool io_started;
@@ -113,8 +117,9 @@ struct vm {
 	atomic_int stop_reason;
 };
 
+/* A VM with nothing open yet (NULL, said on stderr, when out of memory). */
+struct vm *vm_alloc(const struct vm_config *cfg);
 /* The init steps, called in this order by main(). Each logs its own error. */
-void vm_init_state(struct vm *vm, const struct vm_config *cfg);
 int vm_open_kvm(struct vm *vm);
 int vm_create(struct vm *vm);
 int vm_setup_memory(struct vm *vm);
@@ -144,6 +149,7 @@ int vm_exit_status(enum vm_stop_reason reason, int signo);
 
 /* vcpu.c */
 int vcpus_create(struct vm *vm);
+int vcpus_spawn(struct vm *vm);
 int vcpus_start(struct vm *vm);
 void vcpus_stop(struct vm *vm);
 void vcpus_destroy(struct vm *vm);

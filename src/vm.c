@@ -34,19 +34,27 @@ static const struct { int cap; const char *name; } required_caps[] = {
 	{ KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
 };
 
-void vm_init_state(struct vm *vm, const struct vm_config *cfg)
+/*
+ * struct vm holds every device's state (about 150 KiB).  calloc() maps a
+ * block that large fresh from the kernel, already zero, so its pages are
+ * faulted in as they are used; zeroing it on main()'s stack touched every
+ * one of them first (2-4 ms in the lab, before the first KVM_RUN).
+ */
+struct vm *vm_alloc(const struct vm_config *cfg)
 {
-	*vm = (struct vm){
-		.cfg = cfg,
-		.kvm_fd = -1,
-		.vm_fd = -1,
-		.gic_fd = -1,
-		.signals.fd = -1,
-		.screenshot_fd = -1,
-		.loop = { .epoll_fd = -1, .wake_fd = -1 },
-		.io_loop = { .epoll_fd = -1, .wake_fd = -1 },
-	};
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm) {
+		pr_err("out of memory");
+		return NULL;
+	}
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = vm->gic_fd = -1;
+	vm->signals.fd = vm->screenshot_fd = -1;
+	vm->loop.epoll_fd = vm->loop.wake_fd = -1;
+	vm->io_loop.epoll_fd = vm->io_loop.wake_fd = -1;
 	atomic_init(&vm->stop_reason, VM_RUNNING);
+	return vm;
 }
 
 static void explain_no_kvm(int err)
@@ -523,6 +531,7 @@ int vm_setup_fdt(struct vm *vm)
 
 	if (ret)
 		return ret;
+	boot_layout_place_fdt(&vm->boot);
 	ret = guest_mem_write(&vm->mem, vm->boot.fdt_gpa, blob, size);
 	vm->boot.fdt_size = size;
 	free(blob);

@@ -260,6 +260,32 @@ static void test_pe_check(void)
 	free(img);
 }
 
+/* The device tree goes right after the last image, and always fits below the top. */
+static void test_fdt_after_images(void)
+{
+	struct boot_layout b;
+
+	boot_layout_init(&b, RAM_BASE, RAM_SIZE);
+	b.kernel_gpa = RAM_BASE;
+	b.kernel_end = RAM_BASE + 0x5123;
+	boot_layout_place_fdt(&b);
+	CHECK_EQ(b.fdt_gpa, RAM_BASE + 0x6000);
+
+	boot_layout_init(&b, RAM_BASE, RAM_SIZE);
+	b.kernel_end = RAM_BASE + 0x5123;
+	b.initrd_gpa = RAM_BASE + 0x10000;
+	b.initrd_size = 0x2001;
+	boot_layout_place_fdt(&b);
+	CHECK_EQ(b.fdt_gpa, RAM_BASE + 0x13000);
+
+	/* Images up to the limit: the 2 MiB above them are left for the tree. */
+	boot_layout_init(&b, RAM_BASE, RAM_SIZE);
+	b.initrd_gpa = RAM_BASE + 0x10000;
+	b.initrd_size = b.fdt_gpa - b.initrd_gpa;
+	boot_layout_place_fdt(&b);
+	CHECK(b.fdt_gpa + ARM64_FDT_MAX_SIZE <= RAM_BASE + RAM_SIZE);
+}
+
 TEST_SUITE(loader,
 	   TEST(test_header_parse),
 	   TEST(test_header_image_size_zero),
@@ -270,4 +296,5 @@ TEST_SUITE(loader,
 	   TEST(test_load_rejects_truncated),
 	   TEST(test_load_rejects_too_big),
 	   TEST(test_load_rejects_file_bigger_than_image_size),
-	   TEST(test_pe_check));
+	   TEST(test_pe_check),
+	   TEST(test_fdt_after_images));

@@ -33,8 +33,10 @@
  *               |   text_offset (2 MiB aligned)  |
  *               | initrd, page aligned, after    |
  *               |   the kernel's image_size      |
+ *               | device tree, after the initrd  |
  *               | ...free RAM...                 |
- *               | device tree: the last 2 MiB    |
+ *               | (last 2 MiB: never an image,   |
+ *               |   so the device tree fits)     |
  *               +--------------------------------+  RAM_BASE + memory
  *
  * RAM starts at 2 GiB as on kvmtool and Firecracker, so everything below
@@ -61,7 +63,7 @@
 
 #define ARM64_RAM_BASE         0x80000000ULL
 
-/* The DTB is at most 2 MiB (booting.rst) and gets the last 2 MiB of RAM. */
+/* The DTB is at most 2 MiB (booting.rst); images leave the last 2 MiB for it. */
 #define ARM64_FDT_MAX_SIZE     0x00200000ULL
 
 /* Interrupt IDs (INTIDs).  SPIs start at 32; irqfd GSIs are INTID - 32. */
