@@ -115,6 +115,7 @@ static void kick_handler(int sig __unused)
 int vcpus_spawn(struct vm *vm)
 {
 	struct sigaction sa = { .sa_handler = kick_handler }; /* no SA_RESTART */
+	sigset_t all, old;
 	int ret;
 
 	if (vm->cfg->dump_dtb)
@@ -129,17 +130,24 @@ int vcpus_spawn(struct vm *vm)
 		pr_err("starting the vCPU threads: %s", strerror(-ret));
 		return ret;
 	}
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+	/*
+	 * They start with every signal blocked and unblock only the kick:
+	 * SIGTERM and the others must reach the main thread's signalfd, which
+	 * vm_run() sets up only later.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned int i = 0; i < vm->nr_vcpus && !ret; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 
-		ret = vm_thread_create(&vcpu->thread, vcpu_thread, vcpu, VM_THREAD_STACK_SIZE);
-		if (ret) {
-			pr_err("vcpu%u: cannot start its thread: %s", i, strerror(ret));
-			return -ret; /* vcpus_destroy() stops the ones started */
-		}
-		vcpu->started = true;
+		ret = -vm_thread_create(&vcpu->thread, vcpu_thread, vcpu, VM_THREAD_STACK_SIZE);
+		if (ret)
+			pr_err("vcpu%u: cannot start its thread: %s", i, strerror(-ret));
+		else
+			vcpu->started = true;
 	}
-	return 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret; /* on failure vcpus_destroy() stops the ones started */
 }
 
 /* Opens the gate: every vCPU thread goes on to KVM_RUN, or to stop. */
