@@ -145,6 +145,8 @@ int vm_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, size_t s
 /* Asks the VM to stop, from any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 bool vm_stopping(struct vm *vm);
+/* The signals only the main thread takes (on its signalfd): others block them. */
+void vm_main_signals(sigset_t *set);
 int vm_exit_status(enum vm_stop_reason reason, int signo);
 
 /* vcpu.c */

@@ -115,7 +115,7 @@ static void kick_handler(int sig __unused)
 int vcpus_spawn(struct vm *vm)
 {
 	struct sigaction sa = { .sa_handler = kick_handler }; /* no SA_RESTART */
-	sigset_t all, old;
+	sigset_t block, old;
 	int ret;
 
 	if (vm->cfg->dump_dtb)
@@ -131,12 +131,13 @@ int vcpus_spawn(struct vm *vm)
 		return ret;
 	}
 	/*
-	 * They start with every signal blocked and unblock only the kick:
-	 * SIGTERM and the others must reach the main thread's signalfd, which
-	 * vm_run() sets up only later.
+	 * They start with the main thread's signals blocked: SIGTERM and the
+	 * others must reach its signalfd (set up later, in vm_run()), not end
+	 * the process on a vCPU thread.  Not every signal: a blocked SIGSYS
+	 * from seccomp would bypass the handler that reports it.
 	 */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
+	vm_main_signals(&block);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (unsigned int i = 0; i < vm->nr_vcpus && !ret; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 

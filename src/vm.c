@@ -590,16 +590,21 @@ static void vm_signal(struct event_source *src, uint32_t events __unused)
  * SIGTERM, SIGINT and SIGHUP stop the VM; SIGUSR1 takes a screenshot (and
  * is ignored without --screenshot).  They arrive on the main loop.
  */
+void vm_main_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+}
+
 static int vm_setup_signals(struct vm *vm)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	/* Blocked before any thread starts, so every thread inherits it. */
+	vm_main_signals(&set);
+	/* The vCPU threads already block them (vcpus_spawn()); the rest inherit it. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
