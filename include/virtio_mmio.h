@@ -56,6 +56,7 @@ struct virtio_queue_regs {
 struct virtio_stats {
 	atomic_ulong used;        /* buffers returned to the guest */
 	atomic_ulong kicks;       /* queue notifications (ioeventfd or MMIO) */
+	atomic_ulong queue_kicks[VIRTIO_MAX_QUEUES];  /* the same, queue by queue */
 	atomic_ulong interrupts;  /* interrupts sent (irqfd writes) */
 	atomic_ulong mmio;        /* register accesses: each one a VM exit */
 };

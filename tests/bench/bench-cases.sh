@@ -184,6 +184,8 @@ GUEST
 		"$tmp/net.err" | { read -r k i m; bench "net-kicks-per-packet ${k:-?} x"
 				    bench "net-interrupts-per-packet ${i:-?} x"
 				    bench "net-exits-per-packet ${m:-?} x"; }
+	# Refilling the receive ring: the guest's kicks on it per packet received.
+	bench "net-rx-refill-kicks-per-packet $(sed -n 's/^arkvm: stats: virtio-net .*receive-queue kicks per packet received: \([0-9.]*\).*/\1/p' "$tmp/net.err" | head -n 1) x"
 	net_host_down $tap
 else
 	info "no tap: $(cat "$tmp/net.err")"
