@@ -55,8 +55,7 @@ struct virtio_queue_regs {
 /* What a device did, for --stats: relaxed atomics, bumped from any thread. */
 struct virtio_stats {
 	atomic_ulong used;        /* buffers returned to the guest */
-	atomic_ulong kicks;       /* queue notifications (ioeventfd or MMIO) */
-	atomic_ulong queue_kicks[VIRTIO_MAX_QUEUES];  /* the same, queue by queue */
+	atomic_ulong kicks[VIRTIO_MAX_QUEUES];  /* queue notifications, by queue */
 	atomic_ulong interrupts;  /* interrupts sent (irqfd writes) */
 	atomic_ulong mmio;        /* register accesses: each one a VM exit */
 };

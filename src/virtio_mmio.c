@@ -105,9 +105,8 @@ bool virtio_dev_running(const struct virtio_dev *dev)
 
 void virtio_dev_queue_notify(struct virtio_dev *dev, unsigned int q)
 {
-	stat_add(&dev->stats.kicks, 1);
 	if (q < VIRTIO_MAX_QUEUES)
-		stat_add(&dev->stats.queue_kicks[q], 1);
+		stat_add(&dev->stats.kicks[q], 1);
 	pthread_mutex_lock(&dev->lock);
 	if (q < dev->nr_queues && virtio_dev_running(dev) && dev->vqs[q].size)
 		dev->ops->queue_notify(dev, q);

@@ -620,6 +620,15 @@ static double per(unsigned long n, unsigned long d)
 	return d ? (double)n / (double)d : 0.0;
 }
 
+static unsigned long all_kicks(const struct virtio_stats *st)
+{
+	unsigned long n = 0;
+
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		n += atomic_load(&st->kicks[q]);
+	return n;
+}
+
 /*
  * A packet may span several receive buffers (MRG_RXBUF), so virtio-net's
  * cost is also given per packet, each way counted; and the kicks on the
@@ -636,9 +645,9 @@ static void vm_print_net_stats(const struct virtio_net *n)
 		"receive-queue kicks per packet received: %.3f",
 		n->vdev.name, n->tap, (unsigned long long)n->rx_packets,
 		(unsigned long long)n->tx_packets, (unsigned long long)n->rx_dropped,
-		(unsigned long long)n->tx_dropped, per(atomic_load(&st->kicks), pkts),
+		(unsigned long long)n->tx_dropped, per(all_kicks(st), pkts),
 		per(atomic_load(&st->interrupts), pkts), per(atomic_load(&st->mmio), pkts),
-		per(atomic_load(&st->queue_kicks[0]), (unsigned long)n->rx_packets));
+		per(atomic_load(&st->kicks[0]), (unsigned long)n->rx_packets));
 }
 
 /* --stats: what each vCPU and device cost, read once every thread is gone. */
@@ -654,7 +663,7 @@ static void vm_print_stats(const struct vm *vm)
 	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
 		const struct virtio_dev *d = vm->virtio[i].dev;
 		unsigned long used = atomic_load(&d->stats.used);
-		unsigned long kicks = atomic_load(&d->stats.kicks);
+		unsigned long kicks = all_kicks(&d->stats);
 		unsigned long irqs = atomic_load(&d->stats.interrupts);
 		unsigned long mmio = atomic_load(&d->stats.mmio);
 
