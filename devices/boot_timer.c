@@ -27,6 +27,11 @@ u64 boot_cpu_ns(void)
 	return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 }
 
+u64 thread_cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
 void boot_times_step(struct boot_times *t, const char *name)
 {
 	if (t->nr_steps >= BOOT_TIMES_MAX_STEPS)

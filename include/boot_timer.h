@@ -38,6 +38,7 @@ struct boot_timer {
 
 u64 boot_clock_ns(void);      /* CLOCK_MONOTONIC */
 u64 boot_cpu_ns(void);        /* CLOCK_PROCESS_CPUTIME_ID */
+u64 thread_cpu_ns(void);      /* CLOCK_THREAD_CPUTIME_ID: the caller's, for --stats */
 
 /* Marks the end of init step @name. */
 void boot_times_step(struct boot_times *t, const char *name);

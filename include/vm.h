@@ -59,6 +59,7 @@ struct vcpu {
 	u64 mpidr;          /* read back from KVM after init */
 	u64 exits;          /* KVM_RUN returns, for --stats (this thread only) */
 	u64 mmio_exits;
+	u64 cpu_ns;         /* the thread's CPU time (guest included), at its end */
 };
 
 /* All of a VM's state: nothing about a VM lives in a global. */
@@ -106,6 +107,7 @@ struct vm {
 	struct event_loop io_loop;  /* I/O thread: every virtio queue's work */
 	pthread_t io_thread;
 	bool io_started;
+	u64 io_cpu_ns;              /* the I/O thread's CPU time, at its end */
 	/* --gpu virgl: the I/O thread starts the renderer, then says how it went. */
 	sem_t io_ready;
 	int io_start_err;

@@ -97,6 +97,7 @@ static void *vcpu_thread(void *arg)
 		if (why != VM_RUNNING)
 			vm_request_stop(vm, why);
 	}
+	vcpu->cpu_ns = thread_cpu_ns();
 	return NULL;
 }
 

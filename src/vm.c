@@ -445,6 +445,7 @@ static void *vm_io_thread(void *arg)
 		vm_request_stop(vm, VM_STOP_ERROR);
 	if (vm_gpu_starts_on_io(vm))
 		virtio_gpu_stop(&vm->gpu);  /* GL is this thread's: tear it down here */
+	vm->io_cpu_ns = thread_cpu_ns();
 	return NULL;
 }
 
@@ -650,16 +651,38 @@ static void vm_print_net_stats(const struct virtio_net *n)
 		per(atomic_load(&st->kicks[0]), (unsigned long)n->rx_packets));
 }
 
-/* --stats: what each vCPU and device cost, read once every thread is gone. */
-static void vm_print_stats(const struct vm *vm)
+static double ms(u64 ns)
 {
+	return (double)ns / 1e6;
+}
+
+/*
+ * Where the CPU went while the guest ran: each vCPU thread's time is the
+ * guest's own plus its exits; the I/O thread's is arkvm's cost of every
+ * virtqueue buffer (all devices share it), given per buffer too.
+ */
+static void vm_print_cpu_stats(const struct vm *vm, u64 stopped, unsigned long buffers)
+{
+	u64 first_run = atomic_load(&vm->boot_times.first_run);
+
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		pr_info("stats: vcpu%u: %llu exits to arkvm, %llu of them MMIO; %.1f ms CPU", i,
+			(unsigned long long)vm->vcpus[i].exits,
+			(unsigned long long)vm->vcpus[i].mmio_exits, ms(vm->vcpus[i].cpu_ns));
+	pr_info("stats: I/O thread: %.1f ms CPU for %lu buffers, %.1f us per buffer; "
+		"main thread: %.1f ms CPU; guest ran %.1f ms",
+		ms(vm->io_cpu_ns), buffers, per((unsigned long)(vm->io_cpu_ns / 1000), buffers),
+		ms(thread_cpu_ns()), first_run ? ms(stopped - first_run) : 0.0);
+}
+
+/* --stats: what each vCPU and device cost, read once every thread is gone. */
+static void vm_print_stats(const struct vm *vm, u64 stopped)
+{
+	unsigned long buffers = 0;
+
 	/* For tools that tell arkvm's own memory from the guest's (make bench). */
 	pr_info("stats: guest RAM at host 0x%lx-0x%lx", (unsigned long)(uintptr_t)vm->ram,
 		(unsigned long)(uintptr_t)vm->ram + (unsigned long)vm->ram_size);
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
-		pr_info("stats: vcpu%u: %llu exits to arkvm, %llu of them MMIO", i,
-			(unsigned long long)vm->vcpus[i].exits,
-			(unsigned long long)vm->vcpus[i].mmio_exits);
 	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
 		const struct virtio_dev *d = vm->virtio[i].dev;
 		unsigned long used = atomic_load(&d->stats.used);
@@ -672,7 +695,9 @@ static void vm_print_stats(const struct vm *vm)
 			"%.3f register accesses",
 			d->name, ARM64_VIRTIO_BASE + i * ARM64_VIRTIO_SLOT_SIZE, used, kicks,
 			irqs, mmio, per(kicks, used), per(irqs, used), per(mmio, used));
+		buffers += used;
 	}
+	vm_print_cpu_stats(vm, stopped, buffers);
 	for (unsigned int i = 0; i < vm->nr_nets; i++)
 		vm_print_net_stats(&vm->nets[i]);
 	if (vm->gpu.vdev.ops)
@@ -690,6 +715,7 @@ static void vm_print_stats(const struct vm *vm)
 int vm_run(struct vm *vm)
 {
 	sigset_t kick;
+	u64 stopped;
 	int ret;
 
 	ret = event_loop_init(&vm->loop);
@@ -727,11 +753,12 @@ int vm_run(struct vm *vm)
 		vm_request_stop(vm, VM_STOP_ERROR);
 
 	vcpus_stop(vm);
+	stopped = boot_clock_ns();
 	vm_screenshot(vm); /* the last picture: no vCPU draws any more */
 	vm_stop_io(vm);
 	console_destroy(&vm->console);
 	if (vm->cfg->stats)
-		vm_print_stats(vm);
+		vm_print_stats(vm, stopped);
 	return vm_exit_status(atomic_load(&vm->stop_reason), vm->stop_signal);
 }
 

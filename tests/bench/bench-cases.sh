@@ -27,6 +27,20 @@ trap 'rm -rf "$tmp"' EXIT
 bench() { echo "BENCH: $*"; }
 info() { echo "bench: $*"; }
 
+# cpu_figures PREFIX ERRFILE N: from --stats, arkvm's I/O thread CPU per
+# unit of work (N of them: requests, packets) and as a share of the vCPU
+# thread's (the guest's own time plus its exits).
+cpu_figures() {
+	io=$(sed -n 's/^arkvm: stats: I\/O thread: \([0-9.]*\) ms CPU.*/\1/p' "$2")
+	vcpu=$(sed -n 's/^arkvm: stats: vcpu0: .*; \([0-9.]*\) ms CPU$/\1/p' "$2")
+	if [ -z "$io" ] || [ -z "$vcpu" ] || [ "${3:-0}" -eq 0 ]; then
+		info "$1: no CPU figures in --stats"
+		return
+	fi
+	bench "$1-io-cpu-per-unit $(awk -v t="$io" -v n="$3" 'BEGIN { printf "%.1f", 1000 * t / n }') us"
+	bench "$1-io-cpu-share $(awk -v t="$io" -v v="$vcpu" 'BEGIN { printf "%.1f", v ? 100 * t / v : 0 }') %"
+}
+
 # The guest's initrd with loadgen added: the kernel unpacks concatenated
 # archives in turn, each starting on a 4-byte boundary (zeros pad).
 pad=$(( (4 - $(wc -c < "$INITRD") % 4) % 4 ))
@@ -122,8 +136,11 @@ fi
 MIB=256
 dd if=/dev/zero of="$tmp/disk.img" bs=1M count=$MIB 2> /dev/null
 cat > "$tmp/blk.in" <<GUEST
+echo VDASTAT \$(cat /sys/block/vda/stat)
 loadgen seq-write /dev/vda $MIB
+echo VDASTAT \$(cat /sys/block/vda/stat)
 loadgen seq-read /dev/vda $MIB
+echo VDASTAT \$(cat /sys/block/vda/stat)
 loadgen rand-read /dev/vda 1 10
 poweroff -f
 GUEST
@@ -147,6 +164,18 @@ sed -n 's/^arkvm: stats: virtio-blk@[0-9a-f]*: .*per buffer: \([0-9.]*\) kicks, 
 	"$tmp/blk32.err" | { read -r k i m; bench "blk-qd32-kicks-per-request ${k:-?} x"
 			      bench "blk-qd32-interrupts-per-request ${i:-?} x"
 			      bench "blk-qd32-exits-per-request ${m:-?} x"; }
+# The guest's own count (/sys/block/vda/stat: reads, merged, sectors, ms,
+# writes, merged, sectors, ...) around the sequential loads: the size of
+# the requests that reached the device, 1024 KiB when none was split.
+grep '^VDASTAT ' "$tmp/blk.log" | awk '
+	{ r[NR] = $2; rs[NR] = $4; w[NR] = $6; ws[NR] = $8 }
+	END {
+		if (NR < 3) exit
+		if (w[2] > w[1]) printf "BENCH: blk-seq-write-request-kib %.0f KiB\n", (ws[2] - ws[1]) / 2 / (w[2] - w[1])
+		if (r[3] > r[2]) printf "BENCH: blk-seq-read-request-kib %.0f KiB\n", (rs[3] - rs[2]) / 2 / (r[3] - r[2])
+	}'
+cpu_figures blk-qd32 "$tmp/blk32.err" \
+	"$(sed -n 's/^arkvm: stats: virtio-blk@[0-9a-f]*: \([0-9]*\) buffers used.*/\1/p' "$tmp/blk32.err")"
 # The ceiling: the same load on the same file, in level 1.
 {
 	"$LOADGEN" seq-write "$tmp/disk.img" $MIB
@@ -184,6 +213,8 @@ GUEST
 		"$tmp/net.err" | { read -r k i m; bench "net-kicks-per-packet ${k:-?} x"
 				    bench "net-interrupts-per-packet ${i:-?} x"
 				    bench "net-exits-per-packet ${m:-?} x"; }
+	cpu_figures net "$tmp/net.err" "$(sed -n 's/^arkvm: stats: virtio-net .*: \([0-9]*\) packets received, \([0-9]*\) sent.*/\1 \2/p' \
+		"$tmp/net.err" | awk '{ print $1 + $2 }')"
 	# Refilling the receive ring: the guest's kicks on it per packet received.
 	bench "net-rx-refill-kicks-per-packet $(sed -n 's/^arkvm: stats: virtio-net .*receive-queue kicks per packet received: \([0-9.]*\).*/\1/p' "$tmp/net.err" | head -n 1) x"
 	net_host_down $tap
