@@ -5,13 +5,17 @@
  * any I/O is started; anything malformed is answered with an error status,
  * and a chain that cannot even carry a status marks the device broken.
  *
- * Requests are served in batches: everything the driver has queued (up to
- * BLK_BATCH) is taken from the ring, its reads, writes and flushes go to
- * io_uring in one submission, and the batch completes with one interrupt.
- * Measured in the lab against one preadv/pwritev per request: sequential
- * reads 40% faster, writes the same.  Where io_uring is not available (an
- * old kernel, a container that filters it) the same batch runs on
- * preadv/pwritev/fdatasync.
+ * Requests are served asynchronously on io_uring: everything the driver
+ * has queued is taken from the ring (up to BLK_SLOTS in flight), its
+ * reads, writes and flushes go to io_uring in one submission, and the I/O
+ * thread goes back to its loop.  io_uring's eventfd brings it back when
+ * requests finish; each group of completions is returned with one
+ * interrupt, and the slots they free take the next requests.  So a slow
+ * disk never stalls the other devices, and the guest's queue depth
+ * reaches the host disk.  Measured in the lab against one preadv/pwritev
+ * per request: sequential reads 40% faster, writes the same.  Where
+ * io_uring is not available (an old kernel, a container that filters it)
+ * the same requests are served with preadv/pwritev/fdatasync.
  */
 #define _FILE_OFFSET_BITS 64
 #include <endian.h>
@@ -22,6 +26,8 @@
 #include <linux/virtio_ids.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,7 +44,7 @@
 #define BLK_QUEUE_SIZE 256
 #define BLK_MAX_DISCARD_SECTORS (1u << 22)  /* 2 GiB per discard or write-zeroes segment */
 
-#define BLK_BATCH 32        /* requests taken from the ring at a time */
+#define BLK_SLOTS 64        /* requests in flight at once */
 
 struct blk_req {
 	u32 type;
@@ -49,17 +55,29 @@ struct blk_req {
 	u8 *status;
 };
 
-/* One request of a batch: its chain (whose segments the payload reuses). */
+/* One request in flight: its chain (whose segments the payload reuses). */
 struct blk_slot {
 	struct virtq_chain chain;
 	struct blk_req req;
 	u32 written;
 };
 
-struct blk_batch {
+/*
+ * The requests in flight, all the I/O thread's: slots are free, taken
+ * (started, on io_uring or being served), or finished (answered, waiting
+ * for blk_return() to hand them back to the guest).
+ */
+struct blk_inflight {
+	struct virtio_blk *blk;
 	struct io_uring ring;
 	bool has_ring;
-	struct blk_slot slots[BLK_BATCH];
+	struct event_loop *loop;
+	struct event_source done;     /* io_uring's eventfd; -1 without a loop */
+	unsigned int nr_queued;       /* on io_uring, not completed yet */
+	unsigned int nr_free, nr_finished;
+	u16 free[BLK_SLOTS];
+	u16 finished[BLK_SLOTS];
+	struct blk_slot slots[BLK_SLOTS];
 };
 
 /*
@@ -236,7 +254,7 @@ static enum blk_queued blk_queue_io(struct virtio_blk *b, struct blk_req *r, uns
 		*r->status = VIRTIO_BLK_S_IOERR;
 		return BLK_REFUSED;
 	}
-	sqe = io_uring_get_sqe(&b->batch->ring);
+	sqe = io_uring_get_sqe(&b->inflight->ring);
 	if (!sqe)
 		return BLK_SYNC;
 	if (r->type == VIRTIO_BLK_T_FLUSH) {
@@ -249,6 +267,12 @@ static enum blk_queued blk_queue_io(struct virtio_blk *b, struct blk_req *r, uns
 	}
 	io_uring_sqe_set_data64(sqe, slot);
 	return BLK_QUEUED;
+}
+
+/* A slot's request is answered: it waits in f->finished for blk_return(). */
+static void blk_finish(struct blk_inflight *f, unsigned int slot)
+{
+	f->finished[f->nr_finished++] = (u16)slot;
 }
 
 /* A queued request finished with @res (bytes, or -errno). */
@@ -273,119 +297,236 @@ static void blk_complete(struct virtio_blk *b, struct blk_slot *s, int res)
 	*r->status = VIRTIO_BLK_S_OK;
 }
 
-/* Submits what was queued and completes it; false if io_uring failed us. */
-static bool blk_reap(struct virtio_blk *b, unsigned int queued)
+/*
+ * io_uring refused to take what is left in its submission queue: serve
+ * those requests the plain way, and every later one too.  The entries stay
+ * in the queue as no-ops, so nothing waits on them.
+ */
+static void blk_uring_broken(struct virtio_blk *b, int err)
 {
-	struct io_uring *ring = &b->batch->ring;
-	struct io_uring_cqe *cqe;
-	int ret;
+	struct blk_inflight *f = b->inflight;
+	struct io_uring_sq *sq = &f->ring.sq;
+	unsigned int head = __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
+	unsigned int tail = *sq->ktail;
 
-	do
-		ret = io_uring_submit_and_wait(ring, queued);
-	while (ret == -EINTR);
-	if (ret < 0 && ret != -EBUSY) {
-		pr_warn_ratelimited("%s: io_uring: %s; going on with preadv/pwritev",
-				    b->vdev.name, strerror(-ret));
-		return false;
-	}
-	while (queued) {
-		ret = io_uring_peek_cqe(ring, &cqe);
-		if (ret == -EAGAIN) {
-			/*
-			 * None ready yet.  Submit again while waiting: a short
-			 * submit (the kernel may take fewer than were queued)
-			 * left the rest in the ring, and they must go in too, or
-			 * this would wait for completions that can never come.
-			 */
-			ret = io_uring_submit_and_wait(ring, 1);
-			if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
-				return false;
+	pr_warn_ratelimited("%s: io_uring: %s; going on with preadv/pwritev", b->vdev.name,
+			    strerror(-err));
+	b->uring = false;
+	for (; head != tail; head++) {
+		struct io_uring_sqe *sqe = &sq->sqes[sq->array[head & sq->ring_mask]];
+		u64 slot = sqe->user_data;
+
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data64(sqe, BLK_SLOTS);
+		if (slot >= BLK_SLOTS)
 			continue;
-		}
-		if (ret < 0)
-			return false;
-		blk_complete(b, &b->batch->slots[cqe->user_data % BLK_BATCH], cqe->res);
-		io_uring_cqe_seen(ring, cqe);
-		queued--;
+		*f->slots[slot].req.status = blk_execute(b, &f->slots[slot].req,
+							 &f->slots[slot].written);
+		blk_finish(f, (unsigned int)slot);
+		f->nr_queued--;
 	}
-	return true;
 }
 
-/* Serves slots [0, n); called without dev->lock. */
-static void blk_run_batch(struct virtio_blk *b, unsigned int n)
+static void blk_submit(struct virtio_blk *b)
 {
-	unsigned int queued = 0;
-	bool pending[BLK_BATCH] = { false };
+	struct io_uring *ring = &b->inflight->ring;
+	int ret;
+
+	/*
+	 * A short submission is fine: the kernel stopped at an entry it
+	 * could not take and posted its error, and that completion brings
+	 * us back here (blk_reap()) for the rest.  Once io_uring is given up,
+	 * what it left is never submitted.
+	 */
+	while (b->uring && io_uring_sq_ready(ring)) {
+		ret = io_uring_submit(ring);
+		if (ret >= 0)
+			return;
+		if (ret != -EINTR) {
+			blk_uring_broken(b, ret);
+			return;
+		}
+	}
+}
+
+/* Completes whatever io_uring has finished, without waiting. */
+static void blk_reap(struct virtio_blk *b)
+{
+	struct blk_inflight *f = b->inflight;
+	struct io_uring_cqe *cqe;
+	unsigned int head, seen = 0;
+
+	if (!f->has_ring)
+		return;
+	io_uring_for_each_cqe(&f->ring, head, cqe) {
+		u64 slot = cqe->user_data;
+
+		seen++;
+		if (slot >= BLK_SLOTS)
+			continue; /* a no-op left by blk_uring_broken() */
+		blk_complete(b, &f->slots[slot], cqe->res);
+		blk_finish(f, (unsigned int)slot);
+		f->nr_queued--;
+	}
+	io_uring_cq_advance(&f->ring, seen);
+	blk_submit(b);
+}
+
+/*
+ * Without an event loop to hear io_uring's completions (unit tests, the
+ * fuzzer), every request is waited for before the guest hears of any.
+ */
+static void blk_wait_all(struct virtio_blk *b)
+{
+	struct blk_inflight *f = b->inflight;
+
+	while (f->nr_queued) {
+		int ret = io_uring_wait_cqe(&f->ring, &(struct io_uring_cqe *){ NULL });
+
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
+			return;
+		blk_reap(b);
+	}
+}
+
+/* Starts the requests in @slots; called without dev->lock. */
+static void blk_start(struct virtio_blk *b, const u16 *slots, unsigned int n)
+{
+	struct blk_inflight *f = b->inflight;
 
 	for (unsigned int i = 0; i < n; i++) {
-		struct blk_slot *s = &b->batch->slots[i];
-
-		enum blk_queued how = b->uring ? blk_queue_io(b, &s->req, i) : BLK_SYNC;
+		struct blk_slot *s = &f->slots[slots[i]];
+		enum blk_queued how = b->uring ? blk_queue_io(b, &s->req, slots[i]) : BLK_SYNC;
 
 		s->written = 0;
 		if (how == BLK_QUEUED) {
-			pending[i] = true;
-			queued++;
-		} else if (how == BLK_SYNC) {
-			*s->req.status = blk_execute(b, &s->req, &s->written);
+			f->nr_queued++;
+			continue;
 		}
+		if (how == BLK_SYNC)
+			*s->req.status = blk_execute(b, &s->req, &s->written);
+		blk_finish(f, slots[i]);
 	}
-	if (!queued || blk_reap(b, queued))
-		return;
-	/* io_uring broke down: never again for this disk; redo what it left. */
-	b->uring = false;
-	for (unsigned int i = 0; i < n; i++)
-		if (pending[i])
-			*b->batch->slots[i].req.status =
-				blk_execute(b, &b->batch->slots[i].req, &b->batch->slots[i].written);
+	if (f->nr_queued)
+		blk_submit(b);
+	blk_reap(b); /* page-cache hits are often done already */
+	if (f->done.fd < 0)
+		blk_wait_all(b);
 }
 
-/* Takes up to BLK_BATCH parsed requests off the ring: how many, or -errno. */
-static int blk_take_batch(struct virtio_blk *b, struct virtq *vq)
+/*
+ * Takes chains off the ring into free slots, parsed and checked, until the
+ * ring is empty (0) or no slot is free (1); *@n says how many.  -errno for
+ * a malformed chain, whose slot stays free.  With dev->lock held.
+ */
+static int blk_take(struct virtio_blk *b, struct virtq *vq, u16 *slots, unsigned int *n)
 {
-	unsigned int n = 0;
+	struct blk_inflight *f = b->inflight;
 	int ret;
 
-	while (n < BLK_BATCH) {
-		struct blk_slot *s = &b->batch->slots[n];
+	*n = 0;
+	while (f->nr_free) {
+		unsigned int i = f->free[f->nr_free - 1];
+		struct blk_slot *s = &f->slots[i];
 
 		ret = virtq_pop(vq, &s->chain);
-		if (ret < 0)
+		if (ret <= 0)
 			return ret;
-		if (!ret)
-			break;
 		if (blk_parse(&s->chain, &s->req))
 			return -EINVAL;
-		n++;
+		s->chain.generation = b->vdev.generation;
+		f->nr_free--;
+		slots[(*n)++] = (u16)i;
 	}
-	return (int)n;
+	return 1;
 }
 
-static void blk_queue_notify(struct virtio_dev *dev, unsigned int q)
+/*
+ * Returns the answered requests to the guest, with one interrupt; those
+ * taken before a reset are only dropped (their rings are gone).  With
+ * dev->lock held.
+ */
+static void blk_return(struct virtio_blk *b)
 {
-	struct virtio_blk *b = container_of(dev, struct virtio_blk, vdev);
-	struct virtq *vq = &dev->vqs[0];
-	u32 generation = dev->generation;
-	int n;
+	struct blk_inflight *f = b->inflight;
+	struct virtio_dev *dev = &b->vdev;
+	bool pushed = false;
 
-	do {
-		while ((n = blk_take_batch(b, vq)) > 0) {
-			/* The requests are checked and ours: no lock across the I/O. */
-			pthread_mutex_unlock(&dev->lock);
-			blk_run_batch(b, (unsigned int)n);
-			pthread_mutex_lock(&dev->lock);
-			if (dev->generation != generation)
-				return; /* reset meanwhile: the rings are gone */
-			for (int i = 0; i < n; i++)
-				virtq_push(vq, b->batch->slots[i].chain.head,
-					   b->batch->slots[i].written + 1);
-			virtio_dev_notify_used(dev, 0);
+	for (unsigned int i = 0; i < f->nr_finished; i++) {
+		struct blk_slot *s = &f->slots[f->finished[i]];
+
+		if (s->chain.generation == dev->generation) {
+			virtq_push(&dev->vqs[0], s->chain.head, s->written + 1);
+			pushed = true;
 		}
-		if (n < 0) {
-			virtio_dev_fail(dev, "malformed request", n);
+		f->free[f->nr_free++] = f->finished[i];
+	}
+	f->nr_finished = 0;
+	if (pushed)
+		virtio_dev_notify_used(dev, 0);
+}
+
+/*
+ * Takes every request the ring holds, as far as slots allow, and starts
+ * it; io_uring's completions come back through blk_done().  No lock is held
+ * across I/O: the guest's register accesses never wait for the disk.
+ */
+static void blk_serve(struct virtio_blk *b)
+{
+	struct virtio_dev *dev = &b->vdev;
+	struct virtq *vq = &dev->vqs[0];
+	u16 slots[BLK_SLOTS];
+	unsigned int n;
+	int ret;
+
+	for (;;) {
+		u32 generation = dev->generation;
+
+		ret = blk_take(b, vq, slots, &n);
+		if (n) {
+			pthread_mutex_unlock(&dev->lock);
+			blk_start(b, slots, n);
+			pthread_mutex_lock(&dev->lock);
+		}
+		blk_return(b);
+		if (dev->generation != generation)
+			return; /* reset meanwhile */
+		if (ret < 0) {
+			virtio_dev_fail(dev, "malformed request", ret);
 			return;
 		}
-	} while (virtq_enable_notify(vq));
+		if (ret > 0) {
+			if (!b->inflight->nr_free)
+				return; /* all slots busy: blk_done() comes back */
+			continue;
+		}
+		if (!virtq_enable_notify(vq))
+			return;
+	}
+}
+
+static void blk_queue_notify(struct virtio_dev *dev, unsigned int q __unused)
+{
+	blk_serve(container_of(dev, struct virtio_blk, vdev));
+}
+
+/* io_uring finished something (its eventfd, on the I/O thread). */
+static void blk_done(struct event_source *src, u32 events __unused)
+{
+	struct blk_inflight *f = container_of(src, struct blk_inflight, done);
+	struct virtio_blk *b = f->blk;
+	struct virtio_dev *dev = &b->vdev;
+	u64 count;
+
+	if (read(src->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return;
+	blk_reap(b);
+	pthread_mutex_lock(&dev->lock);
+	blk_return(b);
+	/* Slots came free: take what waited for them. */
+	if (virtio_dev_running(dev) && dev->vqs[0].size)
+		blk_serve(b);
+	pthread_mutex_unlock(&dev->lock);
 }
 
 static u64 blk_features(struct virtio_dev *dev)
@@ -423,11 +564,40 @@ static void blk_fill_config(struct virtio_blk *b)
 	c->write_zeroes_may_unmap = 1;
 }
 
+/* Opens the slots and, when it can, io_uring and its eventfd on @loop. */
+static int blk_inflight_open(struct virtio_blk *b, struct event_loop *loop)
+{
+	struct blk_inflight *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	f->blk = b;
+	f->done = (struct event_source){ .fd = -1, .ready = blk_done };
+	for (unsigned int i = 0; i < BLK_SLOTS; i++)
+		f->free[f->nr_free++] = (u16)(BLK_SLOTS - 1 - i);
+	f->has_ring = !io_uring_queue_init(BLK_SLOTS, &f->ring, 0);
+	b->uring = f->has_ring;
+	b->inflight = f;
+	if (!f->has_ring || !loop)
+		return 0;
+	f->done.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->done.fd < 0 || io_uring_register_eventfd(&f->ring, f->done.fd) ||
+	    event_loop_add(loop, &f->done, EPOLLIN)) {
+		/* Still works: every request is then waited for (blk_wait_all()). */
+		if (f->done.fd >= 0)
+			close(f->done.fd);
+		f->done.fd = -1;
+		return 0;
+	}
+	f->loop = loop;
+	return 0;
+}
+
 int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigned int index,
-		    const struct guest_mem *mem)
+		    const struct guest_mem *mem, struct event_loop *loop)
 {
 	u64 size;
-	int fd;
+	int fd, ret;
 
 	memset(b, 0, sizeof(*b));
 	fd = open_input_file(cfg->path, "disk", cfg->readonly ? O_RDONLY : O_RDWR, &size);
@@ -440,14 +610,12 @@ int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigne
 		close(fd);
 		return -EBUSY;
 	}
-	b->batch = calloc(1, sizeof(*b->batch));
-	if (!b->batch) {
-		pr_err("disk '%s': %s", cfg->path, strerror(ENOMEM));
+	ret = blk_inflight_open(b, loop);
+	if (ret) {
+		pr_err("disk '%s': %s", cfg->path, strerror(-ret));
 		close(fd);
-		return -ENOMEM;
+		return ret;
 	}
-	b->batch->has_ring = !io_uring_queue_init(BLK_BATCH, &b->batch->ring, 0);
-	b->uring = b->batch->has_ring;
 	b->fd = fd;
 	b->readonly = cfg->readonly;
 	b->sectors = size >> SECTOR_SHIFT;
@@ -466,14 +634,21 @@ int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigne
 
 void virtio_blk_close(struct virtio_blk *b)
 {
+	struct blk_inflight *f = b->inflight;
+
 	if (!b->vdev.ops)
 		return;
+	if (f->loop)
+		event_loop_del(f->loop, &f->done);
+	if (f->done.fd >= 0)
+		close(f->done.fd);
+	/* Requests still in flight are cancelled or finish here. */
+	if (f->has_ring)
+		io_uring_queue_exit(&f->ring);
 	/* Whatever the guest wrote reaches the disk, even without its flush. */
 	if (!b->readonly)
 		fdatasync(b->fd);
 	close(b->fd);
-	if (b->batch->has_ring)
-		io_uring_queue_exit(&b->batch->ring);
-	free(b->batch);
+	free(f);
 	virtio_dev_destroy(&b->vdev);
 }

@@ -32,6 +32,8 @@ int event_loop_del(struct event_loop *loop, struct event_source *src);
 
 /* Dispatches until event_loop_stop(); returns 0 or -errno. */
 int event_loop_run(struct event_loop *loop);
+/* Waits up to @timeout_ms for one round of events: how many, or -errno. */
+int event_loop_run_once(struct event_loop *loop, int timeout_ms);
 
 /* Safe to call from any thread and from a callback. */
 void event_loop_stop(struct event_loop *loop);

@@ -12,7 +12,7 @@
 #include "virtio_mmio.h"
 
 /* virtio-blk over a host file (devices/virtio_blk.c). */
-struct blk_batch;
+struct blk_inflight;
 
 struct virtio_blk {
 	struct virtio_dev vdev;
@@ -22,15 +22,18 @@ struct virtio_blk {
 	bool uring;                     /* io_uring for reads, writes, flushes; else preadv & co */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config;
-	struct blk_batch *batch;        /* requests in flight: allocated once, at open */
+	struct blk_inflight *inflight;  /* requests in flight: allocated once, at open */
 };
 
 /*
  * Opens and locks the disk (exclusively, or shared when read-only), so two
- * VMs cannot write one image.  Prints one line and returns -errno on error.
+ * VMs cannot write one image.  io_uring's completions are heard on @loop
+ * (the I/O thread's); with @loop NULL every request is waited for before
+ * the kick that brought it returns (unit tests, the fuzzer).  Prints one
+ * line and returns -errno on error.
  */
 int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigned int index,
-		    const struct guest_mem *mem);
+		    const struct guest_mem *mem, struct event_loop *loop);
 void virtio_blk_close(struct virtio_blk *b);
 
 /* virtio-net on a host tap (devices/virtio_net.c). */

@@ -75,23 +75,28 @@ int event_loop_del(struct event_loop *loop, struct event_source *src)
 	return event_loop_ctl(loop, EPOLL_CTL_DEL, src, 0);
 }
 
-int event_loop_run(struct event_loop *loop)
+int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 {
 	struct epoll_event events[EVENT_BATCH];
+	int n = epoll_wait(loop->epoll_fd, events, EVENT_BATCH, timeout_ms);
 
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct event_source *src = events[i].data.ptr;
+
+		src->ready(src, events[i].events);
+	}
+	return n;
+}
+
+int event_loop_run(struct event_loop *loop)
+{
 	while (!atomic_load(&loop->stopped)) {
-		int n = epoll_wait(loop->epoll_fd, events, EVENT_BATCH, -1);
+		int ret = event_loop_run_once(loop, -1);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (int i = 0; i < n; i++) {
-			struct event_source *src = events[i].data.ptr;
-
-			src->ready(src, events[i].events);
-		}
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
 }

@@ -386,7 +386,8 @@ int vm_setup_devices(struct vm *vm)
 		return ret;
 	/* Disks first, in command-line order, so the first is vda. */
 	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++) {
-		ret = virtio_blk_open(&vm->disks[i], &vm->cfg->disks[i], i, &vm->mem);
+		ret = virtio_blk_open(&vm->disks[i], &vm->cfg->disks[i], i, &vm->mem,
+				      &vm->io_loop);
 		if (ret)
 			return ret;
 		vm->nr_disks++;
@@ -488,7 +489,8 @@ static void vm_stop_io(struct vm *vm)
 {
 	if (!vm->io_started)
 		return;
-	/* The loop finishes the request batch it is serving, then returns. */
+	/* The loop returns after the event it is serving; disk requests still
+	 * in flight end in virtio_blk_close(). */
 	event_loop_stop(&vm->io_loop);
 	pthread_join(vm->io_thread, NULL);
 	vm->io_started = false;

@@ -17,6 +17,7 @@
 
 static struct fake_driver drv;
 static struct virtio_blk blk;
+static bool has_uring;   /* io_uring came up at open */
 
 static void no_interrupt(void *opaque)
 {
@@ -31,9 +32,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		return -1;
 	snprintf(cfg.path, sizeof(cfg.path), "/proc/self/fd/%d", fd);
 	fake_driver_init(&drv, 8);
-	if (virtio_blk_open(&blk, &cfg, 0, &drv.mem))
+	if (virtio_blk_open(&blk, &cfg, 0, &drv.mem, NULL))
 		return -1;
 	blk.vdev.interrupt = no_interrupt;
+	has_uring = blk.uring;
 	return 0;
 }
 
@@ -47,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(drv.ram, 0, RAM_USED);
 	fz_copy(&in, drv.ram, RAM_USED);
 	fake_bring_up(&blk.vdev, FAKE_DESC, features);
-	blk.uring = uring && blk.batch; /* both engines */
+	blk.uring = uring && has_uring; /* both engines */
 	virtio_dev_queue_notify(&blk.vdev, 0);
 	virtio_dev_queue_notify(&blk.vdev, 0);
 	return 0;

@@ -172,15 +172,24 @@ fi
 # vdb carries a serial (GET_ID); vdc is read-only and must refuse a write;
 # vdd is discarded and must give its blocks back to the host. The commands
 # come from a regular file this time (stdin that epoll cannot watch).
+# vdb also takes many requests in flight at once: four readers of its
+# first 2 MiB (random, from the host) and four writers of its last 2 MiB,
+# each on its own 512 KiB in 4 KiB O_DIRECT requests, all at the same time.
 yes arkvm-lab-pattern | head -c 1048576 > "$tmp/pattern"
 dd if=/dev/zero of="$tmp/vda.img" bs=1M count=8 2>/dev/null
-dd if=/dev/zero of="$tmp/vdb.img" bs=1M count=4 2>/dev/null
+head -c 2097152 /dev/urandom > "$tmp/vdb.img"
+dd if=/dev/zero bs=1M count=2 2>/dev/null >> "$tmp/vdb.img"
 dd if=/dev/zero of="$tmp/vdc.img" bs=1M count=4 2>/dev/null
 yes discard-me | head -c 8388608 > "$tmp/vdd.img"
 vdd_before=$(du -k "$tmp/vdd.img" | cut -f1)
 cat > "$tmp/disks.in" <<'GUEST'
 yes arkvm-lab-pattern | head -c 1048576 | dd of=/dev/vda bs=4096 seek=256 conv=fsync 2>/dev/null; echo "VDA-RC=$?"
 echo "VDB-SERIAL=$(cat /sys/block/vdb/serial)"
+for i in 0 1 2 3; do
+	dd if=/dev/vdb iflag=direct bs=4096 skip=$((i * 128)) count=128 2>/dev/null | sha256sum > /tmp/r$i &
+	yes "arkvm-writer-$i" | dd of=/dev/vdb oflag=direct iflag=fullblock bs=4096 seek=$((512 + i * 128)) count=128 2>/dev/null &
+done; wait
+for i in 0 1 2 3; do echo "VDB-READ-$i=$(cut -c1-64 /tmp/r$i)"; done
 echo "VDC-RO=$(cat /sys/block/vdc/ro)"
 echo hello | dd of=/dev/vdc conv=fsync 2>/dev/null; echo "VDC-WRITE-RC=$?"
 blkdiscard /dev/vdd; echo "VDD-DISCARD-RC=$?"
@@ -203,6 +212,19 @@ else
 fi
 [ "$(field VDB-SERIAL)" = lab-serial-2 ] && pass disk-serial-get-id ||
 	fail disk-serial-get-id "serial '$(field VDB-SERIAL)'"
+bad_parts=
+for i in 0 1 2 3; do
+	want=$(dd if="$tmp/vdb.img" bs=4096 skip=$((i * 128)) count=128 2>/dev/null | sha256sum | cut -c1-64)
+	[ "$(field "VDB-READ-$i")" = "$want" ] || bad_parts="$bad_parts read$i"
+	want=$(yes "arkvm-writer-$i" | head -c 524288 | sha256sum | cut -c1-64)
+	got=$(dd if="$tmp/vdb.img" bs=4096 skip=$((512 + i * 128)) count=128 2>/dev/null | sha256sum | cut -c1-64)
+	[ "$got" = "$want" ] || bad_parts="$bad_parts write$i"
+done
+if [ $rc -eq 0 ] && [ -z "$bad_parts" ]; then
+	pass disk-parallel-requests-land-in-place
+else
+	fail disk-parallel-requests-land-in-place "wrong:$bad_parts ($(why $rc))"
+fi
 if [ "$(field VDC-RO)" = 1 ] && [ "$(field VDC-WRITE-RC)" != 0 ] &&
     [ "$(tr -d '\000' < "$tmp/vdc.img" | wc -c)" -eq 0 ]; then
 	pass disk-readonly-refuses-writes
