@@ -41,7 +41,7 @@
 
 #define SECTOR_SHIFT 9
 #define SECTOR_SIZE  (1u << SECTOR_SHIFT)
-#define BLK_QUEUE_SIZE 256
+#define BLK_QUEUE_SIZE VIRTQ_MAX_SIZE  /* seg_max 1022: a 1 MiB request is one */
 #define BLK_MAX_DISCARD_SECTORS (1u << 22)  /* 2 GiB per discard or write-zeroes segment */
 
 #define BLK_SLOTS 64        /* requests in flight at once */
@@ -55,11 +55,15 @@ struct blk_req {
 	u8 *status;
 };
 
-/* One request in flight: its chain (whose segments the payload reuses). */
+/*
+ * One request in flight: its chain (whose segments the payload reuses).
+ * The chain's long segment array comes last, so a small request touches
+ * one page of its slot.
+ */
 struct blk_slot {
-	struct virtq_chain chain;
 	struct blk_req req;
 	u32 written;
+	struct virtq_chain chain;
 };
 
 /*

@@ -90,7 +90,8 @@ static int net_rx_take(struct virtio_net *n, struct virtq *vq)
 		struct net_rx_buf *b;
 		int ret;
 
-		if (n->rx_nr_bufs == NET_QUEUE_SIZE || n->rx_nr_iov + VIRTQ_MAX_SIZE > NET_RX_MAX_IOV)
+		/* A chain has at most vq->size segments: room for the longest. */
+		if (n->rx_nr_bufs == NET_QUEUE_SIZE || n->rx_nr_iov + vq->size > NET_RX_MAX_IOV)
 			return -ENOBUFS;
 		ret = virtq_pop(vq, c);
 		if (ret <= 0)

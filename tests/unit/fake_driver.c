@@ -37,6 +37,17 @@ void *fake_hva(struct fake_driver *d, u64 gpa)
 	return d->ram + (gpa - FAKE_RAM_BASE);
 }
 
+/* The rings as Linux lays them out: avail after the table, used on the next page. */
+static u64 avail_gpa(const struct fake_driver *d)
+{
+	return d->ring + (d->size > 256 ? 16ULL * d->size : 0x1000);
+}
+
+static u64 used_gpa(const struct fake_driver *d)
+{
+	return avail_gpa(d) + ((6 + 2ULL * d->size + 0xfff) & ~0xfffULL);
+}
+
 static void put_desc(struct vring_desc *t, u16 i, u64 addr, u32 len, u16 flags, u16 next)
 {
 	t[i] = (struct vring_desc){ .addr = addr, .len = len, .flags = flags, .next = next };
@@ -71,7 +82,7 @@ u16 fake_post(struct fake_driver *d, const struct fake_seg *segs, unsigned int n
 
 void fake_avail(struct fake_driver *d, u16 head)
 {
-	struct vring_avail *avail = fake_hva(d, d->ring + 0x1000);
+	struct vring_avail *avail = fake_hva(d, avail_gpa(d));
 
 	avail->ring[d->avail_idx % d->size] = head;
 	d->avail_idx++;
@@ -80,7 +91,7 @@ void fake_avail(struct fake_driver *d, u16 head)
 
 bool fake_used(struct fake_driver *d, u32 *id, u32 *len)
 {
-	struct vring_used *used = fake_hva(d, d->ring + 0x2000);
+	struct vring_used *used = fake_hva(d, used_gpa(d));
 
 	if (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) == d->used_seen)
 		return false;
@@ -92,14 +103,14 @@ bool fake_used(struct fake_driver *d, u32 *id, u32 *len)
 
 void fake_set_used_event(struct fake_driver *d, u16 v)
 {
-	struct vring_avail *avail = fake_hva(d, d->ring + 0x1000);
+	struct vring_avail *avail = fake_hva(d, avail_gpa(d));
 
 	avail->ring[d->size] = v;
 }
 
 u16 fake_avail_event(struct fake_driver *d)
 {
-	struct vring_used *used = fake_hva(d, d->ring + 0x2000);
+	struct vring_used *used = fake_hva(d, used_gpa(d));
 
 	return *(u16 *)&used->ring[d->size];
 }
@@ -145,6 +156,6 @@ void fake_bring_up_queues(struct virtio_dev *dev, u64 features, struct fake_driv
 {
 	fake_negotiate(dev, features);
 	for (unsigned int i = 0; i < n; i++)
-		fake_queue(dev, i, q[i]->size, q[i]->ring, q[i]->ring + 0x1000, q[i]->ring + 0x2000);
+		fake_queue(dev, i, q[i]->size, q[i]->ring, avail_gpa(q[i]), used_gpa(q[i]));
 	reg_write(dev, VIRTIO_MMIO_STATUS, 0x0f);
 }

@@ -2,6 +2,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 #include <stdlib.h>
@@ -263,6 +264,49 @@ static void test_exclusive_lock(void)
 	blk_teardown(&e);
 }
 
+/*
+ * A read over 512 segments of 64 bytes (the whole disk), more than a
+ * 256-entry queue could carry: with a 1024-entry queue it is one request,
+ * served whole, as seg_max (1022) promises.
+ */
+static void test_long_chain_one_request(void)
+{
+	static struct fake_seg segs[514];
+	struct blk_env e;
+	struct virtio_blk_outhdr *h;
+	u64 data = FAKE_BUF + 0x20000;
+	u32 id, len;
+	bool right = true;
+
+	CHECK_EQ(blk_setup(&e, false, NULL), 0);
+	CHECK_EQ(virtio_mmio_ops.read(&e.blk.vdev, VIRTIO_MMIO_CONFIG +
+				      offsetof(struct virtio_blk_config, seg_max), 4), 1022);
+	/* A driver that takes the whole queue the device offers. */
+	virtio_mmio_ops.write(&e.blk.vdev, VIRTIO_MMIO_STATUS, 0, 4);
+	fake_driver_free(&e.drv);
+	fake_driver_init(&e.drv, 1024);
+	e.drv.ring = FAKE_RAM_BASE + 0x80000;
+	fake_bring_up_queues(&e.blk.vdev, 1ULL << VIRTIO_RING_F_INDIRECT_DESC,
+			     (struct fake_driver *const[]){ &e.drv }, 1);
+	h = fake_hva(&e.drv, HDR);
+	h->type = htole32(VIRTIO_BLK_T_IN);
+	h->sector = 0;
+	segs[0] = (struct fake_seg){ HDR, sizeof(*h), false };
+	for (u32 i = 0; i < 512; i++)
+		segs[1 + i] = (struct fake_seg){ data + i * 64, 64, true };
+	segs[513] = (struct fake_seg){ STAT, 1, true };
+	fake_post(&e.drv, segs, 514, true);
+	virtio_dev_queue_notify(&e.blk.vdev, 0);
+	CHECK(fake_used(&e.drv, &id, &len));
+	CHECK_EQ(len, 64 * 512 + 1);
+	CHECK_EQ(*(u8 *)fake_hva(&e.drv, STAT), VIRTIO_BLK_S_OK);
+	for (u32 i = 0; i < 64 * 512; i++)
+		right &= ((u8 *)fake_hva(&e.drv, data))[i] == 'A' + (i / 512) % 26;
+	CHECK(right);
+	CHECK_EQ(e.blk.vdev.stats.used, 1);
+	blk_teardown(&e);
+}
+
 /* Runs the loop until @n used entries are back (5 s at most); how many came. */
 static unsigned int blk_pump(struct blk_env *e, unsigned int n, u32 *ids)
 {
@@ -399,6 +443,7 @@ TEST_SUITE(virtio_blk,
 	   TEST(test_readonly),
 	   TEST(test_malformed_chain_needs_reset),
 	   TEST(test_exclusive_lock),
+	   TEST(test_long_chain_one_request),
 	   TEST(test_async_completions_on_loop),
 	   TEST(test_async_reset_in_flight),
 	   TEST(test_rng_fills_buffers));
