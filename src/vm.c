@@ -489,8 +489,10 @@ static void vm_stop_io(struct vm *vm)
 {
 	if (!vm->io_started)
 		return;
-	/* The loop returns after the event it is serving; disk requests still
-	 * in flight end in virtio_blk_close(). */
+	/*
+	 * The loop returns after the event it is serving; disk requests
+	 * still in flight end in virtio_blk_close().
+	 */
 	event_loop_stop(&vm->io_loop);
 	pthread_join(vm->io_thread, NULL);
 	vm->io_started = false;
