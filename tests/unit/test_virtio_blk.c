@@ -307,6 +307,59 @@ static void test_long_chain_one_request(void)
 	blk_teardown(&e);
 }
 
+/* The descriptor of this process's io_uring ring (one disk open), or -1. */
+static int find_uring_fd(void)
+{
+	char path[64], link[64];
+
+	for (int fd = 3; fd < 1024; fd++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = 0;
+			if (strstr(link, "io_uring"))
+				return fd;
+		}
+	}
+	return -1;
+}
+
+/*
+ * io_uring breaks after set-up (here its descriptor is swapped for
+ * /dev/null, so every submission fails): the request it refused is served
+ * the plain way, and so are later ones.
+ */
+static void test_uring_breaking_falls_back(void)
+{
+	struct blk_env e;
+	int ring_fd, null_fd;
+	u32 len;
+
+	CHECK_EQ(blk_setup(&e, false, NULL), 0);
+	if (!e.blk.uring) {
+		blk_teardown(&e); /* no io_uring here: nothing to break */
+		return;
+	}
+	ring_fd = find_uring_fd();
+	CHECK(ring_fd >= 0);
+	null_fd = open("/dev/null", O_RDONLY);
+	CHECK(null_fd >= 0 && dup2(null_fd, ring_fd) == ring_fd);
+	close(null_fd);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_IN, 2, 512, true, &len), VIRTIO_BLK_S_OK);
+	CHECK_EQ(len, 513);
+	CHECK_EQ(((u8 *)fake_hva(&e.drv, DATA))[0], 'C');
+	CHECK(!e.blk.uring);
+	memset(fake_hva(&e.drv, DATA), 'f', 512);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_OUT, 7, 512, false, &len), VIRTIO_BLK_S_OK);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_FLUSH, 0, 0, false, &len), VIRTIO_BLK_S_OK);
+	memset(fake_hva(&e.drv, DATA), 0, 512);
+	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_IN, 7, 512, true, &len), VIRTIO_BLK_S_OK);
+	CHECK_EQ(((u8 *)fake_hva(&e.drv, DATA))[511], 'f');
+	blk_teardown(&e);
+}
+
 /* Runs the loop until @n used entries are back (5 s at most); how many came. */
 static unsigned int blk_pump(struct blk_env *e, unsigned int n, u32 *ids)
 {
@@ -444,6 +497,7 @@ TEST_SUITE(virtio_blk,
 	   TEST(test_malformed_chain_needs_reset),
 	   TEST(test_exclusive_lock),
 	   TEST(test_long_chain_one_request),
+	   TEST(test_uring_breaking_falls_back),
 	   TEST(test_async_completions_on_loop),
 	   TEST(test_async_reset_in_flight),
 	   TEST(test_rng_fills_buffers));
