@@ -47,11 +47,11 @@ static void boot_timer_print_steps(FILE *out, const struct boot_times *t, u64 fi
 
 	fprintf(out, "arkvm: boot-timer: set-up steps (ms):");
 	for (unsigned int i = 0; i < t->nr_steps; i++) {
-		fprintf(out, " %s %.3f,", t->step_name[i], (double)(t->step_end[i] - prev) / 1e6);
+		fprintf(out, " %s %.3f,", t->step_name[i], ns_to_ms(t->step_end[i] - prev));
 		prev = t->step_end[i];
 	}
 	fprintf(out, " then to first KVM_RUN %.3f\n",
-		first_run > prev ? (double)(first_run - prev) / 1e6 : 0.0);
+		first_run > prev ? ns_to_ms(first_run - prev) : 0.0);
 }
 
 void boot_times_first_run(struct boot_times *t)
@@ -74,11 +74,6 @@ static u64 boot_timer_read(void *opaque __unused, u64 offset __unused, u32 size 
 	return 0;
 }
 
-static double ms(u64 ns)
-{
-	return (double)ns / 1e6;
-}
-
 /* Only the first magic write counts: a guest cannot make arkvm print more. */
 static void boot_timer_write(void *opaque, u64 offset, u64 value, u32 size __unused)
 {
@@ -94,8 +89,8 @@ static void boot_timer_write(void *opaque, u64 offset, u64 value, u32 size __unu
 	fprintf(bt->out,
 		"arkvm: boot-timer: start to first KVM_RUN %.3f ms (CPU %.3f ms), "
 		"first KVM_RUN to init %.3f ms, total %.3f ms\n",
-		ms(first_run - t->start), ms(atomic_load(&t->first_run_cpu)),
-		ms(now - first_run), ms(now - t->start));
+		ns_to_ms(first_run - t->start), ns_to_ms(atomic_load(&t->first_run_cpu)),
+		ns_to_ms(now - first_run), ns_to_ms(now - t->start));
 	boot_timer_print_steps(bt->out, t, first_run);
 	fflush(bt->out);
 }

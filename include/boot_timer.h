@@ -40,6 +40,11 @@ u64 boot_clock_ns(void);      /* CLOCK_MONOTONIC */
 u64 boot_cpu_ns(void);        /* CLOCK_PROCESS_CPUTIME_ID */
 u64 thread_cpu_ns(void);      /* CLOCK_THREAD_CPUTIME_ID: the caller's, for --stats */
 
+static inline double ns_to_ms(u64 ns)
+{
+	return (double)ns / 1e6;
+}
+
 /* Marks the end of init step @name. */
 void boot_times_step(struct boot_times *t, const char *name);
 

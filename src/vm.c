@@ -655,11 +655,6 @@ static void vm_print_net_stats(const struct virtio_net *n)
 		per(atomic_load(&st->kicks[0]), (unsigned long)n->rx_packets));
 }
 
-static double ms(u64 ns)
-{
-	return (double)ns / 1e6;
-}
-
 /*
  * Where the CPU went while the guest ran: each vCPU thread's time is the
  * guest's own plus its exits; the I/O thread's is arkvm's cost of every
@@ -672,11 +667,11 @@ static void vm_print_cpu_stats(const struct vm *vm, u64 stopped, unsigned long b
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		pr_info("stats: vcpu%u: %llu exits to arkvm, %llu of them MMIO; %.1f ms CPU", i,
 			(unsigned long long)vm->vcpus[i].exits,
-			(unsigned long long)vm->vcpus[i].mmio_exits, ms(vm->vcpus[i].cpu_ns));
+			(unsigned long long)vm->vcpus[i].mmio_exits, ns_to_ms(vm->vcpus[i].cpu_ns));
 	pr_info("stats: I/O thread: %.1f ms CPU for %lu buffers, %.1f us per buffer; "
 		"main thread: %.1f ms CPU; guest ran %.1f ms",
-		ms(vm->io_cpu_ns), buffers, per((unsigned long)(vm->io_cpu_ns / 1000), buffers),
-		ms(thread_cpu_ns()), first_run ? ms(stopped - first_run) : 0.0);
+		ns_to_ms(vm->io_cpu_ns), buffers, per((unsigned long)(vm->io_cpu_ns / 1000), buffers),
+		ns_to_ms(thread_cpu_ns()), first_run ? ns_to_ms(stopped - first_run) : 0.0);
 }
 
 /* --stats: what each vCPU and device cost, read once every thread is gone. */
