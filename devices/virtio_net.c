@@ -214,6 +214,8 @@ static void net_queue_notify(struct virtio_dev *dev, unsigned int q)
 {
 	struct virtio_net *n = container_of(dev, struct virtio_net, vdev);
 
+	if (n->vhost.running)
+		return; /* a kick heard just before the kernel took the queues */
 	if (q == NET_TX_Q) {
 		virtio_dev_serve_queue(dev, q, &n->chain, net_tx_serve);
 		return;
@@ -281,13 +283,18 @@ static int net_activate(struct virtio_dev *dev)
 	n->rx_merge = virtio_dev_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
 	n->rx_need = NET_HDR_LEN + ((dev->accepted & NET_GUEST_GSO) ? NET_MAX_GSO_FRAME
 								    : NET_MAX_FRAME);
+	if (n->vhost.fd >= 0)
+		return vhost_net_start(n);
 	net_poll_tap(n, true);
 	return 0;
 }
 
 static void net_reset(struct virtio_dev *dev)
 {
-	net_poll_tap(container_of(dev, struct virtio_net, vdev), false);
+	struct virtio_net *n = container_of(dev, struct virtio_net, vdev);
+
+	vhost_net_stop(n);
+	net_poll_tap(n, false);
 }
 
 static const struct virtio_dev_ops virtio_net_ops = {
@@ -317,6 +324,7 @@ int virtio_net_init(struct virtio_net *n, int fd, const char *name, const u8 mac
 	int ret;
 
 	memset(n, 0, sizeof(*n));
+	n->vhost.fd = n->vhost.err_src.fd = -1;
 	n->tap_fd = fd;
 	snprintf(n->tap, sizeof(n->tap), "%s", name);
 	memcpy(n->config.mac, mac, sizeof(n->config.mac));
@@ -399,8 +407,14 @@ int virtio_net_open(struct virtio_net *n, const struct net_config *cfg,
 	else
 		virtio_net_default_mac(cfg->tap, mac);
 	ret = virtio_net_init(n, fd, cfg->tap, mac, mem, loop);
-	if (!ret)
-		n->is_tap = true;
+	if (ret)
+		return ret;
+	n->is_tap = true;
+	if (cfg->vhost) {
+		ret = vhost_net_open(n);
+		if (ret)
+			virtio_net_close(n);
+	}
 	return ret;
 }
 
@@ -410,6 +424,8 @@ void virtio_net_close(struct virtio_net *n)
 		return;
 	if (!n->tap_broken)
 		event_loop_del(n->loop, &n->tap_src);
+	vhost_net_close(n);
 	close(n->tap_fd);
 	virtio_dev_destroy(&n->vdev);
+	n->vdev.ops = NULL;
 }

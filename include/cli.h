@@ -25,6 +25,7 @@ struct net_config {
 	char tap[CFG_MAX_IFNAME + 1];  /* an existing tap interface */
 	u8 mac[6];
 	bool has_mac;         /* else derived from the tap name */
+	bool vhost;           /* the host kernel's vhost-net serves the queues */
 };
 
 enum console_kind {

@@ -47,6 +47,13 @@ struct net_rx_buf {
 	u32 len;
 };
 
+/* The host kernel serving a NIC's queues instead of arkvm (devices/vhost_net.c). */
+struct vhost_net {
+	int fd;                       /* /dev/vhost-net; -1 when arkvm serves them */
+	struct event_source err_src;  /* eventfd: the kernel found a ring broken */
+	bool running;                 /* between DRIVER_OK and reset */
+};
+
 struct virtio_net {
 	struct virtio_dev vdev;
 	int tap_fd;
@@ -69,6 +76,7 @@ struct virtio_net {
 	struct virtq_chain chain;
 
 	u64 rx_packets, tx_packets, rx_dropped, tx_dropped;
+	struct vhost_net vhost;
 };
 
 /*
@@ -82,6 +90,15 @@ int virtio_net_open(struct virtio_net *n, const struct net_config *cfg,
 int virtio_net_init(struct virtio_net *n, int fd, const char *name, const u8 mac[6],
 		    const struct guest_mem *mem, struct event_loop *loop);
 void virtio_net_close(struct virtio_net *n);
+/*
+ * vhost-net, for a NIC opened with vhost: open() on the main thread at
+ * start-up (prints one line and returns -errno on error), start() at
+ * DRIVER_OK and stop() at reset with dev->lock held, close() at the end.
+ */
+int vhost_net_open(struct virtio_net *n);
+int vhost_net_start(struct virtio_net *n);
+void vhost_net_stop(struct virtio_net *n);
+void vhost_net_close(struct virtio_net *n);
 /* The MAC a NIC gets without mac=: locally administered, stable per tap name. */
 void virtio_net_default_mac(const char *tap, u8 mac[6]);
 

@@ -7,11 +7,16 @@
 #include <stdbool.h>
 
 #include "compiler.h"
+#include "event_loop.h"
 #include "guest_mem.h"
 #include "mmio_bus.h"
 #include "virtqueue.h"
 
 #define VIRTIO_MAX_QUEUES 4
+
+/* InterruptStatus bits: used buffers, configuration change. */
+#define VIRTIO_ISR_USED   0x1
+#define VIRTIO_ISR_CONFIG 0x2
 
 struct virtio_dev;
 
@@ -60,6 +65,18 @@ struct virtio_stats {
 	atomic_ulong mmio;        /* register accesses: each one a VM exit */
 };
 
+/*
+ * How KVM reaches a slot's device without arkvm (virtio_slots.c): for a
+ * device whose queues the host kernel serves (vhost-net), which then takes
+ * the kicks and raises the interrupts itself.  Descriptors are -1 without
+ * KVM (unit tests).
+ */
+struct virtio_wiring {
+	int irq_fd;                                /* the slot's irqfd */
+	struct event_loop *kick_loop;              /* where arkvm hears the kicks */
+	struct event_source *kick[VIRTIO_MAX_QUEUES];  /* each queue's ioeventfd */
+};
+
 struct virtio_dev {
 	const struct virtio_dev_ops *ops;
 	const char *name;
@@ -81,6 +98,7 @@ struct virtio_dev {
 	 * queue and is dropped, so queue work never runs on a vCPU thread.
 	 */
 	bool kicks_by_eventfd;
+	struct virtio_wiring wiring;
 
 	pthread_mutex_t lock;
 	u32 status;
@@ -88,6 +106,12 @@ struct virtio_dev {
 	u64 offered, accepted;
 	u32 device_features_sel, driver_features_sel, queue_sel;
 	atomic_uint isr;
+	/*
+	 * Bits every InterruptStatus read shows: VIRTIO_ISR_USED while the host
+	 * kernel serves the queues and interrupts the guest without arkvm, so
+	 * the driver's handler always looks at its rings.
+	 */
+	atomic_uint isr_sticky;
 	atomic_uint config_generation;
 	struct virtio_queue_regs qregs[VIRTIO_MAX_QUEUES];
 	struct virtq vqs[VIRTIO_MAX_QUEUES];

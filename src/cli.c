@@ -278,7 +278,7 @@ static bool tap_name_ok(const char *s)
 	return *s && !strpbrk(s, "/: ");
 }
 
-/* --net tap=NAME[,mac=MAC] */
+/* --net tap=NAME[,mac=MAC][,vhost] */
 static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 {
 	struct net_config *n = &cfg->nets[cfg->nr_nets];
@@ -296,9 +296,11 @@ static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 			continue;
 		} else if (item_value(item, len, "mac", mac, sizeof(mac)) && !parse_mac(mac, n->mac)) {
 			n->has_mac = true;
+		} else if (len == 5 && !strncmp(item, "vhost", 5)) {
+			n->vhost = true;
 		} else {
 			pr_err("--%s '%s': bad option '%.*s' (tap=NAME of up to %d bytes, mac=MAC as "
-			       "unicast aa:bb:cc:dd:ee:ff)", name, arg, (int)len, item, CFG_MAX_IFNAME);
+			       "unicast aa:bb:cc:dd:ee:ff, vhost)", name, arg, (int)len, item, CFG_MAX_IFNAME);
 			return -EINVAL;
 		}
 	}
@@ -410,7 +412,7 @@ static const struct cli_option run_options[] = {
 	  false, set_memory },
 	{ "disk", "PATH[,readonly][,serial=S]", "a virtio-blk disk (repeat for vdb, vdc, ...)",
 	  true, set_disk },
-	{ "net", "tap=NAME[,mac=MAC]", "a virtio-net NIC on an existing tap (repeat for eth1, ...)",
+	{ "net", "tap=NAME[,mac=MAC][,vhost]", "a virtio-net NIC on an existing tap (repeat for eth1, ...); vhost: the host kernel's vhost-net moves its packets",
 	  true, set_net },
 	{ "console", "serial|virtio", "guest console: the UART (ttyS0, default) or virtio (hvc0)",
 	  false, set_console },

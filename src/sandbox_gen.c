@@ -13,6 +13,7 @@
 #include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/vhost.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,14 +66,21 @@ static const int io_syscalls[] = {
 	SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(fallocate),
 	SCMP_SYS(io_uring_enter), SCMP_SYS(getrandom),
 };
-static const unsigned long io_ioctls[] = { TCSETS };
+/* A NIC on vhost-net: the kernel's queues start at DRIVER_OK, stop at reset. */
+#define VHOST_QUEUE_IOCTLS VHOST_SET_FEATURES, VHOST_SET_VRING_NUM, VHOST_SET_VRING_BASE, \
+	VHOST_GET_VRING_BASE, VHOST_SET_VRING_ADDR, VHOST_SET_VRING_KICK,                 \
+	VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR, VHOST_NET_SET_BACKEND
+
+static const unsigned long io_ioctls[] = { TCSETS, VHOST_QUEUE_IOCTLS };
 
 /*
  * MMIO exits: register writes can start a device (epoll_ctl to watch a tap,
- * TUNSETOFFLOAD for its offloads) and raise the UART's line.
+ * TUNSETOFFLOAD for its offloads, vhost-net's queues) and raise the UART's
+ * line.
  */
 static const int vcpu_syscalls[] = { SCMP_SYS(epoll_ctl) };
-static const unsigned long vcpu_ioctls[] = { KVM_RUN, KVM_IRQ_LINE, TUNSETOFFLOAD, TCSETS };
+static const unsigned long vcpu_ioctls[] = { KVM_RUN, KVM_IRQ_LINE, TUNSETOFFLOAD, TCSETS,
+					     VHOST_QUEUE_IOCTLS };
 
 #define RULES(n, kind) {                                       \
 	.name = n,                                             \

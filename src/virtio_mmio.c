@@ -17,9 +17,6 @@
 #define VIRTIO_MMIO_VERSION_2 2
 #define VIRTIO_VENDOR_ID    0x4b52414e /* "NARK": arkvm's own */
 
-#define VIRTIO_ISR_USED   0x1
-#define VIRTIO_ISR_CONFIG 0x2
-
 /* Features the transport implements for every device. */
 #define TRANSPORT_FEATURES ((1ULL << VIRTIO_F_VERSION_1) | \
 			    (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
@@ -37,7 +34,9 @@ void virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops,
 	dev->mem = mem;
 	pthread_mutex_init(&dev->lock, NULL);
 	atomic_init(&dev->isr, 0);
+	atomic_init(&dev->isr_sticky, 0);
 	atomic_init(&dev->config_generation, 0);
+	dev->wiring.irq_fd = -1;
 }
 
 void virtio_dev_destroy(struct virtio_dev *dev)
@@ -366,7 +365,7 @@ static u64 virtio_mmio_read(void *opaque, u64 off, u32 size)
 		return 0;
 	/* The guest's interrupt handler reads this one: it must never wait. */
 	if (off == VIRTIO_MMIO_INTERRUPT_STATUS)
-		return atomic_load(&dev->isr);
+		return atomic_load(&dev->isr) | atomic_load(&dev->isr_sticky);
 	pthread_mutex_lock(&dev->lock);
 	val = virtio_read_reg(dev, off);
 	pthread_mutex_unlock(&dev->lock);

@@ -61,6 +61,7 @@ static int virtio_slot_kick(struct vm *vm, struct virtio_slot *slot, u64 base, u
 	ioev.fd = k->src.fd;
 	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioev) < 0)
 		return -errno;
+	slot->dev->wiring.kick[q] = &k->src;
 	return event_loop_add(&vm->io_loop, &k->src, EPOLLIN);
 }
 
@@ -86,6 +87,8 @@ int virtio_slot_attach(struct vm *vm, struct virtio_dev *dev)
 	dev->interrupt = virtio_slot_interrupt;
 	dev->interrupt_opaque = slot;
 	ret = virtio_slot_irqfd(vm, slot, dev->intid);
+	dev->wiring.irq_fd = slot->irqfd;
+	dev->wiring.kick_loop = &vm->io_loop;
 	for (unsigned int q = 0; !ret && q < dev->nr_queues; q++)
 		ret = virtio_slot_kick(vm, slot, base, q);
 	dev->kicks_by_eventfd = true;

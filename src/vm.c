@@ -645,6 +645,12 @@ static void vm_print_net_stats(const struct virtio_net *n)
 	const struct virtio_stats *st = &n->vdev.stats;
 	unsigned long pkts = (unsigned long)(n->rx_packets + n->tx_packets);
 
+	if (n->vhost.fd >= 0) {
+		pr_info("stats: %s %s: packets moved by vhost-net in the kernel, which counts "
+			"them (ip -s link show %s); %lu register accesses",
+			n->vdev.name, n->tap, n->tap, atomic_load(&st->mmio));
+		return;
+	}
 	pr_info("stats: %s %s: %llu packets received, %llu sent, %llu + %llu dropped; "
 		"per packet: %.3f kicks, %.3f interrupts, %.3f register accesses; "
 		"receive-queue kicks per packet received: %.3f",

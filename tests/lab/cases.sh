@@ -249,15 +249,17 @@ rm -f "$tmp"/vd?.img
 . "$(dirname "$0")/net.sh"
 net_tap=arkvmlab0
 
-# The guest configures eth0, pings the host, then 64 MiB crosses each way
-# over TCP (busybox nc) and both ends compare sha256 sums. An nc whose stdin
+# The guest configures eth0, pings the host, then $MIB MiB (the first line
+# it is fed) crosses each way over TCP (busybox nc) and both ends compare
+# sha256 sums. An nc whose stdin
 # is a FIFO it holds open itself never sees end-of-file there, so it stays
-# until the peer closes.
+# until the peer closes. Then the driver lets the NIC go and takes it again
+# (a device reset and a new bring-up), and pings once more.
 cat > "$tmp/net.in" <<'GUEST'
 ip link set eth0 up; ip addr add 10.77.0.2/24 dev eth0
 echo "NET-MAC=$(cat /sys/class/net/eth0/address)"
 ping -c 3 -W 5 10.77.0.1 > /dev/null; echo "NET-PING-RC=$?"
-dd if=/dev/urandom of=/up bs=1M count=64 2> /dev/null
+dd if=/dev/urandom of=/up bs=1M count=$MIB 2> /dev/null
 echo "NET-UP-SHA=$(sha256sum /up | cut -d' ' -f1)"
 t0=$(cut -d' ' -f1 /proc/uptime)
 nc 10.77.0.1 7001 < /up; echo "NET-UP-RC=$?"; rm /up
@@ -267,10 +269,20 @@ t0=$(cut -d' ' -f1 /proc/uptime)
 nc 10.77.0.1 7002 > /down 0<> /hold; echo "NET-DOWN-RC=$?"
 echo "NET-DOWN-TOOK=$(awk "BEGIN { print $(cut -d' ' -f1 /proc/uptime) - $t0 }")"
 echo "NET-DOWN-SHA=$(sha256sum /down | cut -d' ' -f1)"
+dev=$(basename "$(readlink /sys/class/net/eth0/device)")
+echo "$dev" > /sys/bus/virtio/drivers/virtio_net/unbind
+echo "$dev" > /sys/bus/virtio/drivers/virtio_net/bind
+ip link set eth0 up; ip addr add 10.77.0.2/24 dev eth0
+ping -c 3 -W 5 10.77.0.1 > /dev/null; echo "NET-REBOUND-PING-RC=$?"
 poweroff -f
 GUEST
-if net_host_up "$net_tap" 10.77.0.1/24 2> "$tmp/net-setup.err"; then
-	head -c 67108864 /dev/urandom > "$tmp/down"
+
+# net_case SUFFIX [--net options]: the guest above on the tap, 32 MiB each
+# way; the cases' names end in SUFFIX.
+net_case() {
+	sfx=$1 opts=${2:-} bytes=33554432
+	head -c $bytes /dev/urandom > "$tmp/down"
+	{ echo "MIB=$((bytes / 1048576))"; cat "$tmp/net.in"; } > "$tmp/net$sfx.in"
 	down_sha=$(sha256sum "$tmp/down" | cut -d' ' -f1)
 	mkfifo "$tmp/hold"
 	timeout 300 nc -l -p 7001 > "$tmp/up" 0<> "$tmp/hold" &
@@ -278,39 +290,57 @@ if net_host_up "$net_tap" 10.77.0.1/24 2> "$tmp/net-setup.err"; then
 	timeout 300 nc -l -p 7002 < "$tmp/down" &
 	down_pid=$!
 	saved_timeout=$BOOT_TIMEOUT BOOT_TIMEOUT=300
-	boot net --memory 512M --cmdline "quiet arkvm.test=shell" --stats \
-		--net "tap=$net_tap,mac=02:00:00:77:00:02" < "$tmp/net.in"
+	boot "net$sfx" --memory 512M --cmdline "quiet arkvm.test=shell" --stats \
+		--net "tap=$net_tap,mac=02:00:00:77:00:02$opts" < "$tmp/net$sfx.in"
 	BOOT_TIMEOUT=$saved_timeout
 	kill $up_pid $down_pid 2> /dev/null
 	wait $up_pid $down_pid 2> /dev/null
-	nfield() { sed -n "s/^NET-$1=//p" "$tmp/net.log" | head -n 1; }
+	nfield() { sed -n "s/^NET-$1=//p" "$tmp/net$sfx.log" | head -n 1; }
 	if [ $rc -eq 0 ] && [ "$(nfield MAC)" = 02:00:00:77:00:02 ] && [ "$(nfield PING-RC)" = 0 ]; then
-		pass net-ping
+		pass "net-ping$sfx"
 	else
-		fail net-ping "mac '$(nfield MAC)', ping rc '$(nfield PING-RC)' ($(why $rc))"
-		show net
+		fail "net-ping$sfx" "mac '$(nfield MAC)', ping rc '$(nfield PING-RC)' ($(why $rc))"
+		show "net$sfx"
 	fi
-	info "net: 64 MiB guest->host in $(nfield UP-TOOK) s, host->guest in $(nfield DOWN-TOOK) s"
+	info "net$sfx: 32 MiB guest->host in $(nfield UP-TOOK) s, host->guest in $(nfield DOWN-TOOK) s"
 	up_sha=$(sha256sum "$tmp/up" | cut -d' ' -f1)
 	if [ "$(nfield UP-RC)" = 0 ] && [ "$(nfield UP-SHA)" = "$up_sha" ] &&
-	    [ "$(wc -c < "$tmp/up")" -eq 67108864 ]; then
-		pass net-64MiB-guest-to-host
+	    [ "$(wc -c < "$tmp/up")" -eq $bytes ]; then
+		pass "net-32MiB-guest-to-host$sfx"
 	else
-		fail net-64MiB-guest-to-host "rc '$(nfield UP-RC)', $(wc -c < "$tmp/up") bytes, sha $(nfield UP-SHA) vs $up_sha"
+		fail "net-32MiB-guest-to-host$sfx" "rc '$(nfield UP-RC)', $(wc -c < "$tmp/up") bytes, sha $(nfield UP-SHA) vs $up_sha"
 	fi
 	if [ "$(nfield DOWN-RC)" = 0 ] && [ "$(nfield DOWN-SHA)" = "$down_sha" ]; then
-		pass net-64MiB-host-to-guest
+		pass "net-32MiB-host-to-guest$sfx"
 	else
-		fail net-64MiB-host-to-guest "rc '$(nfield DOWN-RC)', sha $(nfield DOWN-SHA) vs $down_sha"
+		fail "net-32MiB-host-to-guest$sfx" "rc '$(nfield DOWN-RC)', sha $(nfield DOWN-SHA) vs $down_sha"
 	fi
-	# --stats counts packets each way: 64 MiB is at least 1024 of 64 KiB.
+	if [ "$(nfield REBOUND-PING-RC)" = 0 ]; then
+		pass "net-reset-and-bring-up-again$sfx"
+	else
+		fail "net-reset-and-bring-up-again$sfx" "ping rc '$(nfield REBOUND-PING-RC)'"
+		show "net$sfx"
+	fi
+	rm -f "$tmp/up" "$tmp/down" "$tmp/hold"
+}
+
+if net_host_up "$net_tap" 10.77.0.1/24 2> "$tmp/net-setup.err"; then
+	net_case ""
+	# --stats counts packets each way: 32 MiB is at least 512 of 64 KiB.
 	pkts=$(sed -n "s/^arkvm: stats: virtio-net $net_tap: \([0-9]*\) packets received, \([0-9]*\) sent.*/\1 \2/p" "$tmp/net.err")
-	if [ "${pkts%% *}" -ge 1024 ] 2> /dev/null && [ "${pkts##* }" -ge 1024 ]; then
+	if [ "${pkts%% *}" -ge 512 ] 2> /dev/null && [ "${pkts##* }" -ge 512 ]; then
 		pass "stats-count-packets ($pkts)"
 	else
 		fail stats-count-packets "received and sent: '$pkts'; $(grep 'stats: virtio-net' "$tmp/net.err")"
 	fi
-	rm -f "$tmp/up" "$tmp/down" "$tmp/hold"
+	# The same with the host kernel's vhost-net moving the packets: arkvm
+	# sees none of them, and says so.
+	net_case -vhost ,vhost
+	if grep -q "^arkvm: stats: virtio-net $net_tap: packets moved by vhost-net" "$tmp/net-vhost.err"; then
+		pass net-vhost-moves-the-packets
+	else
+		fail net-vhost-moves-the-packets "$(grep 'stats: virtio-net' "$tmp/net-vhost.err")"
+	fi
 	net_host_down "$net_tap"
 else
 	fail net-ping "cannot make the tap on this host: $(head -n 1 "$tmp/net-setup.err")"

@@ -82,8 +82,10 @@ build_level1() {
 	# LAB_TREE: a tree of files for level 1's root (make test-gpu: libraries).
 	[ -n "${LAB_TREE:-}" ] && cp -a "$LAB_TREE"/. "$root/"
 	cp "$here/level1-init" "$root/init"
-	# tun for the network cases: level 1 has no other modules.
-	find "$cache/k/lib/modules" -name tun.ko -exec cp {} "$root/lab/" \;
+	# tun and vhost-net for the network cases: level 1 has no other modules.
+	for mod in tun tap vhost_iotlb vhost vhost_net; do
+		find "$cache/k/lib/modules" -name "$mod.ko" -exec cp {} "$root/lab/" \;
+	done
 	chmod 755 "$root/init"
 	: > "$root/lab/args"
 	for a in "$@"; do printf '%s\n' "$a" >> "$root/lab/args"; done

@@ -152,6 +152,11 @@ static void test_net(void)
 	CHECK_EQ(cfg.nr_nets, 2);
 	CHECK(!strcmp(cfg.nets[0].tap, "tap0") && !cfg.nets[0].has_mac);
 	CHECK(!strcmp(cfg.nets[1].tap, "tap1") && cfg.nets[1].has_mac && cfg.nets[1].mac[5] == 1);
+	CHECK(!cfg.nets[0].vhost && !cfg.nets[1].vhost);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net", "tap=tap0,vhost"), CLI_RUN);
+	CHECK(cfg.nets[0].vhost && !cfg.nets[0].has_mac);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net", "tap=tap0,vhost=1"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net", "vhost"), -EINVAL);
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net", "tap=a", "--net", "tap=a"),
 		 -EINVAL);
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--net", "mac=02:00:00:00:00:01"),

@@ -198,6 +198,13 @@ static void test_bad_queue_needs_reset(void)
 	CHECK_EQ(d.interrupts, 1);
 	wr(&d, VIRTIO_MMIO_INTERRUPT_ACK, 2);
 	CHECK_EQ(rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	/* While the host kernel serves the queues, the used bit reads as set. */
+	atomic_store(&d.vdev.isr_sticky, VIRTIO_ISR_USED);
+	CHECK_EQ(rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), 1);
+	wr(&d, VIRTIO_MMIO_INTERRUPT_ACK, 1);
+	CHECK_EQ(rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), 1);
+	atomic_store(&d.vdev.isr_sticky, 0);
+	CHECK_EQ(rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	wr(&d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	CHECK_EQ(d.notified, 0);
 	/* The driver recovers with a reset and a proper bring-up. */
