@@ -18,11 +18,6 @@ struct mem_region {
 struct guest_mem {
 	struct mem_region regions[GUEST_MEM_MAX_REGIONS];
 	unsigned int nr_regions;
-	/*
-	 * The regions are anonymous mappings of arkvm's own, so the loader may
-	 * map files copy-on-write over parts of them instead of copying.
-	 */
-	bool remappable;
 };
 
 /* Adds [gpa, gpa + size) backed by @hva; -EINVAL, -EEXIST or -ENOSPC. */

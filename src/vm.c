@@ -214,8 +214,6 @@ int vm_setup_memory(struct vm *vm)
 		return ret;
 	}
 	ret = guest_mem_add(&vm->mem, ARM64_RAM_BASE, size, vm->ram);
-	/* hugetlb pages cannot be split to map a file over part of one. */
-	vm->mem.remappable = !vm->cfg->hugepages;
 	if (ret)
 		return ret;
 	boot_layout_init(&vm->boot, ARM64_RAM_BASE, size);

@@ -131,10 +131,10 @@ static void test_load_plain(void)
 }
 
 /*
- * RAM that arkvm mapped itself: the Image is mapped copy-on-write, not
- * copied. The guest sees the bytes, and what it writes stays in RAM.
+ * RAM that arkvm mapped itself, as vm.c does: the Image is copied in, the
+ * guest sees the bytes, and what it writes stays in RAM, not in the file.
  */
-static void test_load_plain_mapped(void)
+static void test_load_plain_into_mapped_ram(void)
 {
 	u8 *img = make_image(0x3000, 0, 0x5000, true, 0x3000);
 	struct fake_ram f = { 0 };
@@ -144,7 +144,6 @@ static void test_load_plain_mapped(void)
 	f.ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(f.ram != MAP_FAILED);
 	guest_mem_add(&f.mem, RAM_BASE, RAM_SIZE, f.ram);
-	f.mem.remappable = true;
 	boot_layout_init(&f.boot, RAM_BASE, RAM_SIZE);
 	fd = memfd_with(img, 0x3000, false);
 	CHECK_EQ(load_kernel_fd(&f.mem, &f.boot, dup(fd), "test"), 0);
@@ -290,7 +289,7 @@ TEST_SUITE(loader,
 	   TEST(test_header_parse),
 	   TEST(test_header_image_size_zero),
 	   TEST(test_load_plain),
-	   TEST(test_load_plain_mapped),
+	   TEST(test_load_plain_into_mapped_ram),
 	   TEST(test_load_gzip_with_text_offset),
 	   TEST(test_load_rejects_non_images),
 	   TEST(test_load_rejects_truncated),
