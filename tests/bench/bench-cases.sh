@@ -75,7 +75,7 @@ finish() {
 # --- boot time, CPU and memory -------------------------------------------------
 
 # vmm_rss SMAPS LO HI: the resident KiB of every mapping outside guest RAM,
-# [LO, HI) (from --stats; the kernel and initrd are file mappings in it).
+# [LO, HI) (from --stats).
 vmm_rss() {
 	lo=$(($2)) hi=$(($3)) total=0 inside=0
 	while read -r a b _; do
@@ -200,38 +200,54 @@ bench_block() {
 	rm -f "$tmp/disk.img"
 }
 
-# TCP over the tap, each way, 32 MiB; the same tool over level 1's loopback
-# is the ceiling. Each round has ports of its own (PORT, PORT + 1, PORT + 2).
-bench_net() {
-	port=$1
+# TCP over the tap, each way, 32 MiB, with arkvm moving the packets and
+# then (where /dev/vhost-net exists) the host kernel's vhost-net; the same
+# tool over level 1's loopback is the ceiling, measured right after.
+# bench_net_guest PORT SUFFIX [,vhost]: one guest; PORT and PORT + 1.
+bench_net_guest() {
+	port=$1 sfx=$2 name=net$2
 	cat > "$tmp/net.in" <<GUEST
 ip link set eth0 up; ip addr add 10.79.0.2/24 dev eth0
 loadgen tcp-send 10.79.0.1 $port 32
 loadgen tcp-recv $((port + 1)) &
 sleep 600
 GUEST
+	set -- $(cat /sys/class/net/$tap/statistics/rx_packets /sys/class/net/$tap/statistics/tx_packets)
+	pkts0=$(($1 + $2))
 	timeout 300 "$LOADGEN" tcp-recv $port > "$tmp/up.out" &
 	recv=$!
-	start net --kernel "$IO_KERNEL" --memory 256M --net tap=$tap --stats \
+	start $name --kernel "$IO_KERNEL" --memory 256M --net tap=$tap${3:-} --stats \
 		--cmdline "quiet arkvm.test=shell" < "$tmp/net.in"
 	wait $recv
 	"$LOADGEN" tcp-send 10.79.0.2 $((port + 1)) 32 > /dev/null
-	wait_for net 'LOADGEN tcp-recv'
+	wait_for $name 'LOADGEN tcp-recv'
 	kill -TERM $pid
 	finish
-	bench "guest-tcp-tx $(awk '{ print $3 }' "$tmp/up.out") MB/s"
-	bench "guest-tcp-rx $(tr -d '\r' < "$tmp/net.out" | sed -n 's/^LOADGEN tcp-recv \([0-9.]*\).*/\1/p') MB/s"
-	sed -n 's/^arkvm: stats: virtio-net .*per packet: \([0-9.]*\) kicks, \([0-9.]*\) interrupts, \([0-9.]*\) register.*/\1 \2 \3/p' \
-		"$tmp/net.err" | { read -r k i m; bench "net-kicks-per-packet ${k:-?} x"
-				    bench "net-interrupts-per-packet ${i:-?} x"
-				    bench "net-exits-per-packet ${m:-?} x"; }
-	cpu_figures net "$tmp/net.err" "$(sed -n 's/^arkvm: stats: virtio-net .*: \([0-9]*\) packets received, \([0-9]*\) sent.*/\1 \2/p' \
-		"$tmp/net.err" | awk '{ print $1 + $2 }')"
+	set -- $(cat /sys/class/net/$tap/statistics/rx_packets /sys/class/net/$tap/statistics/tx_packets)
+	pkts=$(($1 + $2 - pkts0))
+	bench "guest-tcp-tx$sfx $(awk '{ print $3 }' "$tmp/up.out") MB/s"
+	bench "guest-tcp-rx$sfx $(tr -d '\r' < "$tmp/$name.out" | sed -n 's/^LOADGEN tcp-recv \([0-9.]*\).*/\1/p') MB/s"
+	# Exits to arkvm (register accesses) per packet, counted by the tap.
+	mmio=$(sed -n 's/^arkvm: stats: virtio-net@[0-9a-f]*: .* \([0-9]*\) register accesses;.*/\1/p' "$tmp/$name.err")
+	[ -n "$mmio" ] && [ "$pkts" -gt 0 ] &&
+		bench "net$sfx-exits-per-packet $(awk -v m="$mmio" -v p="$pkts" 'BEGIN { printf "%.3f", m / p }') x"
+	[ -n "$sfx" ] && return # the kernel moved the packets: arkvm has no more counts
+	sed -n 's/^arkvm: stats: virtio-net .*per packet: \([0-9.]*\) kicks, \([0-9.]*\) interrupts, .*/\1 \2/p' \
+		"$tmp/$name.err" | { read -r k i; bench "net-kicks-per-packet ${k:-?} x"
+				    bench "net-interrupts-per-packet ${i:-?} x"; }
+	cpu_figures net "$tmp/$name.err" "$(sed -n 's/^arkvm: stats: virtio-net .*: \([0-9]*\) packets received, \([0-9]*\) sent.*/\1 \2/p' \
+		"$tmp/$name.err" | awk '{ print $1 + $2 }')"
 	# Refilling the receive ring: the guest's kicks on it per packet received.
-	bench "net-rx-refill-kicks-per-packet $(sed -n 's/^arkvm: stats: virtio-net .*receive-queue kicks per packet received: \([0-9.]*\).*/\1/p' "$tmp/net.err" | head -n 1) x"
-	timeout 300 "$LOADGEN" tcp-recv $((port + 2)) > "$tmp/lo.out" &
+	bench "net-rx-refill-kicks-per-packet $(sed -n 's/^arkvm: stats: virtio-net .*receive-queue kicks per packet received: \([0-9.]*\).*/\1/p' "$tmp/$name.err" | head -n 1) x"
+}
+
+# bench_net PORT: a round; ports PORT to PORT + 4.
+bench_net() {
+	bench_net_guest $1 ""
+	[ -c /dev/vhost-net ] && bench_net_guest $(($1 + 2)) -vhost ,vhost
+	timeout 300 "$LOADGEN" tcp-recv $(($1 + 4)) > "$tmp/lo.out" &
 	recv=$!
-	"$LOADGEN" tcp-send 127.0.0.1 $((port + 2)) 32 > /dev/null
+	"$LOADGEN" tcp-send 127.0.0.1 $(($1 + 4)) 32 > /dev/null
 	wait $recv
 	bench "host-tcp-loopback $(awk '{ print $3 }' "$tmp/lo.out") MB/s"
 }

@@ -64,6 +64,17 @@ function rratio(g, h,    r, n, i, j, t, a, list) {
 	return sprintf("%.1f", a[int((n + 1) / 2)])
 }
 function rounds_row(g) { if (rounds[g] != "") printf "%-44s %s\n", "  each round (%)", rounds[g] }
+# tcp_rows(SUFFIX, LABEL): both directions against loopback, and their rates.
+function tcp_rows(sfx, label,    r) {
+	r = rratio("guest-tcp-tx" sfx, "host-tcp-loopback")
+	row("TCP guest->host / loopback" label, r, "%", ">= 50", atleast(r, 50))
+	rounds_row("guest-tcp-tx" sfx)
+	r = rratio("guest-tcp-rx" sfx, "host-tcp-loopback")
+	row("TCP host->guest / loopback" label, r, "%", ">= 50", atleast(r, 50))
+	rounds_row("guest-tcp-rx" sfx)
+	row("  guest->host" label, median("guest-tcp-tx" sfx), "MB/s", "", "")
+	row("  host->guest" label, median("guest-tcp-rx" sfx), "MB/s", "", "")
+}
 function atleast(v, t) { return v == "" ? "n/a" : (v + 0 >= t ? "yes" : "NO") }
 function atmost(v, t) { return v == "" ? "n/a" : (v + 0 <= t ? "yes" : "NO") }
 /^BENCH: / {
@@ -112,15 +123,10 @@ END {
 	row("exits to arkvm per request, qd32", median("blk-qd32-exits-per-request"), "x", "", "")
 	row("arkvm I/O thread CPU per request, qd32", median("blk-qd32-io-cpu-per-unit"), "us", "", "")
 	row("  I/O thread CPU / vCPU thread CPU", median("blk-qd32-io-cpu-share"), "%", "", "")
-	r = rratio("guest-tcp-tx", "host-tcp-loopback")
-	row("TCP guest->host / loopback", r, "%", ">= 50", atleast(r, 50))
-	rounds_row("guest-tcp-tx")
-	r = rratio("guest-tcp-rx", "host-tcp-loopback")
-	row("TCP host->guest / loopback", r, "%", ">= 50", atleast(r, 50))
-	rounds_row("guest-tcp-rx")
-	row("  guest->host", median("guest-tcp-tx"), "MB/s", "", "")
-	row("  host->guest", median("guest-tcp-rx"), "MB/s", "", "")
+	tcp_rows("", "")
 	row("  loopback", median("host-tcp-loopback"), "MB/s", "", "")
+	tcp_rows("-vhost", ", vhost-net")
+	row("exits to arkvm per packet, vhost-net", median("net-vhost-exits-per-packet"), "x", "", "")
 	row("interrupts per packet, TCP both ways", median("net-interrupts-per-packet"), "x", "", "")
 	row("kicks per packet, TCP both ways", median("net-kicks-per-packet"), "x", "", "")
 	row("exits to arkvm per packet", median("net-exits-per-packet"), "x", "", "")
