@@ -251,10 +251,10 @@ net_tap=arkvmlab0
 
 # The guest configures eth0, pings the host, then $MIB MiB (the first line
 # it is fed) crosses each way over TCP (busybox nc) and both ends compare
-# sha256 sums. An nc whose stdin
-# is a FIFO it holds open itself never sees end-of-file there, so it stays
-# until the peer closes. Then the driver lets the NIC go and takes it again
-# (a device reset and a new bring-up), and pings once more.
+# sha256 sums. An nc whose stdin is a FIFO it holds open itself never sees
+# end-of-file there, so it stays until the peer closes. Then the driver lets
+# the NIC go and takes it again (a device reset and a new bring-up), and
+# pings once more.
 cat > "$tmp/net.in" <<'GUEST'
 ip link set eth0 up; ip addr add 10.77.0.2/24 dev eth0
 echo "NET-MAC=$(cat /sys/class/net/eth0/address)"
@@ -282,7 +282,7 @@ GUEST
 net_case() {
 	sfx=$1 opts=${2:-} bytes=33554432
 	head -c $bytes /dev/urandom > "$tmp/down"
-	{ echo "MIB=$((bytes / 1048576))"; cat "$tmp/net.in"; } > "$tmp/net$sfx.in"
+	{ echo "MIB=$((bytes / 1048576))"; cat "$tmp/net.in"; } > "$tmp/net$sfx.feed"
 	down_sha=$(sha256sum "$tmp/down" | cut -d' ' -f1)
 	mkfifo "$tmp/hold"
 	timeout 300 nc -l -p 7001 > "$tmp/up" 0<> "$tmp/hold" &
@@ -291,7 +291,7 @@ net_case() {
 	down_pid=$!
 	saved_timeout=$BOOT_TIMEOUT BOOT_TIMEOUT=300
 	boot "net$sfx" --memory 512M --cmdline "quiet arkvm.test=shell" --stats \
-		--net "tap=$net_tap,mac=02:00:00:77:00:02$opts" < "$tmp/net$sfx.in"
+		--net "tap=$net_tap,mac=02:00:00:77:00:02$opts" < "$tmp/net$sfx.feed"
 	BOOT_TIMEOUT=$saved_timeout
 	kill $up_pid $down_pid 2> /dev/null
 	wait $up_pid $down_pid 2> /dev/null
