@@ -66,12 +66,16 @@ static const int io_syscalls[] = {
 	SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(fallocate),
 	SCMP_SYS(io_uring_enter), SCMP_SYS(getrandom),
 };
-/* A NIC on vhost-net: the kernel's queues start at DRIVER_OK, stop at reset. */
-#define VHOST_QUEUE_IOCTLS VHOST_SET_FEATURES, VHOST_SET_VRING_NUM, VHOST_SET_VRING_BASE, \
-	VHOST_GET_VRING_BASE, VHOST_SET_VRING_ADDR, VHOST_SET_VRING_KICK,                 \
-	VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR, VHOST_NET_SET_BACKEND
+/*
+ * A NIC on vhost-net: its queues stop at reset (vCPU) or when the kernel
+ * finds a ring broken (I/O thread), and start at DRIVER_OK (vCPU).
+ */
+#define VHOST_STOP_IOCTLS VHOST_NET_SET_BACKEND, VHOST_GET_VRING_BASE, VHOST_SET_VRING_KICK, \
+	VHOST_SET_VRING_CALL
+#define VHOST_START_IOCTLS VHOST_SET_FEATURES, VHOST_SET_VRING_NUM, VHOST_SET_VRING_BASE, \
+	VHOST_SET_VRING_ADDR, VHOST_SET_VRING_ERR, VHOST_STOP_IOCTLS
 
-static const unsigned long io_ioctls[] = { TCSETS, VHOST_QUEUE_IOCTLS };
+static const unsigned long io_ioctls[] = { TCSETS, VHOST_STOP_IOCTLS };
 
 /*
  * MMIO exits: register writes can start a device (epoll_ctl to watch a tap,
@@ -80,7 +84,7 @@ static const unsigned long io_ioctls[] = { TCSETS, VHOST_QUEUE_IOCTLS };
  */
 static const int vcpu_syscalls[] = { SCMP_SYS(epoll_ctl) };
 static const unsigned long vcpu_ioctls[] = { KVM_RUN, KVM_IRQ_LINE, TUNSETOFFLOAD, TCSETS,
-					     VHOST_QUEUE_IOCTLS };
+					     VHOST_START_IOCTLS };
 
 #define RULES(n, kind) {                                       \
 	.name = n,                                             \
