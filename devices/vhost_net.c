@@ -105,6 +105,10 @@ int vhost_net_open(struct virtio_net *n)
 		v->err_src.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		v->err_src.ready = vhost_net_broken;
 		ret = v->err_src.fd < 0 ? -errno : event_loop_add(n->loop, &v->err_src, EPOLLIN);
+		if (ret && v->err_src.fd >= 0) {
+			close(v->err_src.fd); /* never in the loop: not for vhost_net_close() */
+			v->err_src.fd = -1;
+		}
 	}
 	if (ret) {
 		pr_err("--net tap=%s,vhost: the kernel's vhost-net refused: %s", n->tap,
