@@ -135,32 +135,65 @@ int vm_create(struct vm *vm)
 	return vm_check_cpus(vm);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/*
+ * ",prefault": back all of guest RAM now. The huge page advice must come
+ * first, so this runs after it rather than as MAP_POPULATE. Kernels older
+ * than 5.14 lack MADV_POPULATE_WRITE: one write per page does the same.
+ */
+static int vm_prefault_ram(u8 *ram, u64 size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!madvise(ram, size, MADV_POPULATE_WRITE))
+		return 0;
+	if (errno != EINVAL) {
+		pr_err("--memory %lluM,prefault: cannot back guest RAM: %s",
+		       (unsigned long long)(size / SZ_1M), strerror(errno));
+		return -ENOMEM;
+	}
+	for (u64 off = 0; off < size; off += (u64)page)
+		((volatile u8 *)ram)[off] = 0;
+	return 0;
+}
+
+static int vm_map_hugetlb(struct vm *vm, u64 size)
+{
+	int populate = vm->cfg->prefault ? MAP_POPULATE : 0;
+	u8 *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | populate, -1, 0);
+
+	if (p == MAP_FAILED) {
+		pr_err("--memory %lluM,hugepages: cannot get %llu free 2M hugepages "
+		       "(see /proc/sys/vm/nr_hugepages): %s",
+		       (unsigned long long)(size / SZ_1M), (unsigned long long)(size / SZ_2M),
+		       strerror(errno));
+		return -ENOMEM;
+	}
+	vm->ram = p;
+	vm->ram_size = size;
+	return 0;
+}
+
 /*
  * Guest RAM: by default pages are only backed when the guest touches them,
- * and the mapping is 2 MiB aligned so that transparent huge pages (and
- * KVM's block mappings) can back it. ",hugepages" takes hugetlb pages
- * instead, which must be free in /proc/sys/vm/nr_hugepages; ",prefault"
- * faults everything in now rather than during the guest's boot.
+ * and the mapping is 2 MiB aligned and advised for transparent huge pages,
+ * so that KVM can map it to the guest in 2 MiB blocks; hosts whose THP mode
+ * is "madvise" (Ubuntu's) give huge pages only to memory advised so.
+ * ",hugepages" takes hugetlb pages instead, which must be free in
+ * /proc/sys/vm/nr_hugepages; ",prefault" backs everything now rather than
+ * during the guest's boot.
  */
 static int vm_map_ram(struct vm *vm, u64 size)
 {
-	int populate = vm->cfg->prefault ? MAP_POPULATE : 0;
 	u8 *p, *aligned;
+	int ret;
 
-	if (vm->cfg->hugepages) {
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | populate, -1, 0);
-		if (p == MAP_FAILED) {
-			pr_err("--memory %lluM,hugepages: cannot get %llu free 2M hugepages "
-			       "(see /proc/sys/vm/nr_hugepages): %s",
-			       (unsigned long long)(size / SZ_1M), (unsigned long long)(size / SZ_2M),
-			       strerror(errno));
-			return -ENOMEM;
-		}
-		vm->ram = p;
-		vm->ram_size = size;
-		return 0;
-	}
+	if (vm->cfg->hugepages)
+		return vm_map_hugetlb(vm, size);
 	p = mmap(NULL, size + SZ_2M, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		pr_err("--memory %lluM: cannot map guest RAM: %s",
@@ -172,12 +205,20 @@ static int vm_map_ram(struct vm *vm, u64 size)
 		munmap(p, (size_t)(aligned - p));
 	munmap(aligned + size, (size_t)(p + SZ_2M - aligned));
 	p = mmap(aligned, size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED | populate, -1, 0);
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 	if (p == MAP_FAILED) {
 		munmap(aligned, size);
 		pr_err("--memory %lluM: cannot map guest RAM: %s",
 		       (unsigned long long)(size / SZ_1M), strerror(errno));
 		return -ENOMEM;
+	}
+	madvise(p, size, MADV_HUGEPAGE); /* EINVAL without THP: 4 KiB pages then */
+	if (vm->cfg->prefault) {
+		ret = vm_prefault_ram(p, size);
+		if (ret) {
+			munmap(p, size);
+			return ret;
+		}
 	}
 	vm->ram = p;
 	vm->ram_size = size;
