@@ -9,13 +9,15 @@
 # LOADGEN (tests/bench/loadgen.c, static arm64), LOADGEN_CPIO (a newc
 # archive holding it as bin/loadgen, for the guest) and MICRO_KERNEL (the
 # `make guest-kernel` Image, optional) are taken from the environment, or
-# from this script's directory (level 1's /lab).
+# from this script's directory (level 1's /lab), and so is KVMTOOL (a
+# kvmtool lkvm binary, optional: the peer arkvm is set against).
 set -u
 ARKVM=$1 KERNEL=$2 INITRD=$3
 here=$(dirname "$0")
 LOADGEN=${LOADGEN:-$here/loadgen}
 LOADGEN_CPIO=${LOADGEN_CPIO:-$here/loadgen.cpio}
 MICRO_KERNEL=${MICRO_KERNEL:-$here/Image-micro}
+KVMTOOL=${KVMTOOL:-$here/lkvm}
 BOOT_RUNS=${BOOT_RUNS:-3}
 lib=$here/net.sh
 [ -f "$lib" ] || lib=$here/../lab/net.sh
@@ -128,6 +130,76 @@ if [ -f "$MICRO_KERNEL" ]; then
 	boot_split micro "$MICRO_KERNEL"
 else
 	info "no minimal kernel ($MICRO_KERNEL): make guest-kernel"
+fi
+
+# --- a peer: kvmtool -------------------------------------------------------------
+
+# vmm_boot VMM MODE [PREFIX...]: the bench's guest, doing MODE (arkvm.test=),
+# with 1 vCPU and 128 MiB on the minimal kernel, booted by VMM (arkvm or
+# kvmtool) under PREFIX (loadgen wall, or exec), its console on stdout.
+vmm_boot() {
+	vmm=$1 mode=$2; shift 2
+	case $vmm in
+	arkvm) "$@" "$ARKVM" run --kernel "$MICRO_KERNEL" --initrd "$tmp/initrd" --cpus 1 \
+		--memory 128M --cmdline "quiet arkvm.test=$mode" ;;
+	kvmtool) HOME=$tmp "$@" "$KVMTOOL" run -k "$MICRO_KERNEL" -i "$tmp/initrd" -c 1 -m 128 \
+		--console serial --virtio-transport mmio --network mode=none \
+		-p "quiet arkvm.test=$mode" ;;
+	esac
+}
+
+# largest_mapping SMAPS: "LO HI" of the biggest mapping, the guest's RAM
+# for either VMM.
+largest_mapping() {
+	best=0 out=
+	while read -r a _; do
+		case "$a" in
+		*-*) lo=$((0x${a%-*})) hi=$((0x${a#*-}))
+		     [ $((hi - lo)) -gt $best ] && best=$((hi - lo)) out="$lo $hi" ;;
+		esac
+	done < "$1"
+	echo $out
+}
+
+# peer_off VMM: one boot timed from the VMM's start to its exit, the guest
+# powering off as soon as init runs. Both VMMs are timed alike.
+peer_off() {
+	vmm_boot $1 poweroff "$LOADGEN" wall < /dev/null > "$tmp/peer-$1.out" 2> "$tmp/peer-$1.err"
+	ms=$(sed -n 's/^LOADGEN wall \([0-9.]*\) ms.*/\1/p' "$tmp/peer-$1.out")
+	if [ -n "$ms" ]; then
+		bench "peer-off-$1 $ms ms"
+	else
+		info "peer $1: $(tail -c 300 "$tmp/peer-$1.err" | tr '\n' '|')"
+	fi
+}
+
+# peer_overhead VMM: an idle boot; the VMM's resident memory outside guest
+# RAM (its biggest mapping), read alike for both.
+peer_overhead() {
+	peer=$1
+	# exec: the background job becomes the VMM, so that $! is its pid.
+	vmm_boot $peer idle exec < /dev/null > "$tmp/peer-idle-$peer.out" 2> "$tmp/peer-idle-$peer.err" &
+	pid=$!
+	wait_for peer-idle-$peer ARKVM-IDLE
+	sleep 2
+	cp "/proc/$pid/smaps" "$tmp/peer.smaps" 2> /dev/null
+	kill -KILL $pid
+	wait $pid 2> /dev/null
+	set -- $(largest_mapping "$tmp/peer.smaps")
+	[ $# -eq 2 ] && bench "peer-overhead-$peer $(vmm_rss "$tmp/peer.smaps" "$1" "$2") KiB"
+}
+
+if [ -x "$KVMTOOL" ] && [ -f "$MICRO_KERNEL" ]; then
+	n=1
+	while [ $n -le "$BOOT_RUNS" ]; do
+		peer_off arkvm
+		peer_off kvmtool
+		n=$((n + 1))
+	done
+	peer_overhead arkvm
+	peer_overhead kvmtool
+elif [ -x "$KVMTOOL" ]; then
+	info "kvmtool: needs the minimal kernel (make guest-kernel)"
 fi
 
 # --- block and network, in rounds ------------------------------------------------

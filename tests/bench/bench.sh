@@ -24,9 +24,21 @@ if micro=$(configs/build-guest-kernel.sh | tail -n 1) && [ -f "$micro" ]; then
 else
 	echo "bench: no minimal kernel; its rows stay empty" >&2
 fi
-export LOADGEN="$stage/loadgen" LOADGEN_CPIO="$stage/loadgen.cpio" MICRO_KERNEL="$stage/Image-micro"
+# BENCH_KVMTOOL: a kvmtool lkvm binary (static arm64 for the lab) to set
+# arkvm against.
+rm -f "$stage/lkvm"
+if [ -n "${BENCH_KVMTOOL:-}" ]; then
+	if [ ! -f "$BENCH_KVMTOOL" ] || [ ! -x "$BENCH_KVMTOOL" ]; then
+		echo "bench: BENCH_KVMTOOL '$BENCH_KVMTOOL': not an executable file" >&2
+		exit 1
+	fi
+	cp "$BENCH_KVMTOOL" "$stage/lkvm"
+fi
+export LOADGEN="$stage/loadgen" LOADGEN_CPIO="$stage/loadgen.cpio" MICRO_KERNEL="$stage/Image-micro" \
+	KVMTOOL="$stage/lkvm"
 raw=$stage/raw.txt
-LAB_CASES=tests/bench/bench-cases.sh LAB_FILES="$(ls "$stage"/loadgen "$stage"/loadgen.cpio "$stage"/Image-micro 2> /dev/null)" \
+LAB_CASES=tests/bench/bench-cases.sh \
+	LAB_FILES="$(ls "$stage"/loadgen "$stage"/loadgen.cpio "$stage"/Image-micro "$stage"/lkvm 2> /dev/null)" \
 	LAB_TIMEOUT=${LAB_TIMEOUT:-2400} tests/lab/lab.sh test | tee "$raw" | grep -v '^BENCH: ' || true
 if [ "$(uname -m)" = aarch64 ] && [ -w /dev/kvm ]; then where=native; else where=lab; fi
 
@@ -95,6 +107,18 @@ END {
 		o = median("overhead-" kn)
 		row("VMM overhead (" kn ", idle, smaps)", o == "" ? "" : sprintf("%.0f", o), "KiB", "<= 2048",
 		    atmost(o, 2048))
+	}
+	# The peer, measured alike (only with BENCH_KVMTOOL): arkvm beats it
+	# where its figure is the lower one.
+	if (cnt["peer-off-kvmtool"] || cnt["peer-overhead-kvmtool"]) {
+		a = median("peer-off-arkvm"); k = median("peer-off-kvmtool"); r = ratio(a, k)
+		row("kvmtool: start to guest power-off (micro)", k, "ms", "", "")
+		row("  arkvm, timed alike", a, "ms", "", "")
+		row("  arkvm / kvmtool", r, "%", "< 100", r == "" ? "n/a" : (r + 0 < 100 ? "yes" : "NO"))
+		a = median("peer-overhead-arkvm"); k = median("peer-overhead-kvmtool"); r = ratio(a, k)
+		row("kvmtool: VMM overhead (idle, smaps)", k, "KiB", "", "")
+		row("  arkvm, read alike", a, "KiB", "", "")
+		row("  arkvm / kvmtool", r, "%", "< 100", r == "" ? "n/a" : (r + 0 < 100 ? "yes" : "NO"))
 	}
 	r = rratio("guest-seq-read", "host-seq-read")
 	row("seq read 1 MiB: guest / ceiling", r, "%", ">= 85", atleast(r, 85))

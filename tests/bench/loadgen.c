@@ -9,6 +9,8 @@
  *   loadgen rand-read PATH DEPTH SECONDS  4 KiB O_DIRECT random reads at DEPTH: IOPS
  *   loadgen tcp-recv  PORT                one connection, read to EOF: MB/s
  *   loadgen tcp-send  HOST PORT MIB       MIB MiB to HOST:PORT: MB/s
+ *   loadgen wall      CMD [ARG...]        runs CMD, and times it from just before
+ *                                         its exec to its exit: ms (only if it exits 0)
  *
  * Prints one line: "LOADGEN <test> <value> <unit>", plus "(buffered)" where
  * the file system refuses O_DIRECT (tmpfs) and the page cache served.
@@ -19,10 +21,12 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,6 +205,48 @@ static int tcp_send(const char *host, int port, long mib)
 	return 0;
 }
 
+#define WALL_LIMIT 300 /* seconds: a VMM that hangs is killed */
+
+static void on_alarm(int sig)
+{
+	(void)sig; /* only interrupts waitpid() */
+}
+
+/* A peer VMM and arkvm, timed alike: start to exit (the guest powers off at init). */
+static int wall(char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };  /* no SA_RESTART */
+	double t0 = now();
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		execvp(argv[0], argv);
+		fprintf(stderr, "loadgen: %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(WALL_LIMIT);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			die("waitpid");
+		if (now() - t0 >= WALL_LIMIT) {
+			fprintf(stderr, "loadgen: %s still ran after %d s: killed\n", argv[0], WALL_LIMIT);
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return 1;
+		}
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "loadgen: %s did not exit with 0 (wait status %d)\n", argv[0], status);
+		return 1;
+	}
+	printf("LOADGEN wall %.1f ms\n", (now() - t0) * 1e3);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -215,6 +261,8 @@ int main(int argc, char **argv)
 		return tcp_recv(atoi(argv[2]));
 	if (!strcmp(cmd, "tcp-send") && argc == 5)
 		return tcp_send(argv[2], atoi(argv[3]), atol(argv[4]));
+	if (!strcmp(cmd, "wall") && argc >= 3)
+		return wall(argv + 2);
 	fprintf(stderr, "usage: see the top of tests/bench/loadgen.c\n");
 	return 1;
 }
