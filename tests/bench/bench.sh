@@ -76,6 +76,11 @@ function rratio(g, h,    r, n, i, j, t, a, list) {
 	return sprintf("%.1f", a[int((n + 1) / 2)])
 }
 function rounds_row(g) { if (rounds[g] != "") printf "%-44s %s\n", "  each round (%)", rounds[g] }
+# runs_row(KEY, UNIT): every value of KEY in the order measured.
+function runs_row(k, unit,    i, list) {
+	for (i = 1; i <= cnt[k]; i++) list = list sprintf("%s%s", i > 1 ? " " : "", val[k, i])
+	if (list != "") printf "%-44s %s\n", "    each run (" unit ")", list
+}
 # tcp_rows(SUFFIX, LABEL): both directions against loopback, and their rates.
 function tcp_rows(sfx, label,    r) {
 	r = rratio("guest-tcp-tx" sfx, "host-tcp-loopback")
@@ -113,7 +118,9 @@ END {
 	if (cnt["peer-off-kvmtool"] || cnt["peer-overhead-kvmtool"]) {
 		a = median("peer-off-arkvm"); k = median("peer-off-kvmtool"); r = ratio(a, k)
 		row("kvmtool: start to guest power-off (micro)", k, "ms", "", "")
+		runs_row("peer-off-kvmtool", "ms")
 		row("  arkvm, timed alike", a, "ms", "", "")
+		runs_row("peer-off-arkvm", "ms")
 		row("  arkvm / kvmtool", r, "%", "< 100", r == "" ? "n/a" : (r + 0 < 100 ? "yes" : "NO"))
 		a = median("peer-overhead-arkvm"); k = median("peer-overhead-kvmtool"); r = ratio(a, k)
 		row("kvmtool: VMM overhead (idle, smaps)", k, "KiB", "", "")
