@@ -76,10 +76,12 @@ function rratio(g, h,    r, n, i, j, t, a, list) {
 	return sprintf("%.1f", a[int((n + 1) / 2)])
 }
 function rounds_row(g) { if (rounds[g] != "") printf "%-44s %s\n", "  each round (%)", rounds[g] }
-# runs_row(KEY, UNIT): every value of KEY in the order measured.
+# runs_row(KEY, UNIT): every value of KEY in the order measured, when there
+# are several.
 function runs_row(k, unit,    i, list) {
+	if (cnt[k] < 2) return
 	for (i = 1; i <= cnt[k]; i++) list = list sprintf("%s%s", i > 1 ? " " : "", val[k, i])
-	if (list != "") printf "%-44s %s\n", "    each run (" unit ")", list
+	printf "%-44s %s\n", "    each run (" unit ")", list
 }
 # tcp_rows(SUFFIX, LABEL): both directions against loopback, and their rates.
 function tcp_rows(sfx, label,    r) {
@@ -94,6 +96,17 @@ function tcp_rows(sfx, label,    r) {
 }
 function atleast(v, t) { return v == "" ? "n/a" : (v + 0 >= t ? "yes" : "NO") }
 function atmost(v, t) { return v == "" ? "n/a" : (v + 0 <= t ? "yes" : "NO") }
+function below(v, t) { return v == "" ? "n/a" : (v + 0 < t ? "yes" : "NO") }
+# peer_rows(FIGURE, WHAT, UNIT, HOW): kvmtool, then arkvm, each with its runs;
+# arkvm beats the peer where its figure is the lower one.
+function peer_rows(fig, what, unit, how,    a, k, r) {
+	a = median("peer-" fig "-arkvm"); k = median("peer-" fig "-kvmtool"); r = ratio(a, k)
+	row("kvmtool: " what, k, unit, "", "")
+	runs_row("peer-" fig "-kvmtool", unit)
+	row("  arkvm, " how, a, unit, "", "")
+	runs_row("peer-" fig "-arkvm", unit)
+	row("  arkvm / kvmtool", r, "%", "< 100", below(r, 100))
+}
 /^BENCH: / {
 	k = $2; cnt[k]++; val[k, cnt[k]] = $3
 	if ($5 ~ /^round=/) { r = substr($5, 7) + 0; rv[k, r] = $3; if (r > maxround) maxround = r }
@@ -113,19 +126,10 @@ END {
 		row("VMM overhead (" kn ", idle, smaps)", o == "" ? "" : sprintf("%.0f", o), "KiB", "<= 2048",
 		    atmost(o, 2048))
 	}
-	# The peer, measured alike (only with BENCH_KVMTOOL): arkvm beats it
-	# where its figure is the lower one.
+	# The peer, measured alike (only with BENCH_KVMTOOL).
 	if (cnt["peer-off-kvmtool"] || cnt["peer-overhead-kvmtool"]) {
-		a = median("peer-off-arkvm"); k = median("peer-off-kvmtool"); r = ratio(a, k)
-		row("kvmtool: start to guest power-off (micro)", k, "ms", "", "")
-		runs_row("peer-off-kvmtool", "ms")
-		row("  arkvm, timed alike", a, "ms", "", "")
-		runs_row("peer-off-arkvm", "ms")
-		row("  arkvm / kvmtool", r, "%", "< 100", r == "" ? "n/a" : (r + 0 < 100 ? "yes" : "NO"))
-		a = median("peer-overhead-arkvm"); k = median("peer-overhead-kvmtool"); r = ratio(a, k)
-		row("kvmtool: VMM overhead (idle, smaps)", k, "KiB", "", "")
-		row("  arkvm, read alike", a, "KiB", "", "")
-		row("  arkvm / kvmtool", r, "%", "< 100", r == "" ? "n/a" : (r + 0 < 100 ? "yes" : "NO"))
+		peer_rows("off", "start to guest power-off (micro)", "ms", "timed alike")
+		peer_rows("overhead", "VMM overhead (idle, smaps)", "KiB", "read alike")
 	}
 	r = rratio("guest-seq-read", "host-seq-read")
 	row("seq read 1 MiB: guest / ceiling", r, "%", ">= 85", atleast(r, 85))
