@@ -134,17 +134,30 @@ fi
 
 # --- a peer: kvmtool -------------------------------------------------------------
 
-# vmm_boot VMM MODE [PREFIX...]: the bench's guest, doing MODE (arkvm.test=),
-# with 1 vCPU and 128 MiB on the minimal kernel, booted by VMM (arkvm or
-# kvmtool) under PREFIX (loadgen wall, or exec), its console on stdout.
+# vmm_boot VMM MIB DEVICE GUEST [PREFIX...]: the bench's guest on the minimal
+# kernel with 1 vCPU and MIB MiB, booted by VMM (arkvm or kvmtool) under
+# PREFIX (loadgen wall, or exec), its console on stdout. DEVICE is none,
+# disk=FILE or tap=NAME[,vhost]; GUEST is its arkvm.test= mode and the rest
+# of its command line.
 vmm_boot() {
-	vmm=$1 mode=$2; shift 2
+	vmm=$1 mib=$2 dev=$3 guest=$4; shift 4
+	# devargs is split into words: the bench's paths have no blanks.
+	case $vmm:$dev in
+	arkvm:none) devargs= ;;
+	arkvm:disk=*) devargs="--disk ${dev#disk=}" ;;
+	arkvm:tap=*) devargs="--net $dev" ;;
+	kvmtool:none) devargs="--network mode=none" ;;
+	kvmtool:disk=*) devargs="--network mode=none -d ${dev#disk=}" ;;
+	kvmtool:tap=*)
+		t=${dev#tap=}
+		devargs="--network mode=tap,tapif=${t%,vhost},script=none,trans=mmio"
+		[ "$t" = "${t%,vhost}" ] || devargs="$devargs,vhost=1" ;;
+	esac
 	case $vmm in
 	arkvm) "$@" "$ARKVM" run --kernel "$MICRO_KERNEL" --initrd "$tmp/initrd" --cpus 1 \
-		--memory 128M --cmdline "quiet arkvm.test=$mode" ;;
-	kvmtool) HOME=$tmp "$@" "$KVMTOOL" run -k "$MICRO_KERNEL" -i "$tmp/initrd" -c 1 -m 128 \
-		--console serial --virtio-transport mmio --network mode=none \
-		-p "quiet arkvm.test=$mode" ;;
+		--memory "${mib}M" $devargs --cmdline "quiet arkvm.test=$guest" ;;
+	kvmtool) HOME=$tmp "$@" "$KVMTOOL" run -k "$MICRO_KERNEL" -i "$tmp/initrd" -c 1 -m "$mib" \
+		--console serial --virtio-transport mmio $devargs -p "quiet arkvm.test=$guest" ;;
 	esac
 }
 
@@ -164,7 +177,7 @@ largest_mapping() {
 # peer_off VMM: one boot timed from the VMM's start to its exit, the guest
 # powering off as soon as init runs. Both VMMs are timed alike.
 peer_off() {
-	vmm_boot $1 poweroff "$LOADGEN" wall < /dev/null > "$tmp/peer-$1.out" 2> "$tmp/peer-$1.err"
+	vmm_boot $1 128 none poweroff "$LOADGEN" wall < /dev/null > "$tmp/peer-$1.out" 2> "$tmp/peer-$1.err"
 	ms=$(sed -n 's/^LOADGEN wall \([0-9.]*\) ms.*/\1/p' "$tmp/peer-$1.out")
 	if [ -n "$ms" ]; then
 		bench "peer-off-$1 $ms ms"
@@ -178,7 +191,7 @@ peer_off() {
 peer_overhead() {
 	peer=$1
 	# exec: the background job becomes the VMM, so that $! is its pid.
-	vmm_boot $peer idle exec < /dev/null > "$tmp/peer-idle-$peer.out" 2> "$tmp/peer-idle-$peer.err" &
+	vmm_boot $peer 128 none idle exec < /dev/null > "$tmp/peer-idle-$peer.out" 2> "$tmp/peer-idle-$peer.err" &
 	pid=$!
 	wait_for peer-idle-$peer ARKVM-IDLE
 	sleep 2
@@ -334,4 +347,73 @@ while [ $round -le "$ROUNDS" ]; do
 	[ $have_tap = no ] || bench_net $((7200 + 10 * round))
 	round=$((round + 1))
 done
+
+# --- block and network against the peer ------------------------------------------
+
+# With BENCH_KVMTOOL: the same block and TCP loads under arkvm and kvmtool in
+# turn (BENCH_PEER_ROUNDS, default 2), on the minimal kernel with 1 vCPU and
+# 256 MiB. The guest runs them from its init (tests/bench/guest-loads.sh) and
+# powers off, so both VMMs run them alike.
+
+# peer_io VMM NAME DEVICE ARGS: such a guest in the background, with ARGS
+# on its command line; its console goes to peer-NAME-VMM.out.
+peer_io() {
+	vmm_boot $1 256 "$3" "run:/bench/loads $4" exec < /dev/null \
+		> "$tmp/peer-$2-$1.out" 2> "$tmp/peer-$2-$1.err" &
+	pid=$!
+}
+
+# peer_figure NAME VMM VALUE UNIT: one figure, or a line saying it is missing.
+peer_figure() {
+	if [ -n "$3" ]; then
+		bench "peer-$1-$2 $3 $4"
+	else
+		info "peer $1 $2: no figure; console: $(tr -d '\r' < "$tmp/peer-$5-$2.out" | tail -n 5 | tr '\n' '|')"
+	fi
+}
+
+# guest_figure VMM NAME TEST: the value of the guest's "LOADGEN TEST" line.
+guest_figure() {
+	tr -d '\r' < "$tmp/peer-$2-$1.out" | sed -n "s/^LOADGEN $3 \([0-9.]*\) .*/\1/p"
+}
+
+peer_block() {
+	dd if=/dev/zero of="$tmp/disk.img" bs=1M count=$MIB 2> /dev/null
+	peer_io $1 blk disk="$tmp/disk.img" "bench.load=blk bench.mib=$MIB"
+	finish
+	for t in seq-write seq-read rand-read-qd1 rand-read-qd32; do
+		case $t in rand*) u=IOPS ;; *) u=MB/s ;; esac
+		peer_figure $t $1 "$(guest_figure $1 blk $t)" $u blk
+	done
+	rm -f "$tmp/disk.img"
+}
+
+# peer_net VMM [,vhost]: guest to host as the host received it, host to
+# guest as the guest did.
+peer_net() {
+	sfx=${2:+-vhost}
+	timeout 300 "$LOADGEN" tcp-recv 7300 > "$tmp/up.out" &
+	recv=$!
+	peer_io $1 net$sfx tap=$tap${2:-} "bench.load=net bench.port=7300"
+	wait $recv
+	"$LOADGEN" tcp-send 10.79.0.2 7301 32 > /dev/null
+	finish
+	peer_figure tcp-tx$sfx $1 "$(awk '{ print $3 }' "$tmp/up.out")" MB/s net$sfx
+	peer_figure tcp-rx$sfx $1 "$(guest_figure $1 net$sfx tcp-recv)" MB/s net$sfx
+}
+
+round=
+if [ -x "$KVMTOOL" ] && [ -f "$MICRO_KERNEL" ]; then
+	n=1
+	while [ $n -le "${BENCH_PEER_ROUNDS:-2}" ]; do
+		info "peer I/O round $n"
+		for who in arkvm kvmtool; do
+			peer_block $who
+			[ $have_tap = no ] && continue
+			peer_net $who
+			[ -c /dev/vhost-net ] && peer_net $who ,vhost
+		done
+		n=$((n + 1))
+	done
+fi
 [ $have_tap = no ] || net_host_down $tap

@@ -17,6 +17,7 @@ mkdir -p "$stage"
 rm -rf "$stage/extra" && mkdir -p "$stage/extra/bin"
 cp build/arm64/loadgen "$stage/loadgen"
 cp build/arm64/loadgen "$stage/extra/bin/loadgen"
+mkdir -p "$stage/extra/bench" && cp tests/bench/guest-loads.sh "$stage/extra/bench/loads"
 (cd "$stage/extra" && find . | cpio -o -H newc -R 0:0 --quiet) > "$stage/loadgen.cpio"
 rm -f "$stage/Image-micro"
 if micro=$(configs/build-guest-kernel.sh | tail -n 1) && [ -f "$micro" ]; then
@@ -78,11 +79,11 @@ function rratio(g, h,    r, n, i, j, t, a, list) {
 function rounds_row(g) { if (rounds[g] != "") printf "%-44s %s\n", "  each round (%)", rounds[g] }
 # runs_row(KEY, UNIT): every value of KEY in the order measured, when there
 # are several.
-function runs_row(k, unit,    i, list) {
-	if (cnt[k] < 2) return
+function runs(k,    i, list) {
 	for (i = 1; i <= cnt[k]; i++) list = list sprintf("%s%s", i > 1 ? " " : "", val[k, i])
-	printf "%-44s %s\n", "    each run (" unit ")", list
+	return list
 }
+function runs_row(k, unit) { if (cnt[k] >= 2) printf "%-44s %s\n", "    each run (" unit ")", runs(k) }
 # tcp_rows(SUFFIX, LABEL): both directions against loopback, and their rates.
 function tcp_rows(sfx, label,    r) {
 	r = rratio("guest-tcp-tx" sfx, "host-tcp-loopback")
@@ -97,6 +98,7 @@ function tcp_rows(sfx, label,    r) {
 function atleast(v, t) { return v == "" ? "n/a" : (v + 0 >= t ? "yes" : "NO") }
 function atmost(v, t) { return v == "" ? "n/a" : (v + 0 <= t ? "yes" : "NO") }
 function below(v, t) { return v == "" ? "n/a" : (v + 0 < t ? "yes" : "NO") }
+function above(v, t) { return v == "" ? "n/a" : (v + 0 > t ? "yes" : "NO") }
 # peer_rows(FIGURE, WHAT, UNIT, HOW): kvmtool, then arkvm, each with its runs;
 # arkvm beats the peer where its figure is the lower one.
 function peer_rows(fig, what, unit, how,    a, k, r) {
@@ -106,6 +108,15 @@ function peer_rows(fig, what, unit, how,    a, k, r) {
 	row("  arkvm, " how, a, unit, "", "")
 	runs_row("peer-" fig "-arkvm", unit)
 	row("  arkvm / kvmtool", r, "%", "< 100", below(r, 100))
+}
+# peer_io_row(FIGURE, WHAT, UNIT): a load the guest ran under both VMMs;
+# arkvm beats the peer where its figure is the higher one.
+function peer_io_row(fig, what, unit,    r) {
+	r = ratio(median("peer-" fig "-arkvm"), median("peer-" fig "-kvmtool"))
+	row(what ": arkvm / kvmtool", r, "%", "> 100", above(r, 100))
+	if (r != "")
+		printf "%-44s %s | %s\n", "    kvmtool | arkvm, each run (" unit ")",
+			runs("peer-" fig "-kvmtool"), runs("peer-" fig "-arkvm")
 }
 /^BENCH: / {
 	k = $2; cnt[k]++; val[k, cnt[k]] = $3
@@ -130,6 +141,16 @@ END {
 	if (cnt["peer-off-kvmtool"] || cnt["peer-overhead-kvmtool"]) {
 		peer_rows("off", "start to guest power-off (micro)", "ms", "timed alike")
 		peer_rows("overhead", "VMM overhead (idle, smaps)", "KiB", "read alike")
+	}
+	if (cnt["peer-seq-read-kvmtool"] || cnt["peer-tcp-tx-kvmtool"]) {
+		peer_io_row("seq-read", "seq read 1 MiB", "MB/s")
+		peer_io_row("seq-write", "seq write 1 MiB", "MB/s")
+		peer_io_row("rand-read-qd1", "rand read 4 KiB qd1", "IOPS")
+		peer_io_row("rand-read-qd32", "rand read 4 KiB qd32", "IOPS")
+		peer_io_row("tcp-tx", "TCP guest->host", "MB/s")
+		peer_io_row("tcp-rx", "TCP host->guest", "MB/s")
+		peer_io_row("tcp-tx-vhost", "TCP guest->host, vhost-net", "MB/s")
+		peer_io_row("tcp-rx-vhost", "TCP host->guest, vhost-net", "MB/s")
 	}
 	r = rratio("guest-seq-read", "host-seq-read")
 	row("seq read 1 MiB: guest / ceiling", r, "%", ">= 85", atleast(r, 85))
