@@ -166,6 +166,27 @@ else
 	fail serial-input "no arkvm-42-ok from the guest shell ($(why "$rc"))"; show serial-input
 fi
 
+# --- a guest's work from an added archive -----------------------------------------
+
+# arkvm.test=run:PATH: the guest's init runs a script that an archive added
+# to the initrd carries, reports its exit status and powers off (make bench
+# gives kvmtool's guest its loads this way). The script exits 3 on purpose.
+mkdir -p "$tmp/job/etc"
+printf 'echo arkvm-job-$((6 * 7))\nexit 3\n' > "$tmp/job/etc/job"
+(cd "$tmp/job" && find . | cpio -o -H newc 2> /dev/null) > "$tmp/job.cpio"
+pad=$(( (4 - $(wc -c < "$INITRD") % 4) % 4 ))
+{ cat "$INITRD"; head -c $pad /dev/zero; cat "$tmp/job.cpio"; } > "$tmp/job-initrd"
+initrd=$INITRD INITRD=$tmp/job-initrd
+boot run-script --cmdline "quiet arkvm.test=run:/etc/job" < /dev/null
+INITRD=$initrd
+if [ $rc -eq 0 ] && grep -q '^arkvm-job-42' "$tmp/run-script.log" &&
+   grep -q '^ARKVM-RUN-EXIT 3' "$tmp/run-script.log"; then
+	pass guest-runs-a-script-from-an-added-archive
+else
+	fail guest-runs-a-script-from-an-added-archive "$(why $rc), or no arkvm-job-42 and ARKVM-RUN-EXIT 3"
+	show run-script
+fi
+
 # --- virtio-blk and virtio-rng -------------------------------------------------
 
 # Four disks at once. vda gets a pattern the host then finds in the file;
