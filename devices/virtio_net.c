@@ -325,6 +325,7 @@ int virtio_net_init(struct virtio_net *n, int fd, const char *name, const u8 mac
 
 	memset(n, 0, sizeof(*n));
 	n->vhost.fd = n->vhost.err_src.fd = -1;
+	n->vhost.pkts_end_fd[0] = n->vhost.pkts_end_fd[1] = -1;
 	n->tap_fd = fd;
 	snprintf(n->tap, sizeof(n->tap), "%s", name);
 	memcpy(n->config.mac, mac, sizeof(n->config.mac));

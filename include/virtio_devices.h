@@ -52,6 +52,9 @@ struct vhost_net {
 	int fd;                       /* /dev/vhost-net; -1 when arkvm serves them */
 	struct event_source err_src;  /* eventfd: the kernel found a ring broken */
 	bool running;                 /* between DRIVER_OK and reset */
+	/* --stats: the tap's packet counters, guest sent [0] and received [1] */
+	long long pkts_start[2];      /* at start; -1 unknown */
+	int pkts_end_fd[2];           /* to read them at the end; -1 none */
 };
 
 struct virtio_net {
@@ -96,6 +99,14 @@ void virtio_net_close(struct virtio_net *n);
  * DRIVER_OK and stop() at reset with dev->lock held, close() at the end.
  */
 int vhost_net_open(struct virtio_net *n);
+/*
+ * --stats: the kernel moves vhost-net's packets, so only the tap counts
+ * them. count_start() reads its counters at start-up (main thread, before
+ * the sandbox); packets() gives what moved since, once, and false if the
+ * tap's counters cannot be read (no sysfs, another network namespace).
+ */
+void vhost_net_count_start(struct virtio_net *n);
+bool vhost_net_packets(const struct virtio_net *n, u64 sent_received[2]);
 int vhost_net_start(struct virtio_net *n);
 void vhost_net_stop(struct virtio_net *n);
 void vhost_net_close(struct virtio_net *n);

@@ -439,6 +439,8 @@ int vm_setup_devices(struct vm *vm)
 		if (ret)
 			return ret;
 		vm->nr_nets++;
+		if (vm->cfg->stats && vm->nets[i].vhost.fd >= 0)
+			vhost_net_count_start(&vm->nets[i]);
 		ret = virtio_slot_attach(vm, &vm->nets[i].vdev);
 		if (ret)
 			return ret;
@@ -673,6 +675,23 @@ static unsigned long all_kicks(const struct virtio_stats *st)
 	return n;
 }
 
+/* A NIC on vhost-net: the kernel moved its packets, and the tap counted them. */
+static void vm_print_vhost_stats(const struct virtio_net *n)
+{
+	unsigned long mmio = atomic_load(&n->vdev.stats.mmio);
+	u64 moved[2]; /* the guest sent, received */
+
+	if (vhost_net_packets(n, moved))
+		pr_info("stats: %s %s: packets moved by vhost-net in the kernel: %llu received, "
+			"%llu sent (the tap's counters); per packet: %.3f register accesses",
+			n->vdev.name, n->tap, (unsigned long long)moved[1],
+			(unsigned long long)moved[0], per(mmio, (unsigned long)(moved[0] + moved[1])));
+	else
+		pr_info("stats: %s %s: packets moved by vhost-net in the kernel, which counts "
+			"them (ip -s link show %s); %lu register accesses",
+			n->vdev.name, n->tap, n->tap, mmio);
+}
+
 /*
  * A packet may span several receive buffers (MRG_RXBUF), so virtio-net's
  * cost is also given per packet, each way counted; and the kicks on the
@@ -685,9 +704,7 @@ static void vm_print_net_stats(const struct virtio_net *n)
 	unsigned long pkts = (unsigned long)(n->rx_packets + n->tx_packets);
 
 	if (n->vhost.fd >= 0) {
-		pr_info("stats: %s %s: packets moved by vhost-net in the kernel, which counts "
-			"them (ip -s link show %s); %lu register accesses",
-			n->vdev.name, n->tap, n->tap, atomic_load(&st->mmio));
+		vm_print_vhost_stats(n);
 		return;
 	}
 	pr_info("stats: %s %s: %llu packets received, %llu sent, %llu + %llu dropped; "
