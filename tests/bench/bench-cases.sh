@@ -360,12 +360,13 @@ peer_io() {
 	pid=$!
 }
 
-# peer_figure NAME VMM VALUE UNIT: one figure, or a line saying it is missing.
+# peer_figure VMM NAME FIGURE VALUE UNIT: one figure of VMM's guest NAME, or
+# a line saying it is missing, with the end of that guest's console.
 peer_figure() {
-	if [ -n "$3" ]; then
-		bench "peer-$1-$2 $3 $4"
+	if [ -n "$4" ]; then
+		bench "peer-$3-$1 $4 $5"
 	else
-		info "peer $1 $2: no figure; console: $(tr -d '\r' < "$tmp/peer-$5-$2.out" | tail -n 5 | tr '\n' '|')"
+		info "peer $3 $1: no figure; console: $(tr -d '\r' < "$tmp/peer-$2-$1.out" | tail -n 5 | tr '\n' '|')"
 	fi
 }
 
@@ -380,7 +381,7 @@ peer_block() {
 	finish
 	for t in seq-write seq-read rand-read-qd1 rand-read-qd32; do
 		case $t in rand*) u=IOPS ;; *) u=MB/s ;; esac
-		peer_figure $t $1 "$(guest_figure $1 blk $t)" $u blk
+		peer_figure $1 blk $t "$(guest_figure $1 blk $t)" $u
 	done
 	rm -f "$tmp/disk.img"
 }
@@ -395,11 +396,11 @@ peer_net() {
 	wait $recv
 	"$LOADGEN" tcp-send 10.79.0.2 7301 32 > /dev/null
 	finish
-	peer_figure tcp-tx$sfx $1 "$(awk '{ print $3 }' "$tmp/up.out")" MB/s net$sfx
-	peer_figure tcp-rx$sfx $1 "$(guest_figure $1 net$sfx tcp-recv)" MB/s net$sfx
+	peer_figure $1 net$sfx tcp-tx$sfx "$(awk '{ print $3 }' "$tmp/up.out")" MB/s
+	peer_figure $1 net$sfx tcp-rx$sfx "$(guest_figure $1 net$sfx tcp-recv)" MB/s
 }
 
-round=
+round= # these figures belong to no round
 if [ -x "$KVMTOOL" ] && [ -f "$MICRO_KERNEL" ]; then
 	n=1
 	while [ $n -le "${BENCH_PEER_ROUNDS:-2}" ]; do
