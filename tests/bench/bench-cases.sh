@@ -9,8 +9,9 @@
 # LOADGEN (tests/bench/loadgen.c, static arm64), LOADGEN_CPIO (a newc
 # archive holding it as bin/loadgen, for the guest) and MICRO_KERNEL (the
 # `make guest-kernel` Image, optional) are taken from the environment, or
-# from this script's directory (level 1's /lab), and so is KVMTOOL (a
-# kvmtool lkvm binary, optional: the peer arkvm is set against).
+# from this script's directory (level 1's /lab), and so are the peers arkvm
+# is set against, each optional: KVMTOOL (a kvmtool lkvm binary) and QEMU
+# (a qemu-system-aarch64, or a script that runs one).
 set -u
 ARKVM=$1 KERNEL=$2 INITRD=$3
 here=$(dirname "$0")
@@ -18,6 +19,7 @@ LOADGEN=${LOADGEN:-$here/loadgen}
 LOADGEN_CPIO=${LOADGEN_CPIO:-$here/loadgen.cpio}
 MICRO_KERNEL=${MICRO_KERNEL:-$here/Image-micro}
 KVMTOOL=${KVMTOOL:-$here/lkvm}
+QEMU=${QEMU:-$here/qemu}
 BOOT_RUNS=${BOOT_RUNS:-3}
 lib=$here/net.sh
 [ -f "$lib" ] || lib=$here/../lab/net.sh
@@ -132,10 +134,18 @@ else
 	info "no minimal kernel ($MICRO_KERNEL): make guest-kernel"
 fi
 
-# --- a peer: kvmtool -------------------------------------------------------------
+# --- the peers: kvmtool, QEMU ------------------------------------------------------
+
+PEERS=
+[ -x "$KVMTOOL" ] && PEERS="$PEERS kvmtool"
+[ -x "$QEMU" ] && PEERS="$PEERS qemu"
+if [ -n "$PEERS" ] && [ ! -f "$MICRO_KERNEL" ]; then
+	info "$PEERS: needs the minimal kernel (make guest-kernel)"
+	PEERS=
+fi
 
 # vmm_boot VMM MIB DEVICE GUEST [PREFIX...]: the bench's guest on the minimal
-# kernel with 1 vCPU and MIB MiB, booted by VMM (arkvm or kvmtool) under
+# kernel with 1 vCPU and MIB MiB, booted by VMM (arkvm, kvmtool, qemu) under
 # PREFIX (loadgen wall, or exec), its console on stdout. DEVICE is none,
 # disk=FILE or tap=NAME[,vhost]; GUEST is its arkvm.test= mode and the rest
 # of its command line.
@@ -152,17 +162,32 @@ vmm_boot() {
 		t=${dev#tap=}
 		devargs="--network mode=tap,tapif=${t%,vhost},script=none,trans=mmio"
 		[ "$t" = "${t%,vhost}" ] || devargs="$devargs,vhost=1" ;;
+	# QEMU's disk as arkvm's: through the page cache, with io_uring.
+	qemu:none) devargs= ;;
+	qemu:disk=*) devargs="-drive file=${dev#disk=},if=none,id=d0,format=raw,cache=writeback,aio=io_uring
+		-device virtio-blk-device,drive=d0" ;;
+	qemu:tap=*)
+		t=${dev#tap=}
+		devargs="-netdev tap,id=n0,ifname=${t%,vhost},script=no,downscript=no"
+		[ "$t" = "${t%,vhost}" ] || devargs="$devargs,vhost=on"
+		devargs="$devargs -device virtio-net-device,netdev=n0" ;;
 	esac
 	case $vmm in
 	arkvm) "$@" "$ARKVM" run --kernel "$MICRO_KERNEL" --initrd "$tmp/initrd" --cpus 1 \
 		--memory "${mib}M" $devargs --cmdline "quiet arkvm.test=$guest" ;;
 	kvmtool) HOME=$tmp "$@" "$KVMTOOL" run -k "$MICRO_KERNEL" -i "$tmp/initrd" -c 1 -m "$mib" \
 		--console serial --virtio-transport mmio $devargs -p "quiet arkvm.test=$guest" ;;
+	# QEMU's virt board has a PL011, which the minimal kernel lacks: its
+	# console is a virtio console instead.
+	qemu) "$@" "$QEMU" -M virt,gic-version=3 -accel kvm -cpu host -smp 1 -m "$mib" \
+		-nodefaults -no-user-config -display none -device virtio-serial-device \
+		-chardev stdio,id=con0 -device virtconsole,chardev=con0 -kernel "$MICRO_KERNEL" \
+		-initrd "$tmp/initrd" $devargs -append "quiet console=hvc0 arkvm.test=$guest" ;;
 	esac
 }
 
 # largest_mapping SMAPS: "LO HI" of the biggest mapping, the guest's RAM
-# for either VMM.
+# for every VMM here.
 largest_mapping() {
 	best=0 out=
 	while read -r a _; do
@@ -175,7 +200,7 @@ largest_mapping() {
 }
 
 # peer_off VMM: one boot timed from the VMM's start to its exit, the guest
-# powering off as soon as init runs. Both VMMs are timed alike.
+# powering off as soon as init runs. Every VMM is timed alike.
 peer_off() {
 	vmm_boot $1 128 none poweroff "$LOADGEN" wall < /dev/null > "$tmp/peer-$1.out" 2> "$tmp/peer-$1.err"
 	ms=$(sed -n 's/^LOADGEN wall \([0-9.]*\) ms.*/\1/p' "$tmp/peer-$1.out")
@@ -187,7 +212,7 @@ peer_off() {
 }
 
 # peer_overhead VMM: an idle boot; the VMM's resident memory outside guest
-# RAM (its biggest mapping), read alike for both.
+# RAM (its biggest mapping), read alike for every VMM.
 peer_overhead() {
 	peer=$1
 	# exec: the background job becomes the VMM, so that $! is its pid.
@@ -202,17 +227,13 @@ peer_overhead() {
 	[ $# -eq 2 ] && bench "peer-overhead-$peer $(vmm_rss "$tmp/peer.smaps" "$1" "$2") KiB"
 }
 
-if [ -x "$KVMTOOL" ] && [ -f "$MICRO_KERNEL" ]; then
+if [ -n "$PEERS" ]; then
 	n=1
 	while [ $n -le "$BOOT_RUNS" ]; do
-		peer_off arkvm
-		peer_off kvmtool
+		for who in arkvm $PEERS; do peer_off $who; done
 		n=$((n + 1))
 	done
-	peer_overhead arkvm
-	peer_overhead kvmtool
-elif [ -x "$KVMTOOL" ]; then
-	info "kvmtool: needs the minimal kernel (make guest-kernel)"
+	for who in arkvm $PEERS; do peer_overhead $who; done
 fi
 
 # --- block and network, in rounds ------------------------------------------------
@@ -347,10 +368,10 @@ done
 
 # --- block and network against the peer ------------------------------------------
 
-# With BENCH_KVMTOOL: the same block and TCP loads under arkvm and kvmtool in
+# With a peer: the same block and TCP loads under arkvm and each peer in
 # turn (BENCH_PEER_ROUNDS, default 2), on the minimal kernel with 1 vCPU and
 # 256 MiB. The guest runs them from its init (tests/bench/guest-loads.sh) and
-# powers off, so both VMMs run them alike.
+# powers off, so every VMM runs them alike.
 
 # peer_io VMM NAME DEVICE ARGS: such a guest in the background, with ARGS
 # on its command line; its console goes to peer-NAME-VMM.out.
@@ -401,11 +422,11 @@ peer_net() {
 }
 
 round= # these figures belong to no round
-if [ -x "$KVMTOOL" ] && [ -f "$MICRO_KERNEL" ]; then
+if [ -n "$PEERS" ]; then
 	n=1
 	while [ $n -le "${BENCH_PEER_ROUNDS:-2}" ]; do
 		info "peer I/O round $n"
-		for who in arkvm kvmtool; do
+		for who in arkvm $PEERS; do
 			peer_block $who
 			[ $have_tap = no ] && continue
 			peer_net $who

@@ -35,13 +35,33 @@ if [ -n "${BENCH_KVMTOOL:-}" ]; then
 	fi
 	cp "$BENCH_KVMTOOL" "$stage/lkvm"
 fi
-export LOADGEN="$stage/loadgen" LOADGEN_CPIO="$stage/loadgen.cpio" MICRO_KERNEL="$stage/Image-micro" \
-	KVMTOOL="$stage/lkvm"
-raw=$stage/raw.txt
-LAB_CASES=tests/bench/bench-cases.sh \
-	LAB_FILES="$(ls "$stage"/loadgen "$stage"/loadgen.cpio "$stage"/Image-micro "$stage"/lkvm 2> /dev/null)" \
-	LAB_TIMEOUT=${LAB_TIMEOUT:-2400} tests/lab/lab.sh test | tee "$raw" | grep -v '^BENCH: ' || true
 if [ "$(uname -m)" = aarch64 ] && [ -w /dev/kvm ]; then where=native; else where=lab; fi
+# BENCH_QEMU=1: QEMU too. Here, the qemu-system-aarch64 on PATH; in the lab,
+# Debian's arm64 one with its libraries, laid over level 1's root. The bench
+# runs it through $stage/qemu.
+rm -f "$stage/qemu"
+tree=
+if [ -n "${BENCH_QEMU:-}" ]; then
+	if [ $where = native ]; then
+		qemu=$(command -v qemu-system-aarch64) ||
+			{ echo "bench: BENCH_QEMU: no qemu-system-aarch64 on PATH" >&2; exit 1; }
+	else
+		tests/bench/qemu-tree.sh
+		tree=$cache/qemu-tree qemu=/usr/bin/qemu-system-aarch64
+	fi
+	# Level 1 has no ld.so.cache: the libraries are unpacked, not installed.
+	printf '#!/bin/sh\n%sexec %s "$@"\n' \
+		"${tree:+LD_LIBRARY_PATH=/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu }" "$qemu" \
+		> "$stage/qemu"
+	chmod +x "$stage/qemu"
+fi
+export LOADGEN="$stage/loadgen" LOADGEN_CPIO="$stage/loadgen.cpio" MICRO_KERNEL="$stage/Image-micro" \
+	KVMTOOL="$stage/lkvm" QEMU="$stage/qemu"
+raw=$stage/raw.txt
+LAB_CASES=tests/bench/bench-cases.sh LAB_TREE=$tree \
+	LAB_FILES="$(ls "$stage"/loadgen "$stage"/loadgen.cpio "$stage"/Image-micro "$stage"/lkvm \
+		"$stage"/qemu 2> /dev/null)" \
+	LAB_TIMEOUT=${LAB_TIMEOUT:-2400} tests/lab/lab.sh test | tee "$raw" | grep -v '^BENCH: ' || true
 
 # One row per figure: name, value, unit, target, met. Boot figures are the
 # median of the runs; a ratio to a ceiling is the median of the rounds'
@@ -99,24 +119,41 @@ function atleast(v, t) { return v == "" ? "n/a" : (v + 0 >= t ? "yes" : "NO") }
 function atmost(v, t) { return v == "" ? "n/a" : (v + 0 <= t ? "yes" : "NO") }
 function below(v, t) { return v == "" ? "n/a" : (v + 0 < t ? "yes" : "NO") }
 function above(v, t) { return v == "" ? "n/a" : (v + 0 > t ? "yes" : "NO") }
-# peer_rows(FIGURE, WHAT, UNIT, HOW): kvmtool, then arkvm, each with its runs;
-# arkvm beats the peer where its figure is the lower one.
-function peer_rows(fig, what, unit, how,    a, k, r) {
-	a = median("peer-" fig "-arkvm"); k = median("peer-" fig "-kvmtool"); r = ratio(a, k)
-	row("kvmtool: " what, k, unit, "", "")
-	runs_row("peer-" fig "-kvmtool", unit)
+# peer_rows(PEER, FIGURE, WHAT, UNIT, HOW): the peer, then arkvm, each with
+# its runs; arkvm beats the peer where its figure is the lower one.
+function peer_rows(p, fig, what, unit, how,    a, k, r) {
+	a = median("peer-" fig "-arkvm"); k = median("peer-" fig "-" p); r = ratio(a, k)
+	row(p ": " what, k, unit, "", "")
+	runs_row("peer-" fig "-" p, unit)
 	row("  arkvm, " how, a, unit, "", "")
 	runs_row("peer-" fig "-arkvm", unit)
-	row("  arkvm / kvmtool", r, "%", "< 100", below(r, 100))
+	row("  arkvm / " p, r, "%", "< 100", below(r, 100))
 }
-# peer_io_row(FIGURE, WHAT, UNIT): a load the guest ran under both VMMs;
-# arkvm beats the peer where its figure is the higher one.
-function peer_io_row(fig, what, unit,    r) {
-	r = ratio(median("peer-" fig "-arkvm"), median("peer-" fig "-kvmtool"))
-	row(what ": arkvm / kvmtool", r, "%", "> 100", above(r, 100))
+# peer_io_row(PEER, FIGURE, WHAT, UNIT): a load the guest ran under both
+# VMMs; arkvm beats the peer where its figure is the higher one.
+function peer_io_row(p, fig, what, unit,    r) {
+	r = ratio(median("peer-" fig "-arkvm"), median("peer-" fig "-" p))
+	row(what ": arkvm / " p, r, "%", "> 100", above(r, 100))
 	if (r != "")
-		printf "%-44s %s | %s\n", "    kvmtool | arkvm, each run (" unit ")",
-			runs("peer-" fig "-kvmtool"), runs("peer-" fig "-arkvm")
+		printf "%-44s %s | %s\n", "    " p " | arkvm, each run (" unit ")",
+			runs("peer-" fig "-" p), runs("peer-" fig "-arkvm")
+}
+# peer_table(PEER): every row set against PEER, if it ran.
+function peer_table(p) {
+	if (cnt["peer-off-" p] || cnt["peer-overhead-" p]) {
+		peer_rows(p, "off", "start to guest power-off (micro)", "ms", "timed alike")
+		peer_rows(p, "overhead", "VMM overhead (idle, smaps)", "KiB", "read alike")
+	}
+	if (!cnt["peer-seq-read-" p] && !cnt["peer-tcp-tx-" p])
+		return
+	peer_io_row(p, "seq-read", "seq read 1 MiB", "MB/s")
+	peer_io_row(p, "seq-write", "seq write 1 MiB", "MB/s")
+	peer_io_row(p, "rand-read-qd1", "rand read 4 KiB qd1", "IOPS")
+	peer_io_row(p, "rand-read-qd32", "rand read 4 KiB qd32", "IOPS")
+	peer_io_row(p, "tcp-tx", "TCP guest->host", "MB/s")
+	peer_io_row(p, "tcp-rx", "TCP host->guest", "MB/s")
+	peer_io_row(p, "tcp-tx-vhost", "TCP guest->host, vhost-net", "MB/s")
+	peer_io_row(p, "tcp-rx-vhost", "TCP host->guest, vhost-net", "MB/s")
 }
 /^BENCH: / {
 	k = $2; cnt[k]++; val[k, cnt[k]] = $3
@@ -137,21 +174,9 @@ END {
 		row("VMM overhead (" kn ", idle, smaps)", o == "" ? "" : sprintf("%.0f", o), "KiB", "<= 2048",
 		    atmost(o, 2048))
 	}
-	# The peer, measured alike (only with BENCH_KVMTOOL).
-	if (cnt["peer-off-kvmtool"] || cnt["peer-overhead-kvmtool"]) {
-		peer_rows("off", "start to guest power-off (micro)", "ms", "timed alike")
-		peer_rows("overhead", "VMM overhead (idle, smaps)", "KiB", "read alike")
-	}
-	if (cnt["peer-seq-read-kvmtool"] || cnt["peer-tcp-tx-kvmtool"]) {
-		peer_io_row("seq-read", "seq read 1 MiB", "MB/s")
-		peer_io_row("seq-write", "seq write 1 MiB", "MB/s")
-		peer_io_row("rand-read-qd1", "rand read 4 KiB qd1", "IOPS")
-		peer_io_row("rand-read-qd32", "rand read 4 KiB qd32", "IOPS")
-		peer_io_row("tcp-tx", "TCP guest->host", "MB/s")
-		peer_io_row("tcp-rx", "TCP host->guest", "MB/s")
-		peer_io_row("tcp-tx-vhost", "TCP guest->host, vhost-net", "MB/s")
-		peer_io_row("tcp-rx-vhost", "TCP host->guest, vhost-net", "MB/s")
-	}
+	# The peers, measured alike (only with BENCH_KVMTOOL, BENCH_QEMU).
+	peer_table("kvmtool")
+	peer_table("qemu")
 	r = rratio("guest-seq-read", "host-seq-read")
 	row("seq read 1 MiB: guest / ceiling", r, "%", ">= 85", atleast(r, 85))
 	rounds_row("guest-seq-read")

@@ -15,60 +15,18 @@
 set -eu
 
 cache=${ARKVM_CACHE:-$HOME/.cache/arkvm}
-debs=$cache/gpu-debs
-sysroot=$cache/gpu-sysroot
 tree=$cache/gpu-tree
-roots="libvirglrenderer-dev:arm64 libvirglrenderer1:arm64 libegl-mesa0:arm64
+step() { echo "gpu-setup: $*"; }
+. "$(dirname "$0")/arm64-tree.sh"
+
+fetch_sysroot gpu "libvirglrenderer-dev:arm64 libvirglrenderer1:arm64 libegl-mesa0:arm64
        libgl1-mesa-dri:arm64 libegl1:arm64 libopengl0:arm64 libpng16-16:arm64
        liburing2:arm64 zlib1g:arm64 kmscube:arm64 libgles2:arm64"
-# Named after the list, so a longer list fetches again.
-stamp=$cache/gpu-sysroot-$(echo "$roots" | cksum | cut -d' ' -f1).stamp
-step() { echo "gpu-setup: $*"; }
-
-if [ -f "$stamp" ]; then
-	step "arm64 virglrenderer and Mesa (cached)"
-else
-	step "fetching virglrenderer, Mesa and their libraries for arm64"
-	rm -rf "$debs" "$sysroot" && mkdir -p "$debs" "$sysroot"
-	pkgs=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
-		--no-breaks --no-replaces --no-enhances $roots 2>/dev/null |
-		grep -v -e '^ ' -e '^<' | grep ':arm64$' | sort -u)
-	(cd "$debs" && apt-get download -q $pkgs > "$cache/gpu-apt.log" 2>&1) ||
-		{ cat "$cache/gpu-apt.log" >&2; exit 1; }
-	for deb in "$debs"/*.deb; do dpkg -x "$deb" "$sysroot"; done
-	rm -f "$cache"/gpu-sysroot-*.stamp
-	touch "$stamp"
-fi
-
-# needed FILE: the sonames FILE asks for.
-needed() {
-	aarch64-linux-gnu-readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
-}
-
-# find_lib SONAME: its path in the sysroot.
-find_lib() {
-	for d in lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu lib; do
-		[ -e "$sysroot/$d/$1" ] && { echo "$d/$1"; return 0; }
-	done
-	return 1
-}
-
-# add PATH (relative to the sysroot): copies it into $tree (the file a link
-# points to), and every library it needs, once each.
-add() {
-	[ -e "$tree/$1" ] && return 0
-	mkdir -p "$(dirname "$tree/$1")"
-	cp -L "$sysroot/$1" "$tree/$1"
-	for so in $(needed "$sysroot/$1"); do
-		lib=$(find_lib "$so") || { echo "gpu-setup: $1 needs $so, not found" >&2; exit 1; }
-		add "$lib"
-	done
-}
 
 # mesa_tree: the loader, glvnd's EGL and GL, Mesa's EGL, its vendor file.
 mesa_tree() {
-	mkdir -p "$tree/lib" "$tree/usr/share/glvnd/egl_vendor.d"
-	cp -L "$sysroot/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1" "$tree/lib/"
+	add_loader
+	mkdir -p "$tree/usr/share/glvnd/egl_vendor.d"
 	for lib in libEGL.so.1 libOpenGL.so.0 libEGL_mesa.so.0; do
 		add "usr/lib/aarch64-linux-gnu/$lib"
 	done
