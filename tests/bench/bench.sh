@@ -68,12 +68,17 @@ LAB_CASES=tests/bench/bench-cases.sh LAB_TREE=$tree \
 # ratios, each guest figure set against the ceiling measured right after it
 # (its "rounds" row lists them all: the spread the lab gives).
 awk -v where="$where" -v when="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v out="$results" '
-function median(k,    n, i, j, t, a) {
+# mid(A, N): the median of A[1..N] (sorted in place); with an even N, the
+# mean of the middle two.
+function mid(a, n,    i, j, t) {
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function median(k,    n, i, a) {
 	n = cnt[k]
 	if (!n) return ""
 	for (i = 1; i <= n; i++) a[i] = val[k, i]
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-	return a[int((n + 1) / 2)]
+	return mid(a, n)
 }
 function row(name, value, unit, target, met) {
 	if (value == "") { value = "-"; met = "n/a" }
@@ -84,7 +89,7 @@ function row(name, value, unit, target, met) {
 function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "" : sprintf("%.1f", 100 * a / b) }
 # rratio(GUEST, CEILING): the median over rounds of 100 * guest / ceiling;
 # rounds[] keeps the list, for rounds_row().
-function rratio(g, h,    r, n, i, j, t, a, list) {
+function rratio(g, h,    r, n, a, list) {
 	n = 0; list = ""
 	for (r = 1; r <= maxround; r++)
 		if (((g, r) in rv) && ((h, r) in rv) && rv[h, r] > 0) {
@@ -93,8 +98,7 @@ function rratio(g, h,    r, n, i, j, t, a, list) {
 		}
 	rounds[g] = list
 	if (!n) return ""
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-	return sprintf("%.1f", a[int((n + 1) / 2)])
+	return sprintf("%.1f", mid(a, n))
 }
 function rounds_row(g) { if (rounds[g] != "") printf "%-44s %s\n", "  each round (%)", rounds[g] }
 # runs_row(KEY, UNIT): every value of KEY in the order measured, when there
