@@ -151,6 +151,8 @@ fi
 # of its command line.
 vmm_boot() {
 	vmm=$1 mib=$2 dev=$3 guest=$4; shift 4
+	ifname=${dev#tap=} vhost=
+	[ "$ifname" = "${ifname%,vhost}" ] || ifname=${ifname%,vhost} vhost=yes
 	# devargs is split into words: the bench's paths have no blanks.
 	case $vmm:$dev in
 	arkvm:none) devargs= ;;
@@ -159,18 +161,14 @@ vmm_boot() {
 	kvmtool:none) devargs="--network mode=none" ;;
 	kvmtool:disk=*) devargs="--network mode=none -d ${dev#disk=}" ;;
 	kvmtool:tap=*)
-		t=${dev#tap=}
-		devargs="--network mode=tap,tapif=${t%,vhost},script=none,trans=mmio"
-		[ "$t" = "${t%,vhost}" ] || devargs="$devargs,vhost=1" ;;
+		devargs="--network mode=tap,tapif=$ifname,script=none,trans=mmio${vhost:+,vhost=1}" ;;
 	# QEMU's disk as arkvm's: through the page cache, with io_uring.
 	qemu:none) devargs= ;;
 	qemu:disk=*) devargs="-drive file=${dev#disk=},if=none,id=d0,format=raw,cache=writeback,aio=io_uring
 		-device virtio-blk-device,drive=d0" ;;
 	qemu:tap=*)
-		t=${dev#tap=}
-		devargs="-netdev tap,id=n0,ifname=${t%,vhost},script=no,downscript=no"
-		[ "$t" = "${t%,vhost}" ] || devargs="$devargs,vhost=on"
-		devargs="$devargs -device virtio-net-device,netdev=n0" ;;
+		devargs="-netdev tap,id=n0,ifname=$ifname,script=no,downscript=no${vhost:+,vhost=on}
+			-device virtio-net-device,netdev=n0" ;;
 	esac
 	case $vmm in
 	arkvm) "$@" "$ARKVM" run --kernel "$MICRO_KERNEL" --initrd "$tmp/initrd" --cpus 1 \
@@ -366,7 +364,7 @@ while [ $round -le "$ROUNDS" ]; do
 	round=$((round + 1))
 done
 
-# --- block and network against the peer ------------------------------------------
+# --- block and network against the peers -----------------------------------------
 
 # With a peer: the same block and TCP loads under arkvm and each peer in
 # turn (BENCH_PEER_ROUNDS, default 2), on the minimal kernel with 1 vCPU and

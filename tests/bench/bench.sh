@@ -101,8 +101,8 @@ function rratio(g, h,    r, n, a, list) {
 	return sprintf("%.1f", mid(a, n))
 }
 function rounds_row(g) { if (rounds[g] != "") printf "%-44s %s\n", "  each round (%)", rounds[g] }
-# runs_row(KEY, UNIT): every value of KEY in the order measured, when there
-# are several.
+# runs(KEY): every value of KEY in the order measured; runs_row(KEY, UNIT)
+# prints them as a row when there are several.
 function runs(k,    i, list) {
 	for (i = 1; i <= cnt[k]; i++) list = list sprintf("%s%s", i > 1 ? " " : "", val[k, i])
 	return list
