@@ -1,9 +1,9 @@
 #!/bin/sh
 # The loads of make bench's peer comparison, run by the guest from its init
-# (arkvm.test=run:/bench/loads), so that arkvm and kvmtool run them alike:
-# kvmtool reads console input only from a terminal, so its guest cannot be
-# handed commands on the console as the rest of the bench does. The kernel
-# command line says which load:
+# (arkvm.test=run:/bench/loads), so that arkvm, kvmtool and QEMU run them
+# alike: kvmtool reads console input only from a terminal, so its guest
+# cannot be handed commands on the console as the rest of the bench does.
+# The kernel command line says which load:
 #   bench.load=blk bench.mib=N   loadgen's block loads on /dev/vda (N MiB)
 #   bench.load=net bench.port=P  32 MiB over TCP to the host at 10.79.0.1:P,
 #                                then 32 MiB from it on port P + 1
