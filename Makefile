@@ -87,7 +87,7 @@ TARGET_LDFLAGS += -static
 endif
 
 # Host-independent code: built for arm64 and natively for the unit tests.
-CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/cli.c \
+CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_config.c src/cli.c \
              src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \
              src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c devices/boot_timer.c \
              devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c devices/vhost_net.c \

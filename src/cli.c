@@ -81,26 +81,29 @@ int parse_size(const char *s, u64 *out)
 	return 0;
 }
 
-static int set_kernel(struct vm_config *cfg, const char *name __unused, const char *arg)
+/* Copies a string option into the config's own array, if it fits. */
+static int set_string(char *field, size_t size, const char *name, const char *arg)
 {
-	cfg->kernel = arg;
+	if (vm_config_set_str(field, size, arg)) {
+		pr_err("--%s: longer than %zu bytes", name, size - 1);
+		return -EINVAL;
+	}
 	return 0;
 }
 
-static int set_initrd(struct vm_config *cfg, const char *name __unused, const char *arg)
+static int set_kernel(struct vm_config *cfg, const char *name, const char *arg)
 {
-	cfg->initrd = arg;
-	return 0;
+	return set_string(cfg->kernel, sizeof(cfg->kernel), name, arg);
+}
+
+static int set_initrd(struct vm_config *cfg, const char *name, const char *arg)
+{
+	return set_string(cfg->initrd, sizeof(cfg->initrd), name, arg);
 }
 
 static int set_cmdline(struct vm_config *cfg, const char *name, const char *arg)
 {
-	if (strlen(arg) > CFG_MAX_CMDLINE) {
-		pr_err("--%s: the command line is longer than %d bytes", name, CFG_MAX_CMDLINE);
-		return -EINVAL;
-	}
-	cfg->cmdline = arg;
-	return 0;
+	return set_string(cfg->cmdline, sizeof(cfg->cmdline), name, arg);
 }
 
 static int set_cpus(struct vm_config *cfg, const char *name, const char *arg)
@@ -111,18 +114,13 @@ static int set_cpus(struct vm_config *cfg, const char *name, const char *arg)
 		pr_err("--%s '%s': not a number of vCPUs", name, arg);
 		return -EINVAL;
 	}
-	if (n == 0) {
-		pr_err("--%s 0: a VM needs at least one vCPU", name);
-		return -EINVAL;
-	}
 	cfg->nr_cpus = n;
 	return 0;
 }
 
-static int set_dump_dtb(struct vm_config *cfg, const char *name __unused, const char *arg)
+static int set_dump_dtb(struct vm_config *cfg, const char *name, const char *arg)
 {
-	cfg->dump_dtb = arg;
-	return 0;
+	return set_string(cfg->dump_dtb, sizeof(cfg->dump_dtb), name, arg);
 }
 
 static int set_boot_timer(struct vm_config *cfg, const char *name __unused,
@@ -171,7 +169,7 @@ static bool item_value(const char *item, size_t len, const char *key, char *buf,
 	return true;
 }
 
-/* --disk PATH[,readonly][,serial=S] */
+/* --memory SIZE[,hugepages][,prefault] */
 static int set_memory(struct vm_config *cfg, const char *name, const char *arg)
 {
 	char num[32];
@@ -201,19 +199,11 @@ static int set_memory(struct vm_config *cfg, const char *name, const char *arg)
 		pr_err("--%s '%s': not a size (write it like 256M or 2G)", name, arg);
 		return -EINVAL;
 	}
-	if (size < CFG_MIN_MEMORY) {
-		pr_err("--%s %s: too small, a guest needs at least %lluM", name, arg,
-		       (unsigned long long)(CFG_MIN_MEMORY / SZ_1M));
-		return -EINVAL;
-	}
-	if (!IS_ALIGNED(size, SZ_2M)) {
-		pr_err("--%s %s: must be a multiple of 2M", name, arg);
-		return -EINVAL;
-	}
 	cfg->mem_size = size;
 	return 0;
 }
 
+/* --disk PATH[,readonly][,serial=S][,id=ID] */
 static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 {
 	struct disk_config *d = &cfg->disks[cfg->nr_disks];
@@ -234,15 +224,10 @@ static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 	while (next_item(&p, &item, &len)) {
 		if ((len == 8 && !strncmp(item, "readonly", 8)) || (len == 2 && !strncmp(item, "ro", 2))) {
 			d->readonly = true;
-		} else if (!item_value(item, len, "serial", d->serial, sizeof(d->serial))) {
-			pr_err("--%s '%s': unknown disk option '%.*s' (readonly, serial=S of up to %d bytes)",
-			       name, arg, (int)len, item, CFG_MAX_SERIAL);
-			return -EINVAL;
-		}
-	}
-	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
-		if (!strcmp(cfg->disks[i].path, d->path)) {
-			pr_err("--%s: disk '%s' given twice", name, d->path);
+		} else if (!item_value(item, len, "serial", d->serial, sizeof(d->serial)) &&
+			   !item_value(item, len, "id", d->id, sizeof(d->id))) {
+			pr_err("--%s '%s': unknown disk option '%.*s' (readonly, serial=S of up to %d "
+			       "bytes, id=ID)", name, arg, (int)len, item, CFG_MAX_SERIAL);
 			return -EINVAL;
 		}
 	}
@@ -273,12 +258,7 @@ int parse_mac(const char *s, u8 mac[6])
 	return 0;
 }
 
-static bool tap_name_ok(const char *s)
-{
-	return *s && !strpbrk(s, "/: ");
-}
-
-/* --net tap=NAME[,mac=MAC][,vhost] */
+/* --net tap=NAME[,mac=MAC][,vhost][,id=ID] */
 static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 {
 	struct net_config *n = &cfg->nets[cfg->nr_nets];
@@ -292,7 +272,9 @@ static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 	}
 	memset(n, 0, sizeof(*n));
 	while (next_item(&p, &item, &len)) {
-		if (item_value(item, len, "tap", n->tap, sizeof(n->tap)) && tap_name_ok(n->tap)) {
+		if (item_value(item, len, "tap", n->tap, sizeof(n->tap)) && n->tap[0]) {
+			continue;
+		} else if (item_value(item, len, "id", n->id, sizeof(n->id))) {
 			continue;
 		} else if (item_value(item, len, "mac", mac, sizeof(mac)) && !parse_mac(mac, n->mac)) {
 			n->has_mac = true;
@@ -300,17 +282,8 @@ static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 			n->vhost = true;
 		} else {
 			pr_err("--%s '%s': bad option '%.*s' (tap=NAME of up to %d bytes, mac=MAC as "
-			       "unicast aa:bb:cc:dd:ee:ff, vhost)", name, arg, (int)len, item, CFG_MAX_IFNAME);
-			return -EINVAL;
-		}
-	}
-	if (!n->tap[0]) {
-		pr_err("--%s '%s': no tap given (tap=NAME)", name, arg);
-		return -EINVAL;
-	}
-	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
-		if (!strcmp(cfg->nets[i].tap, n->tap)) {
-			pr_err("--%s: tap '%s' given twice", name, n->tap);
+			       "unicast aa:bb:cc:dd:ee:ff, vhost, id=ID)", name, arg, (int)len, item,
+			       CFG_MAX_IFNAME);
 			return -EINVAL;
 		}
 	}
@@ -355,7 +328,7 @@ static int set_gpu(struct vm_config *cfg, const char *name, const char *arg)
 			dim = &g->width;
 		else if (item_value(item, len, "height", num, sizeof(num)))
 			dim = &g->height;
-		if (!dim || parse_uint(num, dim) || *dim < CFG_GPU_MIN_DIM || *dim > CFG_GPU_MAX_DIM) {
+		if (!dim || parse_uint(num, dim)) {
 			pr_err("--%s '%s': bad option '%.*s' (width=W, height=H, each %d to %d pixels)",
 			       name, arg, (int)len, item, CFG_GPU_MIN_DIM, CFG_GPU_MAX_DIM);
 			return -EINVAL;
@@ -396,10 +369,9 @@ static int set_display(struct vm_config *cfg, const char *name, const char *arg)
 	return 0;
 }
 
-static int set_screenshot(struct vm_config *cfg, const char *name __unused, const char *arg)
+static int set_screenshot(struct vm_config *cfg, const char *name, const char *arg)
 {
-	cfg->screenshot = arg;
-	return 0;
+	return set_string(cfg->screenshot, sizeof(cfg->screenshot), name, arg);
 }
 
 static const struct cli_option run_options[] = {
@@ -410,9 +382,10 @@ static const struct cli_option run_options[] = {
 	{ "memory", "SIZE[,hugepages][,prefault]",
 	  "guest RAM, like 256M or 2G (default 256M), on 2M hugepages, touched up front",
 	  false, set_memory },
-	{ "disk", "PATH[,readonly][,serial=S]", "a virtio-blk disk (repeat for vdb, vdc, ...)",
+	{ "disk", "PATH[,readonly][,serial=S][,id=ID]",
+	  "a virtio-blk disk (repeat for vdb, vdc, ...); id names it for the API",
 	  true, set_disk },
-	{ "net", "tap=NAME[,mac=MAC][,vhost]", "a virtio-net NIC on an existing tap (repeat for eth1, ...); vhost: the host kernel's vhost-net moves its packets",
+	{ "net", "tap=NAME[,mac=MAC][,vhost][,id=ID]", "a virtio-net NIC on an existing tap (repeat for eth1, ...); vhost: the host kernel's vhost-net moves its packets",
 	  true, set_net },
 	{ "console", "serial|virtio", "guest console: the UART (ttyS0, default) or virtio (hvc0)",
 	  false, set_console },
@@ -463,46 +436,23 @@ static const struct cli_option *find_option(const char *name, size_t len)
 	return NULL;
 }
 
-/* True when @cmdline has the word console=... */
-static bool names_console(const char *cmdline)
+/* The one line a refused config gets on the command line. */
+static int report_invalid(const struct vm_config_error *err)
 {
-	for (const char *p = cmdline; (p = strstr(p, "console=")); p++)
-		if (p == cmdline || p[-1] == ' ')
-			return true;
-	return false;
-}
-
-/*
- * With --console virtio the guest's console is hvc0: say so on its command
- * line, unless the user already chose a console there.
- */
-static int console_cmdline(struct vm_config *cfg)
-{
-	static const char hvc[] = "console=hvc0";
-	int n;
-
-	if (cfg->console != CONSOLE_VIRTIO || names_console(cfg->cmdline))
-		return CLI_RUN;
-	n = snprintf(cfg->cmdline_buf, sizeof(cfg->cmdline_buf), "%s%s%s", cfg->cmdline,
-		     *cfg->cmdline ? " " : "", hvc);
-	if (n < 0 || (size_t)n >= sizeof(cfg->cmdline_buf)) {
-		pr_err("--cmdline: no room left for %s (--console virtio)", hvc);
-		return -EINVAL;
-	}
-	cfg->cmdline = cfg->cmdline_buf;
-	return CLI_RUN;
+	pr_err("--%s: %s", err->field, err->msg);
+	return -EINVAL;
 }
 
 static int parse_run(int argc, char *const argv[], struct vm_config *cfg, FILE *out)
 {
 	bool seen[ARRAY_SIZE(run_options)] = { false };
-	int i;
+	struct vm_config_error err;
+	int i, ret;
 
 	for (i = 0; i < argc; i++) {
 		const char *arg = argv[i], *name, *eq, *value;
 		const struct cli_option *o;
 		size_t name_len;
-		int ret;
 
 		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
 			print_help(out);
@@ -546,29 +496,16 @@ static int parse_run(int argc, char *const argv[], struct vm_config *cfg, FILE *
 			return ret;
 	}
 
-	if (!cfg->kernel) {
-		pr_err("no kernel: give one with --kernel PATH");
-		return -EINVAL;
-	}
-	if (cfg->screenshot && cfg->gpu.mode == GPU_NONE) {
-		pr_err("--screenshot needs a display: add --gpu 2d");
-		return -EINVAL;
-	}
-	if (cfg->display.vnc && cfg->gpu.mode == GPU_NONE) {
-		pr_err("--display needs a display to show: add --gpu 2d");
-		return -EINVAL;
-	}
-	return console_cmdline(cfg);
+	ret = vm_config_validate(cfg, &err);
+	if (ret)
+		return report_invalid(&err);
+	vm_config_complete(cfg);
+	return CLI_RUN;
 }
 
 int cli_parse(int argc, char *const argv[], struct vm_config *cfg, FILE *out)
 {
-	*cfg = (struct vm_config){
-		.nr_cpus = CFG_DEFAULT_CPUS,
-		.mem_size = CFG_DEFAULT_MEMORY,
-		.cmdline = "",
-		.gpu = { .width = CFG_GPU_DEFAULT_WIDTH, .height = CFG_GPU_DEFAULT_HEIGHT },
-	};
+	vm_config_init(cfg);
 
 	if (argc < 2) {
 		pr_err("no command given (see arkvm --help)");

@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 		boot_times_step(&vm->boot_times, init_steps[i].name);
 	}
 
-	if (cfg.dump_dtb)
+	if (cfg.dump_dtb[0])
 		status = vm_dump_dtb(vm, cfg.dump_dtb) ? EXIT_VMM_ERROR : 0;
 	else
 		status = vm_run(vm);

@@ -119,7 +119,7 @@ int vcpus_spawn(struct vm *vm)
 	sigset_t block, old;
 	int ret;
 
-	if (vm->cfg->dump_dtb)
+	if (vm->cfg->dump_dtb[0])
 		return 0; /* nothing will run */
 	/* A filter is loaded now: its SIGSYS report must be in place first. */
 	ret = sandbox_prepare(NULL);

@@ -265,7 +265,7 @@ int vm_load_images(struct vm *vm)
 {
 	int ret = load_kernel(&vm->mem, &vm->boot, vm->cfg->kernel);
 
-	if (ret || !vm->cfg->initrd)
+	if (ret || !vm->cfg->initrd[0])
 		return ret;
 	return load_initrd(&vm->mem, &vm->boot, vm->cfg->initrd);
 }
@@ -337,7 +337,7 @@ static int vm_setup_gpu(struct vm *vm)
 		return -ENOTSUP;
 #endif
 	}
-	if (vm->cfg->screenshot) {
+	if (vm->cfg->screenshot[0]) {
 		vm->screenshot_fd = screenshot_open(vm->cfg->screenshot);
 		if (vm->screenshot_fd < 0)
 			return vm->screenshot_fd;
@@ -347,7 +347,7 @@ static int vm_setup_gpu(struct vm *vm)
 		pr_err("virtio-gpu: %s", strerror(-ret));
 		return ret;
 	}
-	vm->gpu.watched = vm->cfg->screenshot;
+	vm->gpu.watched = vm->cfg->screenshot[0] != 0;
 	/* A renderer with a start of its own starts on the I/O thread (vm_run). */
 	if (!backend->init) {
 		ret = virtio_gpu_start(&vm->gpu);

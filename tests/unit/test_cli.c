@@ -68,7 +68,7 @@ static void test_run_defaults(void)
 	CHECK(!strcmp(cfg.kernel, "Image"));
 	CHECK_EQ(cfg.nr_cpus, 1);
 	CHECK_EQ(cfg.mem_size, 256ULL << 20);
-	CHECK(!cfg.initrd && !cfg.dump_dtb);
+	CHECK(!cfg.initrd[0] && !cfg.dump_dtb[0]);
 	CHECK(!strcmp(cfg.cmdline, ""));
 	CHECK(!cfg.no_seccomp && !cfg.boot_timer);
 	CHECK(!cfg.hugepages && !cfg.prefault);

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_VM_CONFIG_H
+#define ARKVM_VM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "compiler.h"
+
+/*
+ * What a VM is made of, as plain data: the command line fills it today,
+ * the API and the config file will fill the same struct.  It owns every
+ * string (fixed arrays: a config can be copied, and nothing in it points
+ * into argv or a request body), and every device in it has an id by which
+ * the API names it.  vm_config_validate() is the one place that decides
+ * whether a config makes sense; it checks form only, not the host, which
+ * the VM's set-up does when it opens things.
+ */
+
+#define CFG_DEFAULT_CPUS     1
+#define CFG_DEFAULT_MEMORY   (256 * SZ_1M)
+#define CFG_MIN_MEMORY       (32 * SZ_1M)
+#define CFG_MAX_CMDLINE      2047 /* arm64 COMMAND_LINE_SIZE less the NUL */
+#define CFG_MAX_PATH         4095
+#define CFG_MAX_ID           64   /* as Firecracker's ids: 1-64 of [A-Za-z0-9_-] */
+
+#define CFG_MAX_DISKS        8
+#define CFG_MAX_SERIAL       20   /* VIRTIO_BLK_ID_BYTES */
+
+#define CFG_MAX_NETS         4
+#define CFG_MAX_IFNAME       15   /* IFNAMSIZ less the NUL */
+
+struct disk_config {
+	char id[CFG_MAX_ID + 1];          /* empty until vm_config_complete(): "disk<N>" */
+	char path[CFG_MAX_PATH + 1];
+	char serial[CFG_MAX_SERIAL + 1];  /* empty: derived from the disk's position */
+	bool readonly;
+};
+
+struct net_config {
+	char id[CFG_MAX_ID + 1];          /* empty until vm_config_complete(): "net<N>" */
+	char tap[CFG_MAX_IFNAME + 1];     /* an existing tap interface */
+	u8 mac[6];
+	bool has_mac;         /* else derived from the tap name */
+	bool vhost;           /* the host kernel's vhost-net serves the queues */
+};
+
+enum console_kind {
+	CONSOLE_SERIAL,       /* the UART (ttyS0) */
+	CONSOLE_VIRTIO,       /* virtio-console (hvc0); the UART keeps early output */
+};
+
+enum gpu_mode {
+	GPU_NONE,
+	GPU_2D,               /* virtio-gpu, 2D only, rendered by arkvm */
+	GPU_VIRGL,            /* virtio-gpu with 3D through virglrenderer */
+};
+
+#define CFG_GPU_DEFAULT_WIDTH  1024
+#define CFG_GPU_DEFAULT_HEIGHT 768
+#define CFG_GPU_MIN_DIM        64
+#define CFG_GPU_MAX_DIM        4095   /* an EDID detailed timing's 12-bit field */
+
+struct gpu_config {
+	enum gpu_mode mode;
+	unsigned int width, height;   /* the one scanout's mode */
+};
+
+/* --display vnc=ADDR:PORT */
+struct display_config {
+	bool vnc;
+	u8 addr[4];           /* IPv4, in order */
+	u16 port;
+};
+
+struct vm_config {
+	char kernel[CFG_MAX_PATH + 1];
+	char initrd[CFG_MAX_PATH + 1];      /* empty: none */
+	char cmdline[CFG_MAX_CMDLINE + 1];  /* the guest's, complete after vm_config_complete() */
+	char dump_dtb[CFG_MAX_PATH + 1];    /* empty: run the VM */
+	char screenshot[CFG_MAX_PATH + 1];  /* PNG of the scanout; empty: none */
+	unsigned int nr_cpus;
+	u64 mem_size;
+	bool hugepages;         /* hugetlbfs 2M pages */
+	bool prefault;          /* fault all of RAM in at start */
+	struct disk_config disks[CFG_MAX_DISKS];
+	unsigned int nr_disks;
+	struct net_config nets[CFG_MAX_NETS];
+	unsigned int nr_nets;
+	enum console_kind console;
+	struct gpu_config gpu;
+	struct display_config display;
+	bool no_seccomp;        /* no syscall filters */
+	bool boot_timer;        /* the boot timer device */
+	bool stats;             /* counters on exit */
+};
+
+/*
+ * Why a config was refused: the field (named as the command line names it:
+ * "memory", "disk", ...), the device's index for repeated ones (-1 else),
+ * and one sentence that needs no more context.  Each front end words it
+ * its own way: the CLI as "--FIELD: MESSAGE", the API as a 400.
+ */
+struct vm_config_error {
+	const char *field;
+	int index;
+	char msg[256];
+};
+
+/* The defaults: one vCPU, 256M, serial console, no devices. */
+void vm_config_init(struct vm_config *cfg);
+
+/*
+ * Copies @value into the config's @field of @size bytes; -ENAMETOOLONG
+ * (and @field unchanged) when it does not fit.
+ */
+int vm_config_set_str(char *field, size_t size, const char *value);
+#define VM_CONFIG_SET(field, value) vm_config_set_str(field, sizeof(field), value)
+
+/* 0, or -EINVAL with @err filled in. */
+int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err);
+
+/*
+ * Fills in what a valid config leaves to arkvm: ids of devices given
+ * none, and "console=hvc0" on the guest's command line with a virtio
+ * console (unless it names a console).  Call after vm_config_validate().
+ */
+void vm_config_complete(struct vm_config *cfg);
+
+/* An id as the API accepts it: 1-64 of [A-Za-z0-9_-]. */
+bool vm_config_id_ok(const char *id);
+
+#endif

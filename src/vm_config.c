@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vm_config.h"
+
+void vm_config_init(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->nr_cpus = CFG_DEFAULT_CPUS;
+	cfg->mem_size = CFG_DEFAULT_MEMORY;
+	cfg->gpu.width = CFG_GPU_DEFAULT_WIDTH;
+	cfg->gpu.height = CFG_GPU_DEFAULT_HEIGHT;
+}
+
+int vm_config_set_str(char *field, size_t size, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (len >= size)
+		return -ENAMETOOLONG;
+	memcpy(field, value, len + 1);
+	return 0;
+}
+
+bool vm_config_id_ok(const char *id)
+{
+	size_t len = strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"0123456789_-");
+
+	return len && len <= CFG_MAX_ID && !id[len];
+}
+
+static __printf(4, 5) int refuse(struct vm_config_error *err, const char *field, int index,
+				 const char *fmt, ...)
+{
+	va_list ap;
+
+	err->field = field;
+	err->index = index;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* True when @cmdline has the word console=... */
+static bool names_console(const char *cmdline)
+{
+	for (const char *p = cmdline; (p = strstr(p, "console=")); p++)
+		if (p == cmdline || p[-1] == ' ')
+			return true;
+	return false;
+}
+
+static const char hvc_arg[] = "console=hvc0";
+
+/* With --console virtio the guest's console is hvc0, unless the user chose one. */
+static bool wants_hvc_arg(const struct vm_config *cfg)
+{
+	return cfg->console == CONSOLE_VIRTIO && !names_console(cfg->cmdline);
+}
+
+static int validate_machine(const struct vm_config *cfg, struct vm_config_error *err)
+{
+	size_t len = strlen(cfg->cmdline);
+
+	if (!cfg->kernel[0])
+		return refuse(err, "kernel", -1, "required: the guest's arm64 Linux Image");
+	if (cfg->nr_cpus == 0)
+		return refuse(err, "cpus", -1, "a VM needs at least one vCPU");
+	if (cfg->mem_size < CFG_MIN_MEMORY)
+		return refuse(err, "memory", -1, "%lluM is too small, a guest needs at least %lluM",
+			      (unsigned long long)(cfg->mem_size / SZ_1M),
+			      (unsigned long long)(CFG_MIN_MEMORY / SZ_1M));
+	if (!IS_ALIGNED(cfg->mem_size, SZ_2M))
+		return refuse(err, "memory", -1, "the size must be a multiple of 2M");
+	if (wants_hvc_arg(cfg) && len + (len ? 1 : 0) + strlen(hvc_arg) > CFG_MAX_CMDLINE)
+		return refuse(err, "cmdline", -1, "no room left for %s (--console virtio)", hvc_arg);
+	return 0;
+}
+
+static int validate_disks(const struct vm_config *cfg, struct vm_config_error *err)
+{
+	if (cfg->nr_disks > CFG_MAX_DISKS)
+		return refuse(err, "disk", -1, "at most %d disks", CFG_MAX_DISKS);
+	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
+		const struct disk_config *d = &cfg->disks[i];
+
+		if (!d->path[0])
+			return refuse(err, "disk", (int)i, "no disk file given");
+		if (d->id[0] && !vm_config_id_ok(d->id))
+			return refuse(err, "disk", (int)i, "id '%s': use 1 to %d letters, digits, "
+				      "'_' or '-'", d->id, CFG_MAX_ID);
+		for (unsigned int j = 0; j < i; j++) {
+			if (!strcmp(cfg->disks[j].path, d->path))
+				return refuse(err, "disk", (int)i, "disk '%s' given twice", d->path);
+			if (d->id[0] && !strcmp(cfg->disks[j].id, d->id))
+				return refuse(err, "disk", (int)i, "id '%s' given twice", d->id);
+		}
+	}
+	return 0;
+}
+
+static bool tap_name_ok(const char *s)
+{
+	return *s && !strpbrk(s, "/: ");
+}
+
+static bool mac_ok(const u8 mac[6])
+{
+	/* A multicast or all-zero address cannot name one NIC. */
+	return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
+}
+
+static int validate_nets(const struct vm_config *cfg, struct vm_config_error *err)
+{
+	if (cfg->nr_nets > CFG_MAX_NETS)
+		return refuse(err, "net", -1, "at most %d network devices", CFG_MAX_NETS);
+	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
+		const struct net_config *n = &cfg->nets[i];
+
+		if (!n->tap[0])
+			return refuse(err, "net", (int)i, "no tap given (tap=NAME)");
+		if (!tap_name_ok(n->tap))
+			return refuse(err, "net", (int)i, "'%s' is not a tap name", n->tap);
+		if (n->has_mac && !mac_ok(n->mac))
+			return refuse(err, "net", (int)i, "the MAC address must be unicast and not zero");
+		if (n->id[0] && !vm_config_id_ok(n->id))
+			return refuse(err, "net", (int)i, "id '%s': use 1 to %d letters, digits, "
+				      "'_' or '-'", n->id, CFG_MAX_ID);
+		for (unsigned int j = 0; j < i; j++) {
+			if (!strcmp(cfg->nets[j].tap, n->tap))
+				return refuse(err, "net", (int)i, "tap '%s' given twice", n->tap);
+			if (n->id[0] && !strcmp(cfg->nets[j].id, n->id))
+				return refuse(err, "net", (int)i, "id '%s' given twice", n->id);
+		}
+	}
+	return 0;
+}
+
+static bool gpu_dim_ok(unsigned int v)
+{
+	return v >= CFG_GPU_MIN_DIM && v <= CFG_GPU_MAX_DIM;
+}
+
+static int validate_display(const struct vm_config *cfg, struct vm_config_error *err)
+{
+	if (cfg->gpu.mode != GPU_NONE && (!gpu_dim_ok(cfg->gpu.width) || !gpu_dim_ok(cfg->gpu.height)))
+		return refuse(err, "gpu", -1, "width and height must each be %d to %d pixels",
+			      CFG_GPU_MIN_DIM, CFG_GPU_MAX_DIM);
+	if (cfg->screenshot[0] && cfg->gpu.mode == GPU_NONE)
+		return refuse(err, "screenshot", -1, "needs a display: add --gpu 2d");
+	if (cfg->display.vnc && cfg->gpu.mode == GPU_NONE)
+		return refuse(err, "display", -1, "needs a display to show: add --gpu 2d");
+	if (cfg->display.vnc && !cfg->display.port)
+		return refuse(err, "display", -1, "port 0 cannot be listened on");
+	return 0;
+}
+
+int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
+{
+	int ret = validate_machine(cfg, err);
+
+	if (!ret)
+		ret = validate_disks(cfg, err);
+	if (!ret)
+		ret = validate_nets(cfg, err);
+	if (!ret)
+		ret = validate_display(cfg, err);
+	return ret;
+}
+
+/* Gives @id, if empty, "<prefix><N>" with the lowest N no other id has. */
+static void default_id(char *id, const char *prefix, const char *(*id_of)(const struct vm_config *,
+						unsigned int), const struct vm_config *cfg, unsigned int count)
+{
+	if (id[0])
+		return;
+	for (unsigned int n = 0;; n++) {
+		char name[CFG_MAX_ID + 1];
+		bool taken = false;
+
+		snprintf(name, sizeof(name), "%s%u", prefix, n);
+		for (unsigned int i = 0; i < count && !taken; i++)
+			taken = !strcmp(id_of(cfg, i), name);
+		if (!taken) {
+			memcpy(id, name, strlen(name) + 1);
+			return;
+		}
+	}
+}
+
+static const char *disk_id(const struct vm_config *cfg, unsigned int i)
+{
+	return cfg->disks[i].id;
+}
+
+static const char *net_id(const struct vm_config *cfg, unsigned int i)
+{
+	return cfg->nets[i].id;
+}
+
+void vm_config_complete(struct vm_config *cfg)
+{
+	size_t len = strlen(cfg->cmdline);
+
+	for (unsigned int i = 0; i < cfg->nr_disks; i++)
+		default_id(cfg->disks[i].id, "disk", disk_id, cfg, cfg->nr_disks);
+	for (unsigned int i = 0; i < cfg->nr_nets; i++)
+		default_id(cfg->nets[i].id, "net", net_id, cfg, cfg->nr_nets);
+	if (wants_hvc_arg(cfg))
+		snprintf(cfg->cmdline + len, sizeof(cfg->cmdline) - len, "%s%s", len ? " " : "",
+			 hvc_arg);
+}

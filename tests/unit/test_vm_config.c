@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <string.h>
+
+#include "test.h"
+#include "vm_config.h"
+
+static void base(struct vm_config *cfg)
+{
+	vm_config_init(cfg);
+	VM_CONFIG_SET(cfg->kernel, "Image");
+}
+
+/* The error names the field, so each front end can word it its own way. */
+#define REFUSED(cfg, want_field)                                               \
+	do {                                                                   \
+		struct vm_config_error __e = { 0 };                            \
+		CHECK_EQ(vm_config_validate(cfg, &__e), -EINVAL);              \
+		CHECK(__e.field && !strcmp(__e.field, want_field));            \
+		CHECK(__e.msg[0]);                                             \
+	} while (0)
+
+static void test_defaults_are_valid(void)
+{
+	struct vm_config cfg;
+	struct vm_config_error err;
+
+	base(&cfg);
+	CHECK_EQ(vm_config_validate(&cfg, &err), 0);
+	CHECK_EQ(cfg.nr_cpus, CFG_DEFAULT_CPUS);
+	CHECK_EQ(cfg.mem_size, CFG_DEFAULT_MEMORY);
+	vm_config_init(&cfg);
+	REFUSED(&cfg, "kernel");
+}
+
+static void test_machine_checks(void)
+{
+	struct vm_config cfg;
+
+	base(&cfg);
+	cfg.nr_cpus = 0;
+	REFUSED(&cfg, "cpus");
+	base(&cfg);
+	cfg.mem_size = 16 * SZ_1M;
+	REFUSED(&cfg, "memory");
+	cfg.mem_size = 33 * SZ_1M;
+	REFUSED(&cfg, "memory");
+}
+
+static void test_strings_are_owned(void)
+{
+	static char longpath[CFG_MAX_PATH + 2];
+	struct vm_config cfg, copy;
+	char arg[] = "first";
+
+	base(&cfg);
+	CHECK_EQ(VM_CONFIG_SET(cfg.initrd, arg), 0);
+	arg[0] = 'X';                     /* the caller's buffer changes... */
+	copy = cfg;                       /* ...and a copy stands alone */
+	CHECK(!strcmp(copy.initrd, "first"));
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	CHECK_EQ(VM_CONFIG_SET(cfg.initrd, longpath), -ENAMETOOLONG);
+	CHECK(!strcmp(cfg.initrd, "first"));
+}
+
+static void test_device_ids(void)
+{
+	struct vm_config cfg;
+
+	base(&cfg);
+	cfg.nr_disks = 3;
+	VM_CONFIG_SET(cfg.disks[0].path, "a.img");
+	VM_CONFIG_SET(cfg.disks[1].path, "b.img");
+	VM_CONFIG_SET(cfg.disks[1].id, "disk0");    /* taken by the user: the default skips it */
+	VM_CONFIG_SET(cfg.disks[2].path, "c.img");
+	VM_CONFIG_SET(cfg.disks[2].id, "rootfs");
+	cfg.nr_nets = 1;
+	VM_CONFIG_SET(cfg.nets[0].tap, "tap0");
+	CHECK_EQ(vm_config_validate(&cfg, &(struct vm_config_error){ 0 }), 0);
+	vm_config_complete(&cfg);
+	CHECK(!strcmp(cfg.disks[0].id, "disk1"));
+	CHECK(!strcmp(cfg.disks[1].id, "disk0"));
+	CHECK(!strcmp(cfg.disks[2].id, "rootfs"));
+	CHECK(!strcmp(cfg.nets[0].id, "net0"));
+
+	VM_CONFIG_SET(cfg.disks[0].id, "rootfs");
+	REFUSED(&cfg, "disk");
+	VM_CONFIG_SET(cfg.disks[0].id, "bad id!");
+	REFUSED(&cfg, "disk");
+	VM_CONFIG_SET(cfg.disks[0].id, "");
+	VM_CONFIG_SET(cfg.disks[0].path, "c.img");
+	REFUSED(&cfg, "disk");                      /* the same file twice */
+}
+
+static void test_net_checks(void)
+{
+	struct vm_config cfg;
+
+	base(&cfg);
+	cfg.nr_nets = 2;
+	VM_CONFIG_SET(cfg.nets[0].tap, "tap0");
+	VM_CONFIG_SET(cfg.nets[1].tap, "tap0");
+	REFUSED(&cfg, "net");
+	VM_CONFIG_SET(cfg.nets[1].tap, "../x");
+	REFUSED(&cfg, "net");
+	VM_CONFIG_SET(cfg.nets[1].tap, "tap1");
+	cfg.nets[1].has_mac = true;
+	memcpy(cfg.nets[1].mac, "\x01\0\0\0\0\x01", 6);
+	REFUSED(&cfg, "net");
+	cfg.nets[1].mac[0] = 0x02;
+	CHECK_EQ(vm_config_validate(&cfg, &(struct vm_config_error){ 0 }), 0);
+}
+
+static void test_display_checks(void)
+{
+	struct vm_config cfg;
+
+	base(&cfg);
+	VM_CONFIG_SET(cfg.screenshot, "s.png");
+	REFUSED(&cfg, "screenshot");
+	base(&cfg);
+	cfg.display.vnc = true;
+	cfg.display.port = 5900;
+	REFUSED(&cfg, "display");
+	cfg.gpu.mode = GPU_2D;
+	CHECK_EQ(vm_config_validate(&cfg, &(struct vm_config_error){ 0 }), 0);
+	cfg.gpu.width = 63;
+	REFUSED(&cfg, "gpu");
+}
+
+static void test_console_cmdline(void)
+{
+	struct vm_config cfg;
+
+	base(&cfg);
+	cfg.console = CONSOLE_VIRTIO;
+	VM_CONFIG_SET(cfg.cmdline, "quiet");
+	vm_config_complete(&cfg);
+	CHECK(!strcmp(cfg.cmdline, "quiet console=hvc0"));
+	/* No room for it: refused, not cut. */
+	memset(cfg.cmdline, 'a', CFG_MAX_CMDLINE - 4);
+	cfg.cmdline[CFG_MAX_CMDLINE - 4] = '\0';
+	REFUSED(&cfg, "cmdline");
+}
+
+TEST_SUITE(vm_config,
+	   TEST(test_defaults_are_valid),
+	   TEST(test_machine_checks),
+	   TEST(test_strings_are_owned),
+	   TEST(test_device_ids),
+	   TEST(test_net_checks),
+	   TEST(test_display_checks),
+	   TEST(test_console_cmdline));
