@@ -88,13 +88,14 @@ endif
 
 # Host-independent code: built for arm64 and natively for the unit tests.
 CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_config.c src/cli.c \
+             src/park.c src/vm_state.c src/state.c src/virtio_state.c \
              src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \
              src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c devices/boot_timer.c \
              devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c devices/vhost_net.c \
              devices/virtio_console.c devices/virtio_gpu.c devices/gpu_3d.c devices/gpu_edid.c \
              devices/gpu_2d.c devices/virtio_input.c src/screenshot.c
 # Code that talks to KVM on arm64.
-VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
+VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
 NATIVE_SRCS := $(CORE_SRCS)
@@ -131,7 +132,8 @@ SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 DEPS_STAMP := $(CACHE)/deps-$(shell echo '$(APT_PACKAGES)' | cksum | cut -d' ' -f1).stamp
 
 # libFuzzer targets (tests/fuzz/), built natively with clang.
-FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net virtio_gpu uart loader cli
+FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net virtio_gpu uart loader cli \
+                virtio_state
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120
@@ -197,9 +199,12 @@ $(BUILD)/obj/src/vm.o: $(BUILD)/.gpu-$(TARGET_VIRGL)-$(TARGET_VNC)
 # its seccomp filter on purpose (ARKVM_TEST_SECCOMP, src/sandbox.c).
 $(BUILD)/.hooks-$(TEST_HOOKS):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/.hooks-* && touch $@
-$(BUILD)/obj/src/sandbox.o: $(BUILD)/.hooks-$(TEST_HOOKS)
+# It also lets SIGUSR2 pause and resume the VM (src/lifecycle.c), until
+# the API can.
+HOOKED_OBJS := $(addprefix $(BUILD)/obj/src/,sandbox.o vm.o lifecycle.o)
+$(HOOKED_OBJS): $(BUILD)/.hooks-$(TEST_HOOKS)
 ifeq ($(TEST_HOOKS),1)
-$(BUILD)/obj/src/sandbox.o: CFLAGS_COMMON += -DARKVM_TEST_HOOKS
+$(HOOKED_OBJS): CFLAGS_COMMON += -DARKVM_TEST_HOOKS
 endif
 
 $(NATIVE)/unit-tests: $(UNIT_OBJS)

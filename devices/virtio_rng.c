@@ -2,8 +2,11 @@
 /* virtio-rng: every writable buffer the guest posts is filled from getrandom(). */
 #include <errno.h>
 #include <linux/virtio_ids.h>
+#include <stdlib.h>
 #include <sys/random.h>
 
+#include "device.h"
+#include "log.h"
 #include "virtio_devices.h"
 
 #define RNG_QUEUE_SIZE 64
@@ -47,3 +50,27 @@ void virtio_rng_init(struct virtio_rng *r, const struct guest_mem *mem)
 	virtio_dev_init(&r->vdev, &virtio_rng_ops, "virtio-rng", VIRTIO_ID_RNG, 1,
 			RNG_QUEUE_SIZE, mem);
 }
+
+/*
+ * The device class: every VM has one.  The smallest example of a device in
+ * the registry: it allocates its state, becomes a virtio device and takes a
+ * slot; the transport's state, stats and teardown come generically.
+ */
+static int rng_create(struct device *dev, struct device_host *host, unsigned int index __unused)
+{
+	struct virtio_rng *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		pr_err("virtio-rng: out of memory");
+		return -ENOMEM;
+	}
+	dev->priv = r;
+	virtio_rng_init(r, host->mem);
+	dev->vdev = &r->vdev;
+	return host->attach_virtio(host, &r->vdev);
+}
+
+const struct device_class virtio_rng_class = {
+	.name = "virtio-rng",
+	.create = rng_create,
+};

@@ -126,6 +126,21 @@ void virtio_dev_destroy(struct virtio_dev *dev);
 /* The guest kicked queue @q (from its ioeventfd, or a QueueNotify write). */
 void virtio_dev_queue_notify(struct virtio_dev *dev, unsigned int q);
 
+/* Every feature bit the device offers, the transport's included. */
+u64 virtio_dev_offered(struct virtio_dev *dev);
+
+struct state_writer;
+struct state_reader;
+/*
+ * The transport's state and each queue's (src/virtio_state.c), for pause
+ * and snapshots: with the device quiesced.  Restore checks every value as
+ * it would a driver's register write, and maps each ring again from the
+ * guest-physical addresses the driver gave; -EINVAL when anything is off,
+ * with the device left reset.
+ */
+int virtio_dev_save(struct virtio_dev *dev, struct state_writer *w);
+int virtio_dev_restore(struct virtio_dev *dev, struct state_reader *r);
+
 /* For device models, with dev->lock held: */
 bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned int bit);
 /* DRIVER_OK, and neither failed nor waiting for a reset. */

@@ -11,16 +11,19 @@
 #include "boot_timer.h"
 #include "cli.h"
 #include "console.h"
+#include "device.h"
 #include "event_loop.h"
 #include "guest_mem.h"
 #include "loader.h"
 #include "mmio_bus.h"
+#include "park.h"
 #include "uart_16550.h"
 #include "virtio_devices.h"
 #include "virtio_gpu.h"
 #include "virtio_input.h"
 #include "vnc.h"
 #include "virtio_slots.h"
+#include "vm_state.h"
 #include "arch/arm64/layout.h"
 
 /* Why the VM stopped; the first reason given wins. */
@@ -45,6 +48,9 @@ enum vm_stop_reason {
 #define EXIT_VMM_ERROR      1
 #define EXIT_GUEST_RESET    2
 #define EXIT_GUEST_CRASH    3
+
+/* Devices in the registry: every virtio slot, and a few without one. */
+#define VM_MAX_DEVICES (ARM64_VIRTIO_SLOTS + 8)
 
 struct kvm_run;
 struct vm;
@@ -92,13 +98,14 @@ struct vm {
 	struct virtio_net nets[CFG_MAX_NETS];
 	unsigned int nr_nets;
 	struct virtio_console vcon;   /* with --console virtio */
-	struct virtio_rng rng;
 	struct virtio_gpu gpu;        /* with --gpu */
 	struct virtio_input kbd, tablet;  /* with --display vnc */
 	struct vnc vnc;
 	int screenshot_fd;            /* with --screenshot, else -1 */
 	struct virtio_slot virtio[ARM64_VIRTIO_SLOTS];
 	unsigned int nr_virtio;
+	struct device devices[VM_MAX_DEVICES];  /* the registry's (src/devices.c) */
+	unsigned int nr_devices;
 
 	/* vCPU threads wait here, filters loaded, until vcpus_start() posts. */
 	sem_t vcpu_gate;
@@ -112,9 +119,16 @@ struct vm {
 	sem_t io_ready;
 	int io_start_err;
 
-	struct event_loop loop;    /* main thread: console input, signals, stop */
+	struct event_loop loop;    /* main thread: console input, signals, commands */
 	struct event_source signals;
 	int stop_signal;
+
+	/* The lifecycle (lifecycle.c): the state is the main thread's alone. */
+	enum vm_state state;
+	struct vm_cmd_queue cmds;      /* commands to the main thread, from any thread */
+	struct park vcpu_park;         /* pause: vCPU threads wait outside KVM_RUN */
+	struct park io_park;           /* pause: the I/O thread waits, devices quiesced */
+	struct event_source io_park_src;  /* eventfd on io_loop: park now */
 
 	atomic_int stop_reason;
 };
@@ -144,9 +158,25 @@ void vm_destroy(struct vm *vm);
 #define VM_THREAD_STACK_SIZE (256 * 1024)
 int vm_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, size_t stack);
 
-/* Asks the VM to stop, from any thread. */
+/* lifecycle.c: commands, pause and resume; vm_run() calls these. */
+int vm_lifecycle_init(struct vm *vm);
+void vm_lifecycle_stopped(struct vm *vm);
+void vm_lifecycle_destroy(struct vm *vm);
+void vm_test_pause_toggle(struct vm *vm);
+/* Asks the VM to stop, from any thread; the first reason given wins. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 bool vm_stopping(struct vm *vm);
+/* devices.c: the registry, over every device the config asks for. */
+int vm_devices_create(struct vm *vm);
+/* On the I/O thread, while paused: nothing may complete into guest RAM. */
+void vm_devices_quiesce(struct vm *vm);
+void vm_devices_resume(struct vm *vm);
+struct state_writer;
+struct state_reader;
+int vm_devices_save(struct vm *vm, struct state_writer *w);
+int vm_devices_restore(struct vm *vm, struct state_reader *r);
+void vm_devices_print_stats(const struct vm *vm);
+void vm_devices_destroy(struct vm *vm);
 /* The signals only the main thread takes (on its signalfd): others block them. */
 void vm_main_signals(sigset_t *set);
 int vm_exit_status(enum vm_stop_reason reason, int signo);
@@ -155,6 +185,9 @@ int vm_exit_status(enum vm_stop_reason reason, int signo);
 int vcpus_create(struct vm *vm);
 int vcpus_spawn(struct vm *vm);
 int vcpus_start(struct vm *vm);
+/* Every vCPU out of KVM_RUN and waiting; then back in. Main thread only. */
+void vcpus_pause(struct vm *vm);
+void vcpus_resume(struct vm *vm);
 void vcpus_stop(struct vm *vm);
 void vcpus_destroy(struct vm *vm);
 

@@ -77,12 +77,23 @@ static void *vcpu_thread(void *arg)
 	/* Past the gate the main loop exists to hear a stop. */
 	if (ret) {
 		vm_request_stop(vm, VM_STOP_ERROR);
+		park_leave(&vm->vcpu_park);
 		return NULL;
 	}
 
 	while (!vm_stopping(vm)) {
 		enum vm_stop_reason why;
 
+		if (park_point(&vm->vcpu_park)) {
+			/*
+			 * Let go: run again, unless a stop came meanwhile.  Cleared
+			 * before the next look at the park, so a pause asked for
+			 * after that look sets it again and is not missed.
+			 */
+			if (!vm_stopping(vm))
+				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+			continue;
+		}
 		boot_times_first_run(&vm->boot_times);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -98,6 +109,7 @@ static void *vcpu_thread(void *arg)
 			vm_request_stop(vm, why);
 	}
 	vcpu->cpu_ns = thread_cpu_ns();
+	park_leave(&vm->vcpu_park);
 	return NULL;
 }
 
@@ -169,6 +181,37 @@ int vcpus_start(struct vm *vm)
 	return 0;
 }
 
+/* Makes a vCPU thread leave KVM_RUN, or not enter it, and look around. */
+static void vcpu_kick(struct vcpu *vcpu)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+}
+
+/*
+ * kvmtool's way: ask, kick every vCPU out of KVM_RUN (a pending MMIO
+ * completes first, KVM finishes it before it looks at immediate_exit),
+ * and wait until each one waits at its park point or has ended.
+ */
+void vcpus_pause(struct vm *vm)
+{
+	unsigned int started = 0;
+
+	park_request(&vm->vcpu_park);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (!vm->vcpus[i].started)
+			continue;
+		vcpu_kick(&vm->vcpus[i]);
+		started++;
+	}
+	park_wait(&vm->vcpu_park, started);
+}
+
+void vcpus_resume(struct vm *vm)
+{
+	park_release(&vm->vcpu_park);
+}
+
 void vcpus_stop(struct vm *vm)
 {
 	if (!vm->vcpu_gate_open) {
@@ -179,10 +222,8 @@ void vcpus_stop(struct vm *vm)
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 
-		if (!vcpu->started)
-			continue;
-		__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+		if (vcpu->started)
+			vcpu_kick(vcpu);
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];

@@ -241,7 +241,7 @@ static void set_hi(u64 *reg, u32 v)
 }
 
 /* What the device offers; asked once, when the driver first looks. */
-static u64 virtio_offered(struct virtio_dev *dev)
+u64 virtio_dev_offered(struct virtio_dev *dev)
 {
 	if (!dev->offered)
 		dev->offered = TRANSPORT_FEATURES | dev->ops->features(dev);
@@ -264,7 +264,7 @@ static u32 virtio_read_reg(struct virtio_dev *dev, u64 off)
 	case VIRTIO_MMIO_DEVICE_FEATURES:
 		if (dev->device_features_sel > 1)
 			return 0;
-		return (u32)(virtio_offered(dev) >> (32 * dev->device_features_sel));
+		return (u32)(virtio_dev_offered(dev) >> (32 * dev->device_features_sel));
 	case VIRTIO_MMIO_QUEUE_NUM_MAX:
 		return r ? dev->queue_max : 0;
 	case VIRTIO_MMIO_QUEUE_READY:
@@ -304,7 +304,7 @@ static void virtio_write_reg(struct virtio_dev *dev, u64 off, u32 val)
 			set_hi(&dev->accepted, val);
 		else
 			set_lo(&dev->accepted, val);
-		dev->accepted &= virtio_offered(dev);
+		dev->accepted &= virtio_dev_offered(dev);
 		return;
 	case VIRTIO_MMIO_QUEUE_SEL:
 		dev->queue_sel = val;

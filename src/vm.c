@@ -48,7 +48,14 @@ struct vm *vm_alloc(const struct vm_config *cfg)
 		pr_err("out of memory");
 		return NULL;
 	}
+	if (park_init(&vm->vcpu_park) || park_init(&vm->io_park)) {
+		pr_err("out of memory");
+		free(vm);
+		return NULL;
+	}
 	vm->cfg = cfg;
+	vm->state = VM_STATE_CONFIGURED;
+	vm->cmds.src.fd = vm->io_park_src.fd = -1;
 	vm->kvm_fd = vm->vm_fd = vm->gic_fd = -1;
 	vm->signals.fd = vm->screenshot_fd = -1;
 	vm->loop.epoll_fd = vm->loop.wake_fd = -1;
@@ -454,8 +461,7 @@ int vm_setup_devices(struct vm *vm)
 	ret = vm_setup_gpu(vm);
 	if (ret)
 		return ret;
-	virtio_rng_init(&vm->rng, &vm->mem);
-	return virtio_slot_attach(vm, &vm->rng.vdev);
+	return vm_devices_create(vm);
 }
 
 /* A GPU backend that must start on the thread that serves it (virglrenderer). */
@@ -488,6 +494,7 @@ static void *vm_io_thread(void *arg)
 	if (vm_gpu_starts_on_io(vm))
 		virtio_gpu_stop(&vm->gpu);  /* GL is this thread's: tear it down here */
 	vm->io_cpu_ns = thread_cpu_ns();
+	park_leave(&vm->io_park);
 	return NULL;
 }
 
@@ -603,19 +610,6 @@ int vm_dump_dtb(struct vm *vm, const char *path)
 	return 0;
 }
 
-void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
-{
-	int expected = VM_RUNNING;
-
-	atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)reason);
-	event_loop_stop(&vm->loop);
-}
-
-bool vm_stopping(struct vm *vm)
-{
-	return atomic_load(&vm->stop_reason) != VM_RUNNING;
-}
-
 static void vm_signal(struct event_source *src, uint32_t events __unused)
 {
 	struct vm *vm = container_of(src, struct vm, signals);
@@ -627,6 +621,12 @@ static void vm_signal(struct event_source *src, uint32_t events __unused)
 		vm_screenshot(vm);
 		return;
 	}
+#ifdef ARKVM_TEST_HOOKS
+	if (si.ssi_signo == SIGUSR2) {
+		vm_test_pause_toggle(vm);
+		return;
+	}
+#endif
 	if (!vm_stopping(vm))
 		vm->stop_signal = (int)si.ssi_signo;
 	vm_request_stop(vm, VM_STOP_SIGNAL);
@@ -643,6 +643,9 @@ void vm_main_signals(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGUSR1);
+#ifdef ARKVM_TEST_HOOKS
+	sigaddset(set, SIGUSR2);
+#endif
 }
 
 static int vm_setup_signals(struct vm *vm)
@@ -759,6 +762,7 @@ static void vm_print_stats(const struct vm *vm, u64 stopped)
 		buffers += used;
 	}
 	vm_print_cpu_stats(vm, stopped, buffers);
+	vm_devices_print_stats(vm);
 	for (unsigned int i = 0; i < vm->nr_nets; i++)
 		vm_print_net_stats(&vm->nets[i]);
 	if (vm->gpu.vdev.ops)
@@ -782,6 +786,8 @@ int vm_run(struct vm *vm)
 	ret = event_loop_init(&vm->loop);
 	if (!ret)
 		ret = vm_setup_signals(vm);
+	if (!ret)
+		ret = vm_lifecycle_init(vm);
 	if (ret) {
 		pr_err("setting up the event loop: %s", strerror(-ret));
 		return EXIT_VMM_ERROR;
@@ -808,11 +814,14 @@ int vm_run(struct vm *vm)
 	/* Last: threads inherit the filter of the thread that creates them. */
 	if (!ret)
 		ret = sandbox_enter(SANDBOX_MAIN, !vm->cfg->no_seccomp);
-	if (!ret)
+	if (!ret) {
+		vm->state = VM_STATE_RUNNING;
 		ret = event_loop_run(&vm->loop);
+	}
 	if (ret)
 		vm_request_stop(vm, VM_STOP_ERROR);
 
+	vm_lifecycle_stopped(vm);
 	vcpus_stop(vm);
 	stopped = boot_clock_ns();
 	vm_screenshot(vm); /* the last picture: no vCPU draws any more */
@@ -833,8 +842,7 @@ void vm_destroy(struct vm *vm)
 		virtio_net_close(&vm->nets[i]);
 	if (vm->vcon.vdev.ops)
 		virtio_dev_destroy(&vm->vcon.vdev);
-	if (vm->rng.vdev.ops)
-		virtio_dev_destroy(&vm->rng.vdev);
+	vm_devices_destroy(vm);
 #ifdef ARKVM_VNC
 	vnc_stop(&vm->vnc);
 #endif
@@ -848,6 +856,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->screenshot_fd);
 	if (vm->io_loop.epoll_fd >= 0)
 		event_loop_destroy(&vm->io_loop);
+	vm_lifecycle_destroy(vm);
 	if (vm->signals.fd >= 0)
 		close(vm->signals.fd);
 	if (vm->loop.epoll_fd >= 0)
@@ -862,4 +871,6 @@ void vm_destroy(struct vm *vm)
 		munmap(vm->ram, vm->ram_size);
 	if (vm->uart.ops)
 		uart_destroy(&vm->uart);
+	park_destroy(&vm->io_park);
+	park_destroy(&vm->vcpu_park);
 }

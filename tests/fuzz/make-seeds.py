@@ -166,6 +166,15 @@ def virtio_mmio():
     put("virtio_mmio", "rng-bring-up", mmio_program(ops))
 
 
+def virtio_state():
+    # A running virtio-rng: one queue of 8 at the fake driver's rings, with
+    # three buffers already used; then a buffer waiting in the avail ring.
+    body = struct.pack("<IIIIQIIIII", 1, 4, 1, 0xf, 1 << 32, 0, 0, 0, 0, 0)
+    body += struct.pack("<HBQQQHHHB", 8, 1, RAM_BASE, RAM_BASE + 0x1000,
+                        RAM_BASE + 0x2000, 3, 3, 3, 1)
+    put("virtio_state", "rng-running", struct.pack("<4sI", b"VIRT", len(body)) + body)
+
+
 def uart():
     ops = [(1, 3, 1, 0x80), (1, 0, 1, 1), (1, 3, 1, 3), (1, 1, 1, 0xf), (1, 2, 1, 7),
            (1, 0, 1, ord("a")), (2, 0, 4, 0x616263), (0, 5, 1, 0), (0, 0, 1, 0), (0, 2, 1, 0)]
@@ -182,5 +191,6 @@ def cli():
     put("cli", "help", b"--help")
 
 
-for f in (loader, virtqueue, virtio_blk, virtio_net, virtio_mmio, uart, cli, virtio_gpu):
+for f in (loader, virtqueue, virtio_blk, virtio_net, virtio_mmio, uart, cli, virtio_gpu,
+          virtio_state):
     f()

@@ -552,6 +552,60 @@ stop_by() {
 stop_by TERM 143
 stop_by INT 130
 
+# --- pause and resume ------------------------------------------------------------
+
+# A paused VM does nothing: its console stays silent and its disk gets no
+# write, then it goes on where it was. The guest prints a tick and writes
+# it to vda (O_DIRECT, so each one is a request arkvm completes) five times
+# a second. SIGUSR2 (TEST_HOOKS=1 builds) pauses and resumes it.
+wait_for() { # FILE PATTERN SECONDS
+	n=0
+	until grep -q "$2" "$1" 2>/dev/null || [ $n -ge $(($3 * 5)) ]; do sleep 0.2; n=$((n + 1)); done
+	grep -q "$2" "$1" 2>/dev/null
+}
+pause_case() {
+	dd if=/dev/zero of="$tmp/pause.img" bs=1M count=1 2>/dev/null
+	printf '%s\n' 'i=0; while true; do i=$((i+1)); echo "TICK $i"; echo "tick $i" |' \
+		'dd of=/dev/vda bs=512 conv=sync oflag=direct 2>/dev/null; sleep 0.2; done' \
+		> "$tmp/pause.in"
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=shell" \
+		--disk "$tmp/pause.img" < "$tmp/pause.in" > "$tmp/pause.out" 2> "$tmp/pause.err" &
+	pid=$!
+	why_not=
+	if ! wait_for "$tmp/pause.out" 'TICK 5' "$BOOT_TIMEOUT"; then
+		why_not="the guest never ticked"
+	else
+		kill -USR2 $pid
+		wait_for "$tmp/pause.err" 'arkvm: paused' 20 || why_not="no 'paused' from arkvm"
+	fi
+	if [ -z "$why_not" ]; then
+		sleep 1  # output the guest wrote before the pause may still be on its way
+		out1=$(wc -c < "$tmp/pause.out") disk1=$(head -c 64 "$tmp/pause.img" | tr -d '\0')
+		sleep 3
+		out2=$(wc -c < "$tmp/pause.out") disk2=$(head -c 64 "$tmp/pause.img" | tr -d '\0')
+		info "pause: console $out1 -> $out2 bytes, disk '$disk1' -> '$disk2' while paused"
+		[ "$out1" = "$out2" ] || why_not="the console went on while paused ($out1 -> $out2 bytes)"
+		[ "$disk1" = "$disk2" ] || why_not="$why_not; the disk was written while paused"
+		kill -USR2 $pid
+		wait_for "$tmp/pause.err" 'arkvm: resumed' 20 || why_not="$why_not; no 'resumed'"
+		last=$(sed -n 's/^TICK \([0-9]*\).*/\1/p' "$tmp/pause.out" | tail -n 1)
+		wait_for "$tmp/pause.out" "TICK $((last + 3))" 20 ||
+			why_not="$why_not; the guest did not go on after resume (last tick $last)"
+		disk3=$(head -c 64 "$tmp/pause.img" | tr -d '\0')
+		[ "$disk3" != "$disk2" ] || why_not="$why_not; no disk write after resume"
+	fi
+	kill -TERM $pid; wait $pid; rc=$?
+	tr -d '\r' < "$tmp/pause.out" > "$tmp/pause.log"
+	echo $rc > "$tmp/pause.rc"
+	if [ -z "$why_not" ] && [ $rc -eq 143 ]; then
+		pass pause-stops-console-and-disk-then-resumes
+	else
+		fail pause-stops-console-and-disk-then-resumes "${why_not:-exit $rc, expected 143}"
+		show pause
+	fi
+}
+pause_case
+
 # --- transparent huge pages ------------------------------------------------------
 
 # smaps_inside SMAPS FIELD LO HI: FIELD (kB) summed over the mappings that

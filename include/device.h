@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_DEVICE_H
+#define ARKVM_DEVICE_H
+
+#include "compiler.h"
+#include "vm_config.h"
+
+struct console;
+struct device_class;
+struct device;
+struct event_loop;
+struct guest_mem;
+struct mmio_bus;
+struct state_reader;
+struct state_writer;
+struct virtio_dev;
+
+/*
+ * What the VM lends a device to build and wire itself, so that a device
+ * model needs no struct vm (and unit tests can lend their own).
+ */
+struct device_host {
+	const struct vm_config *cfg;
+	const struct guest_mem *mem;
+	struct event_loop *io_loop;     /* the I/O thread's: queue work, backends */
+	struct console *console;        /* the host side of the guest's console */
+	struct mmio_bus *bus;
+	/* Puts a virtio device in the next virtio-mmio slot, wired to KVM. */
+	int (*attach_virtio)(struct device_host *host, struct virtio_dev *vdev);
+	/* The instance @index of @cls created so far, or NULL. */
+	struct device *(*find)(struct device_host *host, const struct device_class *cls,
+			       unsigned int index);
+	void *opaque;                   /* the VM */
+};
+
+/*
+ * A kind of device, and everything the VM does with one.  Only create is
+ * required; a virtio device that sets dev->vdev gets its slot, its
+ * transport state, its stats line and its destruction generically.
+ */
+struct device_class {
+	const char *name;
+	/* How many instances @cfg asks for (0: none). */
+	unsigned int (*count)(const struct vm_config *cfg);
+	/*
+	 * Builds instance @index from the config and places it (MMIO bus,
+	 * which gives the device tree its node).  Prints one line and returns
+	 * -errno on failure; dev->priv set before any failure is destroyed.
+	 */
+	int (*create)(struct device *dev, struct device_host *host, unsigned int index);
+	/* Forgets guest state, waiting for work in flight (a VM reset). */
+	void (*reset)(struct device *dev);
+	/*
+	 * On the I/O thread with every vCPU parked: complete or hold all work
+	 * so nothing reaches guest RAM until resume.
+	 */
+	int (*quiesce)(struct device *dev);
+	void (*resume)(struct device *dev);
+	/* The device's own state, after the transport's (quiesced). */
+	int (*save)(struct device *dev, struct state_writer *w);
+	int (*restore)(struct device *dev, struct state_reader *r);
+	/* --stats, once every thread is gone: its own lines. */
+	void (*stats)(const struct device *dev);
+	/*
+	 * Releases what create opened (the default: the virtio transport's
+	 * lock); the registry frees dev->priv afterwards.
+	 */
+	void (*destroy)(struct device *dev);
+};
+
+struct device {
+	const struct device_class *cls;
+	unsigned int index;             /* among its class's instances */
+	const char *id;                 /* the config's id, else the class name */
+	void *priv;                     /* the model's own state */
+	struct virtio_dev *vdev;        /* a virtio device's transport, else NULL */
+};
+
+/*
+ * The classes, each defined in its own file in devices/ and listed once,
+ * in slot order, in src/devices.c.
+ */
+extern const struct device_class virtio_rng_class;
+
+#endif

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The device registry: every kind of device the VM can have, in the order
+ * they take their virtio-mmio slots (disks first, so the first is vda),
+ * and what the VM does with all of them at once.  A new device type is
+ * its own file in devices/ and one line in device_classes[].
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "state.h"
+#include "vm.h"
+
+static const struct device_class *const device_classes[] = {
+	&virtio_rng_class,
+};
+
+static int host_attach_virtio(struct device_host *host, struct virtio_dev *vdev)
+{
+	return virtio_slot_attach(host->opaque, vdev);
+}
+
+static struct device *host_find(struct device_host *host, const struct device_class *cls,
+				unsigned int index)
+{
+	struct vm *vm = host->opaque;
+
+	for (unsigned int i = 0; i < vm->nr_devices; i++)
+		if (vm->devices[i].cls == cls && vm->devices[i].index == index)
+			return &vm->devices[i];
+	return NULL;
+}
+
+static void vm_device_host(struct vm *vm, struct device_host *host)
+{
+	*host = (struct device_host){
+		.cfg = vm->cfg,
+		.mem = &vm->mem,
+		.io_loop = &vm->io_loop,
+		.console = &vm->console,
+		.bus = &vm->bus,
+		.attach_virtio = host_attach_virtio,
+		.find = host_find,
+		.opaque = vm,
+	};
+}
+
+static int vm_device_create(struct vm *vm, struct device_host *host,
+			    const struct device_class *cls, unsigned int index)
+{
+	struct device *dev;
+
+	if (vm->nr_devices == VM_MAX_DEVICES) {
+		pr_err("%s: more devices than arkvm has room for (%d)", cls->name, VM_MAX_DEVICES);
+		return -ENOSPC;
+	}
+	dev = &vm->devices[vm->nr_devices++]; /* counted now: destroy cleans up a half-made one */
+	*dev = (struct device){ .cls = cls, .index = index, .id = cls->name };
+	return cls->create(dev, host, index);
+}
+
+int vm_devices_create(struct vm *vm)
+{
+	struct device_host host;
+	int ret;
+
+	vm_device_host(vm, &host);
+	for (size_t c = 0; c < ARRAY_SIZE(device_classes); c++) {
+		const struct device_class *cls = device_classes[c];
+		unsigned int n = cls->count ? cls->count(vm->cfg) : 1;
+
+		for (unsigned int i = 0; i < n; i++) {
+			ret = vm_device_create(vm, &host, cls, i);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+void vm_devices_quiesce(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_devices; i++) {
+		struct device *dev = &vm->devices[i];
+		int ret = dev->cls->quiesce ? dev->cls->quiesce(dev) : 0;
+
+		if (ret)
+			pr_warn("%s: cannot quiesce: %s", dev->id, strerror(-ret));
+	}
+}
+
+void vm_devices_resume(struct vm *vm)
+{
+	for (unsigned int i = vm->nr_devices; i-- > 0;) {
+		struct device *dev = &vm->devices[i];
+
+		if (dev->cls->resume)
+			dev->cls->resume(dev);
+	}
+}
+
+#define DEVICE_STATE_TAG STATE_TAG('D', 'E', 'V', ' ')
+
+/* One section per device: its class name, the transport's state, its own. */
+int vm_devices_save(struct vm *vm, struct state_writer *w)
+{
+	for (unsigned int i = 0; i < vm->nr_devices && !w->err; i++) {
+		struct device *dev = &vm->devices[i];
+		size_t mark;
+		int ret = 0;
+
+		state_begin(w, DEVICE_STATE_TAG, &mark);
+		state_put_u32(w, (u32)strlen(dev->cls->name));
+		state_put(w, dev->cls->name, strlen(dev->cls->name));
+		if (dev->vdev)
+			ret = virtio_dev_save(dev->vdev, w);
+		if (!ret && dev->cls->save)
+			ret = dev->cls->save(dev, w);
+		state_end(w, mark);
+		if (ret)
+			return ret;
+	}
+	return w->err;
+}
+
+static int vm_device_restore(struct device *dev, struct state_reader *r)
+{
+	char name[64];
+	u32 len = state_get_u32(r);
+	int ret;
+
+	if (state_check(r, len < sizeof(name)))
+		return r->err;
+	state_get(r, name, len);
+	name[len] = '\0';
+	if (state_check(r, !strcmp(name, dev->cls->name)))
+		return r->err;
+	ret = dev->vdev ? virtio_dev_restore(dev->vdev, r) : 0;
+	if (!ret && dev->cls->restore)
+		ret = dev->cls->restore(dev, r);
+	if (!ret)
+		ret = state_check(r, r->off == r->len);
+	return ret;
+}
+
+/*
+ * Into a VM built from the same config: each device takes its section
+ * back in order.  The bytes come from a file: a mismatch is refused.
+ */
+int vm_devices_restore(struct vm *vm, struct state_reader *r)
+{
+	for (unsigned int i = 0; i < vm->nr_devices; i++) {
+		struct state_reader section;
+		int ret = state_enter(r, DEVICE_STATE_TAG, &section);
+
+		if (!ret)
+			ret = vm_device_restore(&vm->devices[i], &section);
+		if (ret) {
+			pr_err("%s: its saved state does not fit: %s", vm->devices[i].id,
+			       strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void vm_devices_print_stats(const struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_devices; i++) {
+		const struct device *dev = &vm->devices[i];
+
+		if (dev->cls->stats)
+			dev->cls->stats(dev);
+	}
+}
+
+void vm_devices_destroy(struct vm *vm)
+{
+	for (unsigned int i = vm->nr_devices; i-- > 0;) {
+		struct device *dev = &vm->devices[i];
+
+		if (dev->cls->destroy)
+			dev->cls->destroy(dev);
+		else if (dev->vdev)
+			virtio_dev_destroy(dev->vdev);
+		free(dev->priv);
+		dev->priv = NULL;
+	}
+	vm->nr_devices = 0;
+}

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Restoring a virtio device's transport and queue state from bytes that
+ * came from a file (a snapshot someone else may have written), with
+ * virtio-rng behind it.  What restore accepts is then driven: a kick on
+ * each queue, then a reset, so rings it mapped are used for real.
+ */
+#include <linux/virtio_mmio.h>
+
+#include "fake_driver.h"
+#include "fuzz.h"
+#include "state.h"
+#include "virtio_devices.h"
+
+static struct fake_driver drv;
+static struct virtio_rng rng;
+
+static void no_interrupt(void *opaque)
+{
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	fake_driver_init(&drv, 8);
+	virtio_rng_init(&rng, &drv.mem);
+	rng.vdev.interrupt = no_interrupt;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct state_reader r;
+
+	virtio_mmio_ops.write(&rng.vdev, VIRTIO_MMIO_STATUS, 0, 4); /* a fresh device */
+	rng.vdev.offered = 0;
+	state_reader_init(&r, data, size);
+	if (virtio_dev_restore(&rng.vdev, &r))
+		return 0;
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		virtio_dev_queue_notify(&rng.vdev, q);
+	for (u64 off = 0; off < 0x100; off += 4)
+		virtio_mmio_ops.read(&rng.vdev, off, 4);
+	return 0;
+}
