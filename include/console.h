@@ -25,8 +25,9 @@ struct console_sink_ops {
  * ahead is lost.
  */
 struct console {
-	struct event_source in;
-	struct event_source wake;    /* eventfd: room again for a file stdin */
+	struct event_source in;      /* stdin; tests may point in.fd elsewhere before start */
+	struct event_source wake;    /* eventfd: room again for a stdin read on demand */
+	int out_fd;                  /* stdout; tests may point it elsewhere before start */
 	struct event_loop *loop;
 	const struct console_sink_ops *sink;
 	void *sink_opaque;
@@ -36,7 +37,8 @@ struct console {
 	bool is_tty;
 	bool raw;                    /* saved holds the mode to restore */
 	atomic_bool input_open;      /* read by the threads that report room */
-	bool polled;                 /* stdin is in the event loop (tty, pipe) */
+	/* stdin is in the event loop (tty, pipe), until it hangs up; read by rx_room */
+	atomic_bool polled;
 	bool escape;                 /* Ctrl-A seen, waiting for the command */
 };
 

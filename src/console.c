@@ -10,9 +10,10 @@
 
 static void console_tx(void *opaque, u8 byte)
 {
-	(void)opaque;
+	struct console *c = opaque;
+
 	/* A closed or full stdout drops guest output; it must not stop the guest. */
-	if (write(STDOUT_FILENO, &byte, 1) < 0)
+	if (write(c->out_fd, &byte, 1) < 0)
 		return;
 }
 
@@ -27,7 +28,7 @@ void console_rx_room(struct console *c)
 
 	if (!c->input_open)
 		return;
-	if (c->polled)
+	if (atomic_load(&c->polled))
 		event_loop_mod(c->loop, &c->in, EPOLLIN);
 	else if (write(c->wake.fd, &one, sizeof(one)) < 0)
 		return; /* the counter is full: a wake-up is pending anyway */
@@ -89,7 +90,7 @@ unsigned int console_filter_escape(struct console *c, const u8 *in, unsigned int
 static void console_close_input(struct console *c)
 {
 	c->input_open = false;
-	if (c->polled)
+	if (atomic_load(&c->polled))
 		event_loop_del(c->loop, &c->in);
 }
 
@@ -121,7 +122,7 @@ static bool console_pump_once(struct console *c, bool *quit)
 		memcpy(out, buf, (size_t)(n = (unsigned int)got));
 	if (n)
 		c->sink->receive(c->sink_opaque, out, n);
-	return !c->polled && !*quit;
+	return !atomic_load(&c->polled) && !*quit;
 }
 
 static void console_pump(struct console *c)
@@ -142,14 +143,32 @@ static void console_woken(struct event_source *src, uint32_t events __unused)
 
 	if (read(src->fd, &count, sizeof(count)) < 0)
 		return;
+	/* A polled stdin is read when epoll says so: here a read could block. */
+	if (!atomic_load(&c->polled))
+		console_pump(c);
+}
+
+/*
+ * A hung-up pipe or terminal stays "ready" whatever epoll is asked for, so
+ * polling it while the guest has no room would spin.  Reading it can no
+ * longer block, though: from now on read it on demand, as a file.
+ */
+static void console_stop_polling(struct console *c)
+{
+	atomic_store(&c->polled, false);
+	event_loop_del(c->loop, &c->in);
 	console_pump(c);
 }
 
 /* stdin is a terminal or a pipe: the event loop says when it is readable. */
-static void console_input(struct event_source *src, uint32_t events __unused)
+static void console_input(struct event_source *src, uint32_t events)
 {
 	struct console *c = container_of(src, struct console, in);
 
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		console_stop_polling(c);
+		return;
+	}
 	if (!c->sink->space(c->sink_opaque)) {
 		/*
 		 * Stop polling until the guest makes room.  Check again after
@@ -169,6 +188,7 @@ void console_init(struct console *c, const struct console_sink_ops *sink, void *
 {
 	*c = (struct console){
 		.in = { .fd = STDIN_FILENO, .ready = console_input },
+		.out_fd = STDOUT_FILENO,
 		.wake = { .fd = -1, .ready = console_woken },
 		.sink = sink,
 		.sink_opaque = sink_opaque,
@@ -181,14 +201,26 @@ static int console_raw_mode(struct console *c)
 {
 	struct termios raw;
 
-	if (tcgetattr(STDIN_FILENO, &c->saved) < 0)
+	if (tcgetattr(c->in.fd, &c->saved) < 0)
 		return -errno;
 	raw = c->saved;
 	cfmakeraw(&raw);
-	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0)
+	if (tcsetattr(c->in.fd, TCSANOW, &raw) < 0)
 		return -errno;
 	c->raw = true;
 	return 0;
+}
+
+/*
+ * The main loop's eventfd for the console: input from a stdin that epoll
+ * cannot watch (a file, /dev/null) or no longer should (hung up).
+ */
+static int console_start_wake(struct console *c)
+{
+	c->wake.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->wake.fd < 0)
+		return -errno;
+	return event_loop_add(c->loop, &c->wake, EPOLLIN);
 }
 
 int console_start(struct console *c, struct event_loop *loop)
@@ -196,13 +228,19 @@ int console_start(struct console *c, struct event_loop *loop)
 	int ret;
 
 	c->loop = loop;
-	c->is_tty = isatty(STDIN_FILENO);
+	c->is_tty = isatty(c->in.fd);
 	if (c->is_tty) {
 		ret = console_raw_mode(c);
 		if (ret) {
 			pr_err("console: cannot put the terminal into raw mode: %s", strerror(-ret));
 			return ret;
 		}
+	}
+	/* Made before the sandbox: a hung-up stdin switches to it later. */
+	ret = console_start_wake(c);
+	if (ret) {
+		pr_err("console: cannot set up input: %s", strerror(-ret));
+		return ret;
 	}
 	ret = event_loop_add(loop, &c->in, EPOLLIN);
 	if (ret == -EBADF)
@@ -212,16 +250,10 @@ int console_start(struct console *c, struct event_loop *loop)
 		return ret;
 	}
 	/* epoll refuses regular files and /dev/null: those are read on demand. */
-	c->polled = !ret;
+	atomic_store(&c->polled, !ret);
 	c->input_open = true;
-	if (c->polled)
+	if (!ret)
 		return 0;
-	c->wake.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	ret = c->wake.fd < 0 ? -errno : event_loop_add(loop, &c->wake, EPOLLIN);
-	if (ret) {
-		pr_err("console: cannot set up input: %s", strerror(-ret));
-		return ret;
-	}
 	console_rx_room(c); /* whatever room the guest already has */
 	return 0;
 }
@@ -234,7 +266,7 @@ void console_destroy(struct console *c)
 		c->wake.fd = -1;
 	}
 	if (c->raw) {
-		tcsetattr(STDIN_FILENO, TCSANOW, &c->saved);
+		tcsetattr(c->in.fd, TCSANOW, &c->saved);
 		c->raw = false;
 	}
 }
