@@ -124,24 +124,26 @@ static bool uart_tx_drain(struct uart_16550 *u)
 	return moved;
 }
 
-/* Sets *@flush when the backend has bytes to push out once the lock is dropped. */
-static void uart_transmit(struct uart_16550 *u, u8 byte, bool *flush)
+/*
+ * Sets *@flush when the backend has bytes to push out once the lock is
+ * dropped.  Returns false when the byte was lost.
+ */
+static bool uart_transmit(struct uart_16550 *u, u8 byte, bool *flush)
 {
 	if (u->mcr & MCR_LOOP) {
 		uart_rx_push(u, &byte, 1);
 		u->thr_ipending = true;
-		return;
+		return true;
 	}
+	/* The driver wrote 16 bytes past THRE clear: this one is lost, as on silicon. */
+	if (u->tx_count == UART_FIFO_SIZE)
+		return false;
 	/* Behind bytes already waiting, so that output keeps its order. */
-	if (u->tx_count == UART_FIFO_SIZE) {
-		/* The driver wrote with THRE clear: the byte is lost, as on silicon. */
-		pr_warn_ratelimited("uart: transmit FIFO overrun: byte dropped");
-		return;
-	}
 	u->tx[(u->tx_head + u->tx_count) % UART_FIFO_SIZE] = byte;
 	u->tx_count++;
 	u->thr_ipending = false; /* THR holds a byte until it leaves */
 	*flush = uart_tx_drain(u);
+	return true;
 }
 
 static u8 uart_read_reg(struct uart_16550 *u, u64 off, bool *room)
@@ -178,14 +180,23 @@ static u8 uart_read_reg(struct uart_16550 *u, u64 off, bool *room)
 	}
 }
 
-static void uart_write_reg(struct uart_16550 *u, u64 off, u8 v, bool *room, bool *flush)
+/* What a register write leaves to do once the lock is dropped. */
+struct uart_after {
+	bool room;     /* tell the backend the receive FIFO has room */
+	bool flush;    /* the backend queued output to push out */
+	bool overrun;  /* a transmitted byte was lost */
+};
+
+static void uart_write_reg(struct uart_16550 *u, u64 off, u8 v, struct uart_after *after)
 {
+	bool *room = &after->room;
+
 	switch (off) {
 	case UART_RBR_THR:
 		if (u->lcr & LCR_DLAB)
 			u->dll = v;
 		else
-			uart_transmit(u, v, flush);
+			after->overrun = !uart_transmit(u, v, &after->flush);
 		break;
 	case UART_IER:
 		if (u->lcr & LCR_DLAB) {
@@ -240,17 +251,19 @@ static u64 uart_mmio_read(void *opaque, u64 off, u32 size __unused)
 static void uart_mmio_write(void *opaque, u64 off, u64 value, u32 size __unused)
 {
 	struct uart_16550 *u = opaque;
-	bool room = false, flush = false;
+	struct uart_after after = { 0 };
 
 	pthread_mutex_lock(&u->lock);
 	if (off < 8)
-		uart_write_reg(u, off, (u8)value, &room, &flush);
+		uart_write_reg(u, off, (u8)value, &after);
 	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
-	/* Never write to stdout with the lock held: a slow reader would stall every vCPU. */
-	if (flush && u->ops->tx_flush)
+	/* Never write with the lock held: a slow reader would stall every vCPU. */
+	if (after.overrun)
+		pr_warn_ratelimited("uart: byte written with the transmit FIFO full: dropped");
+	if (after.flush && u->ops->tx_flush)
 		u->ops->tx_flush(u->opaque);
-	if (room && u->ops->rx_room)
+	if (after.room && u->ops->rx_room)
 		u->ops->rx_room(u->opaque);
 }
 
