@@ -5,6 +5,7 @@
  */
 
 #include "fdt_build.h"
+#include "log.h"
 #include "uart_16550.h"
 
 /* Register offsets; DLAB (LCR bit 7) turns 0 and 1 into the divisor latch. */
@@ -102,14 +103,47 @@ static bool uart_rx_pop(struct uart_16550 *u, u8 *byte)
 	return was_full;
 }
 
-static void uart_transmit(struct uart_16550 *u, u8 byte)
+/* Hands the transmit FIFO to the backend; returns true when it took any. */
+static bool uart_tx_drain(struct uart_16550 *u)
 {
-	if (u->mcr & MCR_LOOP)
+	bool moved = false;
+
+	while (u->tx_count) {
+		unsigned int run = MIN(u->tx_count, UART_FIFO_SIZE - u->tx_head);
+		unsigned int n = u->ops->tx(u->opaque, u->tx + u->tx_head, run);
+
+		moved |= n > 0;
+		u->tx_head = (u->tx_head + n) % UART_FIFO_SIZE;
+		u->tx_count -= n;
+		if (n < run)
+			break;
+	}
+	/* The last byte left: THR is empty again. */
+	if (moved && !u->tx_count)
+		u->thr_ipending = true;
+	return moved;
+}
+
+/*
+ * Sets *@flush when the backend has bytes to push out once the lock is
+ * dropped.  Returns false when the byte was lost.
+ */
+static bool uart_transmit(struct uart_16550 *u, u8 byte, bool *flush)
+{
+	if (u->mcr & MCR_LOOP) {
 		uart_rx_push(u, &byte, 1);
-	else
-		u->ops->tx(u->opaque, byte);
-	/* The byte left at once: THR is empty again. */
-	u->thr_ipending = true;
+		u->thr_ipending = true;
+		return true;
+	}
+	/* The driver wrote 16 bytes past THRE clear: this one is lost, as on silicon. */
+	if (u->tx_count == UART_FIFO_SIZE)
+		return false;
+	/* Behind bytes already waiting, so that output keeps its order. */
+	u->tx[(u->tx_head + u->tx_count) % UART_FIFO_SIZE] = byte;
+	u->tx_count++;
+	u->thr_ipending = false; /* THR holds a byte until it leaves */
+	*flush = uart_tx_drain(u);
+	return true;
 }
 
 static u8 uart_read_reg(struct uart_16550 *u, u64 off, bool *room)
@@ -135,7 +169,7 @@ static u8 uart_read_reg(struct uart_16550 *u, u64 off, bool *room)
 	case UART_MCR:
 		return u->mcr;
 	case UART_LSR:
-		return LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0);
+		return (u->tx_count ? 0 : LSR_THRE | LSR_TEMT) | (u->rx_count ? LSR_DR : 0);
 	case UART_MSR:
 		if (u->mcr & MCR_LOOP) /* loopback wires RTS->CTS, DTR->DSR, OUT2->DCD */
 			return (u8)(((u->mcr & 0x02) ? MSR_CTS : 0) | ((u->mcr & 0x01) ? MSR_DSR : 0) |
@@ -146,14 +180,23 @@ static u8 uart_read_reg(struct uart_16550 *u, u64 off, bool *room)
 	}
 }
 
-static void uart_write_reg(struct uart_16550 *u, u64 off, u8 v, bool *room)
+/* What a register write leaves to do once the lock is dropped. */
+struct uart_after {
+	bool room;     /* tell the backend the receive FIFO has room */
+	bool flush;    /* the backend queued output to push out */
+	bool overrun;  /* a transmitted byte was lost */
+};
+
+static void uart_write_reg(struct uart_16550 *u, u64 off, u8 v, struct uart_after *after)
 {
+	bool *room = &after->room;
+
 	switch (off) {
 	case UART_RBR_THR:
 		if (u->lcr & LCR_DLAB)
 			u->dll = v;
 		else
-			uart_transmit(u, v);
+			after->overrun = !uart_transmit(u, v, &after->flush);
 		break;
 	case UART_IER:
 		if (u->lcr & LCR_DLAB) {
@@ -161,7 +204,7 @@ static void uart_write_reg(struct uart_16550 *u, u64 off, u8 v, bool *room)
 			break;
 		}
 		/* Enabling THRI while THR is empty raises it at once, as on silicon. */
-		if (!(u->ier & IER_THRI) && (v & IER_THRI))
+		if (!(u->ier & IER_THRI) && (v & IER_THRI) && !u->tx_count)
 			u->thr_ipending = true;
 		/* The guest now takes input: let the backend offer what it holds. */
 		if (!(u->ier & IER_RDI) && (v & IER_RDI))
@@ -208,15 +251,32 @@ static u64 uart_mmio_read(void *opaque, u64 off, u32 size __unused)
 static void uart_mmio_write(void *opaque, u64 off, u64 value, u32 size __unused)
 {
 	struct uart_16550 *u = opaque;
-	bool room = false;
+	struct uart_after after = { 0 };
 
 	pthread_mutex_lock(&u->lock);
 	if (off < 8)
-		uart_write_reg(u, off, (u8)value, &room);
+		uart_write_reg(u, off, (u8)value, &after);
 	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
-	if (room && u->ops->rx_room)
+	/* Never write with the lock held: a slow reader would stall every vCPU. */
+	if (after.overrun)
+		pr_warn_ratelimited("uart: byte written with the transmit FIFO full: dropped");
+	if (after.flush && u->ops->tx_flush)
+		u->ops->tx_flush(u->opaque);
+	if (after.room && u->ops->rx_room)
 		u->ops->rx_room(u->opaque);
+}
+
+void uart_tx_room(struct uart_16550 *u)
+{
+	bool flush;
+
+	pthread_mutex_lock(&u->lock);
+	flush = uart_tx_drain(u);
+	uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	if (flush && u->ops->tx_flush)
+		u->ops->tx_flush(u->opaque);
 }
 
 static void uart_fdt_node(void *opaque, struct fdt_writer *w, u64 base, u64 len)

@@ -3,7 +3,9 @@
  * virtio-console with a single port, which Linux makes its hvc0.  Guest
  * output (transmitq) goes to stdout from the I/O thread; input comes from
  * the console (src/console.c), which asks how much room the guest has and
- * then fills one receive buffer at a time.  No features: no multiport, no
+ * then fills one receive buffer at a time.  Output goes through the
+ * console's buffer, never blocking the I/O thread: when stdout is slow,
+ * transmit buffers wait in the ring until it takes more.  No features: no multiport, no
  * emergency write, no size.
  */
 #include <errno.h>
@@ -18,25 +20,101 @@
 #define VCON_RX_Q 0
 #define VCON_TX_Q 1
 
-static int vcon_tx_serve(struct virtio_dev *dev, const struct virtq_chain *c, u32 *written)
+/*
+ * Moves the output of the chain held at vc->tx_off into the console, as
+ * far as it has room.  Returns true when the whole chain went.
+ */
+static bool vcon_tx_copy(struct virtio_console *vc)
 {
-	struct virtio_console *vc = container_of(dev, struct virtio_console, vdev);
-	struct iovec *iov = vc->tx_iov;
-	unsigned int n = c->nr_out;
+	const struct virtq_chain *c = &vc->tx_chain;
+	u64 skip = vc->tx_off;
 
-	*written = 0;
-	memcpy(iov, c->iov, n * sizeof(*iov));
-	/* All of it, even in pieces; a closed stdout drops it (as the UART does). */
-	while (n) {
-		ssize_t done = writev(STDOUT_FILENO, iov, (int)n);
+	for (unsigned int i = 0; i < c->nr_out; i++) {
+		const struct iovec *v = &c->iov[i];
+		u64 len, done;
 
-		if (done < 0 && errno == EINTR)
+		if (skip >= v->iov_len) {
+			skip -= v->iov_len;
 			continue;
-		if (done <= 0)
-			break;
-		n = iov_advance(&iov, n, (size_t)done);
+		}
+		/* The console takes at most CONSOLE_OUT_SIZE at a time: put() fits in an int. */
+		len = MIN(v->iov_len - skip, (u64)CONSOLE_OUT_SIZE);
+		done = console_put(vc->con, (const u8 *)v->iov_base + skip, (unsigned int)len);
+		vc->tx_off += done;
+		if (done < v->iov_len - skip)
+			return false;
+		skip = 0;
 	}
-	return 0;
+	return true;
+}
+
+/*
+ * Takes chains and queues their output while the console has room;
+ * dev->lock held.  A chain the console cannot take whole stays held, and
+ * the rest stay in the ring, until the console calls vcon_tx_room(): the
+ * guest waits for stdout, and nothing is dropped.  Returns true when it
+ * used any chain.
+ */
+static bool vcon_tx_fill(struct virtio_console *vc)
+{
+	struct virtio_dev *dev = &vc->vdev;
+	struct virtq *vq = &dev->vqs[VCON_TX_Q];
+	bool used = false;
+	int ret;
+
+	if (vc->tx_held && vc->tx_generation != dev->generation)
+		vc->tx_held = false; /* it belonged to rings a reset forgot */
+	for (;;) {
+		if (!vc->tx_held) {
+			ret = virtq_pop(vq, &vc->tx_chain);
+			if (!ret && virtq_enable_notify(vq))
+				ret = virtq_pop(vq, &vc->tx_chain); /* one came in meanwhile */
+			if (ret < 0)
+				virtio_dev_fail(dev, "malformed transmit buffer", ret);
+			if (ret <= 0)
+				return used;
+			vc->tx_held = true;
+			vc->tx_off = 0;
+			vc->tx_generation = dev->generation;
+		}
+		if (!vcon_tx_copy(vc))
+			return used;
+		/* Output only: the driver's writable parts, if any, got nothing. */
+		virtq_push(vq, vc->tx_chain.head, 0);
+		vc->tx_held = false;
+		used = true;
+	}
+}
+
+static void vcon_tx(struct virtio_console *vc)
+{
+	struct virtio_dev *dev = &vc->vdev;
+
+	if (vcon_tx_fill(vc))
+		virtio_dev_notify_used(dev, VCON_TX_Q);
+	/* The write happens without dev->lock: no lock is ever held across I/O. */
+	pthread_mutex_unlock(&dev->lock);
+	console_flush(vc->con);
+	pthread_mutex_lock(&dev->lock);
+}
+
+/*
+ * The console has room again (main thread): serve the transmit queue on the
+ * I/O thread, as a guest kick would, through the queue's ioeventfd.
+ */
+static void vcon_tx_room(void *opaque)
+{
+	struct virtio_console *vc = opaque;
+	struct event_source *kick = vc->vdev.wiring.kick[VCON_TX_Q];
+	u64 one = 1;
+
+	if (!kick) {
+		/* No KVM wiring (unit tests): serve it here. */
+		virtio_dev_queue_notify(&vc->vdev, VCON_TX_Q);
+		return;
+	}
+	if (write(kick->fd, &one, sizeof(one)) < 0)
+		return; /* the counter is full: a kick is pending anyway */
 }
 
 static void vcon_queue_notify(struct virtio_dev *dev, unsigned int q)
@@ -44,7 +122,7 @@ static void vcon_queue_notify(struct virtio_dev *dev, unsigned int q)
 	struct virtio_console *vc = container_of(dev, struct virtio_console, vdev);
 
 	if (q == VCON_TX_Q)
-		virtio_dev_serve_queue(dev, q, &vc->tx_chain, vcon_tx_serve);
+		vcon_tx(vc);
 	else
 		console_rx_room(vc->con); /* new receive buffers */
 }
@@ -138,4 +216,5 @@ void virtio_console_init(struct virtio_console *vc, const struct guest_mem *mem,
 			VCON_QUEUE_SIZE, mem);
 	vc->vdev.config = &vc->config;
 	vc->vdev.config_len = sizeof(vc->config);
+	console_add_writer(con, vcon_tx_room, vc);
 }

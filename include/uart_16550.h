@@ -13,17 +13,27 @@
 
 /* What the UART needs from the rest of the VMM. */
 struct uart_backend_ops {
-	/* A byte the guest transmitted. */
-	void (*tx)(void *opaque, u8 byte);
+	/*
+	 * Takes up to @len bytes the guest transmitted and returns how many it
+	 * took.  Called with the UART's lock held, so it must neither block nor
+	 * write: it only queues.  When it takes fewer, the UART holds the rest,
+	 * reports its transmitter busy, and waits for uart_tx_room().
+	 */
+	unsigned int (*tx)(void *opaque, const u8 *buf, unsigned int len);
+	/* Optional: pushes out what tx() queued; called with no lock held. */
+	void (*tx_flush)(void *opaque);
 	/* The receive FIFO has room again (drained from full, or input enabled). */
 	void (*rx_room)(void *opaque);
 };
 
 /*
- * A 16550A: eight byte-wide registers, a 16-byte receive FIFO, and a level
- * interrupt for "received data" and "transmitter empty".  Transmission is
- * instant, so THR is always empty.  The vCPU threads and the console's
- * input thread both touch the state, hence the lock.
+ * A 16550A: eight byte-wide registers, 16-byte receive and transmit FIFOs,
+ * and a level interrupt for "received data" and "transmitter empty".  A
+ * byte goes to the backend at once while it takes them; when it does not
+ * (stdout is slower than the guest), bytes wait in the transmit FIFO and
+ * LSR shows THRE and TEMT clear until uart_tx_room(), which raises the
+ * THR-empty interrupt as the FIFO drains.  The vCPU threads and the
+ * console's main-thread work both touch the state, hence the lock.
  */
 struct uart_16550 {
 	pthread_mutex_t lock;
@@ -38,6 +48,8 @@ struct uart_16550 {
 
 	u8 rx[UART_FIFO_SIZE];
 	unsigned int rx_head, rx_count;
+	u8 tx[UART_FIFO_SIZE];  /* what the backend could not take yet */
+	unsigned int tx_head, tx_count;
 };
 
 void uart_init(struct uart_16550 *u, const struct irq_line *irq,
@@ -49,6 +61,12 @@ unsigned int uart_receive(struct uart_16550 *u, const u8 *buf, unsigned int len)
 
 /* Room for input: free FIFO space, or 0 while the guest has receive interrupts off. */
 unsigned int uart_rx_space(struct uart_16550 *u);
+
+/*
+ * The backend has room again after refusing bytes: sends what the transmit
+ * FIFO holds.  From any thread, with no lock held that tx() takes.
+ */
+void uart_tx_room(struct uart_16550 *u);
 
 extern const struct mmio_ops uart_16550_mmio_ops;
 

@@ -118,8 +118,11 @@ struct virtio_console {
 	struct virtio_dev vdev;
 	struct console *con;
 	struct virtio_console_config config;
-	struct virtq_chain tx_chain;     /* I/O thread: guest output */
-	struct iovec tx_iov[VIRTQ_MAX_SIZE];
+	/* Under dev->lock (I/O thread): the output chain stdout has not taken whole yet. */
+	struct virtq_chain tx_chain;
+	bool tx_held;
+	u64 tx_off;                      /* bytes of it already in the console */
+	u32 tx_generation;
 	/* Main thread, under dev->lock: the receive buffer input goes into next. */
 	struct virtq_chain rx_chain;
 	bool rx_held;

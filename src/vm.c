@@ -406,6 +406,7 @@ int vm_setup_devices(struct vm *vm)
 		console_init(&vm->console, &virtio_console_sink, &vm->vcon, vm_console_quit, vm);
 	else
 		console_init(&vm->console, &console_uart_sink, &vm->uart, vm_console_quit, vm);
+	console_attach_uart(&vm->console, &vm->uart); /* its output waits when stdout is slow */
 	ret = mmio_bus_register(&vm->bus, ARM64_UART_BASE, ARM64_UART_SIZE,
 				&uart_16550_mmio_ops, &vm->uart, "uart");
 	if (ret) {

@@ -11,8 +11,15 @@ static void set_level(void *opaque, u32 intid, bool level)
 	level_changes++;
 }
 
-static void tx(void *opaque, u8 byte)
+/* A backend that sometimes has no room, so the transmit FIFO fills and drains too. */
+static unsigned int tx_room;
+
+static unsigned int tx(void *opaque, const u8 *buf, unsigned int len)
 {
+	unsigned int n = MIN(len, tx_room);
+
+	tx_room -= n;
+	return n;
 }
 
 static const struct uart_backend_ops ops = { .tx = tx };
@@ -42,8 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 1:
 			uart_16550_mmio_ops.write(&uart, off, val, width);
 			break;
-		default:
+		case 2:
 			uart_receive(&uart, (const u8 *)&val, op >> 4 & 3);
+			break;
+		default:
+			tx_room = (unsigned int)(val & 0x1f);
+			uart_tx_room(&uart);
 			break;
 		}
 	}
