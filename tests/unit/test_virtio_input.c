@@ -218,10 +218,13 @@ static void yield_on_status(void *opaque, const struct virtio_input_event *led)
 	sched_yield();   /* give the sender a chance to run inside this window */
 }
 
+static pthread_barrier_t race_start;   /* both threads begin together */
+
 static void *status_thread(void *arg)
 {
 	struct input_env *e = arg;
 
+	pthread_barrier_wait(&race_start);
 	virtio_dev_queue_notify(&e->in.vdev, INPUT_STATUS_Q);
 	return NULL;
 }
@@ -230,6 +233,7 @@ static void *event_thread(void *arg)
 {
 	struct input_env *e = arg;
 
+	pthread_barrier_wait(&race_start);
 	for (unsigned int i = 0; i < RACE_BUFS; i++) {
 		const struct virtio_input_event ev = { EV_KEY, (u16)i, 1 };
 
@@ -261,10 +265,12 @@ static void test_events_and_status_from_two_threads(void)
 		fake_post(&e.events, &ev_seg, 1, false);
 		fake_post(&e.status, &st_seg, 1, false);
 	}
+	pthread_barrier_init(&race_start, NULL, 2);
 	CHECK(!pthread_create(&server, NULL, status_thread, &e));
 	CHECK(!pthread_create(&sender, NULL, event_thread, &e));
 	pthread_join(sender, NULL);
 	pthread_join(server, NULL);
+	pthread_barrier_destroy(&race_start);
 	CHECK_EQ(e.in.sent, RACE_BUFS);
 	for (unsigned int i = 0; i < RACE_BUFS; i++) {
 		struct virtio_input_event got;
