@@ -99,7 +99,7 @@ CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/cli.c
 VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
-NATIVE_SRCS := $(CORE_SRCS)
+NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c
 NATIVE_LIBS := $(LIBS)
 ifeq ($(NATIVE_VIRGL),1)
 NATIVE_SRCS += devices/gpu_virgl.c
@@ -126,11 +126,13 @@ endif
 
 TARGET_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS) $(VMM_SRCS)) \
                $(BUILD)/obj/gen/sandbox_bpf.o
-UNIT_OBJS   := $(patsubst %.c,$(NATIVE)/obj/%.o,$(NATIVE_SRCS) $(UNIT_SRCS))
+UNIT_OBJS   := $(patsubst %.c,$(NATIVE)/obj/%.o,$(NATIVE_SRCS) $(UNIT_SRCS)) \
+               $(NATIVE)/obj/gen/sandbox_bpf.o
 SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # make tsan: the unit tests again with ThreadSanitizer (it cannot share a binary with ASan).
 TSAN        := build/tsan
-TSAN_OBJS   := $(patsubst %.c,$(TSAN)/obj/%.o,$(NATIVE_SRCS) $(UNIT_SRCS))
+TSAN_OBJS   := $(patsubst %.c,$(TSAN)/obj/%.o,$(NATIVE_SRCS) $(UNIT_SRCS)) \
+               $(TSAN)/obj/gen/sandbox_bpf.o
 # TSan does not model fences (gcc warns); arkvm's order the rings it shares
 # with the guest, which in the unit tests is the test's own thread.
 TSAN_CFLAGS := -fsanitize=thread -Wno-tsan
@@ -190,6 +192,19 @@ $(BUILD)/gen/sandbox_bpf.c: $(TOOLS)/sandbox-gen
 $(BUILD)/obj/gen/sandbox_bpf.o: $(BUILD)/gen/sandbox_bpf.c
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(CFLAGS_COMMON) -c -o $@ $<
+
+# The same filters for the build host: the unit tests load them natively.
+$(NATIVE)/gen/sandbox_bpf.c: $(TOOLS)/sandbox-gen
+	@mkdir -p $(dir $@)
+	$< native > $@.tmp && mv $@.tmp $@
+
+$(NATIVE)/obj/gen/sandbox_bpf.o: $(NATIVE)/gen/sandbox_bpf.c
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(CFLAGS_COMMON) -c -o $@ $<
+
+$(TSAN)/obj/gen/sandbox_bpf.o: $(NATIVE)/gen/sandbox_bpf.c
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(CFLAGS_COMMON) -c -o $@ $<
 
 # The static and dynamic builds share object files; relink when STATIC changes.
 $(BUILD)/.static-$(STATIC):
