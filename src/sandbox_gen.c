@@ -40,11 +40,14 @@ struct sandbox_rules {
  * What every thread needs: its own I/O on descriptors it already holds,
  * locks, memory for malloc (never executable), signal return, the clock
  * behind rate-limited logs, and thread exit.  abort() needs getpid/tgkill.
+ * glibc's realloc() of a block it mapped (128 KiB and up: a display's
+ * pixels) calls mremap, which moves or resizes the caller's own mappings
+ * and keeps their protection, so it cannot make code either.
  */
 static const int common_syscalls[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
 	SCMP_SYS(futex), SCMP_SYS(sched_yield),
-	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(madvise),
+	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(mremap),
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),
 	SCMP_SYS(clock_gettime), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
 	SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(tgkill),
