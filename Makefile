@@ -7,6 +7,8 @@
 #   make test-gpu      the slow --gpu virgl guest tests (not part of make test),
 #                      kmscube in the guest included (GL=0 leaves it out)
 #   make unit          only the native unit tests
+#   make tsan          the same unit tests built with ThreadSanitizer (build/tsan/),
+#                      for the paths that cross threads; make test runs it too
 #   make run           boot the default guest to a shell (in the lab on non-arm64)
 #   make fuzz          run every libFuzzer target for FUZZ_SECONDS (default 120) each
 #   make bench         boot time, memory, disk and network figures against their targets
@@ -98,7 +100,7 @@ CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_co
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
-NATIVE_SRCS := $(CORE_SRCS)
+NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c
 NATIVE_LIBS := $(LIBS)
 ifeq ($(NATIVE_VIRGL),1)
 NATIVE_SRCS += devices/gpu_virgl.c
@@ -125,8 +127,16 @@ endif
 
 TARGET_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS) $(VMM_SRCS)) \
                $(BUILD)/obj/gen/sandbox_bpf.o
-UNIT_OBJS   := $(patsubst %.c,$(NATIVE)/obj/%.o,$(NATIVE_SRCS) $(UNIT_SRCS))
+UNIT_OBJS   := $(patsubst %.c,$(NATIVE)/obj/%.o,$(NATIVE_SRCS) $(UNIT_SRCS)) \
+               $(NATIVE)/obj/gen/sandbox_bpf.o
 SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# make tsan: the unit tests again with ThreadSanitizer (it cannot share a binary with ASan).
+TSAN        := build/tsan
+TSAN_OBJS   := $(patsubst %.c,$(TSAN)/obj/%.o,$(NATIVE_SRCS) $(UNIT_SRCS)) \
+               $(TSAN)/obj/gen/sandbox_bpf.o
+# TSan does not model fences (gcc warns); arkvm's order the rings it shares
+# with the guest, which in the unit tests is the test's own thread.
+TSAN_CFLAGS := -fsanitize=thread -Wno-tsan
 
 # Named after the package list, so adding a package installs it again.
 DEPS_STAMP := $(CACHE)/deps-$(shell echo '$(APT_PACKAGES)' | cksum | cut -d' ' -f1).stamp
@@ -140,7 +150,7 @@ FUZZ_SECONDS  ?= 120
 FUZZ_OBJS     := $(patsubst %.c,$(FUZZ)/obj/%.o,$(CORE_SRCS) tests/unit/fake_driver.c)
 FUZZ_BINS     := $(addprefix $(FUZZ)/fuzz_,$(FUZZ_TARGETS))
 
-.PHONY: all deps unit test test-gpu run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
+.PHONY: all deps unit tsan test test-gpu run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
 all: $(BUILD)/arkvm
 
 deps: $(DEPS_STAMP)
@@ -185,6 +195,19 @@ $(BUILD)/obj/gen/sandbox_bpf.o: $(BUILD)/gen/sandbox_bpf.c
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(CFLAGS_COMMON) -c -o $@ $<
 
+# The same filters for the build host: the unit tests load them natively.
+$(NATIVE)/gen/sandbox_bpf.c: $(TOOLS)/sandbox-gen
+	@mkdir -p $(dir $@)
+	$< native > $@.tmp && mv $@.tmp $@
+
+$(NATIVE)/obj/gen/sandbox_bpf.o: $(NATIVE)/gen/sandbox_bpf.c
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(CFLAGS_COMMON) -c -o $@ $<
+
+$(TSAN)/obj/gen/sandbox_bpf.o: $(NATIVE)/gen/sandbox_bpf.c
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(CFLAGS_COMMON) -c -o $@ $<
+
 # The static and dynamic builds share object files; relink when STATIC changes.
 $(BUILD)/.static-$(STATIC):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/.static-* $(BUILD)/arkvm && touch $@
@@ -213,6 +236,13 @@ $(NATIVE)/unit-tests: $(UNIT_OBJS)
 $(NATIVE)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(CFLAGS_COMMON) $(NATIVE_CFLAGS) -O1 $(SANITIZE) -Itests/unit -c -o $@ $<
+
+$(TSAN)/unit-tests: $(TSAN_OBJS)
+	$(HOST_CC) -fsanitize=thread -o $@ $(TSAN_OBJS) $(NATIVE_LIBS)
+
+$(TSAN)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(CFLAGS_COMMON) $(NATIVE_CFLAGS) -O1 $(TSAN_CFLAGS) -Itests/unit -c -o $@ $<
 
 $(FUZZ)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -243,6 +273,10 @@ print-fuzz-targets:
 
 unit: $(NATIVE)/unit-tests
 	$(NATIVE)/unit-tests
+
+# A race report fails the run (TSan's exit status 66) but lets every case finish.
+tsan: $(TSAN)/unit-tests
+	TSAN_OPTIONS="second_deadlock_stack=1 $(TSAN_OPTIONS)" $(TSAN)/unit-tests
 
 test: $(DEPS_STAMP)
 	@tests/run.sh
@@ -277,4 +311,4 @@ run: $(DEPS_STAMP)
 clean:
 	rm -rf build
 
--include $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+-include $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(TSAN_OBJS:.o=.d)

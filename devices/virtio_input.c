@@ -105,9 +105,15 @@ static void input_cfg_write(struct virtio_dev *dev, u32 off, const void *data, u
 	input_fill_config(in);
 }
 
+/* Runs without the lock; the chain is this queue's own. */
 static int input_status_serve(struct virtio_dev *dev, const struct virtq_chain *c, u32 *written)
 {
+	struct virtio_input *in = container_of(dev, struct virtio_input, vdev);
+	struct virtio_input_event ev;
+
 	*written = 0;
+	if (in->status && virtq_chain_read(c, 0, &ev, sizeof(ev)) == sizeof(ev))
+		in->status(in->status_opaque, &ev);
 	return 0;
 }
 
@@ -117,7 +123,7 @@ static void input_queue_notify(struct virtio_dev *dev, unsigned int q)
 
 	/* New event buffers wait for events; status messages are taken and dropped. */
 	if (q == INPUT_STATUS_Q)
-		virtio_dev_serve_queue(dev, q, &in->chain, input_status_serve);
+		virtio_dev_serve_queue(dev, q, &in->status_chain, input_status_serve);
 }
 
 static u64 input_features(struct virtio_dev *dev)
@@ -136,11 +142,12 @@ unsigned int virtio_input_send(struct virtio_input *in, const struct virtio_inpu
 {
 	struct virtio_dev *dev = &in->vdev;
 	struct virtq *vq = &dev->vqs[INPUT_EVENT_Q];
+	struct virtq_chain *c = &in->event_chain;
 	unsigned int sent = 0;
 
 	pthread_mutex_lock(&dev->lock);
 	while (virtio_dev_running(dev) && sent < n) {
-		int ret = virtq_pop(vq, &in->chain);
+		int ret = virtq_pop(vq, c);
 
 		if (ret < 0) {
 			virtio_dev_fail(dev, "malformed event buffer", ret);
@@ -148,12 +155,11 @@ unsigned int virtio_input_send(struct virtio_input *in, const struct virtio_inpu
 		}
 		if (!ret)
 			break;
-		if (in->chain.in_len < sizeof(ev[sent])) {
+		if (c->in_len < sizeof(ev[sent])) {
 			virtio_dev_fail(dev, "event buffer too small", -EINVAL);
 			break;
 		}
-		virtq_push(vq, in->chain.head,
-			   (u32)virtq_chain_write(&in->chain, 0, &ev[sent], sizeof(ev[sent])));
+		virtq_push(vq, c->head, (u32)virtq_chain_write(c, 0, &ev[sent], sizeof(ev[sent])));
 		sent++;
 	}
 	if (sent)

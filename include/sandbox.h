@@ -16,10 +16,14 @@ enum sandbox_thread {
 	SANDBOX_MAIN,   /* console, signals, stop; KVM_IRQ_LINE for the UART */
 	SANDBOX_IO,     /* virtqueues: disk and tap I/O, interrupts by irqfd */
 	SANDBOX_VCPU,   /* KVM_RUN and the MMIO exits it returns */
+	SANDBOX_VNC,    /* libvncserver's listener and viewer threads (src/vnc.c) */
 	SANDBOX_NR_THREADS
 };
 
-/* A filter compiled at build time (src/sandbox_gen.c), for arm64. */
+/*
+ * A filter compiled at build time (src/sandbox_gen.c): for arm64 in
+ * arkvm, for the build host in the unit tests (build/native/gen/).
+ */
 struct sandbox_bpf {
 	const char *name;              /* the thread kind, for messages */
 	const struct sock_filter *insns;

@@ -27,8 +27,22 @@ struct virtio_input {
 	struct virtio_dev vdev;
 	enum input_kind kind;
 	struct virtio_input_config config;   /* the page the driver selected */
-	struct virtq_chain chain;            /* under vdev.lock */
+	/*
+	 * One chain per queue: the status queue's is in service without
+	 * vdev.lock (virtio_dev_serve_queue() drops it), while the front end's
+	 * thread may pop events into the event queue's under the lock.
+	 */
+	struct virtq_chain event_chain;      /* under vdev.lock */
+	struct virtq_chain status_chain;     /* the I/O thread's */
 	u64 sent, dropped;
+	/*
+	 * Optional: each event the driver sends on the status queue (its LED
+	 * state), on the I/O thread, without vdev.lock, so it may send events
+	 * back.  No front end uses it yet; the tests do, to send events while
+	 * a status buffer is in service.
+	 */
+	void (*status)(void *opaque, const struct virtio_input_event *ev);
+	void *status_opaque;
 };
 
 void virtio_input_init(struct virtio_input *in, enum input_kind kind, const struct guest_mem *mem);

@@ -32,7 +32,11 @@ static struct {
 	bool restore_tty;
 } sigsys_state;
 
-static __thread const char *sandbox_thread_name = "unfiltered";
+/*
+ * Set by sandbox_enter().  A thread that inherited its filter instead
+ * (libvncserver's, started under SANDBOX_VNC) has none of its own.
+ */
+static __thread const char *sandbox_thread_name;
 
 /* Formats @v in decimal at the end of @buf; returns where it starts. */
 static char *format_uint(char *end, unsigned long v)
@@ -57,7 +61,7 @@ static void sigsys_handler(int sig __unused, siginfo_t *si, void *uctx __unused)
 	const char *end = msg + sizeof(msg);
 
 	append(&p, end, "arkvm: seccomp: the ");
-	append(&p, end, sandbox_thread_name);
+	append(&p, end, sandbox_thread_name ? sandbox_thread_name : "vnc (inherited filter)");
 	append(&p, end, " thread made syscall ");
 	append(&p, end, format_uint(num + sizeof(num), (unsigned long)si->si_syscall));
 	append(&p, end, ", which its filter forbids; stopping (see scmp_sys_resolver, "

@@ -8,6 +8,9 @@
  * Runs on the build host: libseccomp translates syscall numbers to arm64
  * by name.  ioctl request numbers and PROT_EXEC have the same values on
  * every Linux architecture arkvm is built on (asm-generic encodings).
+ * `sandbox-gen native` compiles them for the build host instead, for the
+ * unit tests, which load them natively.  A name the target architecture
+ * has no such syscall for (select on arm64, say) is skipped by libseccomp.
  */
 #include <errno.h>
 #include <linux/filter.h>
@@ -37,11 +40,14 @@ struct sandbox_rules {
  * What every thread needs: its own I/O on descriptors it already holds,
  * locks, memory for malloc (never executable), signal return, the clock
  * behind rate-limited logs, and thread exit.  abort() needs getpid/tgkill.
+ * glibc's realloc() of a block it mapped (128 KiB and up: a display's
+ * pixels) calls mremap, which moves or resizes the caller's own mappings
+ * and keeps their protection, so it cannot make code either.
  */
 static const int common_syscalls[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
 	SCMP_SYS(futex), SCMP_SYS(sched_yield),
-	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(madvise),
+	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(mremap),
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),
 	SCMP_SYS(clock_gettime), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
 	SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(tgkill),
@@ -86,6 +92,33 @@ static const int vcpu_syscalls[] = { SCMP_SYS(epoll_ctl) };
 static const unsigned long vcpu_ioctls[] = { KVM_RUN, KVM_IRQ_LINE, TUNSETOFFLOAD, TCSETS,
 					     VHOST_START_IOCTLS };
 
+/*
+ * libvncserver's threads (0.9.14, threaded mode): the listener waits in
+ * select() on its socket and a wake-up pipe, accepts, makes each viewer's
+ * socket non-blocking with TCP_NODELAY, a pipe to wake its thread, and
+ * starts it; a viewer's input thread selects and reads, its output thread
+ * writes, sleeps a few ms between updates and waits on a condition; both
+ * close what they own when the viewer goes.  Input goes to the virtio
+ * devices (an eventfd write).  Names missing on one architecture are
+ * skipped: arm64 has only pselect6, ppoll and pipe2.
+ */
+static const int vnc_syscalls[] = {
+	SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(poll), SCMP_SYS(ppoll),
+	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(getpeername), SCMP_SYS(getsockname),
+	SCMP_SYS(setsockopt), SCMP_SYS(fcntl), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
+	SCMP_SYS(shutdown), SCMP_SYS(close), SCMP_SYS(pipe), SCMP_SYS(pipe2),
+	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
+	/* pthread_create: the new thread's stack, its robust list and rseq. */
+	SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
+};
+static const unsigned long vnc_ioctls[] = { };
+
+/*
+ * Native filters only: what the unit tests' sanitizer runtimes (ASan,
+ * TSan) call in a thread they start, on top of what arkvm's own code does.
+ */
+static const int sanitizer_syscalls[] = { SCMP_SYS(sigaltstack), SCMP_SYS(sched_getaffinity) };
+
 #define RULES(n, kind) {                                       \
 	.name = n,                                             \
 	.syscalls = kind##_syscalls,                           \
@@ -98,12 +131,15 @@ static const struct sandbox_rules sandbox_rules[] = {
 	[SANDBOX_MAIN] = RULES("main", main),
 	[SANDBOX_IO] = RULES("io", io),
 	[SANDBOX_VCPU] = RULES("vcpu", vcpu),
+	[SANDBOX_VNC] = RULES("vnc", vnc),
 };
 
-static int sandbox_add_rules(scmp_filter_ctx ctx, const struct sandbox_rules *r)
+static int sandbox_add_rules(scmp_filter_ctx ctx, const struct sandbox_rules *r, bool native)
 {
 	int ret = 0;
 
+	for (size_t i = 0; native && !ret && i < ARRAY_SIZE(sanitizer_syscalls); i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sanitizer_syscalls[i], 0);
 	for (size_t i = 0; !ret && i < ARRAY_SIZE(common_syscalls); i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, common_syscalls[i], 0);
 	for (size_t i = 0; !ret && i < r->nr_syscalls; i++)
@@ -122,7 +158,7 @@ static int sandbox_add_rules(scmp_filter_ctx ctx, const struct sandbox_rules *r)
 }
 
 /* Prints a filter as a C array of struct sock_filter; *@len its length. */
-static int print_filter(const struct sandbox_rules *r, unsigned int *len)
+static int print_filter(const struct sandbox_rules *r, bool native, unsigned int *len)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	struct sock_filter insn;
@@ -132,14 +168,14 @@ static int print_filter(const struct sandbox_rules *r, unsigned int *len)
 
 	if (!ctx || !bpf)
 		goto out;
-	if (seccomp_arch_native() != SCMP_ARCH_AARCH64) {
+	if (!native && seccomp_arch_native() != SCMP_ARCH_AARCH64) {
 		ret = seccomp_arch_add(ctx, SCMP_ARCH_AARCH64);
 		if (!ret)
 			ret = seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE);
 		if (ret)
 			goto out;
 	}
-	ret = sandbox_add_rules(ctx, r);
+	ret = sandbox_add_rules(ctx, r, native);
 	if (!ret)
 		ret = seccomp_export_bpf(ctx, fileno(bpf));
 	if (ret)
@@ -162,14 +198,16 @@ out:
 	return ret;
 }
 
-int main(void)
+/* Usage: sandbox-gen [native] */
+int main(int argc, char **argv)
 {
 	unsigned int len[ARRAY_SIZE(sandbox_rules)];
+	bool native = argc > 1 && !strcmp(argv[1], "native");
 
-	printf("/* Generated by src/sandbox_gen.c: the seccomp filters, arm64 BPF. */\n"
-	       "#include \"sandbox.h\"\n\n");
+	printf("/* Generated by src/sandbox_gen.c: the seccomp filters, %s BPF. */\n"
+	       "#include \"sandbox.h\"\n\n", native ? "build host" : "arm64");
 	for (size_t i = 0; i < ARRAY_SIZE(sandbox_rules); i++)
-		if (print_filter(&sandbox_rules[i], &len[i]))
+		if (print_filter(&sandbox_rules[i], native, &len[i]))
 			return 1;
 	printf("const struct sandbox_bpf sandbox_bpf[SANDBOX_NR_THREADS] = {\n");
 	for (size_t i = 0; i < ARRAY_SIZE(sandbox_rules); i++)

@@ -317,7 +317,8 @@ static int vm_setup_vnc(struct vm *vm)
 	if (!ret)
 		ret = virtio_slot_attach(vm, &vm->tablet.vdev);
 	if (!ret)
-		ret = vnc_start(&vm->vnc, &vm->cfg->display, &vm->gpu, &vm->kbd, &vm->tablet);
+		ret = vnc_start(&vm->vnc, &vm->cfg->display, &vm->gpu, &vm->kbd, &vm->tablet,
+				!vm->cfg->no_seccomp);
 	return ret;
 #else
 	pr_err("--display vnc: this arkvm was built without libvncserver (a static or VNC=0 "

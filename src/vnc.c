@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "vnc.h"
 
 struct keymap {
@@ -158,21 +159,107 @@ static const struct gpu_display_ops vnc_display_ops = {
 	.update = vnc_update,
 };
 
+/* Joins the viewer threads that have ended.  v->lock held. */
+static void vnc_reap(struct vnc *v)
+{
+	for (unsigned int i = 0; i < v->nr_gone; i++)
+		pthread_join(v->gone[i], NULL);
+	v->nr_gone = 0;
+}
+
+/* A viewer's input thread, at its end: the screen must outlive what follows. */
+static void vnc_viewer_gone(rfbClientPtr cl)
+{
+	struct vnc *v = vnc_of(cl);
+
+	pthread_mutex_lock(&v->lock);
+	v->gone[v->nr_gone++] = pthread_self();   /* room made in vnc_new_viewer() */
+	v->viewers--;
+	pthread_cond_broadcast(&v->viewer_gone);
+	pthread_mutex_unlock(&v->lock);
+}
+
+/* The listener thread accepted a viewer; its threads start after this. */
+static enum rfbNewClientAction vnc_new_viewer(rfbClientPtr cl)
+{
+	struct vnc *v = vnc_of(cl);
+	enum rfbNewClientAction ret = RFB_CLIENT_ACCEPT;
+
+	pthread_mutex_lock(&v->lock);
+	vnc_reap(v);
+	if (v->viewers + 1 > v->gone_cap) {
+		pthread_t *gone = reallocarray(v->gone, v->viewers + 8, sizeof(*gone));
+
+		if (gone) {
+			v->gone = gone;
+			v->gone_cap = v->viewers + 8;
+		}
+	}
+	if (v->viewers + 1 <= v->gone_cap) {
+		v->viewers++;
+		cl->clientGoneHook = vnc_viewer_gone;
+	} else {
+		ret = RFB_CLIENT_REFUSE;
+	}
+	pthread_mutex_unlock(&v->lock);
+	return ret;
+}
+
+/*
+ * A thread of its own loads the filter and starts libvncserver's
+ * listener, so that thread, and every viewer thread it starts, inherits
+ * the filter while the caller's thread keeps its own.
+ */
+static void *vnc_starter(void *arg)
+{
+	struct vnc *v = arg;
+
+	pthread_setname_np(pthread_self(), "vnc");
+	v->start_err = sandbox_enter(SANDBOX_VNC, v->sandboxed);
+	if (!v->start_err)
+		rfbRunEventLoop(v->screen, -1, TRUE);
+	return NULL;
+}
+
+static int vnc_run(struct vnc *v)
+{
+	pthread_t starter;
+	int ret = pthread_create(&starter, NULL, vnc_starter, v);
+
+	if (ret)
+		return -ret;
+	pthread_join(starter, NULL);
+	return v->start_err;
+}
+
+static void vnc_free(struct vnc *v)
+{
+	free(v->screen->frameBuffer);
+	rfbScreenCleanup(v->screen);
+	v->screen = NULL;
+	free(v->gone);
+	pthread_cond_destroy(&v->viewer_gone);
+	pthread_mutex_destroy(&v->lock);
+}
+
 int vnc_start(struct vnc *v, const struct display_config *cfg, struct virtio_gpu *gpu,
-	      struct virtio_input *kbd, struct virtio_input *tablet)
+	      struct virtio_input *kbd, struct virtio_input *tablet, bool sandboxed)
 {
 	rfbScreenInfoPtr screen;
+	int ret;
 
-	*v = (struct vnc){ .gpu = gpu, .kbd = kbd, .tablet = tablet,
+	*v = (struct vnc){ .gpu = gpu, .kbd = kbd, .tablet = tablet, .sandboxed = sandboxed,
 			   .width = gpu->cfg.width, .height = gpu->cfg.height };
 	pthread_mutex_init(&v->lock, NULL);
+	pthread_cond_init(&v->viewer_gone, NULL);
 	rfbLogEnable(0);  /* arkvm's stderr is for arkvm's own lines */
 	screen = rfbGetScreen(NULL, NULL, (int)v->width, (int)v->height, 8, 3, 4);
 	if (!screen)
 		return -ENOMEM;
+	v->screen = screen;
 	screen->frameBuffer = calloc((size_t)v->width * v->height, 4);
 	if (!screen->frameBuffer) {
-		rfbScreenCleanup(screen);
+		vnc_free(v);
 		return -ENOMEM;
 	}
 	screen->cursor = NULL;  /* libvncserver's arrow would be drawn over the guest's picture */
@@ -183,26 +270,51 @@ int vnc_start(struct vnc *v, const struct display_config *cfg, struct virtio_gpu
 	memcpy(&screen->listenInterface, cfg->addr, sizeof(cfg->addr));
 	screen->kbdAddEvent = vnc_key;
 	screen->ptrAddEvent = vnc_pointer;
+	screen->newClientHook = vnc_new_viewer;
 	screen->screenData = v;
 	rfbInitServer(screen);
 	if (screen->listenSock == RFB_INVALID_SOCKET) {
 		pr_err("--display vnc=%u.%u.%u.%u:%u: cannot listen there (in use, or not an "
 		       "address of this host)", cfg->addr[0], cfg->addr[1], cfg->addr[2],
 		       cfg->addr[3], cfg->port);
-		free(screen->frameBuffer);
-		rfbScreenCleanup(screen);
+		vnc_free(v);
 		return -EADDRNOTAVAIL;
 	}
-	v->screen = screen;
 	pthread_mutex_lock(&gpu->lock);
 	gpu->display = &vnc_display_ops;
 	gpu->display_opaque = v;
 	gpu->watched = true;
 	pthread_mutex_unlock(&gpu->lock);
-	rfbRunEventLoop(screen, -1, TRUE);  /* its own threads from here on */
+	ret = vnc_run(v);  /* libvncserver's own threads from here on */
+	if (ret) {
+		vnc_stop(v);
+		return ret;
+	}
 	return 0;
 }
 
+/* Tells every viewer's threads to end, and waits until they have. */
+static void vnc_disconnect_all(struct vnc *v)
+{
+	rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
+	rfbClientPtr cl;
+
+	while ((cl = rfbClientIteratorNext(it)))
+		rfbCloseClient(cl);
+	rfbReleaseClientIterator(it);
+	pthread_mutex_lock(&v->lock);
+	while (v->viewers)
+		pthread_cond_wait(&v->viewer_gone, &v->lock);
+	vnc_reap(v);
+	pthread_mutex_unlock(&v->lock);
+}
+
+/*
+ * libvncserver's own rfbShutdownServer(screen, TRUE) reads each viewer
+ * after dropping its reference, while the viewer's thread may be freeing
+ * it (ThreadSanitizer saw it in the unit tests): the listener is stopped
+ * through it, the viewers here.
+ */
 void vnc_stop(struct vnc *v)
 {
 	if (!v->screen)
@@ -210,9 +322,7 @@ void vnc_stop(struct vnc *v)
 	pthread_mutex_lock(&v->gpu->lock);
 	v->gpu->display = NULL;
 	pthread_mutex_unlock(&v->gpu->lock);
-	rfbShutdownServer(v->screen, TRUE);
-	free(v->screen->frameBuffer);
-	rfbScreenCleanup(v->screen);
-	v->screen = NULL;
-	pthread_mutex_destroy(&v->lock);
+	rfbShutdownServer(v->screen, FALSE);   /* no new viewer from here on */
+	vnc_disconnect_all(v);
+	vnc_free(v);
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# make test: the native unit tests (ASan + UBSan), the fuzz targets (their
+# make test: the native unit tests (ASan + UBSan, then ThreadSanitizer), the fuzz targets (their
 # seeds replayed, then FUZZ_TEST_SECONDS of fuzzing each), then the arm64 lab.
 # Every test prints "PASS: name" or "FAIL: name"; the last line counts them.
 set -u
@@ -25,6 +25,7 @@ step() {
 }
 
 step unit make --no-print-directory unit
+step tsan make --no-print-directory tsan
 step fuzz-build make --no-print-directory fuzz-build
 if [ -x build/fuzz/fuzz_cli ]; then
 	step fuzz tests/fuzz/run.sh "${FUZZ_TEST_SECONDS:-10}" \

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <linux/input.h>
 #include <linux/virtio_config.h>
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "fake_driver.h"
@@ -21,17 +23,22 @@ static void count_interrupt(void *opaque)
 	((struct input_env *)opaque)->interrupts++;
 }
 
-static void input_setup(struct input_env *e, enum input_kind kind)
+static void input_setup_sized(struct input_env *e, enum input_kind kind, u16 size)
 {
 	struct fake_driver *queues[] = { &e->events, &e->status };
 
 	memset(e, 0, sizeof(*e));
-	fake_driver_init(&e->events, 8);
-	fake_driver_init_queue(&e->status, &e->events, STATUS_RING, 8);
+	fake_driver_init(&e->events, size);
+	fake_driver_init_queue(&e->status, &e->events, STATUS_RING, size);
 	virtio_input_init(&e->in, kind, &e->events.mem);
 	e->in.vdev.interrupt = count_interrupt;
 	e->in.vdev.interrupt_opaque = e;
 	fake_bring_up_queues(&e->in.vdev, 0, queues, 2);
+}
+
+static void input_setup(struct input_env *e, enum input_kind kind)
+{
+	input_setup_sized(e, kind, 8);
 }
 
 static void input_teardown(struct input_env *e)
@@ -153,9 +160,139 @@ static void test_status_queue_taken(void)
 	input_teardown(&e);
 }
 
+/* What the guest's LED message makes the front end do: press a key at once. */
+static void send_on_status(void *opaque, const struct virtio_input_event *led)
+{
+	struct input_env *e = opaque;
+	const struct virtio_input_event ev = { EV_KEY, KEY_CAPSLOCK, 1 };
+
+	CHECK_EQ(led->type, EV_LED);
+	virtio_input_send(&e->in, &ev, 1);
+}
+
+/*
+ * An event sent while a status buffer is in service (the device lock is
+ * dropped then) must not disturb it: the status queue returns its own
+ * buffer, the event queue its own.
+ */
+static void test_event_during_status_keeps_heads(void)
+{
+	struct input_env e;
+	const struct virtio_input_event first = { EV_KEY, KEY_A, 1 };
+	const struct virtio_input_event led = { EV_LED, LED_CAPSL, 1 };
+	struct fake_seg ev_seg[2] = { { BUF(0), 8, true }, { BUF(1), 8, true } };
+	struct fake_seg st_seg = { BUF(8), sizeof(led), false };
+	struct virtio_input_event got;
+	u16 st_head;
+	u32 id, len;
+
+	input_setup(&e, INPUT_KEYBOARD);
+	e.in.status = send_on_status;
+	e.in.status_opaque = &e;
+	fake_post(&e.events, &ev_seg[0], 1, false);
+	fake_post(&e.events, &ev_seg[1], 1, false);
+	CHECK_EQ(virtio_input_send(&e.in, &first, 1), 1);   /* event head 0 used */
+	memcpy(fake_hva(&e.status, BUF(8)), &led, sizeof(led));
+	st_head = fake_post(&e.status, &st_seg, 1, false);
+	virtio_dev_queue_notify(&e.in.vdev, INPUT_STATUS_Q);
+	CHECK(!test_failed());
+	CHECK(fake_used(&e.status, &id, &len));
+	CHECK_EQ(id, st_head);
+	CHECK_EQ(len, 0);
+	CHECK(!fake_used(&e.status, &id, &len));
+	CHECK(fake_used(&e.events, &id, &len));
+	CHECK_EQ(id, 0);
+	CHECK(fake_used(&e.events, &id, &len));
+	CHECK_EQ(id, 1);
+	CHECK_EQ(len, sizeof(got));
+	memcpy(&got, fake_hva(&e.events, BUF(1)), sizeof(got));
+	CHECK_EQ(got.code, KEY_CAPSLOCK);
+	CHECK(!(e.in.vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET));
+	input_teardown(&e);
+}
+
+#define RACE_BUFS 64   /* INPUT_QUEUE_SIZE: every buffer posted up front */
+
+static void yield_on_status(void *opaque, const struct virtio_input_event *led)
+{
+	sched_yield();   /* give the sender a chance to run inside this window */
+}
+
+static pthread_barrier_t race_start;   /* both threads begin together */
+
+static void *status_thread(void *arg)
+{
+	struct input_env *e = arg;
+
+	pthread_barrier_wait(&race_start);
+	virtio_dev_queue_notify(&e->in.vdev, INPUT_STATUS_Q);
+	return NULL;
+}
+
+static void *event_thread(void *arg)
+{
+	struct input_env *e = arg;
+
+	pthread_barrier_wait(&race_start);
+	for (unsigned int i = 0; i < RACE_BUFS; i++) {
+		const struct virtio_input_event ev = { EV_KEY, (u16)i, 1 };
+
+		virtio_input_send(&e->in, &ev, 1);
+		sched_yield();
+	}
+	return NULL;
+}
+
+/*
+ * The VNC thread's path and the I/O thread's at once (the ThreadSanitizer
+ * build checks them for races): every buffer comes back on its own queue,
+ * and every event lands in order in its own buffer.
+ */
+static void test_events_and_status_from_two_threads(void)
+{
+	struct input_env e;
+	const struct virtio_input_event led = { EV_LED, LED_NUML, 1 };
+	pthread_t sender, server;
+	u32 id, len;
+
+	input_setup_sized(&e, INPUT_KEYBOARD, RACE_BUFS);
+	e.in.status = yield_on_status;
+	for (unsigned int i = 0; i < RACE_BUFS; i++) {
+		struct fake_seg ev_seg = { BUF(i), 8, true };
+		struct fake_seg st_seg = { BUF(RACE_BUFS + i), sizeof(led), false };
+
+		memcpy(fake_hva(&e.status, st_seg.gpa), &led, sizeof(led));
+		fake_post(&e.events, &ev_seg, 1, false);
+		fake_post(&e.status, &st_seg, 1, false);
+	}
+	pthread_barrier_init(&race_start, NULL, 2);
+	CHECK(!pthread_create(&server, NULL, status_thread, &e));
+	CHECK(!pthread_create(&sender, NULL, event_thread, &e));
+	pthread_join(sender, NULL);
+	pthread_join(server, NULL);
+	pthread_barrier_destroy(&race_start);
+	CHECK_EQ(e.in.sent, RACE_BUFS);
+	for (unsigned int i = 0; i < RACE_BUFS; i++) {
+		struct virtio_input_event got;
+
+		CHECK(fake_used(&e.status, &id, &len));
+		CHECK_EQ(id, i);
+		CHECK_EQ(len, 0);
+		CHECK(fake_used(&e.events, &id, &len));
+		CHECK_EQ(id, i);
+		CHECK_EQ(len, sizeof(got));
+		memcpy(&got, fake_hva(&e.events, BUF(i)), sizeof(got));
+		CHECK_EQ(got.code, i);
+	}
+	CHECK(!(e.in.vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET));
+	input_teardown(&e);
+}
+
 TEST_SUITE(virtio_input,
 	   TEST(test_keyboard_config),
 	   TEST(test_tablet_config),
 	   TEST(test_events_fill_buffers_or_drop),
 	   TEST(test_read_only_event_buffer_breaks_device),
-	   TEST(test_status_queue_taken));
+	   TEST(test_status_queue_taken),
+	   TEST(test_event_during_status_keeps_heads),
+	   TEST(test_events_and_status_from_two_threads));
