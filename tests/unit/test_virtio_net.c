@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backends/net_tap.h"
 #include "fake_driver.h"
 #include "test.h"
 #include "virtio_devices.h"
@@ -250,7 +251,7 @@ static void test_gso_needs_checksum(void)
 static void test_vhost_counts_from_the_tap(void)
 {
 	struct sockaddr_in lo = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct virtio_net n = { .vhost = { .fd = -1, .err_src.fd = -1, .pkts_end_fd = { -1, -1 } } };
+	struct tap_counters c;
 	socklen_t len = sizeof(lo);
 	int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
 	u64 moved[2];
@@ -264,22 +265,21 @@ static void test_vhost_counts_from_the_tap(void)
 	}
 	CHECK(!bind(rx, (struct sockaddr *)&lo, sizeof(lo)));
 	CHECK(!getsockname(rx, (struct sockaddr *)&lo, &len));
-	snprintf(n.tap, sizeof(n.tap), "lo");
-	vhost_net_count_start(&n);
-	CHECK(n.vhost.pkts_start[0] >= 0 && n.vhost.pkts_start[1] >= 0);
+	tap_counters_init(&c);
+	tap_counters_start(&c, "lo");
+	CHECK(c.start[0] >= 0 && c.start[1] >= 0);
 	CHECK_EQ(sendto(tx, &byte, 1, 0, (struct sockaddr *)&lo, sizeof(lo)), 1);
 	CHECK_EQ(recv(rx, &byte, 1, 0), 1);
-	CHECK(vhost_net_packets(&n, moved));
+	CHECK(tap_counters_read(&c, moved));
 	CHECK(moved[0] >= 1 && moved[1] >= 1);
 	/* Read once: the end's descriptors are spent. */
-	CHECK(!vhost_net_packets(&n, moved));
-	vhost_net_close(&n);
-	CHECK_EQ(n.vhost.pkts_end_fd[0], -1);
+	CHECK(!tap_counters_read(&c, moved));
+	tap_counters_close(&c);
+	CHECK_EQ(c.end_fd[0], -1);
 
-	snprintf(n.tap, sizeof(n.tap), "arkvm-none0");
-	vhost_net_count_start(&n);
-	CHECK(!vhost_net_packets(&n, moved));
-	vhost_net_close(&n);
+	tap_counters_start(&c, "arkvm-none0");
+	CHECK(!tap_counters_read(&c, moved));
+	tap_counters_close(&c);
 	close(rx);
 	close(tx);
 }
