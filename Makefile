@@ -93,9 +93,11 @@ CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_co
              src/park.c src/vm_state.c src/state.c src/virtio_state.c \
              src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \
              src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c devices/boot_timer.c \
-             devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c devices/vhost_net.c \
+             devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c \
              devices/virtio_console.c devices/virtio_gpu.c devices/gpu_3d.c devices/gpu_edid.c \
              devices/gpu_2d.c devices/virtio_input.c src/screenshot.c
+# Network backends behind include/net_backend.h.
+CORE_SRCS += src/backends/net_tap.c src/backends/net_vhost.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c

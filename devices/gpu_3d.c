@@ -37,7 +37,7 @@ static u32 gpu_create_3d(struct virtio_gpu *g, struct gpu_cmd_ctx *cx)
 	bytes = target == 0 ? width : (u64)width * height * layers * 4;
 	if (le32toh(c->last_level))
 		bytes *= 2;
-	if (g->nr_resources >= GPU_MAX_RESOURCES || bytes > g->host_limit - g->host_bytes)
+	if (g->nr_resources >= GPU_MAX_RESOURCES || !gpu_fits(g, bytes))
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	res = calloc(1, sizeof(*res));
 	if (!res)

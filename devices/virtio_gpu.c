@@ -88,6 +88,21 @@ static u32 gpu_get_edid(struct virtio_gpu *g, struct gpu_cmd_ctx *cx)
 	return VIRTIO_GPU_RESP_OK_EDID;
 }
 
+/* Never more than host_limit is counted, so the subtraction cannot wrap. */
+bool gpu_fits(const struct virtio_gpu *g, u64 bytes)
+{
+	return bytes <= g->host_limit - g->host_bytes - g->heap_bytes;
+}
+
+/* Charges @bytes of arkvm's heap to the cap: false, charging nothing, when over it. */
+static bool gpu_heap_charge(struct virtio_gpu *g, u64 bytes)
+{
+	if (!gpu_fits(g, bytes))
+		return false;
+	g->heap_bytes += bytes;
+	return true;
+}
+
 void gpu_add_resource(struct virtio_gpu *g, struct gpu_resource *res)
 {
 	res->next = g->resources;
@@ -110,7 +125,7 @@ static u32 gpu_create_2d(struct virtio_gpu *g, struct gpu_cmd_ctx *cx)
 	    width > GPU_MAX_RES_DIM || height > GPU_MAX_RES_DIM)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	bytes = (u64)width * 4 * height;
-	if (g->nr_resources >= GPU_MAX_RESOURCES || bytes > g->host_limit - g->host_bytes)
+	if (g->nr_resources >= GPU_MAX_RESOURCES || !gpu_fits(g, bytes))
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	res = calloc(1, sizeof(*res));
 	if (!res)
@@ -132,6 +147,7 @@ static void gpu_detach_backing(struct virtio_gpu *g, struct gpu_resource *res)
 	if (res->backing && g->backend->detach_backing)
 		g->backend->detach_backing(g, res);
 	free(res->backing);
+	g->heap_bytes -= (u64)res->nr_backing * sizeof(*res->backing);
 	res->backing = NULL;
 	res->nr_backing = 0;
 	res->backing_len = 0;
@@ -146,29 +162,44 @@ static void gpu_destroy_resource(struct virtio_gpu *g, struct gpu_resource *res)
 	free(res);
 }
 
+/* Forgets the last picture, and gives back what it was charged. */
+static void gpu_drop_last_frame(struct virtio_gpu *g)
+{
+	if (!g->last_rgb)
+		return;
+	free(g->last_rgb);
+	g->heap_bytes -= (u64)g->last_w * g->last_h * 3;
+	g->last_rgb = NULL;
+	g->last_w = g->last_h = 0;
+}
+
 /*
  * Scanout 0 is about to go dark (the guest turns it off, frees what it
  * shows, or resets the device, as Linux does when it powers off): keep its
- * last picture for screenshots, when something watches.  g->lock held.
+ * last picture for screenshots, when something watches.  The picture is
+ * charged to the cap like the resources: a guest that filled it loses the
+ * picture rather than growing arkvm.  g->lock held.
  */
 static void gpu_keep_last_frame(struct virtio_gpu *g)
 {
 	const struct gpu_scanout *s = &g->scanouts[0];
 	struct gpu_rect all = { .w = s->r.w, .h = s->r.h };
-	size_t size = (size_t)all.w * all.h * 3;
+	u64 size = (u64)all.w * all.h * 3;
 	u8 *rgb;
 
 	if (!g->watched || !s->resource_id || !size)
 		return;
-	rgb = realloc(g->last_rgb, size);
-	if (!rgb)
+	/* The old picture goes whatever happens: a stale one would mislead. */
+	gpu_drop_last_frame(g);
+	if (!gpu_heap_charge(g, size))
 		return;
-	g->last_rgb = rgb;
-	if (virtio_gpu_scanout_copy(g, &all, rgb, all.w * 3, 3)) {
-		free(g->last_rgb);
-		g->last_rgb = NULL;
+	rgb = malloc(size);
+	if (!rgb || virtio_gpu_scanout_copy(g, &all, rgb, all.w * 3, 3)) {
+		free(rgb);
+		g->heap_bytes -= size;
 		return;
 	}
+	g->last_rgb = rgb;
 	g->last_w = all.w;
 	g->last_h = all.h;
 }
@@ -204,13 +235,17 @@ static u32 gpu_attach_backing(struct virtio_gpu *g, struct gpu_cmd_ctx *cx)
 	u32 n = le32toh(a->nr_entries);
 	struct virtio_gpu_mem_entry *e;
 	struct iovec *iov;
-	u64 total = 0;
+	u64 total = 0, charged;
 	u32 ret = VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (res->backing || !n || n > GPU_MAX_BACKING)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	/* The array stays as long as the backing: it is charged to the cap. */
+	charged = (u64)n * sizeof(*iov);
+	if (!gpu_heap_charge(g, charged))
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	e = malloc(n * sizeof(*e));
 	iov = malloc(n * sizeof(*iov));
 	if (!e || !iov) {
@@ -233,12 +268,14 @@ static u32 gpu_attach_backing(struct virtio_gpu *g, struct gpu_cmd_ctx *cx)
 	res->nr_backing = n;
 	res->backing_len = total;
 	iov = NULL;
+	charged = 0; /* the resource's now: gpu_detach_backing() gives it back */
 	ret = VIRTIO_GPU_RESP_OK_NODATA;
 	if (g->backend->attach_backing && g->backend->attach_backing(g, res)) {
 		gpu_detach_backing(g, res);
 		ret = VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	}
 out:
+	g->heap_bytes -= charged;
 	free(iov);
 	free(e);
 	return ret;
@@ -738,8 +775,7 @@ void virtio_gpu_stop(struct virtio_gpu *g)
 void virtio_gpu_destroy(struct virtio_gpu *g)
 {
 	virtio_gpu_stop(g);
-	free(g->last_rgb);
-	g->last_rgb = NULL;
+	gpu_drop_last_frame(g);
 	if (g->fence_timer.fd >= 0)
 		close(g->fence_timer.fd);
 	virtio_dev_destroy(&g->vdev);

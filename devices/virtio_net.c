@@ -1,30 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * virtio-net on a host tap.  The tap speaks the guest's own 12-byte
- * virtio-net header (IFF_VNET_HDR), so packets move between the rings and
- * the tap with readv/writev straight on guest buffers: no copies, and the
- * checksum and segmentation offloads pass through untouched.
+ * virtio-net on a network backend (include/net_backend.h).  The features
+ * offered follow from what the backend can do.  A tap speaks the guest's
+ * own 12-byte virtio-net header (IFF_VNET_HDR), so packets move between
+ * the rings and the tap with readv/writev straight on guest buffers: no
+ * copies, and the checksum and segmentation offloads pass through
+ * untouched.  For a backend without the header the device drops it on
+ * transmit and writes a plain one on receive, and offers no offloads.
  *
- * Transmit: each chain is one packet, header first, written as it is.
+ * Transmit: each chain is one packet, header first.
  *
  * Receive: the guest posts empty buffers.  arkvm takes from the ring as
  * many as the largest packet it may get needs, reads one packet across
  * them, returns the ones it filled and keeps the rest for the next packet.
  * With MRG_RXBUF a packet may span several buffers (num_buffers in its
  * header says how many); without it, each packet gets one chain.  When the
- * guest has posted too few, the tap is not polled until it posts more.
+ * guest has posted too few, the backend is not polled until it posts more.
+ *
+ * A backend whose queues the kernel serves (vhost) takes them from
+ * DRIVER_OK to reset; the device then only watches for a broken ring.
  */
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/if_ether.h>
-#include <linux/if_tun.h>
 #include <linux/virtio_ids.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -46,19 +48,25 @@
 #define NET_GUEST_GSO (F(GUEST_TSO4) | F(GUEST_TSO6) | F(GUEST_ECN))
 #define NET_HOST_GSO  (F(HOST_TSO4) | F(HOST_TSO6) | F(HOST_ECN))
 
+static bool net_has(const struct virtio_net *n, u32 cap)
+{
+	return n->be.caps & cap;
+}
+
 static void net_poll_tap(struct virtio_net *n, bool on)
 {
-	if (n->tap_broken || n->tap_polled == on)
+	if (n->tap_broken || n->tap_polled == on || (on && n->quiesced))
 		return;
 	if (!event_loop_mod(n->loop, &n->tap_src, on ? EPOLLIN : 0))
 		n->tap_polled = on;
 }
 
-/* The tap went away (deleted, or an error it keeps returning): stop watching it. */
+/* The backend went away (a tap deleted, or an error it keeps returning): stop watching it. */
 static void net_tap_failed(struct virtio_net *n, int err)
 {
-	pr_warn_ratelimited("%s: tap '%s' failed (%s): no more packets for the guest",
-			    n->vdev.name, n->tap, err ? strerror(err) : "end of file");
+	pr_warn_ratelimited("%s: %s '%s' failed (%s): no more packets for the guest",
+			    n->vdev.name, n->be.ops->kind, n->be.name,
+			    err ? strerror(err) : "end of file");
 	if (!n->tap_broken)
 		event_loop_del(n->loop, &n->tap_src);
 	n->tap_broken = true;
@@ -120,7 +128,7 @@ static void net_rx_complete(struct virtio_net *n, struct virtq *vq, u32 len)
 		covered += n->rx_bufs[nr_bufs].len;
 		nr_iov += n->rx_bufs[nr_bufs++].nr_iov;
 	}
-	/* The header the tap wrote leaves num_buffers to us. */
+	/* The header the backend wrote (or we did) leaves num_buffers to us. */
 	num = htole16((u16)nr_bufs);
 	iov_copy_to(n->rx_iov, nr_iov, NET_NUM_BUFFERS_OFF, &num, sizeof(num));
 	for (unsigned int i = 0; i < nr_bufs; i++) {
@@ -137,7 +145,47 @@ static void net_rx_complete(struct virtio_net *n, struct virtq *vq, u32 len)
 	n->rx_packets++;
 }
 
-/* Reads packets from the tap into the guest's buffers; dev->lock held. */
+/*
+ * The segments of @iov past the virtio-net header, copied to @frame (room
+ * for @nr): where a backend without the header reads or writes the frame.
+ * How many there are, from *@start on; 0 when nothing lies past it.
+ */
+static unsigned int net_past_header(const struct iovec *iov, unsigned int nr,
+				    struct iovec *frame, struct iovec **start)
+{
+	memcpy(frame, iov, nr * sizeof(*iov));
+	*start = frame;
+	return iov_advance(start, nr, NET_HDR_LEN);
+}
+
+/*
+ * Reads one packet into the held buffers: its length with the header, or
+ * what the backend's recv() returned.  Without the lock: the buffers are
+ * checked and ours.
+ */
+static ssize_t net_recv(struct virtio_net *n)
+{
+	static const struct virtio_net_hdr_mrg_rxbuf plain = { .hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE };
+	unsigned int nr = n->rx_merge ? n->rx_nr_iov : n->rx_bufs[0].nr_iov, left;
+	struct iovec *frame;
+	ssize_t got;
+
+	if (net_has(n, NET_CAP_VNET_HDR))
+		return n->be.ops->recv(&n->be, n->rx_iov, nr);
+	left = net_past_header(n->rx_iov, nr, n->rx_frame_iov, &frame);
+	if (!left) {
+		/* No room past the header: the packet is taken and dropped, as a runt. */
+		got = n->be.ops->recv(&n->be, n->rx_iov, nr);
+		return got <= 0 ? got : MIN(got, (ssize_t)NET_HDR_LEN - 1);
+	}
+	got = n->be.ops->recv(&n->be, frame, left);
+	if (got <= 0)
+		return got;
+	iov_copy_to(n->rx_iov, nr, 0, &plain, sizeof(plain));
+	return got + NET_HDR_LEN;
+}
+
+/* Reads packets from the backend into the guest's buffers; dev->lock held. */
 static void net_rx(struct virtio_net *n)
 {
 	struct virtio_dev *dev = &n->vdev;
@@ -163,19 +211,15 @@ static void net_rx(struct virtio_net *n)
 			net_poll_tap(n, false); /* until the guest posts buffers */
 			break;
 		}
-		/* The buffers are checked and ours: read without the lock. */
 		pthread_mutex_unlock(&dev->lock);
-		got = readv(n->tap_fd, n->rx_iov,
-			    (int)(n->rx_merge ? n->rx_nr_iov : n->rx_bufs[0].nr_iov));
+		got = net_recv(n);
 		pthread_mutex_lock(&dev->lock);
 		if (dev->generation != generation)
 			return;
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0 && errno == EAGAIN)
+		if (got == -EAGAIN)
 			break;
 		if (got <= 0) {
-			net_tap_failed(n, got ? errno : 0);
+			net_tap_failed(n, (int)-got);
 			break;
 		}
 		if ((u32)got < NET_HDR_LEN) {
@@ -199,10 +243,15 @@ static int net_tx_serve(struct virtio_dev *dev, const struct virtq_chain *c, u32
 	*written = 0;
 	if (c->out_len < NET_HDR_LEN)
 		return -EINVAL; /* every packet starts with its header */
-	/* The tap checks the header's offload fields itself, as for any sender. */
-	do
-		sent = writev(n->tap_fd, c->iov, (int)c->nr_out);
-	while (sent < 0 && errno == EINTR);
+	if (net_has(n, NET_CAP_VNET_HDR)) {
+		sent = n->be.ops->send(&n->be, c->iov, c->nr_out);
+	} else {
+		/* No offloads were offered: the header says nothing the frame needs. */
+		struct iovec *frame;
+		unsigned int nr = net_past_header(c->iov, c->nr_out, n->tx_frame_iov, &frame);
+
+		sent = nr ? n->be.ops->send(&n->be, frame, nr) : -EINVAL;
+	}
 	if (sent < 0)
 		n->tx_dropped++;
 	else
@@ -214,8 +263,8 @@ static void net_queue_notify(struct virtio_dev *dev, unsigned int q)
 {
 	struct virtio_net *n = container_of(dev, struct virtio_net, vdev);
 
-	if (n->vhost.running)
-		return; /* a kick heard just before the kernel took the queues */
+	if (n->kernel_running || n->quiesced)
+		return; /* a kick heard just before the kernel took the queues, or paused */
 	if (q == NET_TX_Q) {
 		virtio_dev_serve_queue(dev, q, &n->chain, net_tx_serve);
 		return;
@@ -232,6 +281,8 @@ static void net_tap_ready(struct event_source *src, uint32_t events)
 	pthread_mutex_lock(&n->vdev.lock);
 	if (events & (EPOLLERR | EPOLLHUP))
 		net_tap_failed(n, EIO); /* reported even when not polled: stop for good */
+	else if (n->quiesced)
+		; /* heard in the same round as the pause: the packet waits for resume */
 	else if (virtio_dev_running(&n->vdev) && n->vdev.vqs[NET_RX_Q].size)
 		net_rx(n);
 	else
@@ -239,10 +290,21 @@ static void net_tap_ready(struct event_source *src, uint32_t events)
 	pthread_mutex_unlock(&n->vdev.lock);
 }
 
+/* The guest is offered what the backend can do, and no more. */
 static u64 net_features(struct virtio_dev *dev)
 {
-	return F(CSUM) | F(GUEST_CSUM) | F(MAC) | F(STATUS) | F(MRG_RXBUF) |
-	       NET_GUEST_GSO | NET_HOST_GSO;
+	const struct virtio_net *n = container_of(dev, struct virtio_net, vdev);
+	u64 f = F(MAC) | F(STATUS);
+
+	if (net_has(n, NET_CAP_MRG_RXBUF))
+		f |= F(MRG_RXBUF);
+	/* Offloads ride in the header: a backend without it gets none. */
+	if (!net_has(n, NET_CAP_VNET_HDR) || !net_has(n, NET_CAP_CSUM))
+		return f;
+	f |= F(CSUM) | F(GUEST_CSUM);
+	if (net_has(n, NET_CAP_GSO))
+		f |= NET_GUEST_GSO | NET_HOST_GSO;
+	return f;
 }
 
 /* Segmentation offloads need checksum offload, in each direction. */
@@ -255,45 +317,41 @@ static int net_ack_features(struct virtio_dev *dev, u64 f)
 	return 0;
 }
 
-/* Tells the tap which offloads the guest takes in what it receives. */
-static int net_set_offloads(struct virtio_net *n, u64 f)
-{
-	unsigned int tun = 0;
-
-	if (f & F(GUEST_CSUM))
-		tun |= TUN_F_CSUM;
-	if (f & F(GUEST_TSO4))
-		tun |= TUN_F_TSO4;
-	if (f & F(GUEST_TSO6))
-		tun |= TUN_F_TSO6;
-	if (f & F(GUEST_ECN))
-		tun |= TUN_F_TSO_ECN;
-	if (n->is_tap && ioctl(n->tap_fd, TUNSETOFFLOAD, tun) < 0)
-		return -errno;
-	return 0;
-}
-
 static int net_activate(struct virtio_dev *dev)
 {
 	struct virtio_net *n = container_of(dev, struct virtio_net, vdev);
-	int ret = net_set_offloads(n, dev->accepted);
+	int ret = 0;
 
+	/* Which offloads the guest takes in what it receives. */
+	if (n->be.ops->set_offloads)
+		ret = n->be.ops->set_offloads(&n->be, dev->accepted);
 	if (ret)
 		return ret;
 	n->rx_merge = virtio_dev_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
 	n->rx_need = NET_HDR_LEN + ((dev->accepted & NET_GUEST_GSO) ? NET_MAX_GSO_FRAME
 								    : NET_MAX_FRAME);
-	if (n->vhost.fd >= 0)
-		return vhost_net_start(n);
+	if (net_has(n, NET_CAP_KERNEL)) {
+		ret = n->be.ops->kernel_start(&n->be, dev);
+		n->kernel_running = !ret;
+		return ret;
+	}
 	net_poll_tap(n, true);
 	return 0;
+}
+
+static void net_kernel_stop(struct virtio_net *n)
+{
+	if (!n->kernel_running)
+		return;
+	n->be.ops->kernel_stop(&n->be, &n->vdev);
+	n->kernel_running = false;
 }
 
 static void net_reset(struct virtio_dev *dev)
 {
 	struct virtio_net *n = container_of(dev, struct virtio_net, vdev);
 
-	vhost_net_stop(n);
+	net_kernel_stop(n);
 	net_poll_tap(n, false);
 }
 
@@ -318,26 +376,55 @@ void virtio_net_default_mac(const char *tap, u8 mac[6])
 		mac[i] = (u8)(h >> (8 * i));
 }
 
-int virtio_net_init(struct virtio_net *n, int fd, const char *name, const u8 mac[6],
-		    const struct guest_mem *mem, struct event_loop *loop)
+/* The kernel found a ring broken: it stopped that queue; the device needs a reset. */
+static void net_kernel_broken(struct event_source *src, uint32_t events __unused)
+{
+	struct virtio_net *n = container_of(src, struct virtio_net, err_src);
+	u64 count;
+
+	if (read(src->fd, &count, sizeof(count)) < 0)
+		return;
+	pthread_mutex_lock(&n->vdev.lock);
+	if (n->kernel_running) {
+		net_kernel_stop(n);
+		virtio_dev_fail(&n->vdev, "the kernel found a broken ring", -EINVAL);
+	}
+	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+static int net_watch(struct virtio_net *n)
+{
+	int ret;
+
+	n->tap_src = (struct event_source){ .fd = n->be.fd, .ready = net_tap_ready };
+	n->err_src = (struct event_source){ .fd = -1, .ready = net_kernel_broken };
+	/* Watched from the start, polled only while the guest has buffers. */
+	ret = event_loop_add(n->loop, &n->tap_src, 0);
+	if (ret || n->be.err_fd < 0)
+		return ret;
+	n->err_src.fd = n->be.err_fd;
+	ret = event_loop_add(n->loop, &n->err_src, EPOLLIN);
+	if (ret) {
+		n->err_src.fd = -1;
+		event_loop_del(n->loop, &n->tap_src);
+	}
+	return ret;
+}
+
+int virtio_net_attach(struct virtio_net *n, const struct net_backend *be, const u8 mac[6],
+		      const struct guest_mem *mem, struct event_loop *loop)
 {
 	int ret;
 
 	memset(n, 0, sizeof(*n));
-	n->vhost.fd = n->vhost.err_src.fd = -1;
-	n->vhost.pkts_end_fd[0] = n->vhost.pkts_end_fd[1] = -1;
-	n->tap_fd = fd;
-	snprintf(n->tap, sizeof(n->tap), "%s", name);
+	n->be = *be;
+	n->loop = loop;
 	memcpy(n->config.mac, mac, sizeof(n->config.mac));
 	n->config.status = htole16(VIRTIO_NET_S_LINK_UP);
-	n->loop = loop;
-	n->tap_src.fd = fd;
-	n->tap_src.ready = net_tap_ready;
-	/* Watched from the start, polled only while the guest has buffers. */
-	ret = event_loop_add(loop, &n->tap_src, 0);
+	ret = net_watch(n);
 	if (ret) {
-		pr_err("--net: watching tap '%s': %s", name, strerror(-ret));
-		close(fd);
+		pr_err("--net: watching %s '%s': %s", be->ops->kind, be->name, strerror(-ret));
+		n->be.ops->close(&n->be);
 		return ret;
 	}
 	virtio_dev_init(&n->vdev, &virtio_net_ops, "virtio-net", VIRTIO_ID_NET, 2,
@@ -347,76 +434,31 @@ int virtio_net_init(struct virtio_net *n, int fd, const char *name, const u8 mac
 	return 0;
 }
 
-static const char *tap_error(int err)
+int virtio_net_init(struct virtio_net *n, int fd, const char *name, const u8 mac[6],
+		    const struct guest_mem *mem, struct event_loop *loop)
 {
-	switch (err) {
-	case EPERM:
-		return "not permitted (is it owned by another user?)";
-	case EBUSY:
-		return "in use by another process";
-	case EINVAL:
-		return "not a single-queue tap device";
-	default:
-		return strerror(err);
-	}
-}
+	struct net_backend be;
 
-/* Opens the existing tap @name with the virtio-net header on it. */
-static int net_open_tap(const char *name)
-{
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
-	int hdr_len = (int)NET_HDR_LEN;
-	int fd, err;
-
-	if (!if_nametoindex(name)) {
-		pr_err("--net: tap '%s' does not exist (create it first: ip tuntap add %s mode tap)",
-		       name, name);
-		return -ENODEV;
-	}
-	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		err = errno;
-		pr_err("--net: cannot open /dev/net/tun: %s", strerror(err));
-		return -err;
-	}
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		err = errno;
-		pr_err("--net: cannot attach to tap '%s': %s", name, tap_error(err));
-		close(fd);
-		return -err;
-	}
-	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0) {
-		err = errno;
-		pr_err("--net: tap '%s' refuses the virtio-net header: %s", name, strerror(err));
-		close(fd);
-		return -err;
-	}
-	return fd;
+	net_socket_backend(&be, fd, name, NET_CAP_VNET_HDR | NET_CAP_CSUM | NET_CAP_GSO |
+					  NET_CAP_MRG_RXBUF);
+	return virtio_net_attach(n, &be, mac, mem, loop);
 }
 
 int virtio_net_open(struct virtio_net *n, const struct net_config *cfg,
 		    const struct guest_mem *mem, struct event_loop *loop)
 {
+	const struct net_backend_ops *ops = net_backend_for(cfg);
+	struct net_backend be;
 	u8 mac[6];
-	int fd = net_open_tap(cfg->tap), ret;
+	int ret = ops->open(&be, cfg, mem);
 
-	if (fd < 0)
-		return fd;
+	if (ret)
+		return ret;
 	if (cfg->has_mac)
 		memcpy(mac, cfg->mac, sizeof(mac));
 	else
 		virtio_net_default_mac(cfg->tap, mac);
-	ret = virtio_net_init(n, fd, cfg->tap, mac, mem, loop);
-	if (ret)
-		return ret;
-	n->is_tap = true;
-	if (cfg->vhost) {
-		ret = vhost_net_open(n);
-		if (ret)
-			virtio_net_close(n);
-	}
-	return ret;
+	return virtio_net_attach(n, &be, mac, mem, loop);
 }
 
 void virtio_net_close(struct virtio_net *n)
@@ -425,8 +467,65 @@ void virtio_net_close(struct virtio_net *n)
 		return;
 	if (!n->tap_broken)
 		event_loop_del(n->loop, &n->tap_src);
-	vhost_net_close(n);
-	close(n->tap_fd);
+	if (n->err_src.fd >= 0)
+		event_loop_del(n->loop, &n->err_src);
+	n->be.ops->close(&n->be);
 	virtio_dev_destroy(&n->vdev);
 	n->vdev.ops = NULL;
+}
+
+int virtio_net_quiesce(struct virtio_net *n)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&n->vdev.lock);
+	if (!n->quiesced && n->kernel_running)
+		ret = n->be.ops->kernel_quiesce(&n->be, &n->vdev);
+	if (!ret) {
+		net_poll_tap(n, false);
+		n->quiesced = true;
+	}
+	pthread_mutex_unlock(&n->vdev.lock);
+	return ret;
+}
+
+/* Serves what came while paused: kicks on either queue, packets waiting in the backend. */
+void virtio_net_resume(struct virtio_net *n)
+{
+	struct virtio_dev *dev = &n->vdev;
+	int ret;
+
+	pthread_mutex_lock(&dev->lock);
+	if (!n->quiesced)
+		goto out;
+	n->quiesced = false;
+	if (n->kernel_running) {
+		ret = n->be.ops->kernel_resume(&n->be, dev);
+		if (ret) {
+			net_kernel_stop(n);
+			virtio_dev_fail(dev, "the kernel would not take the queues back", ret);
+		}
+		goto out;
+	}
+	for (unsigned int q = NET_TX_Q + 1; q-- > 0;)
+		if (virtio_dev_running(dev) && dev->vqs[q].size)
+			net_queue_notify(dev, q);
+out:
+	pthread_mutex_unlock(&dev->lock);
+}
+
+bool virtio_net_kernel_served(const struct virtio_net *n)
+{
+	return net_has(n, NET_CAP_KERNEL);
+}
+
+void virtio_net_count_start(struct virtio_net *n)
+{
+	if (n->be.ops->stats_start)
+		n->be.ops->stats_start(&n->be);
+}
+
+bool virtio_net_kernel_packets(const struct virtio_net *n, u64 sent_received[2])
+{
+	return n->be.ops->stats && n->be.ops->stats(&n->be, sent_received);
 }

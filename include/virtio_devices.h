@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "console.h"
 #include "event_loop.h"
+#include "net_backend.h"
 #include "virtio_mmio.h"
 
 /* virtio-blk over a host file (devices/virtio_blk.c). */
@@ -36,7 +37,7 @@ int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigne
 		    const struct guest_mem *mem, struct event_loop *loop);
 void virtio_blk_close(struct virtio_blk *b);
 
-/* virtio-net on a host tap (devices/virtio_net.c). */
+/* virtio-net on a network backend (devices/virtio_net.c, include/net_backend.h). */
 #define NET_QUEUE_SIZE 256
 #define NET_RX_MAX_IOV 1024   /* UIO_MAXIOV: what one readv() takes */
 
@@ -47,27 +48,19 @@ struct net_rx_buf {
 	u32 len;
 };
 
-/* The host kernel serving a NIC's queues instead of arkvm (devices/vhost_net.c). */
-struct vhost_net {
-	int fd;                       /* /dev/vhost-net; -1 when arkvm serves them */
-	struct event_source err_src;  /* eventfd: the kernel found a ring broken */
-	bool running;                 /* between DRIVER_OK and reset */
-	/* --stats: the tap's packet counters, guest sent [0] and received [1] */
-	long long pkts_start[2];      /* at start; -1 unknown */
-	int pkts_end_fd[2];           /* to read them at the end; -1 none */
-};
-
 struct virtio_net {
 	struct virtio_dev vdev;
-	int tap_fd;
-	bool is_tap;                  /* false in tests, on a socketpair */
-	char tap[CFG_MAX_IFNAME + 1];
+	struct net_backend be;
 	struct virtio_net_config config;
 
 	/* Everything below belongs to the I/O thread. */
 	struct event_loop *loop;
-	struct event_source tap_src;  /* readable: a packet for the guest */
+	/* The backend's fd (a tap, mostly): readable when a packet is for the guest. */
+	struct event_source tap_src;
 	bool tap_polled, tap_broken;
+	struct event_source err_src;  /* be.err_fd: the kernel found a ring broken */
+	bool kernel_running;          /* the kernel serves the queues (DRIVER_OK to reset) */
+	bool quiesced;                /* virtio_net_quiesce(): nothing goes into guest RAM */
 
 	u32 rx_generation;            /* dev->generation the held buffers came from */
 	bool rx_merge;                /* MRG_RXBUF: a packet may span buffers */
@@ -76,40 +69,56 @@ struct virtio_net {
 	unsigned int rx_nr_bufs, rx_nr_iov;
 	u64 rx_cap;
 	struct iovec rx_iov[NET_RX_MAX_IOV];
+	/* A backend without the header: the segments past it, for one recv. */
+	struct iovec rx_frame_iov[NET_RX_MAX_IOV];
 	struct virtq_chain chain;
+	struct iovec tx_frame_iov[NET_QUEUE_SIZE];  /* the same for one send */
 
 	u64 rx_packets, tx_packets, rx_dropped, tx_dropped;
-	struct vhost_net vhost;
 };
 
 /*
- * Attaches to an existing tap with IFF_VNET_HDR (never creates one, so
- * nothing is left behind) and watches it on @loop.  Prints one line and
+ * Opens the backend @cfg names (a tap, with vhost or without: attaches to
+ * an existing tap, never creates one, so nothing is left behind) and
+ * watches it on @loop.  Main thread, at start-up: prints one line and
  * returns -errno on error.
  */
 int virtio_net_open(struct virtio_net *n, const struct net_config *cfg,
 		    const struct guest_mem *mem, struct event_loop *loop);
-/* The same on any packet fd (tests use a socketpair); takes ownership of @fd. */
+/*
+ * The same on an opened backend, which the device takes (and closes on
+ * error).  The features offered follow from @be->caps.
+ */
+int virtio_net_attach(struct virtio_net *n, const struct net_backend *be, const u8 mac[6],
+		      const struct guest_mem *mem, struct event_loop *loop);
+/*
+ * On any fd that keeps packet boundaries (tests use a socketpair), with a
+ * tap's capabilities but no tap ioctls; takes ownership of @fd.
+ */
 int virtio_net_init(struct virtio_net *n, int fd, const char *name, const u8 mac[6],
 		    const struct guest_mem *mem, struct event_loop *loop);
 void virtio_net_close(struct virtio_net *n);
+
 /*
- * vhost-net, for a NIC opened with vhost: open() on the main thread at
- * start-up (prints one line and returns -errno on error), start() at
- * DRIVER_OK and stop() at reset with dev->lock held, close() at the end.
+ * For pause and snapshots: on the I/O thread, with the vCPUs parked.
+ * After quiesce() the device writes nothing into guest RAM (arkvm stops
+ * reading the backend and serving kicks; a kernel datapath stops touching
+ * the rings) until resume(), which serves what came meanwhile.  quiesce()
+ * returns 0 or -errno (the device then runs on); both may be repeated.
  */
-int vhost_net_open(struct virtio_net *n);
+int virtio_net_quiesce(struct virtio_net *n);
+void virtio_net_resume(struct virtio_net *n);
+
+/* The host kernel moves the packets (vhost): arkvm's own counters see none. */
+bool virtio_net_kernel_served(const struct virtio_net *n);
 /*
- * --stats: the kernel moves vhost-net's packets, so only the tap counts
- * them. count_start() reads its counters at start-up (main thread, before
- * the sandbox); packets() gives what moved since, once, and false if the
- * tap's counters cannot be read (no sysfs, another network namespace).
+ * --stats for a kernel-served NIC, from the backend's counters:
+ * count_start() at start-up (main thread, before the sandbox), then
+ * kernel_packets() once at the end, what the guest sent [0] and received
+ * [1] since; false when unknown (no sysfs, another network namespace).
  */
-void vhost_net_count_start(struct virtio_net *n);
-bool vhost_net_packets(const struct virtio_net *n, u64 sent_received[2]);
-int vhost_net_start(struct virtio_net *n);
-void vhost_net_stop(struct virtio_net *n);
-void vhost_net_close(struct virtio_net *n);
+void virtio_net_count_start(struct virtio_net *n);
+bool virtio_net_kernel_packets(const struct virtio_net *n, u64 sent_received[2]);
 /* The MAC a NIC gets without mac=: locally administered, stable per tap name. */
 void virtio_net_default_mac(const char *tap, u8 mac[6]);
 

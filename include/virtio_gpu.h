@@ -42,9 +42,11 @@
 #define GPU_EDID_SIZE      128
 
 /*
- * Host memory all resources together may take, as the decoder counts it
- * (4 bytes a texel): a guest cannot grow arkvm past it.  3D applications
- * need more than a console.
+ * Host memory a guest can make arkvm hold for its GPU: all resources
+ * together, as the decoder counts them (4 bytes a texel), their backing
+ * arrays (an iovec an entry) and the last picture kept for screenshots.
+ * A guest cannot grow arkvm past it.  3D applications need more than a
+ * console.
  */
 #define GPU_MAX_HOST_BYTES_2D (256ull << 20)
 #define GPU_MAX_HOST_BYTES_3D (1024ull << 20)
@@ -176,10 +178,11 @@ struct virtio_gpu {
 	struct gpu_resource *resources;
 	unsigned int nr_resources;
 	u64 host_bytes;               /* what the backend holds for resources */
+	u64 heap_bytes;               /* backing arrays and last_rgb: arkvm's own heap */
 	struct gpu_scanout scanouts[GPU_NUM_SCANOUTS];
 	struct gpu_cursor cursor;
 	struct gpu_stats stats;
-	u64 host_limit;               /* GPU_MAX_HOST_BYTES_2D or _3D */
+	u64 host_limit;               /* GPU_MAX_HOST_BYTES_2D or _3D: host_bytes + heap_bytes */
 	u32 ctx_ids[GPU_MAX_CONTEXTS];
 	unsigned int nr_contexts;
 	struct gpu_fence fences[GPU_QUEUE_SIZE];   /* at most one per ring entry */

@@ -54,6 +54,11 @@ struct gpu_cmd {
 #define GPU_CMD(req, fn) { sizeof(req), fn }
 
 struct gpu_resource *gpu_find(struct virtio_gpu *g, u32 id);
+/*
+ * Whether @bytes more host memory stays within g->host_limit, counting the
+ * resources and arkvm's heap for backing arrays and the last picture.
+ */
+bool gpu_fits(const struct virtio_gpu *g, u64 bytes);
 /* Counts it against the device's resource and host-memory limits. */
 void gpu_add_resource(struct virtio_gpu *g, struct gpu_resource *res);
 

@@ -448,8 +448,8 @@ int vm_setup_devices(struct vm *vm)
 		if (ret)
 			return ret;
 		vm->nr_nets++;
-		if (vm->cfg->stats && vm->nets[i].vhost.fd >= 0)
-			vhost_net_count_start(&vm->nets[i]);
+		if (vm->cfg->stats && virtio_net_kernel_served(&vm->nets[i]))
+			virtio_net_count_start(&vm->nets[i]);
 		ret = virtio_slot_attach(vm, &vm->nets[i].vdev);
 		if (ret)
 			return ret;
@@ -686,15 +686,15 @@ static void vm_print_vhost_stats(const struct virtio_net *n)
 	unsigned long mmio = atomic_load(&n->vdev.stats.mmio);
 	u64 moved[2]; /* the guest sent, received */
 
-	if (vhost_net_packets(n, moved))
+	if (virtio_net_kernel_packets(n, moved))
 		pr_info("stats: %s %s: packets moved by vhost-net in the kernel: %llu received, "
 			"%llu sent (the tap's counters); per packet: %.3f register accesses",
-			n->vdev.name, n->tap, (unsigned long long)moved[1],
+			n->vdev.name, n->be.name, (unsigned long long)moved[1],
 			(unsigned long long)moved[0], per(mmio, (unsigned long)(moved[0] + moved[1])));
 	else
 		pr_info("stats: %s %s: packets moved by vhost-net in the kernel, which counts "
 			"them (ip -s link show %s); %lu register accesses",
-			n->vdev.name, n->tap, n->tap, mmio);
+			n->vdev.name, n->be.name, n->be.name, mmio);
 }
 
 /*
@@ -708,14 +708,14 @@ static void vm_print_net_stats(const struct virtio_net *n)
 	const struct virtio_stats *st = &n->vdev.stats;
 	unsigned long pkts = (unsigned long)(n->rx_packets + n->tx_packets);
 
-	if (n->vhost.fd >= 0) {
+	if (virtio_net_kernel_served(n)) {
 		vm_print_vhost_stats(n);
 		return;
 	}
 	pr_info("stats: %s %s: %llu packets received, %llu sent, %llu + %llu dropped; "
 		"per packet: %.3f kicks, %.3f interrupts, %.3f register accesses; "
 		"receive-queue kicks per packet received: %.3f",
-		n->vdev.name, n->tap, (unsigned long long)n->rx_packets,
+		n->vdev.name, n->be.name, (unsigned long long)n->rx_packets,
 		(unsigned long long)n->tx_packets, (unsigned long long)n->rx_dropped,
 		(unsigned long long)n->tx_dropped, per(all_kicks(st), pkts),
 		per(atomic_load(&st->interrupts), pkts), per(atomic_load(&st->mmio), pkts),

@@ -363,6 +363,102 @@ static void test_last_picture_survives_reset(void)
 	gpu_teardown(&e);
 }
 
+/* Where a large ATTACH_BACKING request goes: past the framebuffer. */
+#define BIG_REQ (FAKE_BUF + 0x10000)
+
+/*
+ * Attaches GPU_MAX_BACKING one-byte entries to resource @id, all at PIXELS:
+ * the largest array arkvm will keep, for the least guest RAM.
+ */
+static u32 attach_max(struct gpu_env *e, u32 id)
+{
+	const struct virtio_gpu_resource_attach_backing a = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING,
+		.resource_id = id, .nr_entries = GPU_MAX_BACKING,
+	};
+	const struct virtio_gpu_mem_entry ent = { .addr = PIXELS, .length = 1 };
+	u32 len = (u32)(sizeof(a) + GPU_MAX_BACKING * sizeof(ent));
+	struct fake_seg segs[] = { { BIG_REQ, len, false }, { RESP, 24, true } };
+	u8 *req = fake_hva(&e->ctrl, BIG_REQ);
+	u32 used_id, used;
+
+	memcpy(req, &a, sizeof(a));
+	for (u32 i = 0; i < GPU_MAX_BACKING; i++)
+		memcpy(req + sizeof(a) + i * sizeof(ent), &ent, sizeof(ent));
+	fake_post(&e->ctrl, segs, 2, false);
+	virtio_dev_queue_notify(&e->g.vdev, GPU_CTRL_Q);
+	if (!fake_used(&e->ctrl, &used_id, &used) || used < sizeof(struct virtio_gpu_ctrl_hdr))
+		return 0;
+	return ((struct virtio_gpu_ctrl_hdr *)fake_hva(&e->ctrl, RESP))->type;
+}
+
+/*
+ * Backing arrays are host heap the guest makes arkvm grow (16 bytes an
+ * entry, up to GPU_MAX_BACKING entries a resource): they count against the
+ * cap like the resources' pixels, so tiny resources with maximal arrays are
+ * refused long before GPU_MAX_RESOURCES of them hold a gigabyte.
+ */
+static void test_backing_arrays_count_against_cap(void)
+{
+	const u64 array = GPU_MAX_BACKING * sizeof(struct iovec);
+	struct virtio_gpu_resource_detach_backing detach = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING, .resource_id = 1,
+	};
+	struct gpu_env e;
+	u32 id, type = 0;
+
+	gpu_setup(&e);
+	for (id = 1; id <= GPU_MAX_RESOURCES; id++) {
+		CHECK_EQ(create_2d(&e, id, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1, 1),
+			 VIRTIO_GPU_RESP_OK_NODATA);
+		type = attach_max(&e, id);
+		if (type != VIRTIO_GPU_RESP_OK_NODATA)
+			break;
+	}
+	CHECK_EQ(type, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	/* Each accepted resource cost its 4 bytes of pixels and its array. */
+	CHECK((id - 1) * (array + 4) <= e.g.host_limit);
+	CHECK(id * (array + 4) > e.g.host_limit);
+	CHECK(!gpu_broken(&e));
+	/* Detaching gives the array back: the refused attach now fits. */
+	CHECK_EQ(gpu_cmd(&e, &detach, sizeof(detach)), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(attach_max(&e, id), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(attach_max(&e, 1), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	gpu_teardown(&e);
+}
+
+/*
+ * The last picture kept for screenshots after the display went dark is
+ * host heap too (3 bytes a pixel): while it is kept, a resource as large as
+ * the whole cap no longer fits.
+ */
+static void test_last_picture_counts_against_cap(void)
+{
+	/* GPU_MAX_RES_DIM x 4096 texels of 4 bytes: 256 MiB, the 2D cap exactly. */
+	const u32 w = GPU_MAX_RES_DIM, h = (u32)(GPU_MAX_HOST_BYTES_2D / 4 / GPU_MAX_RES_DIM);
+	struct virtio_gpu_resource_unref unref = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF, .resource_id = 2,
+	};
+	struct gpu_env e;
+
+	gpu_setup(&e);
+	CHECK_EQ((u64)w * h * 4, e.g.host_limit);
+	CHECK_EQ(create_2d(&e, 2, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, w, h),
+		 VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(gpu_cmd(&e, &unref, sizeof(unref)), VIRTIO_GPU_RESP_OK_NODATA);
+
+	e.g.watched = true;
+	CHECK(make_screen(&e));
+	/* The driver's reset as the device sees it; its rings stay up here. */
+	e.g.vdev.ops->reset(&e.g.vdev);
+	CHECK(e.g.last_rgb);
+	CHECK_EQ(create_2d(&e, 2, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, w, h),
+		 VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	CHECK_EQ(create_2d(&e, 3, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, W, H),
+		 VIRTIO_GPU_RESP_OK_NODATA);
+	gpu_teardown(&e);
+}
+
 static void test_cursor_commands_checked(void)
 {
 	struct gpu_env e;
@@ -417,5 +513,7 @@ TEST_SUITE(virtio_gpu,
 	   TEST(test_chain_without_response_breaks_device),
 	   TEST(test_unref_and_reset_free_everything),
 	   TEST(test_last_picture_survives_reset),
+	   TEST(test_backing_arrays_count_against_cap),
+	   TEST(test_last_picture_counts_against_cap),
 	   TEST(test_cursor_commands_checked),
 	   TEST(test_events_clear));
