@@ -99,7 +99,7 @@ CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_co
 # Network backends behind include/net_backend.h.
 CORE_SRCS += src/backends/net_tap.c src/backends/net_vhost.c
 # Code that talks to KVM on arm64.
-VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
+VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
 NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c

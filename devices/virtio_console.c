@@ -10,9 +10,11 @@
  */
 #include <errno.h>
 #include <linux/virtio_ids.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "log.h"
 #include "virtio_devices.h"
 
@@ -218,3 +220,33 @@ void virtio_console_init(struct virtio_console *vc, const struct guest_mem *mem,
 	vc->vdev.config_len = sizeof(vc->config);
 	console_add_writer(con, vcon_tx_room, vc);
 }
+
+/*
+ * The device class: with --console virtio, the guest's console is hvc0 and
+ * takes the console's input; the UART keeps early output.
+ */
+static unsigned int vcon_count(const struct vm_config *cfg)
+{
+	return cfg->console == CONSOLE_VIRTIO;
+}
+
+static int vcon_create(struct device *dev, struct device_host *host, unsigned int index __unused)
+{
+	struct virtio_console *vc = calloc(1, sizeof(*vc));
+
+	if (!vc) {
+		pr_err("virtio-console: out of memory");
+		return -ENOMEM;
+	}
+	dev->priv = vc;
+	virtio_console_init(vc, host->mem, host->console);
+	dev->vdev = &vc->vdev;
+	console_set_sink(host->console, &virtio_console_sink, vc);
+	return host->attach_virtio(host, &vc->vdev);
+}
+
+const struct device_class virtio_console_class = {
+	.name = "virtio-console",
+	.count = vcon_count,
+	.create = vcon_create,
+};

@@ -10,8 +10,11 @@
 #include <errno.h>
 #include <linux/input.h>
 #include <linux/virtio_ids.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
+#include "log.h"
 #include "virtio_input.h"
 
 static void set_bit8(u8 *map, unsigned int bit)
@@ -146,7 +149,7 @@ unsigned int virtio_input_send(struct virtio_input *in, const struct virtio_inpu
 	unsigned int sent = 0;
 
 	pthread_mutex_lock(&dev->lock);
-	while (virtio_dev_running(dev) && sent < n) {
+	while (!in->held && virtio_dev_running(dev) && sent < n) {
 		int ret = virtq_pop(vq, c);
 
 		if (ret < 0) {
@@ -180,3 +183,59 @@ void virtio_input_init(struct virtio_input *in, enum input_kind kind, const stru
 	in->vdev.config = &in->config;
 	in->vdev.config_len = sizeof(in->config);
 }
+
+/*
+ * The device class: with --display vnc, a keyboard (instance 0) and a
+ * tablet (instance 1) for the viewer; the vnc class connects them.
+ */
+static unsigned int input_count(const struct vm_config *cfg)
+{
+	return cfg->display.vnc ? 2 : 0;
+}
+
+static int input_create(struct device *dev, struct device_host *host, unsigned int index)
+{
+	struct virtio_input *in = calloc(1, sizeof(*in));
+
+	if (!in) {
+		pr_err("virtio-input: out of memory");
+		return -ENOMEM;
+	}
+	dev->priv = in;
+	virtio_input_init(in, index ? INPUT_TABLET : INPUT_KEYBOARD, host->mem);
+	dev->vdev = &in->vdev;
+	dev->id = in->vdev.name;
+	return host->attach_virtio(host, &in->vdev);
+}
+
+/*
+ * Paused, the viewer's input is dropped, as a real keyboard's is while
+ * its machine is suspended: the VNC thread must not write guest RAM.
+ */
+static void input_hold(struct device *dev, bool held)
+{
+	struct virtio_input *in = dev->priv;
+
+	pthread_mutex_lock(&in->vdev.lock);
+	in->held = held;
+	pthread_mutex_unlock(&in->vdev.lock);
+}
+
+static int input_quiesce(struct device *dev)
+{
+	input_hold(dev, true);
+	return 0;
+}
+
+static void input_resume(struct device *dev)
+{
+	input_hold(dev, false);
+}
+
+const struct device_class virtio_input_class = {
+	.name = "virtio-input",
+	.count = input_count,
+	.create = input_create,
+	.quiesce = input_quiesce,
+	.resume = input_resume,
+};

@@ -25,11 +25,13 @@
 #include <linux/if_ether.h>
 #include <linux/virtio_ids.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "log.h"
 #include "virtio_devices.h"
 
@@ -529,3 +531,99 @@ bool virtio_net_kernel_packets(const struct virtio_net *n, u64 sent_received[2])
 {
 	return n->be.ops->stats && n->be.ops->stats(&n->be, sent_received);
 }
+
+/* --- the device class: one NIC per --net, in the order given ------------------- */
+
+static unsigned int net_count(const struct vm_config *cfg)
+{
+	return cfg->nr_nets;
+}
+
+static int net_create(struct device *dev, struct device_host *host, unsigned int index)
+{
+	const struct net_config *cfg = &host->cfg->nets[index];
+	struct virtio_net *n = calloc(1, sizeof(*n));
+	int ret;
+
+	if (!n) {
+		pr_err("virtio-net: out of memory");
+		return -ENOMEM;
+	}
+	dev->priv = n;
+	dev->id = cfg->id;
+	ret = virtio_net_open(n, cfg, host->mem, host->io_loop);
+	if (ret)
+		return ret;
+	dev->vdev = &n->vdev;
+	if (host->cfg->stats && virtio_net_kernel_served(n))
+		virtio_net_count_start(n);
+	return host->attach_virtio(host, &n->vdev);
+}
+
+static int net_quiesce(struct device *dev)
+{
+	return virtio_net_quiesce(dev->priv);
+}
+
+static void net_resume(struct device *dev)
+{
+	virtio_net_resume(dev->priv);
+}
+
+/* A NIC on vhost-net: the kernel moved its packets, and the tap counted them. */
+static void net_print_vhost_stats(const struct virtio_net *n)
+{
+	unsigned long mmio = atomic_load(&n->vdev.stats.mmio);
+	u64 moved[2]; /* the guest sent, received */
+
+	if (virtio_net_kernel_packets(n, moved))
+		pr_info("stats: %s %s: packets moved by vhost-net in the kernel: %llu received, "
+			"%llu sent (the tap's counters); per packet: %.3f register accesses",
+			n->vdev.name, n->be.name, (unsigned long long)moved[1],
+			(unsigned long long)moved[0], ratio(mmio, (unsigned long)(moved[0] + moved[1])));
+	else
+		pr_info("stats: %s %s: packets moved by vhost-net in the kernel, which counts "
+			"them (ip -s link show %s); %lu register accesses",
+			n->vdev.name, n->be.name, n->be.name, mmio);
+}
+
+/*
+ * A packet may span several receive buffers (MRG_RXBUF), so virtio-net's
+ * cost is also given per packet, each way counted; and the kicks on the
+ * receive queue (queue 0) per packet received: what refilling the
+ * guest's receive buffers costs it.
+ */
+static void net_stats(const struct device *dev)
+{
+	const struct virtio_net *n = dev->priv;
+	const struct virtio_stats *st = &n->vdev.stats;
+	unsigned long pkts = (unsigned long)(n->rx_packets + n->tx_packets);
+
+	if (virtio_net_kernel_served(n)) {
+		net_print_vhost_stats(n);
+		return;
+	}
+	pr_info("stats: %s %s: %llu packets received, %llu sent, %llu + %llu dropped; "
+		"per packet: %.3f kicks, %.3f interrupts, %.3f register accesses; "
+		"receive-queue kicks per packet received: %.3f",
+		n->vdev.name, n->be.name, (unsigned long long)n->rx_packets,
+		(unsigned long long)n->tx_packets, (unsigned long long)n->rx_dropped,
+		(unsigned long long)n->tx_dropped, ratio(virtio_stats_kicks(st), pkts),
+		ratio(atomic_load(&st->interrupts), pkts), ratio(atomic_load(&st->mmio), pkts),
+		ratio(atomic_load(&st->kicks[0]), (unsigned long)n->rx_packets));
+}
+
+static void net_destroy(struct device *dev)
+{
+	virtio_net_close(dev->priv);
+}
+
+const struct device_class virtio_net_class = {
+	.name = "virtio-net",
+	.count = net_count,
+	.create = net_create,
+	.quiesce = net_quiesce,
+	.resume = net_resume,
+	.stats = net_stats,
+	.destroy = net_destroy,
+};

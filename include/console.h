@@ -80,6 +80,8 @@ struct console {
 
 void console_init(struct console *c, const struct console_sink_ops *sink, void *sink_opaque,
 		  void (*quit)(void *opaque), void *quit_opaque);
+/* Input goes to @sink instead (a virtio console instead of the UART); before start. */
+void console_set_sink(struct console *c, const struct console_sink_ops *sink, void *sink_opaque);
 /* The guest has room for input again; from any thread, with any device lock held. */
 void console_rx_room(struct console *c);
 /* Starts taking input on @loop and puts a terminal into raw mode. */

@@ -2,6 +2,8 @@
 #ifndef ARKVM_DEVICE_H
 #define ARKVM_DEVICE_H
 
+#include <stdbool.h>
+
 #include "compiler.h"
 #include "vm_config.h"
 
@@ -59,6 +61,18 @@ struct device_class {
 	/* The device's own state, after the transport's (quiesced). */
 	int (*save)(struct device *dev, struct state_writer *w);
 	int (*restore)(struct device *dev, struct state_reader *r);
+	/*
+	 * Optional, for a device whose work must start on the I/O thread
+	 * itself (virglrenderer: its GL context is that thread's).  When
+	 * on_io_thread() says so, io_start() runs there before any vCPU does,
+	 * io_stop() there at the end, and the I/O thread goes without its
+	 * seccomp filter (Mesa needs far more than it allows).
+	 */
+	bool (*on_io_thread)(const struct device *dev);
+	int (*io_start)(struct device *dev);
+	void (*io_stop)(struct device *dev);
+	/* Optional: SIGUSR1, and once more at the stop: record what it shows (--screenshot). */
+	void (*capture)(struct device *dev);
 	/* --stats, once every thread is gone: its own lines. */
 	void (*stats)(const struct device *dev);
 	/*
@@ -80,6 +94,12 @@ struct device {
  * The classes, each defined in its own file in devices/ and listed once,
  * in slot order, in src/devices.c.
  */
+extern const struct device_class virtio_blk_class;
+extern const struct device_class virtio_net_class;
+extern const struct device_class virtio_console_class;
+extern const struct device_class virtio_gpu_class;
+extern const struct device_class virtio_input_class;
+extern const struct device_class vnc_class;
 extern const struct device_class virtio_rng_class;
 
 #endif

@@ -32,6 +32,12 @@ struct ratelimit {
 
 bool ratelimit_ok(struct ratelimit *rl);
 
+/* n / d for --stats lines, 0 when there is nothing to divide by. */
+static inline double ratio(unsigned long n, unsigned long d)
+{
+	return d ? (double)n / (double)d : 0.0;
+}
+
 #define pr_warn_ratelimited(fmt, ...)                                  \
 	do {                                                           \
 		static struct ratelimit __rl;                          \

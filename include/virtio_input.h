@@ -35,6 +35,7 @@ struct virtio_input {
 	struct virtq_chain event_chain;      /* under vdev.lock */
 	struct virtq_chain status_chain;     /* the I/O thread's */
 	u64 sent, dropped;
+	bool held;                           /* quiesced (pause): events are dropped */
 	/*
 	 * Optional: each event the driver sends on the status queue (its LED
 	 * state), on the I/O thread, without vdev.lock, so it may send events

@@ -65,6 +65,9 @@ struct virtio_stats {
 	atomic_ulong mmio;        /* register accesses: each one a VM exit */
 };
 
+/* Every queue's kicks together. */
+unsigned long virtio_stats_kicks(const struct virtio_stats *st);
+
 /*
  * How KVM reaches a slot's device without arkvm (virtio_slots.c): for a
  * device whose queues the host kernel serves (vhost-net), which then takes

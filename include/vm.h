@@ -19,9 +19,6 @@
 #include "park.h"
 #include "uart_16550.h"
 #include "virtio_devices.h"
-#include "virtio_gpu.h"
-#include "virtio_input.h"
-#include "vnc.h"
 #include "virtio_slots.h"
 #include "vm_state.h"
 #include "arch/arm64/layout.h"
@@ -95,13 +92,6 @@ struct vm {
 
 	struct virtio_blk disks[CFG_MAX_DISKS];
 	unsigned int nr_disks;
-	struct virtio_net nets[CFG_MAX_NETS];
-	unsigned int nr_nets;
-	struct virtio_console vcon;   /* with --console virtio */
-	struct virtio_gpu gpu;        /* with --gpu */
-	struct virtio_input kbd, tablet;  /* with --display vnc */
-	struct vnc vnc;
-	int screenshot_fd;            /* with --screenshot, else -1 */
 	struct virtio_slot virtio[ARM64_VIRTIO_SLOTS];
 	unsigned int nr_virtio;
 	struct device devices[VM_MAX_DEVICES];  /* the registry's (src/devices.c) */
@@ -115,7 +105,7 @@ struct vm {
 	pthread_t io_thread;
 	bool io_started;
 	u64 io_cpu_ns;              /* the I/O thread's CPU time, at its end */
-	/* --gpu virgl: the I/O thread starts the renderer, then says how it went. */
+	/* A device that starts on the I/O thread (--gpu virgl): then says how it went. */
 	sem_t io_ready;
 	int io_start_err;
 
@@ -176,6 +166,12 @@ struct state_reader;
 int vm_devices_save(struct vm *vm, struct state_writer *w);
 int vm_devices_restore(struct vm *vm, struct state_reader *r);
 void vm_devices_print_stats(const struct vm *vm);
+/* SIGUSR1 and the stop: each device records what it shows. Main thread. */
+void vm_devices_capture(struct vm *vm);
+/* Devices that must start on the I/O thread: whether any, and their start/stop there. */
+bool vm_devices_on_io_thread(const struct vm *vm);
+int vm_devices_io_start(struct vm *vm);
+void vm_devices_io_stop(struct vm *vm);
 void vm_devices_destroy(struct vm *vm);
 /* The signals only the main thread takes (on its signalfd): others block them. */
 void vm_main_signals(sigset_t *set);

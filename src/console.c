@@ -348,6 +348,12 @@ void console_init(struct console *c, const struct console_sink_ops *sink, void *
 	};
 }
 
+void console_set_sink(struct console *c, const struct console_sink_ops *sink, void *sink_opaque)
+{
+	c->sink = sink;
+	c->sink_opaque = sink_opaque;
+}
+
 static int console_raw_mode(struct console *c)
 {
 	struct termios raw;

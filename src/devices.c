@@ -14,6 +14,11 @@
 #include "vm.h"
 
 static const struct device_class *const device_classes[] = {
+	&virtio_net_class,
+	&virtio_console_class,
+	&virtio_gpu_class,
+	&virtio_input_class,     /* with --display vnc: keyboard, tablet */
+	&vnc_class,              /* after the display and its input devices */
 	&virtio_rng_class,
 };
 
@@ -164,6 +169,45 @@ int vm_devices_restore(struct vm *vm, struct state_reader *r)
 		}
 	}
 	return 0;
+}
+
+void vm_devices_capture(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_devices; i++)
+		if (vm->devices[i].cls->capture)
+			vm->devices[i].cls->capture(&vm->devices[i]);
+}
+
+static bool device_on_io_thread(const struct device *dev)
+{
+	return dev->cls->on_io_thread && dev->cls->on_io_thread(dev);
+}
+
+bool vm_devices_on_io_thread(const struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_devices; i++)
+		if (device_on_io_thread(&vm->devices[i]))
+			return true;
+	return false;
+}
+
+int vm_devices_io_start(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_devices; i++) {
+		struct device *dev = &vm->devices[i];
+		int ret = device_on_io_thread(dev) ? dev->cls->io_start(dev) : 0;
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void vm_devices_io_stop(struct vm *vm)
+{
+	for (unsigned int i = vm->nr_devices; i-- > 0;)
+		if (device_on_io_thread(&vm->devices[i]))
+			vm->devices[i].cls->io_stop(&vm->devices[i]);
 }
 
 void vm_devices_print_stats(const struct vm *vm)

@@ -54,6 +54,15 @@ static void stat_add(atomic_ulong *counter, unsigned long n)
 	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
 }
 
+unsigned long virtio_stats_kicks(const struct virtio_stats *st)
+{
+	unsigned long n = 0;
+
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		n += atomic_load(&st->kicks[q]);
+	return n;
+}
+
 static void virtio_dev_interrupt(struct virtio_dev *dev, unsigned int why)
 {
 	stat_add(&dev->stats.interrupts, 1);

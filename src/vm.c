@@ -57,7 +57,7 @@ struct vm *vm_alloc(const struct vm_config *cfg)
 	vm->state = VM_STATE_CONFIGURED;
 	vm->cmds.src.fd = vm->io_park_src.fd = -1;
 	vm->kvm_fd = vm->vm_fd = vm->gic_fd = -1;
-	vm->signals.fd = vm->screenshot_fd = -1;
+	vm->signals.fd = -1;
 	vm->loop.epoll_fd = vm->loop.wake_fd = -1;
 	vm->io_loop.epoll_fd = vm->io_loop.wake_fd = -1;
 	atomic_init(&vm->stop_reason, VM_RUNNING);
@@ -305,95 +305,6 @@ static int vm_check_disks_distinct(const struct vm_config *cfg)
 	return 0;
 }
 
-/* --display vnc: a keyboard and a tablet for the viewer, and the server. */
-static int vm_setup_vnc(struct vm *vm)
-{
-#ifdef ARKVM_VNC
-	int ret;
-
-	virtio_input_init(&vm->kbd, INPUT_KEYBOARD, &vm->mem);
-	virtio_input_init(&vm->tablet, INPUT_TABLET, &vm->mem);
-	ret = virtio_slot_attach(vm, &vm->kbd.vdev);
-	if (!ret)
-		ret = virtio_slot_attach(vm, &vm->tablet.vdev);
-	if (!ret)
-		ret = vnc_start(&vm->vnc, &vm->cfg->display, &vm->gpu, &vm->kbd, &vm->tablet,
-				!vm->cfg->no_seccomp);
-	return ret;
-#else
-	pr_err("--display vnc: this arkvm was built without libvncserver (a static or VNC=0 "
-	       "build); use --screenshot");
-	return -ENOTSUP;
-#endif
-}
-
-/* --gpu and --screenshot: the display device, and the file it is shown in. */
-static int vm_setup_gpu(struct vm *vm)
-{
-	const struct gpu_config *cfg = &vm->cfg->gpu;
-	const struct gpu_backend_ops *backend = &gpu_2d_backend;
-	int ret;
-
-	if (cfg->mode == GPU_NONE)
-		return 0;
-	if (cfg->mode == GPU_VIRGL) {
-#ifdef ARKVM_VIRGL
-		backend = &gpu_virgl_backend;
-#else
-		pr_err("--gpu virgl: this arkvm was built without virglrenderer (a static or "
-		       "GPU=0 build); use --gpu 2d");
-		return -ENOTSUP;
-#endif
-	}
-	if (vm->cfg->screenshot[0]) {
-		vm->screenshot_fd = screenshot_open(vm->cfg->screenshot);
-		if (vm->screenshot_fd < 0)
-			return vm->screenshot_fd;
-	}
-	ret = virtio_gpu_init(&vm->gpu, cfg, backend, &vm->mem, &vm->io_loop);
-	if (ret) {
-		pr_err("virtio-gpu: %s", strerror(-ret));
-		return ret;
-	}
-	vm->gpu.watched = vm->cfg->screenshot[0] != 0;
-	/* A renderer with a start of its own starts on the I/O thread (vm_run). */
-	if (!backend->init) {
-		ret = virtio_gpu_start(&vm->gpu);
-		if (ret)
-			return ret;
-	} else if (sem_init(&vm->io_ready, 0, 0)) {
-		return -errno;
-	}
-	ret = virtio_slot_attach(vm, &vm->gpu.vdev);
-	if (!ret && vm->cfg->display.vnc)
-		ret = vm_setup_vnc(vm);
-	return ret;
-}
-
-/* The display as it is now, into the --screenshot file; from the main thread. */
-static void vm_screenshot(struct vm *vm)
-{
-	u32 width, height;
-	u8 *rgb;
-	int ret;
-
-	if (vm->screenshot_fd < 0)
-		return;
-	ret = virtio_gpu_read_scanout(&vm->gpu, &rgb, &width, &height);
-	if (ret == -ENODATA) {
-		pr_warn("screenshot: the guest shows nothing on the display yet");
-		return;
-	}
-	if (!ret) {
-		ret = screenshot_write(vm->screenshot_fd, rgb, width, height);
-		free(rgb);
-	}
-	if (ret)
-		pr_warn("screenshot: %s", strerror(-ret));
-	else
-		pr_info("screenshot: %ux%u written to %s", width, height, vm->cfg->screenshot);
-}
-
 int vm_setup_devices(struct vm *vm)
 {
 	const struct irq_line uart_irq = {
@@ -402,11 +313,11 @@ int vm_setup_devices(struct vm *vm)
 	int ret;
 
 	uart_init(&vm->uart, &uart_irq, &console_uart_ops, &vm->console);
-	/* The UART always prints (early output); input goes to the guest's console. */
-	if (vm->cfg->console == CONSOLE_VIRTIO)
-		console_init(&vm->console, &virtio_console_sink, &vm->vcon, vm_console_quit, vm);
-	else
-		console_init(&vm->console, &console_uart_sink, &vm->uart, vm_console_quit, vm);
+	/*
+	 * The UART always prints (early output); input goes to the guest's
+	 * console, the UART's unless a virtio console takes it over.
+	 */
+	console_init(&vm->console, &console_uart_sink, &vm->uart, vm_console_quit, vm);
 	console_attach_uart(&vm->console, &vm->uart); /* its output waits when stdout is slow */
 	ret = mmio_bus_register(&vm->bus, ARM64_UART_BASE, ARM64_UART_SIZE,
 				&uart_16550_mmio_ops, &vm->uart, "uart");
@@ -443,33 +354,7 @@ int vm_setup_devices(struct vm *vm)
 		if (ret)
 			return ret;
 	}
-	for (unsigned int i = 0; i < vm->cfg->nr_nets; i++) {
-		ret = virtio_net_open(&vm->nets[i], &vm->cfg->nets[i], &vm->mem, &vm->io_loop);
-		if (ret)
-			return ret;
-		vm->nr_nets++;
-		if (vm->cfg->stats && virtio_net_kernel_served(&vm->nets[i]))
-			virtio_net_count_start(&vm->nets[i]);
-		ret = virtio_slot_attach(vm, &vm->nets[i].vdev);
-		if (ret)
-			return ret;
-	}
-	if (vm->cfg->console == CONSOLE_VIRTIO) {
-		virtio_console_init(&vm->vcon, &vm->mem, &vm->console);
-		ret = virtio_slot_attach(vm, &vm->vcon.vdev);
-		if (ret)
-			return ret;
-	}
-	ret = vm_setup_gpu(vm);
-	if (ret)
-		return ret;
 	return vm_devices_create(vm);
-}
-
-/* A GPU backend that must start on the thread that serves it (virglrenderer). */
-static bool vm_gpu_starts_on_io(const struct vm *vm)
-{
-	return vm->gpu.vdev.ops && vm->gpu.backend->init;
 }
 
 /*
@@ -484,17 +369,18 @@ static void *vm_io_thread(void *arg)
 	bool filtered = !vm->cfg->no_seccomp;
 
 	pthread_setname_np(pthread_self(), "io");
-	if (vm_gpu_starts_on_io(vm)) {
-		vm->io_start_err = virtio_gpu_start(&vm->gpu);
+	if (vm_devices_on_io_thread(vm)) {
+		vm->io_start_err = vm_devices_io_start(vm);
 		sem_post(&vm->io_ready);
-		if (vm->io_start_err)
+		if (vm->io_start_err) {
+			park_leave(&vm->io_park);
 			return NULL;
+		}
 		filtered = false;
 	}
 	if (sandbox_enter(SANDBOX_IO, filtered) || event_loop_run(&vm->io_loop))
 		vm_request_stop(vm, VM_STOP_ERROR);
-	if (vm_gpu_starts_on_io(vm))
-		virtio_gpu_stop(&vm->gpu);  /* GL is this thread's: tear it down here */
+	vm_devices_io_stop(vm);
 	vm->io_cpu_ns = thread_cpu_ns();
 	park_leave(&vm->io_park);
 	return NULL;
@@ -517,9 +403,12 @@ int vm_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, size_t s
 
 static int vm_start_io(struct vm *vm)
 {
-	bool gpu = vm_gpu_starts_on_io(vm);
-	int ret = vm_thread_create(&vm->io_thread, vm_io_thread, vm,
-				   gpu ? 0 : VM_THREAD_STACK_SIZE);
+	bool gpu = vm_devices_on_io_thread(vm);
+	int ret;
+
+	if (gpu && sem_init(&vm->io_ready, 0, 0))
+		return -errno;
+	ret = vm_thread_create(&vm->io_thread, vm_io_thread, vm, gpu ? 0 : VM_THREAD_STACK_SIZE);
 
 	if (ret) {
 		pr_err("cannot start the I/O thread: %s", strerror(ret));
@@ -620,7 +509,7 @@ static void vm_signal(struct event_source *src, uint32_t events __unused)
 	if (read(src->fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	if (si.ssi_signo == SIGUSR1) {
-		vm_screenshot(vm);
+		vm_devices_capture(vm);
 		return;
 	}
 #ifdef ARKVM_TEST_HOOKS
@@ -666,62 +555,6 @@ static int vm_setup_signals(struct vm *vm)
 	return event_loop_add(&vm->loop, &vm->signals, EPOLLIN);
 }
 
-static double per(unsigned long n, unsigned long d)
-{
-	return d ? (double)n / (double)d : 0.0;
-}
-
-static unsigned long all_kicks(const struct virtio_stats *st)
-{
-	unsigned long n = 0;
-
-	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		n += atomic_load(&st->kicks[q]);
-	return n;
-}
-
-/* A NIC on vhost-net: the kernel moved its packets, and the tap counted them. */
-static void vm_print_vhost_stats(const struct virtio_net *n)
-{
-	unsigned long mmio = atomic_load(&n->vdev.stats.mmio);
-	u64 moved[2]; /* the guest sent, received */
-
-	if (virtio_net_kernel_packets(n, moved))
-		pr_info("stats: %s %s: packets moved by vhost-net in the kernel: %llu received, "
-			"%llu sent (the tap's counters); per packet: %.3f register accesses",
-			n->vdev.name, n->be.name, (unsigned long long)moved[1],
-			(unsigned long long)moved[0], per(mmio, (unsigned long)(moved[0] + moved[1])));
-	else
-		pr_info("stats: %s %s: packets moved by vhost-net in the kernel, which counts "
-			"them (ip -s link show %s); %lu register accesses",
-			n->vdev.name, n->be.name, n->be.name, mmio);
-}
-
-/*
- * A packet may span several receive buffers (MRG_RXBUF), so virtio-net's
- * cost is also given per packet, each way counted; and the kicks on the
- * receive queue (queue 0) per packet received: what refilling the
- * guest's receive buffers costs it.
- */
-static void vm_print_net_stats(const struct virtio_net *n)
-{
-	const struct virtio_stats *st = &n->vdev.stats;
-	unsigned long pkts = (unsigned long)(n->rx_packets + n->tx_packets);
-
-	if (virtio_net_kernel_served(n)) {
-		vm_print_vhost_stats(n);
-		return;
-	}
-	pr_info("stats: %s %s: %llu packets received, %llu sent, %llu + %llu dropped; "
-		"per packet: %.3f kicks, %.3f interrupts, %.3f register accesses; "
-		"receive-queue kicks per packet received: %.3f",
-		n->vdev.name, n->be.name, (unsigned long long)n->rx_packets,
-		(unsigned long long)n->tx_packets, (unsigned long long)n->rx_dropped,
-		(unsigned long long)n->tx_dropped, per(all_kicks(st), pkts),
-		per(atomic_load(&st->interrupts), pkts), per(atomic_load(&st->mmio), pkts),
-		per(atomic_load(&st->kicks[0]), (unsigned long)n->rx_packets));
-}
-
 /*
  * Where the CPU went while the guest ran: each vCPU thread's time is the
  * guest's own plus its exits; the I/O thread's is arkvm's cost of every
@@ -737,7 +570,7 @@ static void vm_print_cpu_stats(const struct vm *vm, u64 stopped, unsigned long b
 			(unsigned long long)vm->vcpus[i].mmio_exits, ns_to_ms(vm->vcpus[i].cpu_ns));
 	pr_info("stats: I/O thread: %.1f ms CPU for %lu buffers, %.1f us per buffer; "
 		"main thread: %.1f ms CPU; guest ran %.1f ms",
-		ns_to_ms(vm->io_cpu_ns), buffers, per((unsigned long)(vm->io_cpu_ns / 1000), buffers),
+		ns_to_ms(vm->io_cpu_ns), buffers, ratio((unsigned long)(vm->io_cpu_ns / 1000), buffers),
 		ns_to_ms(thread_cpu_ns()), first_run ? ns_to_ms(stopped - first_run) : 0.0);
 }
 
@@ -752,7 +585,7 @@ static void vm_print_stats(const struct vm *vm, u64 stopped)
 	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
 		const struct virtio_dev *d = vm->virtio[i].dev;
 		unsigned long used = atomic_load(&d->stats.used);
-		unsigned long kicks = all_kicks(&d->stats);
+		unsigned long kicks = virtio_stats_kicks(&d->stats);
 		unsigned long irqs = atomic_load(&d->stats.interrupts);
 		unsigned long mmio = atomic_load(&d->stats.mmio);
 
@@ -760,23 +593,11 @@ static void vm_print_stats(const struct vm *vm, u64 stopped)
 			"%lu register accesses; per buffer: %.3f kicks, %.3f interrupts, "
 			"%.3f register accesses",
 			d->name, ARM64_VIRTIO_BASE + i * ARM64_VIRTIO_SLOT_SIZE, used, kicks,
-			irqs, mmio, per(kicks, used), per(irqs, used), per(mmio, used));
+			irqs, mmio, ratio(kicks, used), ratio(irqs, used), ratio(mmio, used));
 		buffers += used;
 	}
 	vm_print_cpu_stats(vm, stopped, buffers);
 	vm_devices_print_stats(vm);
-	for (unsigned int i = 0; i < vm->nr_nets; i++)
-		vm_print_net_stats(&vm->nets[i]);
-	if (vm->gpu.vdev.ops)
-		pr_info("stats: virtio-gpu: %llu commands, %llu refused, %llu transfers, %llu flushes, "
-			"%llu submits, %llu fences; scanout 0 shows resource %u (%ux%u)",
-			(unsigned long long)vm->gpu.stats.commands,
-			(unsigned long long)vm->gpu.stats.errors,
-			(unsigned long long)vm->gpu.stats.transfers,
-			(unsigned long long)vm->gpu.stats.flushes,
-			(unsigned long long)vm->gpu.stats.submits,
-			(unsigned long long)vm->gpu.stats.fences, vm->gpu.scanouts[0].resource_id,
-			vm->gpu.scanouts[0].r.w, vm->gpu.scanouts[0].r.h);
 }
 
 int vm_run(struct vm *vm)
@@ -807,7 +628,7 @@ int vm_run(struct vm *vm)
 	 * is lost meanwhile, a kick waits in its ioeventfd until it is read.
 	 * Only a renderer that must start on the I/O thread goes before them.
 	 */
-	if (!ret && vm_gpu_starts_on_io(vm))
+	if (!ret && vm_devices_on_io_thread(vm))
 		ret = vm_start_io(vm);
 	if (!ret)
 		ret = vcpus_start(vm);
@@ -826,7 +647,7 @@ int vm_run(struct vm *vm)
 	vm_lifecycle_stopped(vm);
 	vcpus_stop(vm);
 	stopped = boot_clock_ns();
-	vm_screenshot(vm); /* the last picture: no vCPU draws any more */
+	vm_devices_capture(vm); /* the last picture: no vCPU draws any more */
 	vm_stop_io(vm);
 	console_destroy(&vm->console);
 	if (vm->cfg->stats)
@@ -840,22 +661,7 @@ void vm_destroy(struct vm *vm)
 	virtio_slots_detach(vm);
 	for (unsigned int i = 0; i < vm->nr_disks; i++)
 		virtio_blk_close(&vm->disks[i]);
-	for (unsigned int i = 0; i < vm->nr_nets; i++)
-		virtio_net_close(&vm->nets[i]);
-	if (vm->vcon.vdev.ops)
-		virtio_dev_destroy(&vm->vcon.vdev);
 	vm_devices_destroy(vm);
-#ifdef ARKVM_VNC
-	vnc_stop(&vm->vnc);
-#endif
-	if (vm->kbd.vdev.ops)
-		virtio_dev_destroy(&vm->kbd.vdev);
-	if (vm->tablet.vdev.ops)
-		virtio_dev_destroy(&vm->tablet.vdev);
-	if (vm->gpu.vdev.ops)
-		virtio_gpu_destroy(&vm->gpu);
-	if (vm->screenshot_fd >= 0)
-		close(vm->screenshot_fd);
 	if (vm->io_loop.epoll_fd >= 0)
 		event_loop_destroy(&vm->io_loop);
 	vm_lifecycle_destroy(vm);
