@@ -9,7 +9,7 @@
  *   - command decoding and every check on what the guest sent:
  *     devices/virtio_gpu.c, which keeps the resource table, the scanout
  *     and the cursor, and devices/gpu_3d.c for the 3D commands (both
- *     through include/virtio_gpu_cmd.h);
+ *     through devices/virtio_gpu_cmd.h);
  *   - rendering, behind struct gpu_backend_ops: a plain 2D backend
  *     (devices/gpu_2d.c) that keeps pixels in host memory, and a 3D one on
  *     virglrenderer (devices/gpu_virgl.c).

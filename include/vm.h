@@ -21,7 +21,7 @@
 #include "virtio_devices.h"
 #include "virtio_slots.h"
 #include "vm_state.h"
-#include "arch/arm64/layout.h"
+#include "arch.h"
 
 /* Why the VM stopped; the first reason given wins. */
 enum vm_stop_reason {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "arch/arm64/layout.h"
+#include "arch.h"
 #include "fdt_build.h"
 #include "loader.h"
 #include "log.h"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "arch/arm64/layout.h"
+#include "arch.h"
 #include "file.h"
 #include "loader.h"
 #include "log.h"

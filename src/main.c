@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "arch/arm64/arch.h"
+#include "arch.h"
 #include "cli.h"
 #include "vm.h"
 

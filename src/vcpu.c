@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "arch/arm64/arch.h"
+#include "arch.h"
 #include "log.h"
 #include "sandbox.h"
 #include "vm.h"

@@ -7,7 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "arch/arm64/layout.h"
+#include "arch.h"
 #include "log.h"
 #include "vm.h"
 

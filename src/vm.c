@@ -14,8 +14,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include "arch/arm64/arch.h"
-#include "arch/arm64/layout.h"
+#include "arch.h"
 #include "fdt_build.h"
 #include "log.h"
 #include "screenshot.h"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/arm64/layout.h"
+#include "arch.h"
 #include "fdt_build.h"
 #include "loader.h"
 #include "mmio_bus.h"

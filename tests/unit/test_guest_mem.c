@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "arch/arm64/layout.h"
+#include "arch.h"
 #include "guest_mem.h"
 #include "test.h"
 

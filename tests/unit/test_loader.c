@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "arch/arm64/layout.h"
+#include "arch.h"
 #include "loader.h"
 #include "test.h"
 

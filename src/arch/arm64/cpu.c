@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "arch.h"
+#include "arm64.h"
 #include "log.h"
 #include "vm.h"
 

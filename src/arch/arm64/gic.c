@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "arch.h"
+#include "arm64.h"
 #include "layout.h"
 #include "log.h"
 #include "vm.h"

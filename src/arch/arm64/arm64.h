@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef ARKVM_ARM64_ARCH_H
-#define ARKVM_ARM64_ARCH_H
+#ifndef ARKVM_ARM64_H
+#define ARKVM_ARM64_H
 
 #include <stdbool.h>
 
