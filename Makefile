@@ -93,6 +93,8 @@ CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/cli.c
              devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c devices/vhost_net.c \
              devices/virtio_console.c devices/virtio_gpu.c devices/gpu_3d.c devices/gpu_edid.c \
              devices/gpu_2d.c devices/virtio_input.c src/screenshot.c
+# Disk backends (include/disk.h), under virtio-blk.
+CORE_SRCS += src/backends/disk_raw.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c

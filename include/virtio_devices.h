@@ -8,18 +8,17 @@
 
 #include "cli.h"
 #include "console.h"
+#include "disk.h"
 #include "event_loop.h"
 #include "virtio_mmio.h"
 
-/* virtio-blk over a host file (devices/virtio_blk.c). */
+/* virtio-blk over a disk backend (devices/virtio_blk.c). */
 struct blk_inflight;
 
 struct virtio_blk {
 	struct virtio_dev vdev;
-	int fd;
+	struct disk *disk;              /* owned: closed with the device */
 	u64 sectors;
-	bool readonly;
-	bool uring;                     /* io_uring for reads, writes, flushes; else preadv & co */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config;
 	struct blk_inflight *inflight;  /* requests in flight: allocated once, at open */
@@ -27,13 +26,19 @@ struct virtio_blk {
 
 /*
  * Opens and locks the disk (exclusively, or shared when read-only), so two
- * VMs cannot write one image.  io_uring's completions are heard on @loop
- * (the I/O thread's); with @loop NULL every request is waited for before
- * the kick that brought it returns (unit tests, the fuzzer).  Prints one
- * line and returns -errno on error.
+ * VMs cannot write one image, on the raw backend.  The disk's completions
+ * are heard on @loop (the I/O thread's); with @loop NULL every request is
+ * waited for before the kick that brought it returns (unit tests, the
+ * fuzzer).  Prints one line and returns -errno on error.
  */
 int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigned int index,
 		    const struct guest_mem *mem, struct event_loop *loop);
+/*
+ * The same over an open @disk, which the device owns from here on (it is
+ * closed on error too).  @serial may be NULL or empty: "arkvm-disk<index>".
+ */
+int virtio_blk_init(struct virtio_blk *b, struct disk *disk, const char *serial,
+		    unsigned int index, const struct guest_mem *mem, struct event_loop *loop);
 void virtio_blk_close(struct virtio_blk *b);
 
 /* virtio-net on a host tap (devices/virtio_net.c). */

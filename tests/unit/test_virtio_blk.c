@@ -177,7 +177,7 @@ static void test_plain_io_without_uring(void)
 	u32 len;
 
 	CHECK_EQ(blk_setup(&e, false, NULL), 0);
-	e.blk.uring = false;
+	e.blk.disk->async = false;
 	memset(fake_hva(&e.drv, DATA), 'q', 512);
 	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_OUT, 5, 512, false, &len), VIRTIO_BLK_S_OK);
 	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_FLUSH, 0, 0, false, &len), VIRTIO_BLK_S_OK);
@@ -338,7 +338,7 @@ static void test_uring_breaking_falls_back(void)
 	u32 len;
 
 	CHECK_EQ(blk_setup(&e, false, NULL), 0);
-	if (!e.blk.uring) {
+	if (!e.blk.disk->async) {
 		blk_teardown(&e); /* no io_uring here: nothing to break */
 		return;
 	}
@@ -350,7 +350,7 @@ static void test_uring_breaking_falls_back(void)
 	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_IN, 2, 512, true, &len), VIRTIO_BLK_S_OK);
 	CHECK_EQ(len, 513);
 	CHECK_EQ(((u8 *)fake_hva(&e.drv, DATA))[0], 'C');
-	CHECK(!e.blk.uring);
+	CHECK(!e.blk.disk->async);
 	memset(fake_hva(&e.drv, DATA), 'f', 512);
 	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_OUT, 7, 512, false, &len), VIRTIO_BLK_S_OK);
 	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_FLUSH, 0, 0, false, &len), VIRTIO_BLK_S_OK);
