@@ -19,6 +19,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <linux/virtio_ids.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,14 @@ struct blk_inflight {
 	struct virtio_blk *blk;
 	struct event_loop *loop;
 	struct event_source done;     /* the disk's event fd on @loop; -1 when not polled */
+
+	/* Under dev->lock: */
+	pthread_cond_t idle;          /* broadcast when no slot is taken */
+	unsigned int resetting;       /* resets waiting for the slots: take nothing */
+	bool quiesced;                /* virtio_blk_quiesce(): take nothing */
+	pthread_t io_thread;          /* the thread that serves the queue, once it has */
+	bool io_thread_known;
+
 	unsigned int nr_free, nr_finished, nr_deferred;
 	u16 free[BLK_SLOTS];
 	u16 finished[BLK_SLOTS];
@@ -333,6 +342,12 @@ static void blk_start(struct virtio_blk *b, const u16 *slots, unsigned int n)
 		blk_wait_all(b);
 }
 
+/* May requests be taken off the ring?  Not while a reset or a quiesce drains. */
+static bool blk_taking(const struct blk_inflight *f)
+{
+	return !f->resetting && !f->quiesced;
+}
+
 /*
  * Takes chains off the ring into free slots, parsed and checked, until the
  * ring is empty (0) or no slot is free (1); *@n says how many.  -errno for
@@ -362,8 +377,8 @@ static int blk_take(struct virtio_blk *b, struct virtq *vq, u16 *slots, unsigned
 
 /*
  * Returns the answered requests to the guest, with one interrupt; those
- * taken before a reset are only dropped (their rings are gone).  With
- * dev->lock held.
+ * taken before a reset are only dropped (their rings are gone, or going).
+ * With dev->lock held.
  */
 static void blk_return(struct virtio_blk *b)
 {
@@ -374,7 +389,7 @@ static void blk_return(struct virtio_blk *b)
 	for (unsigned int i = 0; i < f->nr_finished; i++) {
 		struct blk_slot *s = &f->slots[f->finished[i]];
 
-		if (s->chain.generation == dev->generation) {
+		if (s->chain.generation == dev->generation && !f->resetting) {
 			virtq_push(&dev->vqs[0], s->chain.head, s->written + 1);
 			pushed = true;
 		}
@@ -383,6 +398,8 @@ static void blk_return(struct virtio_blk *b)
 	f->nr_finished = 0;
 	if (pushed)
 		virtio_dev_notify_used(dev, 0);
+	if (f->nr_free == BLK_SLOTS)
+		pthread_cond_broadcast(&f->idle);
 }
 
 /*
@@ -392,15 +409,20 @@ static void blk_return(struct virtio_blk *b)
  */
 static void blk_serve(struct virtio_blk *b)
 {
+	struct blk_inflight *f = b->inflight;
 	struct virtio_dev *dev = &b->vdev;
 	struct virtq *vq = &dev->vqs[0];
 	u16 slots[BLK_SLOTS];
 	unsigned int n;
 	int ret;
 
+	f->io_thread = pthread_self();
+	f->io_thread_known = true;
 	for (;;) {
 		u32 generation = dev->generation;
 
+		if (!blk_taking(f))
+			return;
 		ret = blk_take(b, vq, slots, &n);
 		if (n) {
 			pthread_mutex_unlock(&dev->lock);
@@ -408,14 +430,14 @@ static void blk_serve(struct virtio_blk *b)
 			pthread_mutex_lock(&dev->lock);
 		}
 		blk_return(b);
-		if (dev->generation != generation)
-			return; /* reset meanwhile */
+		if (dev->generation != generation || !blk_taking(f))
+			return; /* reset or quiesced meanwhile */
 		if (ret < 0) {
 			virtio_dev_fail(dev, "malformed request", ret);
 			return;
 		}
 		if (ret > 0) {
-			if (!b->inflight->nr_free)
+			if (!f->nr_free)
 				return; /* all slots busy: blk_done() comes back */
 			continue;
 		}
@@ -439,7 +461,98 @@ static void blk_done(struct event_source *src, u32 events __unused)
 	blk_advance(b);
 	pthread_mutex_lock(&dev->lock);
 	blk_return(b);
-	/* Slots came free: take what waited for them. */
+	/* Slots came free: take what waited for them (not while quiesced). */
+	if (virtio_dev_running(dev) && dev->vqs[0].size)
+		blk_serve(b);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/*
+ * Waits, on the I/O thread, until the disk has finished something and
+ * returns it; false when nothing can come (a broken disk).  Called and
+ * returns with dev->lock held, dropped while waiting.
+ */
+static bool blk_wait_some(struct virtio_blk *b)
+{
+	struct blk_inflight *f = b->inflight;
+	struct virtio_dev *dev = &b->vdev;
+	bool progress;
+
+	pthread_mutex_unlock(&dev->lock);
+	if (!f->nr_finished && b->disk->nr_queued)
+		disk_reap(b->disk, true);
+	blk_advance(b);
+	if (!b->disk->nr_queued && f->nr_deferred)
+		blk_wait_all(b); /* deferred with nothing queued: answered with an error */
+	progress = f->nr_finished;
+	pthread_mutex_lock(&dev->lock);
+	blk_return(b);
+	return progress;
+}
+
+/*
+ * Completes every request taken, on the I/O thread, with dev->lock held
+ * (dropped while the disk works).  Nothing else starts requests meanwhile:
+ * that is this thread's job, and the caller stopped the taking.
+ */
+static int blk_drain_here(struct virtio_blk *b)
+{
+	while (b->inflight->nr_free != BLK_SLOTS) {
+		if (!blk_wait_some(b)) {
+			pr_warn_ratelimited("%s: %u requests never completed", b->vdev.name,
+					    BLK_SLOTS - b->inflight->nr_free);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static bool blk_on_io_thread(const struct blk_inflight *f)
+{
+	return f->io_thread_known && pthread_equal(f->io_thread, pthread_self());
+}
+
+/*
+ * The driver resets the device (a vCPU's Status write, dev->lock held).
+ * The driver reuses the pages of its requests once this returns, so every
+ * request taken must be finished first: no read or status byte may land
+ * after.  The I/O thread finishes them (the wait drops dev->lock for it)
+ * and returns none into the old rings; no new one is taken meanwhile.
+ */
+static void blk_reset(struct virtio_dev *dev)
+{
+	struct virtio_blk *b = container_of(dev, struct virtio_blk, vdev);
+	struct blk_inflight *f = b->inflight;
+
+	f->resetting++;
+	if (blk_on_io_thread(f)) {
+		/* Single-threaded tests: no one else would reap the disk. */
+		blk_drain_here(b);
+	} else {
+		while (f->nr_free != BLK_SLOTS)
+			pthread_cond_wait(&f->idle, &dev->lock);
+	}
+	f->resetting--;
+}
+
+int virtio_blk_quiesce(struct virtio_blk *b)
+{
+	struct virtio_dev *dev = &b->vdev;
+	int ret;
+
+	pthread_mutex_lock(&dev->lock);
+	b->inflight->quiesced = true;
+	ret = blk_drain_here(b);
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
+void virtio_blk_resume(struct virtio_blk *b)
+{
+	struct virtio_dev *dev = &b->vdev;
+
+	pthread_mutex_lock(&dev->lock);
+	b->inflight->quiesced = false;
 	if (virtio_dev_running(dev) && dev->vqs[0].size)
 		blk_serve(b);
 	pthread_mutex_unlock(&dev->lock);
@@ -463,6 +576,7 @@ static u64 blk_features(struct virtio_dev *dev)
 static const struct virtio_dev_ops virtio_blk_ops = {
 	.features = blk_features,
 	.queue_notify = blk_queue_notify,
+	.reset = blk_reset,
 };
 
 static void blk_fill_config(struct virtio_blk *b)
@@ -491,6 +605,7 @@ static int blk_inflight_open(struct virtio_blk *b, struct event_loop *loop)
 		return -ENOMEM;
 	f->blk = b;
 	f->done = (struct event_source){ .fd = -1, .ready = blk_done };
+	pthread_cond_init(&f->idle, NULL);
 	for (unsigned int i = 0; i < BLK_SLOTS; i++)
 		f->free[f->nr_free++] = (u16)(BLK_SLOTS - 1 - i);
 	b->inflight = f;
@@ -560,6 +675,7 @@ void virtio_blk_close(struct virtio_blk *b)
 	if (f->loop)
 		event_loop_del(f->loop, &f->done);
 	disk_close(b->disk);
+	pthread_cond_destroy(&f->idle);
 	free(f);
 	virtio_dev_destroy(&b->vdev);
 }

@@ -40,6 +40,19 @@ int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigne
 int virtio_blk_init(struct virtio_blk *b, struct disk *disk, const char *serial,
 		    unsigned int index, const struct guest_mem *mem, struct event_loop *loop);
 void virtio_blk_close(struct virtio_blk *b);
+/*
+ * For pause and snapshot, on the I/O thread (the one that runs @loop)
+ * while the vCPUs are parked.  quiesce() completes every request in flight
+ * (returning them to the guest) and stops taking new ones from the queue:
+ * 0, or -EIO if the disk can finish nothing more.  resume() serves
+ * whatever the guest queued meanwhile.
+ *
+ * A reset (Status 0, on a vCPU thread) likewise waits until no request is
+ * in flight, which the I/O thread completes; so the I/O thread must never
+ * wait for a vCPU that may be resetting a disk.
+ */
+int virtio_blk_quiesce(struct virtio_blk *b);
+void virtio_blk_resume(struct virtio_blk *b);
 
 /* virtio-net on a host tap (devices/virtio_net.c). */
 #define NET_QUEUE_SIZE 256

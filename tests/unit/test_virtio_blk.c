@@ -5,8 +5,12 @@
 #include <stddef.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fake_driver.h"
@@ -416,8 +420,10 @@ static void test_async_completions_on_loop(void)
 }
 
 /*
- * The driver resets the device while a request may be in flight: it is
- * never returned into the new rings, and the device serves them as usual.
+ * The driver resets the device while a flush may be in flight: the reset
+ * waits for it, so its status byte is written before the reset returns,
+ * it is never returned into the new rings, and the device serves them as
+ * usual.  (Before, the flush could complete into the new driver's pages.)
  */
 static void test_async_reset_in_flight(void)
 {
@@ -434,10 +440,12 @@ static void test_async_reset_in_flight(void)
 
 		h->type = htole32(VIRTIO_BLK_T_FLUSH);
 		h->sector = 0;
+		*(u8 *)fake_hva(&e.drv, STAT) = 0xff;
 		fake_post(&e.drv, segs, 2, false);
 		virtio_dev_queue_notify(&e.blk.vdev, 0);
 	}
 	virtio_mmio_ops.write(&e.blk.vdev, VIRTIO_MMIO_STATUS, 0, 4);
+	CHECK_EQ(*(u8 *)fake_hva(&e.drv, STAT), VIRTIO_BLK_S_OK);
 	/* A new driver: fresh rings, then a read. */
 	memset(fake_hva(&e.drv, FAKE_DESC), 0, 0x3000);
 	e.drv.avail_idx = e.drv.next_desc = e.drv.used_seen = 0;
@@ -459,6 +467,357 @@ static void test_async_reset_in_flight(void)
 	CHECK_EQ(*(u8 *)fake_hva(&e.drv, STAT), VIRTIO_BLK_S_OK);
 	CHECK_EQ(blk_pump(&e, 1, ids + 1), 0);  /* nothing else */
 	blk_teardown(&e);
+}
+
+/*
+ * A disk that holds what it is given until the test releases it: requests
+ * stay in flight as long as a test needs.  Submits and reaps come from the
+ * device's I/O thread, releases from the test's; fd->lock orders them.
+ */
+struct fake_disk {
+	struct disk disk;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	u8 bytes[DISK_SECTORS * 512];
+	struct disk_req *queue[64];    /* submitted, oldest first */
+	unsigned int nr, capacity;     /* -EAGAIN past @capacity */
+	unsigned int released;         /* how many of the oldest may complete */
+	unsigned int submitted, completed;
+};
+
+static struct fake_disk *to_fake(const struct disk *d)
+{
+	return container_of(d, struct fake_disk, disk);
+}
+
+static void fake_disk_execute(struct fake_disk *fd, struct disk_req *r)
+{
+	r->result = 0;
+	if (r->op == DISK_READ)
+		iov_copy_to(r->iov, r->nr_iov, 0, fd->bytes + r->offset, r->len);
+	else if (r->op == DISK_WRITE)
+		iov_copy_from(r->iov, r->nr_iov, 0, fd->bytes + r->offset, r->len);
+}
+
+static int fake_disk_submit(struct disk *d, struct disk_req *r)
+{
+	struct fake_disk *fd = to_fake(d);
+	int ret = DISK_QUEUED;
+
+	pthread_mutex_lock(&fd->lock);
+	if (fd->nr == fd->capacity) {
+		ret = -EAGAIN;
+	} else {
+		fd->queue[fd->nr++] = r;
+		fd->submitted++;
+		d->nr_queued++;
+		pthread_cond_broadcast(&fd->changed);
+	}
+	pthread_mutex_unlock(&fd->lock);
+	return ret;
+}
+
+/* Completes the released requests; with @wait, waits for a release first. */
+static unsigned int fake_disk_reap(struct disk *d, bool wait)
+{
+	struct fake_disk *fd = to_fake(d);
+	struct disk_req *done[64];
+	unsigned int n;
+	u64 count;
+
+	if (read(d->event_fd, &count, sizeof(count)) < 0)
+		count = 0; /* nothing signalled */
+	pthread_mutex_lock(&fd->lock);
+	while (wait && fd->nr && !fd->released)
+		pthread_cond_wait(&fd->changed, &fd->lock);
+	n = MIN(fd->released, fd->nr);
+	memcpy(done, fd->queue, n * sizeof(done[0]));
+	memmove(fd->queue, fd->queue + n, (fd->nr - n) * sizeof(done[0]));
+	fd->nr -= n;
+	fd->released -= n;
+	pthread_mutex_unlock(&fd->lock);
+	for (unsigned int i = 0; i < n; i++) {
+		fake_disk_execute(fd, done[i]);
+		d->nr_queued--;
+		d->complete(d, done[i]);
+	}
+	pthread_mutex_lock(&fd->lock);
+	fd->completed += n;
+	pthread_cond_broadcast(&fd->changed);
+	pthread_mutex_unlock(&fd->lock);
+	return n;
+}
+
+static u64 fake_disk_size(const struct disk *d)
+{
+	return sizeof(to_fake(d)->bytes);
+}
+
+static void fake_disk_close(struct disk *d)
+{
+	struct fake_disk *fd = to_fake(d);
+
+	close(d->event_fd);
+	pthread_cond_destroy(&fd->changed);
+	pthread_mutex_destroy(&fd->lock);
+	free(fd);
+}
+
+static const struct disk_ops fake_disk_ops = {
+	.read = fake_disk_submit,
+	.write = fake_disk_submit,
+	.flush = fake_disk_submit,
+	.size = fake_disk_size,
+	.reap = fake_disk_reap,
+	.close = fake_disk_close,
+};
+
+static struct fake_disk *fake_disk_new(unsigned int capacity)
+{
+	struct fake_disk *fd = calloc(1, sizeof(*fd));
+
+	fd->disk = (struct disk){ .ops = &fake_disk_ops, .async = true,
+				  .event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+	fd->capacity = capacity;
+	pthread_mutex_init(&fd->lock, NULL);
+	pthread_cond_init(&fd->changed, NULL);
+	for (unsigned int i = 0; i < DISK_SECTORS; i++)
+		memset(fd->bytes + i * 512, 'A' + i % 26, 512);
+	return fd;
+}
+
+/* Lets the @n oldest requests complete, and wakes the I/O thread to reap them. */
+static void fake_disk_release(struct fake_disk *fd, unsigned int n)
+{
+	u64 one = 1;
+
+	pthread_mutex_lock(&fd->lock);
+	fd->released += n;
+	pthread_cond_broadcast(&fd->changed);
+	pthread_mutex_unlock(&fd->lock);
+	if (write(fd->disk.event_fd, &one, sizeof(one)) != sizeof(one))
+		abort();
+}
+
+/* Waits until the disk has seen @n submissions; false after 5 s. */
+static bool fake_disk_wait_submitted(struct fake_disk *fd, unsigned int n)
+{
+	struct timespec until;
+	bool ok = true;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&fd->lock);
+	while (ok && fd->submitted < n)
+		ok = !pthread_cond_timedwait(&fd->changed, &fd->lock, &until);
+	ok = fd->submitted >= n;
+	pthread_mutex_unlock(&fd->lock);
+	return ok;
+}
+
+/*
+ * A device the way the VM runs it: an I/O thread runs the loop, and kicks
+ * reach it through an eventfd (the ioeventfd's part); the test's thread
+ * plays the vCPUs.  Interrupts are counted under @lock.
+ */
+struct blk_threads {
+	struct fake_driver drv;
+	struct virtio_blk blk;
+	struct fake_disk *disk;
+	struct event_loop loop;
+	struct event_source kick;
+	pthread_t io;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int interrupts;
+	bool reset_returned;
+};
+
+static void threads_interrupt(void *opaque)
+{
+	struct blk_threads *t = opaque;
+
+	pthread_mutex_lock(&t->lock);
+	t->interrupts++;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void threads_kicked(struct event_source *src, u32 events)
+{
+	struct blk_threads *t = container_of(src, struct blk_threads, kick);
+	u64 count;
+
+	if (read(src->fd, &count, sizeof(count)) == sizeof(count))
+		virtio_dev_queue_notify(&t->blk.vdev, 0);
+}
+
+static void *threads_io(void *arg)
+{
+	event_loop_run(&((struct blk_threads *)arg)->loop);
+	return NULL;
+}
+
+static int threads_start(struct blk_threads *t, unsigned int capacity)
+{
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	fake_driver_init(&t->drv, 8);
+	t->disk = fake_disk_new(capacity);
+	if (event_loop_init(&t->loop) ||
+	    virtio_blk_init(&t->blk, &t->disk->disk, NULL, 0, &t->drv.mem, &t->loop))
+		return -EIO;
+	t->blk.vdev.interrupt = threads_interrupt;
+	t->blk.vdev.interrupt_opaque = t;
+	fake_bring_up(&t->blk.vdev, FAKE_DESC, 0);
+	t->kick = (struct event_source){ .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+					 .ready = threads_kicked };
+	if (event_loop_add(&t->loop, &t->kick, EPOLLIN))
+		return -EIO;
+	return pthread_create(&t->io, NULL, threads_io, t) ? -EIO : 0;
+}
+
+static void threads_stop(struct blk_threads *t)
+{
+	event_loop_stop(&t->loop);
+	pthread_join(t->io, NULL);
+	virtio_blk_close(&t->blk);
+	close(t->kick.fd);
+	event_loop_destroy(&t->loop);
+	fake_driver_free(&t->drv);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+}
+
+static void threads_kick(struct blk_threads *t)
+{
+	u64 one = 1;
+
+	if (write(t->kick.fd, &one, sizeof(one)) != sizeof(one))
+		abort();
+}
+
+/* Posts a read of @sector into @data (512 bytes), status at @stat. */
+static void threads_post_read(struct blk_threads *t, u64 hdr, u64 sector, u64 data, u64 stat)
+{
+	struct virtio_blk_outhdr *h = fake_hva(&t->drv, hdr);
+	struct fake_seg segs[3] = { { hdr, sizeof(*h), false }, { data, 512, true },
+				    { stat, 1, true } };
+
+	h->type = htole32(VIRTIO_BLK_T_IN);
+	h->ioprio = 0;
+	h->sector = htole64(sector);
+	*(u8 *)fake_hva(&t->drv, stat) = 0xff;
+	fake_post(&t->drv, segs, 3, false);
+}
+
+/* Waits for the device's interrupts to reach @n; false after 5 s. */
+static bool threads_wait_interrupts(struct blk_threads *t, unsigned int n)
+{
+	struct timespec until;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&t->lock);
+	while (t->interrupts < n && !pthread_cond_timedwait(&t->cond, &t->lock, &until))
+		;
+	ok = t->interrupts >= n;
+	pthread_mutex_unlock(&t->lock);
+	return ok;
+}
+
+/* A vCPU writing 0 to Status: the driver resets the device. */
+static void *threads_reset(void *arg)
+{
+	struct blk_threads *t = arg;
+
+	virtio_mmio_ops.write(&t->blk.vdev, VIRTIO_MMIO_STATUS, 0, 4);
+	pthread_mutex_lock(&t->lock);
+	t->reset_returned = true;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+/*
+ * Waits up to @ms for the reset to return.  Only a broken reset returns
+ * while the disk holds a request, so the wait bounds how long a correct
+ * one is given to show it waits; it decides nothing on its own.
+ */
+static bool threads_reset_returned_within(struct blk_threads *t, long ms)
+{
+	struct timespec until;
+	bool returned;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += ms * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&t->lock);
+	while (!t->reset_returned && !pthread_cond_timedwait(&t->cond, &t->lock, &until))
+		;
+	returned = t->reset_returned;
+	pthread_mutex_unlock(&t->lock);
+	return returned;
+}
+
+/*
+ * The driver resets the device while a read is on the disk.  The reset
+ * waits for it: once the reset returns, the driver owns its pages again,
+ * so the read's data and status have landed before, and nothing lands
+ * after.  The read is never returned into the new rings.
+ */
+static void test_reset_waits_for_io_in_flight(void)
+{
+	struct blk_threads t;
+	pthread_t vcpu;
+	bool submitted, early, landed, served = false, clean = false;
+	u8 *data, *stat;
+	u32 id = ~0u, len, used = 0;
+
+	CHECK_EQ(threads_start(&t, 64), 0);
+	data = fake_hva(&t.drv, DATA);
+	stat = fake_hva(&t.drv, STAT);
+	memset(data, 0, 512);
+	threads_post_read(&t, HDR, 3, DATA, STAT);
+	threads_kick(&t);
+	submitted = fake_disk_wait_submitted(t.disk, 1);
+	pthread_create(&vcpu, NULL, threads_reset, &t);
+	early = threads_reset_returned_within(&t, 200);
+	fake_disk_release(t.disk, 1);
+	pthread_join(vcpu, NULL);
+	landed = data[0] == 'D' && *stat == VIRTIO_BLK_S_OK;
+	if (!submitted || early || !landed)
+		goto out;
+	/* The driver reuses its pages at once. */
+	memset(data, 0x5a, 512);
+	*stat = 0x5a;
+
+	/* A new driver: fresh rings, then a read elsewhere. */
+	memset(fake_hva(&t.drv, FAKE_DESC), 0, 0x3000);
+	t.drv.avail_idx = t.drv.next_desc = t.drv.used_seen = 0;
+	fake_bring_up(&t.blk.vdev, FAKE_DESC, 0);
+	threads_post_read(&t, HDR + 0x100, 4, DATA + 0x200, STAT + 1);
+	threads_kick(&t);
+	if (!fake_disk_wait_submitted(t.disk, 2))
+		goto out;
+	fake_disk_release(t.disk, 1);
+	served = threads_wait_interrupts(&t, 1);
+	while (fake_used(&t.drv, &id, &len))
+		used++;
+	clean = ((u8 *)fake_hva(&t.drv, DATA + 0x200))[0] == 'E' &&
+		data[0] == 0x5a && *stat == 0x5a;   /* the old read never came back */
+out:
+	threads_stop(&t);
+	CHECK(submitted);
+	CHECK(!early);
+	CHECK(landed);
+	CHECK(served);
+	CHECK_EQ(used, 1);
+	CHECK_EQ(id, 0);
+	CHECK(clean);
 }
 
 static void test_rng_fills_buffers(void)
@@ -500,4 +859,5 @@ TEST_SUITE(virtio_blk,
 	   TEST(test_uring_breaking_falls_back),
 	   TEST(test_async_completions_on_loop),
 	   TEST(test_async_reset_in_flight),
+	   TEST(test_reset_waits_for_io_in_flight),
 	   TEST(test_rng_fills_buffers));
