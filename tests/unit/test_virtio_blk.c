@@ -482,6 +482,7 @@ struct fake_disk {
 	struct disk_req *queue[64];    /* submitted, oldest first */
 	unsigned int nr, capacity;     /* -EAGAIN past @capacity */
 	unsigned int released;         /* how many of the oldest may complete */
+	bool auto_release;             /* each completes as soon as it is reaped */
 	unsigned int submitted, completed;
 };
 
@@ -510,10 +511,13 @@ static int fake_disk_submit(struct disk *d, struct disk_req *r)
 	} else {
 		fd->queue[fd->nr++] = r;
 		fd->submitted++;
+		fd->released += fd->auto_release;
 		d->nr_queued++;
 		pthread_cond_broadcast(&fd->changed);
 	}
 	pthread_mutex_unlock(&fd->lock);
+	if (ret == DISK_QUEUED && fd->auto_release && eventfd_write(d->event_fd, 1))
+		abort();
 	return ret;
 }
 
@@ -631,6 +635,11 @@ struct blk_threads {
 	pthread_cond_t cond;
 	unsigned int interrupts;
 	bool reset_returned;
+	/* threads_call(): a function the I/O thread runs, as its loop would. */
+	struct event_source call;
+	int (*call_fn)(struct blk_threads *t);
+	int call_ret;
+	bool call_done;
 };
 
 static void threads_interrupt(void *opaque)
@@ -650,6 +659,26 @@ static void threads_kicked(struct event_source *src, u32 events)
 
 	if (read(src->fd, &count, sizeof(count)) == sizeof(count))
 		virtio_dev_queue_notify(&t->blk.vdev, 0);
+}
+
+static void threads_called(struct event_source *src, u32 events)
+{
+	struct blk_threads *t = container_of(src, struct blk_threads, call);
+	int (*fn)(struct blk_threads *t);
+	u64 count;
+	int ret;
+
+	if (read(src->fd, &count, sizeof(count)) != sizeof(count))
+		return;
+	pthread_mutex_lock(&t->lock);
+	fn = t->call_fn;
+	pthread_mutex_unlock(&t->lock);
+	ret = fn(t);
+	pthread_mutex_lock(&t->lock);
+	t->call_ret = ret;
+	t->call_done = true;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
 }
 
 static void *threads_io(void *arg)
@@ -673,7 +702,10 @@ static int threads_start(struct blk_threads *t, unsigned int capacity)
 	fake_bring_up(&t->blk.vdev, FAKE_DESC, 0);
 	t->kick = (struct event_source){ .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
 					 .ready = threads_kicked };
-	if (event_loop_add(&t->loop, &t->kick, EPOLLIN))
+	t->call = (struct event_source){ .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+					 .ready = threads_called };
+	if (event_loop_add(&t->loop, &t->kick, EPOLLIN) ||
+	    event_loop_add(&t->loop, &t->call, EPOLLIN))
 		return -EIO;
 	return pthread_create(&t->io, NULL, threads_io, t) ? -EIO : 0;
 }
@@ -684,6 +716,7 @@ static void threads_stop(struct blk_threads *t)
 	pthread_join(t->io, NULL);
 	virtio_blk_close(&t->blk);
 	close(t->kick.fd);
+	close(t->call.fd);
 	event_loop_destroy(&t->loop);
 	fake_driver_free(&t->drv);
 	pthread_cond_destroy(&t->cond);
@@ -742,25 +775,52 @@ static void *threads_reset(void *arg)
 }
 
 /*
- * Waits up to @ms for the reset to return.  Only a broken reset returns
- * while the disk holds a request, so the wait bounds how long a correct
- * one is given to show it waits; it decides nothing on its own.
+ * Waits up to @ms for @flag (under t->lock) and returns it.  Where the
+ * flag must stay false while the disk holds a request, the wait only
+ * bounds how long a correct device is given to show it waits: the
+ * verdict is what happened, not when.
  */
-static bool threads_reset_returned_within(struct blk_threads *t, long ms)
+static bool threads_wait(struct blk_threads *t, const bool *flag, long ms)
 {
 	struct timespec until;
-	bool returned;
+	bool set;
 
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += ms * 1000000L;
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
 	until.tv_sec += until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&t->lock);
-	while (!t->reset_returned && !pthread_cond_timedwait(&t->cond, &t->lock, &until))
+	while (!*flag && !pthread_cond_timedwait(&t->cond, &t->lock, &until))
 		;
-	returned = t->reset_returned;
+	set = *flag;
 	pthread_mutex_unlock(&t->lock);
-	return returned;
+	return set;
+}
+
+/* Has the I/O thread run @fn (it waits up to @ms)?  Its return value in *@ret. */
+static bool threads_call(struct blk_threads *t, int (*fn)(struct blk_threads *t), long ms,
+			 int *ret)
+{
+	pthread_mutex_lock(&t->lock);
+	t->call_fn = fn;
+	t->call_done = false;
+	pthread_mutex_unlock(&t->lock);
+	if (eventfd_write(t->call.fd, 1))
+		abort();
+	if (!threads_wait(t, &t->call_done, ms))
+		return false;
+	*ret = t->call_ret;
+	return true;
+}
+
+/* Waits for a call that threads_call() left running. */
+static bool threads_call_done(struct blk_threads *t, int *ret)
+{
+	if (!threads_wait(t, &t->call_done, 5000))
+		return false;
+	*ret = t->call_ret;
+	return true;
 }
 
 /*
@@ -785,7 +845,7 @@ static void test_reset_waits_for_io_in_flight(void)
 	threads_kick(&t);
 	submitted = fake_disk_wait_submitted(t.disk, 1);
 	pthread_create(&vcpu, NULL, threads_reset, &t);
-	early = threads_reset_returned_within(&t, 200);
+	early = threads_wait(&t, &t.reset_returned, 200);
 	fake_disk_release(t.disk, 1);
 	pthread_join(vcpu, NULL);
 	landed = data[0] == 'D' && *stat == VIRTIO_BLK_S_OK;
@@ -818,6 +878,141 @@ out:
 	CHECK_EQ(used, 1);
 	CHECK_EQ(id, 0);
 	CHECK(clean);
+}
+
+static int call_quiesce(struct blk_threads *t)
+{
+	return virtio_blk_quiesce(&t->blk);
+}
+
+static int call_resume(struct blk_threads *t)
+{
+	virtio_blk_resume(&t->blk);
+	return 0;
+}
+
+/* A kick, as the queue's ioeventfd would bring it. */
+static int call_kick(struct blk_threads *t)
+{
+	virtio_dev_queue_notify(&t->blk.vdev, 0);
+	return 0;
+}
+
+/* Counts the used entries; the last one's id in *@id. */
+static unsigned int threads_used(struct blk_threads *t, u32 *id)
+{
+	unsigned int n = 0;
+	u32 len;
+
+	while (fake_used(&t->drv, id, &len))
+		n++;
+	return n;
+}
+
+/*
+ * Quiesce with a read on the disk: it returns only once the read has
+ * completed and gone back to the guest (used entry, interrupt).
+ */
+static void test_quiesce_completes_in_flight(void)
+{
+	struct blk_threads t;
+	bool submitted, early, done = false;
+	int ret = -1;
+	u32 id = ~0u;
+	unsigned int used = 0, irqs;
+
+	CHECK_EQ(threads_start(&t, 64), 0);
+	threads_post_read(&t, HDR, 5, DATA, STAT);
+	threads_kick(&t);
+	submitted = fake_disk_wait_submitted(t.disk, 1);
+	early = threads_call(&t, call_quiesce, 200, &ret);
+	fake_disk_release(t.disk, 1);
+	if (!early)
+		done = threads_call_done(&t, &ret);
+	if (done)
+		used = threads_used(&t, &id);
+	pthread_mutex_lock(&t.lock);
+	irqs = t.interrupts;
+	pthread_mutex_unlock(&t.lock);
+	threads_stop(&t);
+	CHECK(submitted);
+	CHECK(!early);
+	CHECK(done);
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(used, 1);
+	CHECK_EQ(id, 0);
+	CHECK_EQ(irqs, 1);
+}
+
+/* A kick while quiesced takes nothing; resume serves what was queued. */
+static void test_kick_during_quiesce_waits_for_resume(void)
+{
+	struct blk_threads t;
+	bool ok;
+	int ret = -1, quiesced = -1;
+	u32 id = ~0u;
+	unsigned int submitted_quiesced, used_quiesced = 0, used = 0;
+	u8 status;
+
+	CHECK_EQ(threads_start(&t, 64), 0);
+	ok = threads_call(&t, call_quiesce, 5000, &quiesced);
+	threads_post_read(&t, HDR, 6, DATA, STAT);
+	ok = ok && threads_call(&t, call_kick, 5000, &ret);
+	pthread_mutex_lock(&t.disk->lock);
+	submitted_quiesced = t.disk->submitted;
+	pthread_mutex_unlock(&t.disk->lock);
+	used_quiesced = threads_used(&t, &id);
+	ok = ok && threads_call(&t, call_resume, 5000, &ret);
+	ok = ok && fake_disk_wait_submitted(t.disk, 1);
+	if (ok) {
+		fake_disk_release(t.disk, 1);
+		ok = threads_wait_interrupts(&t, 1);
+	}
+	if (ok)
+		used = threads_used(&t, &id);
+	status = *(u8 *)fake_hva(&t.drv, STAT);
+	threads_stop(&t);
+	CHECK(ok);
+	CHECK_EQ(quiesced, 0);
+	CHECK_EQ(submitted_quiesced, 0);
+	CHECK_EQ(used_quiesced, 0);
+	CHECK_EQ(used, 1);
+	CHECK_EQ(id, 0);
+	CHECK_EQ(status, VIRTIO_BLK_S_OK);
+}
+
+/*
+ * Resets racing completions, over and over: the I/O thread completes
+ * reads as fast as the disk gives them back while this thread resets the
+ * device.  Whenever a reset returns, every request the disk was given has
+ * completed.  (For ThreadSanitizer as much as for the checks.)
+ */
+static void test_reset_races_completions(void)
+{
+	struct blk_threads t;
+	unsigned int bad = 0, submitted, completed;
+
+	CHECK_EQ(threads_start(&t, 64), 0);
+	pthread_mutex_lock(&t.disk->lock);
+	t.disk->auto_release = true;
+	pthread_mutex_unlock(&t.disk->lock);
+	for (unsigned int round = 0; round < 50; round++) {
+		threads_post_read(&t, HDR, round % DISK_SECTORS, DATA, STAT);
+		threads_post_read(&t, HDR + 0x20, (round + 1) % DISK_SECTORS, DATA + 0x200,
+				  STAT + 1);
+		threads_kick(&t);
+		virtio_mmio_ops.write(&t.blk.vdev, VIRTIO_MMIO_STATUS, 0, 4);
+		pthread_mutex_lock(&t.disk->lock);
+		submitted = t.disk->submitted;
+		completed = t.disk->completed;
+		pthread_mutex_unlock(&t.disk->lock);
+		bad += submitted != completed;
+		memset(fake_hva(&t.drv, FAKE_DESC), 0, 0x3000);
+		t.drv.avail_idx = t.drv.next_desc = t.drv.used_seen = 0;
+		fake_bring_up(&t.blk.vdev, FAKE_DESC, 0);
+	}
+	threads_stop(&t);
+	CHECK_EQ(bad, 0);
 }
 
 static void test_rng_fills_buffers(void)
@@ -860,4 +1055,7 @@ TEST_SUITE(virtio_blk,
 	   TEST(test_async_completions_on_loop),
 	   TEST(test_async_reset_in_flight),
 	   TEST(test_reset_waits_for_io_in_flight),
+	   TEST(test_quiesce_completes_in_flight),
+	   TEST(test_kick_during_quiesce_waits_for_resume),
+	   TEST(test_reset_races_completions),
 	   TEST(test_rng_fills_buffers));
