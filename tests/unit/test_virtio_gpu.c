@@ -2,6 +2,9 @@
 /* virtio-gpu's 2D path, driven through its queues the way Linux's driver does. */
 #include <errno.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -363,6 +366,61 @@ static void test_last_picture_survives_reset(void)
 	gpu_teardown(&e);
 }
 
+static void *gpu_kick_ctrl(void *arg)
+{
+	virtio_dev_queue_notify(&((struct gpu_env *)arg)->g.vdev, GPU_CTRL_Q);
+	return NULL;
+}
+
+/*
+ * The I/O thread takes a command off the ring, and the driver resets the
+ * device before the command is applied: the command belongs to the old
+ * rings, so it is dropped, neither applied to the new device nor answered
+ * into pages the driver has taken back.  This thread holds g->lock to
+ * keep the I/O thread between the two; g->lock is made recursive so the
+ * reset, which takes it too, can run meanwhile.
+ */
+static void test_command_taken_before_reset_dropped(void)
+{
+	struct gpu_env e;
+	struct virtio_gpu_resource_create_2d c = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, .resource_id = 7,
+		.format = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, .width = W, .height = H,
+	};
+	struct virtio_gpu_ctrl_hdr *resp;
+	struct fake_seg segs[] = { { REQ, sizeof(c), false }, { RESP, sizeof(*resp), true } };
+	pthread_mutexattr_t attr;
+	pthread_t io;
+	u16 taken = 0;
+
+	gpu_setup(&e);
+	pthread_mutex_destroy(&e.g.lock);
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&e.g.lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	resp = fake_hva(&e.ctrl, RESP);
+	memcpy(fake_hva(&e.ctrl, REQ), &c, sizeof(c));
+	memset(resp, 0xee, sizeof(*resp));
+	fake_post(&e.ctrl, segs, 2, false);
+
+	pthread_mutex_lock(&e.g.lock);
+	pthread_create(&io, NULL, gpu_kick_ctrl, &e);
+	while (!taken) {
+		pthread_mutex_lock(&e.g.vdev.lock);
+		taken = e.g.vdev.vqs[GPU_CTRL_Q].last_avail;
+		pthread_mutex_unlock(&e.g.vdev.lock);
+		if (!taken)
+			sched_yield();
+	}
+	virtio_mmio_ops.write(&e.g.vdev, VIRTIO_MMIO_STATUS, 0, 4);
+	pthread_mutex_unlock(&e.g.lock);
+	pthread_join(io, NULL);
+	CHECK_EQ(e.g.nr_resources, 0);
+	CHECK_EQ(resp->type, 0xeeeeeeee);
+	gpu_teardown(&e);
+}
+
 static void test_cursor_commands_checked(void)
 {
 	struct gpu_env e;
@@ -417,5 +475,6 @@ TEST_SUITE(virtio_gpu,
 	   TEST(test_chain_without_response_breaks_device),
 	   TEST(test_unref_and_reset_free_everything),
 	   TEST(test_last_picture_survives_reset),
+	   TEST(test_command_taken_before_reset_dropped),
 	   TEST(test_cursor_commands_checked),
 	   TEST(test_events_clear));
