@@ -454,6 +454,16 @@ static int gpu_fence(struct virtio_gpu *g, const struct virtq_chain *c, u32 ctx_
 	return 1;
 }
 
+/*
+ * Was @c taken off the ring before a reset that ran while it waited for
+ * g->lock?  Then its rings are gone and its pages the driver's again: it
+ * is neither applied nor answered.  g->lock held.
+ */
+static bool gpu_taken_before_reset(const struct virtio_gpu *g, const struct virtq_chain *c)
+{
+	return (int32_t)(c->generation - g->reset_generation) <= 0;
+}
+
 static int gpu_ctrl_serve(struct virtio_dev *dev, const struct virtq_chain *c, u32 *written)
 {
 	struct virtio_gpu *g = container_of(dev, struct virtio_gpu, vdev);
@@ -472,6 +482,11 @@ static int gpu_ctrl_serve(struct virtio_dev *dev, const struct virtq_chain *c, u
 	cx.resp_len = sizeof(resp.hdr);
 
 	pthread_mutex_lock(&g->lock);
+	if (gpu_taken_before_reset(g, c)) {
+		pthread_mutex_unlock(&g->lock);
+		*written = 0;
+		return 0;
+	}
 	gpu_bury(g);
 	g->stats.commands++;
 	type = got < sizeof(req.hdr) ? VIRTIO_GPU_RESP_ERR_UNSPEC : gpu_dispatch(g, &cx, got);
@@ -703,6 +718,7 @@ static void gpu_reset(struct virtio_dev *dev)
 
 	pthread_mutex_lock(&g->lock);
 	gpu_forget_all(g, !g->backend->init);
+	g->reset_generation = dev->generation; /* dev->lock held: the transport bumps it next */
 	pthread_mutex_unlock(&g->lock);
 }
 

@@ -8,19 +8,18 @@
 
 #include "cli.h"
 #include "console.h"
+#include "disk.h"
 #include "event_loop.h"
 #include "net_backend.h"
 #include "virtio_mmio.h"
 
-/* virtio-blk over a host file (devices/virtio_blk.c). */
+/* virtio-blk over a disk backend (devices/virtio_blk.c). */
 struct blk_inflight;
 
 struct virtio_blk {
 	struct virtio_dev vdev;
-	int fd;
+	struct disk *disk;              /* owned: closed with the device */
 	u64 sectors;
-	bool readonly;
-	bool uring;                     /* io_uring for reads, writes, flushes; else preadv & co */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config;
 	struct blk_inflight *inflight;  /* requests in flight: allocated once, at open */
@@ -28,14 +27,33 @@ struct virtio_blk {
 
 /*
  * Opens and locks the disk (exclusively, or shared when read-only), so two
- * VMs cannot write one image.  io_uring's completions are heard on @loop
- * (the I/O thread's); with @loop NULL every request is waited for before
- * the kick that brought it returns (unit tests, the fuzzer).  Prints one
- * line and returns -errno on error.
+ * VMs cannot write one image, on the raw backend.  The disk's completions
+ * are heard on @loop (the I/O thread's); with @loop NULL every request is
+ * waited for before the kick that brought it returns (unit tests, the
+ * fuzzer).  Prints one line and returns -errno on error.
  */
 int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigned int index,
 		    const struct guest_mem *mem, struct event_loop *loop);
+/*
+ * The same over an open @disk, which the device owns from here on (it is
+ * closed on error too).  @serial may be NULL or empty: "arkvm-disk<index>".
+ */
+int virtio_blk_init(struct virtio_blk *b, struct disk *disk, const char *serial,
+		    unsigned int index, const struct guest_mem *mem, struct event_loop *loop);
 void virtio_blk_close(struct virtio_blk *b);
+/*
+ * For pause and snapshot, on the I/O thread (the one that runs @loop)
+ * while the vCPUs are parked.  quiesce() completes every request in flight
+ * (returning them to the guest) and stops taking new ones from the queue:
+ * 0, or -EIO if the disk can finish nothing more.  resume() serves
+ * whatever the guest queued meanwhile.
+ *
+ * A reset (Status 0, on a vCPU thread) likewise waits until no request is
+ * in flight, which the I/O thread completes; so the I/O thread must never
+ * wait for a vCPU that may be resetting a disk.
+ */
+int virtio_blk_quiesce(struct virtio_blk *b);
+void virtio_blk_resume(struct virtio_blk *b);
 
 /* virtio-net on a network backend (devices/virtio_net.c, include/net_backend.h). */
 #define NET_QUEUE_SIZE 256

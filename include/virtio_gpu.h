@@ -190,6 +190,7 @@ struct virtio_gpu {
 	struct gpu_fence passed[GPU_QUEUE_SIZE];   /* fences passed, commands not yet used */
 	unsigned int nr_passed;
 	u32 fence_seq;
+	u32 reset_generation;         /* dev->generation at the last reset: older commands are void */
 	bool watched;                 /* something shows the display: keep pixels at hand */
 	const struct gpu_display_ops *display;
 	void *display_opaque;

@@ -35,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (virtio_blk_open(&blk, &cfg, 0, &drv.mem, NULL))
 		return -1;
 	blk.vdev.interrupt = no_interrupt;
-	has_uring = blk.uring;
+	has_uring = blk.disk->async;
 	return 0;
 }
 
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(drv.ram, 0, RAM_USED);
 	fz_copy(&in, drv.ram, RAM_USED);
 	fake_bring_up(&blk.vdev, FAKE_DESC, features);
-	blk.uring = uring && has_uring; /* both engines */
+	blk.disk->async = uring && has_uring; /* both engines */
 	virtio_dev_queue_notify(&blk.vdev, 0);
 	virtio_dev_queue_notify(&blk.vdev, 0);
 	return 0;

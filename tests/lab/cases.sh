@@ -215,6 +215,9 @@ echo "VDC-RO=$(cat /sys/block/vdc/ro)"
 echo hello | dd of=/dev/vdc conv=fsync 2>/dev/null; echo "VDC-WRITE-RC=$?"
 blkdiscard /dev/vdd; echo "VDD-DISCARD-RC=$?"
 echo "VDA-SIZE=$(cat /sys/block/vda/size)"
+vda=$(basename "$(readlink /sys/block/vda/device)")
+echo "$vda" > /sys/bus/virtio/drivers/virtio_blk/unbind && echo "$vda" > /sys/bus/virtio/drivers/virtio_blk/bind
+echo "VDA-REBIND=$(dd if=/dev/vda bs=4096 skip=256 count=1 iflag=direct 2>/dev/null | head -c 17)"
 echo "HWRNG=$(head -c 64 /dev/hwrng | od -An -tx1 | wc -w) $(cat /sys/class/misc/hw_random/rng_current)"
 sync
 poweroff -f
@@ -252,6 +255,9 @@ if [ "$(field VDC-RO)" = 1 ] && [ "$(field VDC-WRITE-RC)" != 0 ] &&
 else
 	fail disk-readonly-refuses-writes "ro=$(field VDC-RO) write-rc=$(field VDC-WRITE-RC)"
 fi
+# The driver let go of vda and took it again: a reset and a fresh start.
+[ "$(field VDA-REBIND)" = arkvm-lab-pattern ] && pass disk-reset-and-rebind ||
+	fail disk-reset-and-rebind "read after rebind: '$(field VDA-REBIND)'"
 vdd_after=$(du -k "$tmp/vdd.img" | cut -f1)
 if [ "$(field VDD-DISCARD-RC)" = 0 ] && [ "$vdd_after" -lt "$vdd_before" ]; then
 	pass disk-discard-frees-blocks

@@ -5,10 +5,15 @@
 #include <stddef.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fake_disk.h"
 #include "fake_driver.h"
 #include "test.h"
 #include "virtio_devices.h"
@@ -177,7 +182,7 @@ static void test_plain_io_without_uring(void)
 	u32 len;
 
 	CHECK_EQ(blk_setup(&e, false, NULL), 0);
-	e.blk.uring = false;
+	e.blk.disk->async = false;
 	memset(fake_hva(&e.drv, DATA), 'q', 512);
 	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_OUT, 5, 512, false, &len), VIRTIO_BLK_S_OK);
 	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_FLUSH, 0, 0, false, &len), VIRTIO_BLK_S_OK);
@@ -338,7 +343,7 @@ static void test_uring_breaking_falls_back(void)
 	u32 len;
 
 	CHECK_EQ(blk_setup(&e, false, NULL), 0);
-	if (!e.blk.uring) {
+	if (!e.blk.disk->async) {
 		blk_teardown(&e); /* no io_uring here: nothing to break */
 		return;
 	}
@@ -350,7 +355,7 @@ static void test_uring_breaking_falls_back(void)
 	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_IN, 2, 512, true, &len), VIRTIO_BLK_S_OK);
 	CHECK_EQ(len, 513);
 	CHECK_EQ(((u8 *)fake_hva(&e.drv, DATA))[0], 'C');
-	CHECK(!e.blk.uring);
+	CHECK(!e.blk.disk->async);
 	memset(fake_hva(&e.drv, DATA), 'f', 512);
 	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_OUT, 7, 512, false, &len), VIRTIO_BLK_S_OK);
 	CHECK_EQ(blk_request(&e, VIRTIO_BLK_T_FLUSH, 0, 0, false, &len), VIRTIO_BLK_S_OK);
@@ -416,8 +421,10 @@ static void test_async_completions_on_loop(void)
 }
 
 /*
- * The driver resets the device while a request may be in flight: it is
- * never returned into the new rings, and the device serves them as usual.
+ * The driver resets the device while a flush may be in flight: the reset
+ * waits for it, so its status byte is written before the reset returns,
+ * it is never returned into the new rings, and the device serves them as
+ * usual.  (Before, the flush could complete into the new driver's pages.)
  */
 static void test_async_reset_in_flight(void)
 {
@@ -434,10 +441,12 @@ static void test_async_reset_in_flight(void)
 
 		h->type = htole32(VIRTIO_BLK_T_FLUSH);
 		h->sector = 0;
+		*(u8 *)fake_hva(&e.drv, STAT) = 0xff;
 		fake_post(&e.drv, segs, 2, false);
 		virtio_dev_queue_notify(&e.blk.vdev, 0);
 	}
 	virtio_mmio_ops.write(&e.blk.vdev, VIRTIO_MMIO_STATUS, 0, 4);
+	CHECK_EQ(*(u8 *)fake_hva(&e.drv, STAT), VIRTIO_BLK_S_OK);
 	/* A new driver: fresh rings, then a read. */
 	memset(fake_hva(&e.drv, FAKE_DESC), 0, 0x3000);
 	e.drv.avail_idx = e.drv.next_desc = e.drv.used_seen = 0;
@@ -459,6 +468,202 @@ static void test_async_reset_in_flight(void)
 	CHECK_EQ(*(u8 *)fake_hva(&e.drv, STAT), VIRTIO_BLK_S_OK);
 	CHECK_EQ(blk_pump(&e, 1, ids + 1), 0);  /* nothing else */
 	blk_teardown(&e);
+}
+
+/*
+ * The driver resets the device while a read is on the disk.  The reset
+ * waits for it: once the reset returns, the driver owns its pages again,
+ * so the read's data and status have landed before, and nothing lands
+ * after.  The read is never returned into the new rings.
+ */
+static void test_reset_waits_for_io_in_flight(void)
+{
+	struct blk_threads t;
+	pthread_t vcpu;
+	bool submitted, early, landed, served = false, clean = false;
+	u8 *data, *stat;
+	u32 id = ~0u, len, used = 0;
+
+	CHECK_EQ(threads_start(&t, 64), 0);
+	data = fake_hva(&t.drv, DATA);
+	stat = fake_hva(&t.drv, STAT);
+	memset(data, 0, 512);
+	threads_post_read(&t, HDR, 3, DATA, STAT);
+	threads_kick(&t);
+	submitted = fake_disk_wait_submitted(t.disk, 1);
+	pthread_create(&vcpu, NULL, threads_reset, &t);
+	early = threads_wait(&t, &t.reset_returned, 200);
+	fake_disk_release(t.disk, 1);
+	pthread_join(vcpu, NULL);
+	landed = data[0] == 'D' && *stat == VIRTIO_BLK_S_OK;
+	if (!submitted || early || !landed)
+		goto out;
+	/* The driver reuses its pages at once. */
+	memset(data, 0x5a, 512);
+	*stat = 0x5a;
+
+	/* A new driver: fresh rings, then a read elsewhere. */
+	memset(fake_hva(&t.drv, FAKE_DESC), 0, 0x3000);
+	t.drv.avail_idx = t.drv.next_desc = t.drv.used_seen = 0;
+	fake_bring_up(&t.blk.vdev, FAKE_DESC, 0);
+	threads_post_read(&t, HDR + 0x100, 4, DATA + 0x200, STAT + 1);
+	threads_kick(&t);
+	if (!fake_disk_wait_submitted(t.disk, 2))
+		goto out;
+	fake_disk_release(t.disk, 1);
+	served = threads_wait_interrupts(&t, 1);
+	while (fake_used(&t.drv, &id, &len))
+		used++;
+	clean = ((u8 *)fake_hva(&t.drv, DATA + 0x200))[0] == 'E' &&
+		data[0] == 0x5a && *stat == 0x5a;   /* the old read never came back */
+out:
+	threads_stop(&t);
+	CHECK(submitted);
+	CHECK(!early);
+	CHECK(landed);
+	CHECK(served);
+	CHECK_EQ(used, 1);
+	CHECK_EQ(id, 0);
+	CHECK(clean);
+}
+
+static int call_quiesce(struct blk_threads *t)
+{
+	return virtio_blk_quiesce(&t->blk);
+}
+
+static int call_resume(struct blk_threads *t)
+{
+	virtio_blk_resume(&t->blk);
+	return 0;
+}
+
+/* A kick, as the queue's ioeventfd would bring it. */
+static int call_kick(struct blk_threads *t)
+{
+	virtio_dev_queue_notify(&t->blk.vdev, 0);
+	return 0;
+}
+
+/* Counts the used entries; the last one's id in *@id. */
+static unsigned int threads_used(struct blk_threads *t, u32 *id)
+{
+	unsigned int n = 0;
+	u32 len;
+
+	while (fake_used(&t->drv, id, &len))
+		n++;
+	return n;
+}
+
+/*
+ * Quiesce with a read on the disk: it returns only once the read has
+ * completed and gone back to the guest (used entry, interrupt).
+ */
+static void test_quiesce_completes_in_flight(void)
+{
+	struct blk_threads t;
+	bool submitted, early, done = false;
+	int ret = -1;
+	u32 id = ~0u;
+	unsigned int used = 0, irqs;
+
+	CHECK_EQ(threads_start(&t, 64), 0);
+	threads_post_read(&t, HDR, 5, DATA, STAT);
+	threads_kick(&t);
+	submitted = fake_disk_wait_submitted(t.disk, 1);
+	early = threads_call(&t, call_quiesce, 200, &ret);
+	fake_disk_release(t.disk, 1);
+	if (!early)
+		done = threads_call_done(&t, &ret);
+	if (done)
+		used = threads_used(&t, &id);
+	pthread_mutex_lock(&t.lock);
+	irqs = t.interrupts;
+	pthread_mutex_unlock(&t.lock);
+	threads_stop(&t);
+	CHECK(submitted);
+	CHECK(!early);
+	CHECK(done);
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(used, 1);
+	CHECK_EQ(id, 0);
+	CHECK_EQ(irqs, 1);
+}
+
+/* A kick while quiesced takes nothing; resume serves what was queued. */
+static void test_kick_during_quiesce_waits_for_resume(void)
+{
+	struct blk_threads t;
+	bool ok;
+	int ret = -1, quiesced = -1;
+	u32 id = ~0u;
+	unsigned int submitted_quiesced, used_quiesced = 0, used = 0;
+	u8 status;
+
+	CHECK_EQ(threads_start(&t, 64), 0);
+	ok = threads_call(&t, call_quiesce, 5000, &quiesced);
+	threads_post_read(&t, HDR, 6, DATA, STAT);
+	ok = ok && threads_call(&t, call_kick, 5000, &ret);
+	pthread_mutex_lock(&t.disk->lock);
+	submitted_quiesced = t.disk->submitted;
+	pthread_mutex_unlock(&t.disk->lock);
+	used_quiesced = threads_used(&t, &id);
+	ok = ok && threads_call(&t, call_resume, 5000, &ret);
+	ok = ok && fake_disk_wait_submitted(t.disk, 1);
+	if (ok) {
+		fake_disk_release(t.disk, 1);
+		ok = threads_wait_interrupts(&t, 1);
+	}
+	if (ok)
+		used = threads_used(&t, &id);
+	status = *(u8 *)fake_hva(&t.drv, STAT);
+	threads_stop(&t);
+	CHECK(ok);
+	CHECK_EQ(quiesced, 0);
+	CHECK_EQ(submitted_quiesced, 0);
+	CHECK_EQ(used_quiesced, 0);
+	CHECK_EQ(used, 1);
+	CHECK_EQ(id, 0);
+	CHECK_EQ(status, VIRTIO_BLK_S_OK);
+}
+
+/*
+ * Resets racing completions, over and over: the I/O thread completes
+ * reads as fast as the disk gives them back while this thread resets the
+ * device.  Whenever a reset returns, every request the disk was given has
+ * completed.  (For ThreadSanitizer as much as for the checks.)  Each kick
+ * is served before this thread goes on, so the I/O thread never reads
+ * rings this thread is rewriting for the next round.
+ */
+static void test_reset_races_completions(void)
+{
+	struct blk_threads t;
+	unsigned int bad = 0, submitted, completed;
+	int ret;
+
+	CHECK_EQ(threads_start(&t, 64), 0);
+	pthread_mutex_lock(&t.disk->lock);
+	t.disk->auto_release = true;
+	pthread_mutex_unlock(&t.disk->lock);
+	for (unsigned int round = 0; round < 50; round++) {
+		threads_post_read(&t, HDR, round % DISK_SECTORS, DATA, STAT);
+		threads_post_read(&t, HDR + 0x20, (round + 1) % DISK_SECTORS, DATA + 0x200,
+				  STAT + 1);
+		if (!threads_call(&t, call_kick, 5000, &ret))
+			bad++;
+		virtio_mmio_ops.write(&t.blk.vdev, VIRTIO_MMIO_STATUS, 0, 4);
+		pthread_mutex_lock(&t.disk->lock);
+		submitted = t.disk->submitted;
+		completed = t.disk->completed;
+		pthread_mutex_unlock(&t.disk->lock);
+		bad += submitted != completed;
+		memset(fake_hva(&t.drv, FAKE_DESC), 0, 0x3000);
+		t.drv.avail_idx = t.drv.next_desc = t.drv.used_seen = 0;
+		fake_bring_up(&t.blk.vdev, FAKE_DESC, 0);
+	}
+	threads_stop(&t);
+	CHECK_EQ(bad, 0);
 }
 
 static void test_rng_fills_buffers(void)
@@ -500,4 +705,8 @@ TEST_SUITE(virtio_blk,
 	   TEST(test_uring_breaking_falls_back),
 	   TEST(test_async_completions_on_loop),
 	   TEST(test_async_reset_in_flight),
+	   TEST(test_reset_waits_for_io_in_flight),
+	   TEST(test_quiesce_completes_in_flight),
+	   TEST(test_kick_during_quiesce_waits_for_resume),
+	   TEST(test_reset_races_completions),
 	   TEST(test_rng_fills_buffers));
