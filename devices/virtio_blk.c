@@ -29,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
+#include "device.h"
 #include "disk.h"
 #include "log.h"
 #include "virtio_devices.h"
@@ -684,3 +686,85 @@ void virtio_blk_close(struct virtio_blk *b)
 	free(f);
 	virtio_dev_destroy(&b->vdev);
 }
+
+/* --- the device class: one disk per --disk, in order, so the first is vda ------ */
+
+struct blk_device {
+	struct virtio_blk blk;
+	struct stat st;             /* the image, to tell it from the other disks' */
+	bool has_st;
+};
+
+static unsigned int blk_count(const struct vm_config *cfg)
+{
+	return cfg->nr_disks;
+}
+
+/*
+ * One image under two names (a link, a relative path) would be opened
+ * twice: say so, rather than report the second open's lock as another
+ * process's.
+ */
+static int blk_check_distinct(struct device_host *host, unsigned int index,
+			      struct blk_device *bd)
+{
+	const struct disk_config *cfg = host->cfg->disks;
+
+	bd->has_st = !stat(cfg[index].path, &bd->st); /* else opening it will say why */
+	for (unsigned int i = 0; bd->has_st && i < index; i++) {
+		struct device *other = host->find(host, &virtio_blk_class, i);
+		const struct blk_device *o = other ? other->priv : NULL;
+
+		if (o && o->has_st && o->st.st_dev == bd->st.st_dev && o->st.st_ino == bd->st.st_ino) {
+			pr_err("--disk '%s' is the same file as --disk '%s'", cfg[index].path,
+			       cfg[i].path);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int blk_create(struct device *dev, struct device_host *host, unsigned int index)
+{
+	const struct disk_config *cfg = &host->cfg->disks[index];
+	struct blk_device *bd = calloc(1, sizeof(*bd));
+	int ret;
+
+	if (!bd) {
+		pr_err("virtio-blk: out of memory");
+		return -ENOMEM;
+	}
+	dev->priv = bd;
+	dev->id = cfg->id;
+	ret = blk_check_distinct(host, index, bd);
+	if (!ret)
+		ret = virtio_blk_open(&bd->blk, cfg, index, host->mem, host->io_loop);
+	if (ret)
+		return ret;
+	dev->vdev = &bd->blk.vdev;
+	return host->attach_virtio(host, &bd->blk.vdev);
+}
+
+static int blk_dev_quiesce(struct device *dev)
+{
+	return virtio_blk_quiesce(&((struct blk_device *)dev->priv)->blk);
+}
+
+static void blk_dev_resume(struct device *dev)
+{
+	virtio_blk_resume(&((struct blk_device *)dev->priv)->blk);
+}
+
+static void blk_destroy(struct device *dev)
+{
+	virtio_blk_close(&((struct blk_device *)dev->priv)->blk);
+}
+
+const struct device_class virtio_blk_class = {
+	.name = "virtio-blk",
+	.count = blk_count,
+	.create = blk_create,
+	.quiesce = blk_dev_quiesce,
+	.resume = blk_dev_resume,
+	.destroy = blk_destroy,
+};

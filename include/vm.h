@@ -90,8 +90,6 @@ struct vm {
 	struct boot_times boot_times;  /* start set by main(), first KVM_RUN by vCPUs */
 	struct boot_timer boot_timer;  /* with --boot-timer */
 
-	struct virtio_blk disks[CFG_MAX_DISKS];
-	unsigned int nr_disks;
 	struct virtio_slot virtio[ARM64_VIRTIO_SLOTS];
 	unsigned int nr_virtio;
 	struct device devices[VM_MAX_DEVICES];  /* the registry's (src/devices.c) */

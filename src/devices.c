@@ -14,6 +14,7 @@
 #include "vm.h"
 
 static const struct device_class *const device_classes[] = {
+	&virtio_blk_class,
 	&virtio_net_class,
 	&virtio_console_class,
 	&virtio_gpu_class,

@@ -281,29 +281,6 @@ static void vm_console_quit(void *opaque)
 	vm_request_stop(opaque, VM_STOP_USER);
 }
 
-/*
- * One image under two names (a link, a relative path) would be opened
- * twice: say so, rather than report the second open's lock as another
- * process's.
- */
-static int vm_check_disks_distinct(const struct vm_config *cfg)
-{
-	struct stat st[CFG_MAX_DISKS];
-
-	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
-		if (stat(cfg->disks[i].path, &st[i]))
-			continue; /* opening it will say why */
-		for (unsigned int j = 0; j < i; j++) {
-			if (st[j].st_dev == st[i].st_dev && st[j].st_ino == st[i].st_ino) {
-				pr_err("--disk '%s' is the same file as --disk '%s'",
-				       cfg->disks[i].path, cfg->disks[j].path);
-				return -EINVAL;
-			}
-		}
-	}
-	return 0;
-}
-
 int vm_setup_devices(struct vm *vm)
 {
 	const struct irq_line uart_irq = {
@@ -338,20 +315,6 @@ int vm_setup_devices(struct vm *vm)
 	if (ret) {
 		pr_err("creating the I/O event loop: %s", strerror(-ret));
 		return ret;
-	}
-	ret = vm_check_disks_distinct(vm->cfg);
-	if (ret)
-		return ret;
-	/* Disks first, in command-line order, so the first is vda. */
-	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++) {
-		ret = virtio_blk_open(&vm->disks[i], &vm->cfg->disks[i], i, &vm->mem,
-				      &vm->io_loop);
-		if (ret)
-			return ret;
-		vm->nr_disks++;
-		ret = virtio_slot_attach(vm, &vm->disks[i].vdev);
-		if (ret)
-			return ret;
 	}
 	return vm_devices_create(vm);
 }
@@ -658,8 +621,6 @@ void vm_destroy(struct vm *vm)
 {
 	vcpus_destroy(vm);
 	virtio_slots_detach(vm);
-	for (unsigned int i = 0; i < vm->nr_disks; i++)
-		virtio_blk_close(&vm->disks[i]);
 	vm_devices_destroy(vm);
 	if (vm->io_loop.epoll_fd >= 0)
 		event_loop_destroy(&vm->io_loop);
