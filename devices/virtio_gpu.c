@@ -530,6 +530,10 @@ static int gpu_cursor_serve(struct virtio_dev *dev, const struct virtq_chain *c,
 		goto bad;
 
 	pthread_mutex_lock(&g->lock);
+	if (gpu_taken_before_reset(g, c)) {
+		pthread_mutex_unlock(&g->lock);
+		return 0; /* the old rings are gone: nothing to apply or answer */
+	}
 	if (type == VIRTIO_GPU_CMD_UPDATE_CURSOR) {
 		res = res_id ? gpu_find(g, res_id) : NULL;
 		if (res_id && (!res || res->width != GPU_CURSOR_DIM || res->height != GPU_CURSOR_DIM)) {

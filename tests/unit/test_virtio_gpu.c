@@ -537,6 +537,54 @@ static void test_command_taken_before_reset_dropped(void)
 	gpu_teardown(&e);
 }
 
+static void *gpu_kick_cursor(void *arg)
+{
+	virtio_dev_queue_notify(&((struct gpu_env *)arg)->g.vdev, GPU_CURSOR_Q);
+	return NULL;
+}
+
+/* The same for the cursor queue: a move taken before a reset moves nothing. */
+static void test_cursor_taken_before_reset_dropped(void)
+{
+	struct gpu_env e;
+	struct virtio_gpu_update_cursor mv = {
+		.hdr.type = VIRTIO_GPU_CMD_MOVE_CURSOR, .pos = { 0, 100, 50 },
+	};
+	struct fake_seg seg = { REQ, sizeof(mv), false };
+	pthread_mutexattr_t attr;
+	pthread_t io;
+	u16 taken = 0;
+
+#ifdef UNDER_TSAN
+	printf("  note: lock order inverted on purpose: not run under ThreadSanitizer\n");
+	return;
+#endif
+	gpu_setup(&e);
+	pthread_mutex_destroy(&e.g.lock);
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&e.g.lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	memcpy(fake_hva(&e.cursor, REQ), &mv, sizeof(mv));
+	fake_post(&e.cursor, &seg, 1, false);
+
+	pthread_mutex_lock(&e.g.lock);
+	pthread_create(&io, NULL, gpu_kick_cursor, &e);
+	while (!taken) {
+		pthread_mutex_lock(&e.g.vdev.lock);
+		taken = e.g.vdev.vqs[GPU_CURSOR_Q].last_avail;
+		pthread_mutex_unlock(&e.g.vdev.lock);
+		if (!taken)
+			sched_yield();
+	}
+	virtio_mmio_ops.write(&e.g.vdev, VIRTIO_MMIO_STATUS, 0, 4);
+	pthread_mutex_unlock(&e.g.lock);
+	pthread_join(io, NULL);
+	CHECK_EQ(e.g.cursor.x, 0);
+	CHECK_EQ(e.g.cursor.y, 0);
+	gpu_teardown(&e);
+}
+
 static void test_cursor_commands_checked(void)
 {
 	struct gpu_env e;
@@ -594,5 +642,6 @@ TEST_SUITE(virtio_gpu,
 	   TEST(test_backing_arrays_count_against_cap),
 	   TEST(test_last_picture_counts_against_cap),
 	   TEST(test_command_taken_before_reset_dropped),
+	   TEST(test_cursor_taken_before_reset_dropped),
 	   TEST(test_cursor_commands_checked),
 	   TEST(test_events_clear));
