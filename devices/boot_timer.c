@@ -4,10 +4,16 @@
  * splits the time from its own start into set-up (start to the first
  * KVM_RUN, with the CPU time spent) and guest boot (first KVM_RUN to init).
  */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "arch.h"
 #include "boot_timer.h"
+#include "device.h"
 #include "fdt_build.h"
+#include "log.h"
 
 static u64 clock_ns(clockid_t id)
 {
@@ -105,4 +111,35 @@ const struct mmio_ops boot_timer_mmio_ops = {
 	.read = boot_timer_read,
 	.write = boot_timer_write,
 	.fdt_node = boot_timer_fdt_node,
+};
+
+/* The device class: with --boot-timer, at the memory map's place. */
+static unsigned int boot_timer_count(const struct vm_config *cfg)
+{
+	return cfg->boot_timer;
+}
+
+static int boot_timer_create(struct device *dev, struct device_host *host,
+			     unsigned int index __unused)
+{
+	struct boot_timer *bt = calloc(1, sizeof(*bt));
+	int ret;
+
+	if (!bt) {
+		pr_err("boot-timer: out of memory");
+		return -ENOMEM;
+	}
+	dev->priv = bt;
+	boot_timer_init(bt, host->boot_times, stderr);
+	ret = mmio_bus_register(host->bus, ARM64_BOOT_TIMER_BASE, ARM64_BOOT_TIMER_SIZE,
+				&boot_timer_mmio_ops, bt, "boot-timer");
+	if (ret)
+		pr_err("registering the boot timer: %s", strerror(-ret));
+	return ret;
+}
+
+const struct device_class boot_timer_class = {
+	.name = "boot-timer",
+	.count = boot_timer_count,
+	.create = boot_timer_create,
 };

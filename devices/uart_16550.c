@@ -4,6 +4,13 @@
  * with of_serial/8250 as "ns16550a"; earlycon finds it through stdout-path.
  */
 
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch.h"
+#include "console.h"
+#include "device.h"
 #include "fdt_build.h"
 #include "log.h"
 #include "uart_16550.h"
@@ -320,3 +327,42 @@ unsigned int uart_rx_space(struct uart_16550 *u)
 	pthread_mutex_unlock(&u->lock);
 	return n;
 }
+
+/*
+ * The device class: every VM has the UART, at the memory map's place.  It
+ * always prints (early output); it takes the console's input unless a
+ * virtio console, created after it, takes that over.
+ */
+static int uart_create(struct device *dev, struct device_host *host, unsigned int index __unused)
+{
+	const struct irq_line irq = {
+		.set_level = host->set_irq, .opaque = host->opaque, .intid = ARM64_UART_IRQ,
+	};
+	struct uart_16550 *u = calloc(1, sizeof(*u));
+	int ret;
+
+	if (!u) {
+		pr_err("uart: out of memory");
+		return -ENOMEM;
+	}
+	dev->priv = u;
+	uart_init(u, &irq, &console_uart_ops, host->console);
+	console_set_sink(host->console, &console_uart_sink, u);
+	console_attach_uart(host->console, u); /* its output waits when stdout is slow */
+	ret = mmio_bus_register(host->bus, ARM64_UART_BASE, ARM64_UART_SIZE, &uart_16550_mmio_ops,
+				u, "uart");
+	if (ret)
+		pr_err("registering the UART: %s", strerror(-ret));
+	return ret;
+}
+
+static void uart_class_destroy(struct device *dev)
+{
+	uart_destroy(dev->priv);
+}
+
+const struct device_class uart_16550_class = {
+	.name = "uart",
+	.create = uart_create,
+	.destroy = uart_class_destroy,
+};

@@ -7,6 +7,7 @@
 #include "compiler.h"
 #include "vm_config.h"
 
+struct boot_times;
 struct console;
 struct device_class;
 struct device;
@@ -26,7 +27,10 @@ struct device_host {
 	const struct guest_mem *mem;
 	struct event_loop *io_loop;     /* the I/O thread's: queue work, backends */
 	struct console *console;        /* the host side of the guest's console */
+	struct boot_times *boot_times;  /* start-up's clock, for the boot timer */
 	struct mmio_bus *bus;
+	/* Raises or lowers an SPI of the interrupt controller (opaque: the VM). */
+	void (*set_irq)(void *opaque, u32 intid, bool level);
 	/* Puts a virtio device in the next virtio-mmio slot, wired to KVM. */
 	int (*attach_virtio)(struct device_host *host, struct virtio_dev *vdev);
 	/* The instance @index of @cls created so far, or NULL. */
@@ -94,6 +98,8 @@ struct device {
  * The classes, each defined in its own file in devices/ and listed once,
  * in slot order, in src/devices.c.
  */
+extern const struct device_class uart_16550_class;
+extern const struct device_class boot_timer_class;
 extern const struct device_class virtio_blk_class;
 extern const struct device_class virtio_net_class;
 extern const struct device_class virtio_console_class;

@@ -85,10 +85,8 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned int nr_vcpus;
 
-	struct uart_16550 uart;
 	struct console console;
 	struct boot_times boot_times;  /* start set by main(), first KVM_RUN by vCPUs */
-	struct boot_timer boot_timer;  /* with --boot-timer */
 
 	struct virtio_slot virtio[ARM64_VIRTIO_SLOTS];
 	unsigned int nr_virtio;

@@ -9,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "log.h"
 #include "state.h"
 #include "vm.h"
 
 static const struct device_class *const device_classes[] = {
+	&uart_16550_class,       /* the machine's own: not in a virtio slot */
+	&boot_timer_class,
 	&virtio_blk_class,
 	&virtio_net_class,
 	&virtio_console_class,
@@ -46,7 +49,9 @@ static void vm_device_host(struct vm *vm, struct device_host *host)
 		.mem = &vm->mem,
 		.io_loop = &vm->io_loop,
 		.console = &vm->console,
+		.boot_times = &vm->boot_times,
 		.bus = &vm->bus,
+		.set_irq = gic_set_spi_level,
 		.attach_virtio = host_attach_virtio,
 		.find = host_find,
 		.opaque = vm,

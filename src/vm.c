@@ -283,34 +283,10 @@ static void vm_console_quit(void *opaque)
 
 int vm_setup_devices(struct vm *vm)
 {
-	const struct irq_line uart_irq = {
-		.set_level = gic_set_spi_level, .opaque = vm, .intid = ARM64_UART_IRQ,
-	};
 	int ret;
 
-	uart_init(&vm->uart, &uart_irq, &console_uart_ops, &vm->console);
-	/*
-	 * The UART always prints (early output); input goes to the guest's
-	 * console, the UART's unless a virtio console takes it over.
-	 */
-	console_init(&vm->console, &console_uart_sink, &vm->uart, vm_console_quit, vm);
-	console_attach_uart(&vm->console, &vm->uart); /* its output waits when stdout is slow */
-	ret = mmio_bus_register(&vm->bus, ARM64_UART_BASE, ARM64_UART_SIZE,
-				&uart_16550_mmio_ops, &vm->uart, "uart");
-	if (ret) {
-		pr_err("registering the UART: %s", strerror(-ret));
-		return ret;
-	}
-	if (vm->cfg->boot_timer) {
-		boot_timer_init(&vm->boot_timer, &vm->boot_times, stderr);
-		ret = mmio_bus_register(&vm->bus, ARM64_BOOT_TIMER_BASE, ARM64_BOOT_TIMER_SIZE,
-					&boot_timer_mmio_ops, &vm->boot_timer, "boot-timer");
-		if (ret) {
-			pr_err("registering the boot timer: %s", strerror(-ret));
-			return ret;
-		}
-	}
-
+	/* Input goes to the guest's console: a device in the registry says which. */
+	console_init(&vm->console, NULL, NULL, vm_console_quit, vm);
 	ret = event_loop_init(&vm->io_loop);
 	if (ret) {
 		pr_err("creating the I/O event loop: %s", strerror(-ret));
@@ -637,8 +613,6 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
-	if (vm->uart.ops)
-		uart_destroy(&vm->uart);
 	park_destroy(&vm->io_park);
 	park_destroy(&vm->vcpu_park);
 }
