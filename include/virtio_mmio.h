@@ -160,6 +160,12 @@ typedef int (*virtio_serve_fn)(struct virtio_dev *dev, const struct virtq_chain 
 			       u32 *written);
 
 /*
+ * Chains one kick serves before the queue yields to the I/O thread's other
+ * work (virtio_dev_serve_queue()).
+ */
+#define VIRTIO_SERVE_BUDGET 256
+
+/*
  * The loop most queues need: takes every available chain into @c, serves it
  * with dev->lock dropped (no lock is ever held across I/O), returns it, and
  * interrupts the guest once per batch.  Chains served while the driver reset

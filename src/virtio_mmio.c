@@ -8,6 +8,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fdt_build.h"
 #include "log.h"
@@ -121,16 +122,42 @@ void virtio_dev_queue_notify(struct virtio_dev *dev, unsigned int q)
 	pthread_mutex_unlock(&dev->lock);
 }
 
+/*
+ * Comes back to queue @q later, after the I/O thread's other work: a kick
+ * of its own ioeventfd.  Without the KVM wiring (tests) the guest's next
+ * kick does it.
+ */
+static void virtio_dev_kick_later(struct virtio_dev *dev, unsigned int q)
+{
+	const struct event_source *kick = dev->wiring.kick[q];
+	u64 one = 1;
+
+	/* Only fails if the counter would overflow, and then a kick is pending anyway. */
+	if (kick && write(kick->fd, &one, sizeof(one)) < 0)
+		return;
+}
+
 void virtio_dev_serve_queue(struct virtio_dev *dev, unsigned int q, struct virtq_chain *c,
 			    virtio_serve_fn serve)
 {
 	struct virtq *vq = &dev->vqs[q];
 	u32 generation = dev->generation;
+	unsigned int budget = VIRTIO_SERVE_BUDGET;
 	u32 written;
-	int ret;
+	int ret = 0;
 
 	do {
-		while ((ret = virtq_pop(vq, c)) > 0) {
+		/*
+		 * A driver that keeps adding (or rings laid over each other, whose
+		 * used entries read as new available ones) must not hold the thread
+		 * for good: past the budget the queue yields and comes back later.
+		 */
+		if (!budget) {
+			virtio_dev_kick_later(dev, q);
+			return;
+		}
+		while (budget && (ret = virtq_pop(vq, c)) > 0) {
+			budget--;
 			/* The chain is checked and ours: serve it without the lock. */
 			c->generation = generation;
 			pthread_mutex_unlock(&dev->lock);
@@ -148,7 +175,7 @@ void virtio_dev_serve_queue(struct virtio_dev *dev, unsigned int q, struct virtq
 			return;
 		}
 		virtio_dev_notify_used(dev, q);
-	} while (virtq_enable_notify(vq));
+	} while (!budget || virtq_enable_notify(vq));
 }
 
 static int virtio_features_ok(struct virtio_dev *dev)

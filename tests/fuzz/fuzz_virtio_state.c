@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	virtio_mmio_ops.write(&rng.vdev, VIRTIO_MMIO_STATUS, 0, 4); /* a fresh device */
 	rng.vdev.offered = 0;
+	memset(drv.ram, 0, 0x4000); /* the rings' pages: each input starts alike */
 	state_reader_init(&r, data, size);
 	if (virtio_dev_restore(&rng.vdev, &r))
 		return 0;
