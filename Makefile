@@ -2,7 +2,8 @@
 #
 #   make               build build/arm64/arkvm (cross-compiled on non-arm64 hosts)
 #   make STATIC=1      a fully static binary (what the lab runs)
-#   make TEST_HOOKS=1  with the hooks the lab tests need (see src/sandbox.c)
+#   make TEST_HOOKS=1  with the hooks the lab tests need (src/sandbox.c; SIGUSR2
+#                      pauses and resumes, src/lifecycle.c)
 #   make test          unit tests (native, ASan+UBSan) and the arm64 lab tests
 #   make test-gpu      the slow --gpu virgl guest tests (not part of make test),
 #                      kmscube in the guest included (GL=0 leaves it out)
