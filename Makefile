@@ -188,7 +188,7 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 # The seccomp filters, compiled for arm64 at build time by a tool that runs
 # here (src/sandbox_gen.c, with the build host's libseccomp).
 TOOLS := build/tools
-$(TOOLS)/sandbox-gen: src/sandbox_gen.c include/sandbox.h | $(DEPS_STAMP)
+$(TOOLS)/sandbox-gen: src/sandbox_gen.c include/sandbox.h include/console.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(CFLAGS_COMMON) -o $@ $< -lseccomp
 

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <termios.h>
 
 #include "event_loop.h"
@@ -38,6 +39,7 @@ struct console_out {
 	pthread_mutex_t lock;      /* the fields below; never held across write() */
 	struct event_source src;   /* the descriptor written, watched from the main loop */
 	bool own_fd;               /* src.fd is our non-blocking reopen of stdout */
+	bool sock;                 /* stdout is a socket: each send is non-blocking */
 	bool pollable;             /* epoll takes src.fd (not a regular file) */
 	bool flushing;             /* a thread is writing: others only queue */
 	bool starved;              /* a writer was refused: tell them about room */
@@ -75,6 +77,9 @@ struct console {
 };
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A */
+
+/* How output is sent to a socket stdout; the seccomp filters allow exactly this. */
+#define CONSOLE_SEND_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL)
 
 #define CONSOLE_CHUNK 256   /* bytes read from stdin at a time */
 

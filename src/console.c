@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,10 +34,15 @@ unsigned int console_put(struct console *c, const u8 *buf, unsigned int len)
 	return n;
 }
 
-/* Bytes written, or -errno. */
-static ssize_t console_out_write(int fd, const u8 *buf, unsigned int len)
+/*
+ * Bytes written, or -errno.  A socket (journald's) cannot be reopened with
+ * a flag of its own, and O_NONBLOCK on the shared one could not be undone
+ * at exit under the filters, so each send says MSG_DONTWAIT instead.
+ */
+static ssize_t console_out_write(const struct console_out *o, const u8 *buf, unsigned int len)
 {
-	ssize_t n = write(fd, buf, len);
+	ssize_t n = o->sock ? send(o->src.fd, buf, len, CONSOLE_SEND_FLAGS)
+			    : write(o->src.fd, buf, len);
 
 	return n < 0 ? -errno : n;
 }
@@ -63,7 +69,7 @@ static int console_out_drain(struct console_out *o)
 		ssize_t n;
 
 		pthread_mutex_unlock(&o->lock);
-		n = console_out_write(o->src.fd, p, run);
+		n = console_out_write(o, p, run);
 		pthread_mutex_lock(&o->lock);
 		if (n > 0) {
 			o->head = (o->head + (unsigned int)n) % CONSOLE_OUT_SIZE;
@@ -398,9 +404,14 @@ static int console_start_output(struct console *c)
 	if (fstat(c->out_fd, &st) || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
 		return 0; /* no stdout at all: the first write says so, output is dropped */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", c->out_fd);
+	if (S_ISSOCK(st.st_mode)) {
+		o->sock = true;  /* sent to as it is, never waiting (console_out_write()) */
+		ret = event_loop_add(c->loop, &o->src, 0);
+		o->pollable = !ret;
+		return ret;
+	}
 	fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
-		/* A socket (journald) cannot be reopened; O_NONBLOCK could not be undone at exit. */
 		pr_warn("console: stdout cannot be made non-blocking (%s): a slow reader slows the guest",
 			strerror(errno));
 		return 0;
@@ -462,12 +473,12 @@ static void console_out_finish(struct console *c)
 	pthread_mutex_lock(&o->lock);
 	while (o->len && !o->broken) {
 		unsigned int run = MIN(o->len, CONSOLE_OUT_SIZE - o->head);
-		ssize_t n = console_out_write(c->out_fd, o->buf + o->head, run);
+		ssize_t n = write(c->out_fd, o->buf + o->head, run);
 
 		if (n > 0) {
 			o->head = (o->head + (unsigned int)n) % CONSOLE_OUT_SIZE;
 			o->len -= (unsigned int)n;
-		} else if (n != -EINTR) {
+		} else if (n == 0 || errno != EINTR) {
 			o->broken = true;
 		}
 	}

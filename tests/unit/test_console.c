@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -247,10 +248,73 @@ static void test_slow_stdout_makes_uart_busy(void)
 	event_loop_destroy(&loop);
 }
 
+/*
+ * A socket as stdout (journald's): it cannot be reopened non-blocking, so
+ * each send says MSG_DONTWAIT.  A reader that stops makes console_put()
+ * take less, never block; once it reads again, every byte arrives in order.
+ */
+static unsigned int no_space(void *opaque)
+{
+	return 0;
+}
+
+static void no_receive(void *opaque, const u8 *buf, unsigned int len)
+{
+}
+
+static const struct console_sink_ops no_input = { .space = no_space, .receive = no_receive };
+
+static void test_socket_stdout_never_blocks(void)
+{
+	static u8 sent[SLOW_TOTAL], got[SLOW_TOTAL];
+	struct event_loop loop;
+	struct console c;
+	unsigned int n = 0, rounds = 0;
+	size_t have = 0;
+	int sv[2], in, small = 4096;
+
+	for (unsigned int i = 0; i < SLOW_TOTAL; i++)
+		sent[i] = (u8)(i % 253);
+	CHECK_EQ(event_loop_init(&loop), 0);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	console_init(&c, &no_input, NULL, no_quit, NULL);
+	c.in.fd = in;
+	c.out_fd = sv[0];
+	CHECK_EQ(console_start(&c, &loop), 0);
+	CHECK(c.out.sock);
+	/* Nobody reads: the buffer and the socket fill, and put() takes less. */
+	while (n < SLOW_TOTAL) {
+		unsigned int took = console_put(&c, sent + n, SLOW_TOTAL - n);
+
+		console_flush(&c);
+		n += took;
+		if (took < SLOW_TOTAL - n + took)
+			break;
+	}
+	CHECK(n < SLOW_TOTAL);
+	while (have < SLOW_TOTAL && rounds++ < 100000) {
+		have = drain(sv[1], got, have, SLOW_TOTAL);
+		event_loop_run_once(&loop, 0);
+		n += console_put(&c, sent + n, SLOW_TOTAL - n);
+		console_flush(&c);
+	}
+	CHECK_EQ(have, SLOW_TOTAL);
+	CHECK(!memcmp(got, sent, SLOW_TOTAL));
+	console_destroy(&c);
+	close(in);
+	close(sv[0]);
+	close(sv[1]);
+	event_loop_destroy(&loop);
+}
+
 TEST_SUITE(console,
 	   TEST(test_plain_input_passes),
 	   TEST(test_ctrl_a_x_quits),
 	   TEST(test_escape_split_across_reads),
 	   TEST(test_double_ctrl_a_and_others),
 	   TEST(test_hung_up_pipe_not_polled),
-	   TEST(test_slow_stdout_makes_uart_busy));
+	   TEST(test_slow_stdout_makes_uart_busy),
+	   TEST(test_socket_stdout_never_blocks));

@@ -11,9 +11,11 @@
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "sandbox.h"
 #include "test.h"
 
@@ -85,6 +87,46 @@ static void test_filters_refuse_socket(void)
 	}
 }
 
+static int console_socket = -1;
+
+/* What console output to a socket stdout does (console.c), from any thread. */
+static int console_send(void)
+{
+	return send(console_socket, "x", 1, CONSOLE_SEND_FLAGS) == 1 ? 0 : 1;
+}
+
+/* The same socket with an address: a datagram anywhere, which no thread sends. */
+static int send_elsewhere(void)
+{
+	struct sockaddr_un to = { .sun_family = AF_UNIX, .sun_path = "/nonexistent" };
+
+	return sendto(console_socket, "x", 1, CONSOLE_SEND_FLAGS, (struct sockaddr *)&to,
+		      sizeof(to)) >= 0 ? 0 : 1;
+}
+
+static void test_console_send_allowed_and_nothing_more(void)
+{
+	int sv[2];
+
+	CHECK(!sandbox_prepare(NULL));
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	console_socket = sv[0];
+	for (int kind = 0; kind < SANDBOX_NR_THREADS; kind++) {
+		int status = run_filtered(kind, console_send, false);
+
+		CHECK(WIFEXITED(status));
+		CHECK_EQ(WEXITSTATUS(status), 0);
+		if (kind == SANDBOX_VNC)
+			continue; /* libvncserver's threads send to their viewers */
+		status = run_filtered(kind, send_elsewhere, true);
+		CHECK(WIFEXITED(status));
+		CHECK_EQ(WEXITSTATUS(status), EXIT_SECCOMP_VIOLATION);
+	}
+	close(sv[0]);
+	close(sv[1]);
+}
+
 TEST_SUITE(sandbox,
 	   TEST(test_every_filter_allows_mremap),
-	   TEST(test_filters_refuse_socket));
+	   TEST(test_filters_refuse_socket),
+	   TEST(test_console_send_allowed_and_nothing_more));
