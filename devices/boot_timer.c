@@ -122,14 +122,11 @@ static unsigned int boot_timer_count(const struct vm_config *cfg)
 static int boot_timer_create(struct device *dev, struct device_host *host,
 			     unsigned int index __unused)
 {
-	struct boot_timer *bt = calloc(1, sizeof(*bt));
+	struct boot_timer *bt = device_alloc_priv(dev, sizeof(*bt));
 	int ret;
 
-	if (!bt) {
-		pr_err("boot-timer: out of memory");
+	if (!bt)
 		return -ENOMEM;
-	}
-	dev->priv = bt;
 	boot_timer_init(bt, host->boot_times, stderr);
 	ret = mmio_bus_register(host->bus, ARM64_BOOT_TIMER_BASE, ARM64_BOOT_TIMER_SIZE,
 				&boot_timer_mmio_ops, bt, "boot-timer");

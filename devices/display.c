@@ -54,12 +54,9 @@ static int gpu_create(struct device *dev, struct device_host *host, unsigned int
 
 	if (ret)
 		return ret;
-	gd = calloc(1, sizeof(*gd));
-	if (!gd) {
-		pr_err("virtio-gpu: out of memory");
+	gd = device_alloc_priv(dev, sizeof(*gd));
+	if (!gd)
 		return -ENOMEM;
-	}
-	dev->priv = gd;
 	gd->screenshot_fd = -1;
 	if (cfg->screenshot[0]) {
 		gd->screenshot_path = cfg->screenshot;

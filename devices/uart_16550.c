@@ -338,14 +338,11 @@ static int uart_create(struct device *dev, struct device_host *host, unsigned in
 	const struct irq_line irq = {
 		.set_level = host->set_irq, .opaque = host->opaque, .intid = ARM64_UART_IRQ,
 	};
-	struct uart_16550 *u = calloc(1, sizeof(*u));
+	struct uart_16550 *u = device_alloc_priv(dev, sizeof(*u));
 	int ret;
 
-	if (!u) {
-		pr_err("uart: out of memory");
+	if (!u)
 		return -ENOMEM;
-	}
-	dev->priv = u;
 	uart_init(u, &irq, &console_uart_ops, host->console);
 	console_set_sink(host->console, &console_uart_sink, u);
 	console_attach_uart(host->console, u); /* its output waits when stdout is slow */

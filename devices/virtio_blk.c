@@ -727,14 +727,11 @@ static int blk_check_distinct(struct device_host *host, unsigned int index,
 static int blk_create(struct device *dev, struct device_host *host, unsigned int index)
 {
 	const struct disk_config *cfg = &host->cfg->disks[index];
-	struct blk_device *bd = calloc(1, sizeof(*bd));
+	struct blk_device *bd = device_alloc_priv(dev, sizeof(*bd));
 	int ret;
 
-	if (!bd) {
-		pr_err("virtio-blk: out of memory");
+	if (!bd)
 		return -ENOMEM;
-	}
-	dev->priv = bd;
 	dev->id = cfg->id;
 	ret = blk_check_distinct(host, index, bd);
 	if (!ret)

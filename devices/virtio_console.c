@@ -232,13 +232,10 @@ static unsigned int vcon_count(const struct vm_config *cfg)
 
 static int vcon_create(struct device *dev, struct device_host *host, unsigned int index __unused)
 {
-	struct virtio_console *vc = calloc(1, sizeof(*vc));
+	struct virtio_console *vc = device_alloc_priv(dev, sizeof(*vc));
 
-	if (!vc) {
-		pr_err("virtio-console: out of memory");
+	if (!vc)
 		return -ENOMEM;
-	}
-	dev->priv = vc;
 	virtio_console_init(vc, host->mem, host->console);
 	dev->vdev = &vc->vdev;
 	console_set_sink(host->console, &virtio_console_sink, vc);

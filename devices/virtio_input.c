@@ -195,13 +195,10 @@ static unsigned int input_count(const struct vm_config *cfg)
 
 static int input_create(struct device *dev, struct device_host *host, unsigned int index)
 {
-	struct virtio_input *in = calloc(1, sizeof(*in));
+	struct virtio_input *in = device_alloc_priv(dev, sizeof(*in));
 
-	if (!in) {
-		pr_err("virtio-input: out of memory");
+	if (!in)
 		return -ENOMEM;
-	}
-	dev->priv = in;
 	virtio_input_init(in, index ? INPUT_TABLET : INPUT_KEYBOARD, host->mem);
 	dev->vdev = &in->vdev;
 	dev->id = in->vdev.name;

@@ -542,14 +542,11 @@ static unsigned int net_count(const struct vm_config *cfg)
 static int net_create(struct device *dev, struct device_host *host, unsigned int index)
 {
 	const struct net_config *cfg = &host->cfg->nets[index];
-	struct virtio_net *n = calloc(1, sizeof(*n));
+	struct virtio_net *n = device_alloc_priv(dev, sizeof(*n));
 	int ret;
 
-	if (!n) {
-		pr_err("virtio-net: out of memory");
+	if (!n)
 		return -ENOMEM;
-	}
-	dev->priv = n;
 	dev->id = cfg->id;
 	ret = virtio_net_open(n, cfg, host->mem, host->io_loop);
 	if (ret)

@@ -58,13 +58,10 @@ void virtio_rng_init(struct virtio_rng *r, const struct guest_mem *mem)
  */
 static int rng_create(struct device *dev, struct device_host *host, unsigned int index __unused)
 {
-	struct virtio_rng *r = calloc(1, sizeof(*r));
+	struct virtio_rng *r = device_alloc_priv(dev, sizeof(*r));
 
-	if (!r) {
-		pr_err("virtio-rng: out of memory");
+	if (!r)
 		return -ENOMEM;
-	}
-	dev->priv = r;
 	virtio_rng_init(r, host->mem);
 	dev->vdev = &r->vdev;
 	return host->attach_virtio(host, &r->vdev);

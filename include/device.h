@@ -3,8 +3,10 @@
 #define ARKVM_DEVICE_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "compiler.h"
+#include "log.h"
 #include "vm_config.h"
 
 struct boot_times;
@@ -93,6 +95,18 @@ struct device {
 	void *priv;                     /* the model's own state */
 	struct virtio_dev *vdev;        /* a virtio device's transport, else NULL */
 };
+
+/*
+ * A class's create starts here: its state, zeroed, becomes dev->priv (the
+ * registry frees it).  NULL, said on stderr, when out of memory.
+ */
+static inline void *device_alloc_priv(struct device *dev, size_t size)
+{
+	dev->priv = calloc(1, size);
+	if (!dev->priv)
+		pr_err("%s: out of memory", dev->cls->name);
+	return dev->priv;
+}
 
 /*
  * The classes, each defined in its own file in devices/ and listed once,

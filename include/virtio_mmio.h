@@ -129,6 +129,11 @@ void virtio_dev_destroy(struct virtio_dev *dev);
 /* The guest kicked queue @q (from its ioeventfd, or a QueueNotify write). */
 void virtio_dev_queue_notify(struct virtio_dev *dev, unsigned int q);
 
+/*
+ * What the driver's Status write of 0 does: the device forgets the driver
+ * (its reset op first, which waits for work in flight).  dev->lock held.
+ */
+void virtio_dev_reset(struct virtio_dev *dev);
 /* Every feature bit the device offers, the transport's included. */
 u64 virtio_dev_offered(struct virtio_dev *dev);
 

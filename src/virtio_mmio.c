@@ -92,7 +92,7 @@ void virtio_dev_fail(struct virtio_dev *dev, const char *why, int err)
 	virtio_dev_interrupt(dev, VIRTIO_ISR_CONFIG);
 }
 
-static void virtio_dev_reset(struct virtio_dev *dev)
+void virtio_dev_reset(struct virtio_dev *dev)
 {
 	if ((dev->status & VIRTIO_CONFIG_S_DRIVER_OK) && dev->ops->reset)
 		dev->ops->reset(dev);

@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <linux/virtio_config.h>
-#include <string.h>
 
 #include "state.h"
 #include "virtio_mmio.h"
@@ -116,17 +115,6 @@ static int restore_rings(struct virtio_dev *dev, const struct saved_ring *rings)
 	return 0;
 }
 
-static void restore_reset(struct virtio_dev *dev)
-{
-	dev->status = 0;
-	dev->accepted = 0;
-	dev->device_features_sel = dev->driver_features_sel = dev->queue_sel = 0;
-	atomic_store(&dev->isr, 0);
-	memset(dev->qregs, 0, sizeof(dev->qregs));
-	for (unsigned int i = 0; i < dev->nr_queues; i++)
-		virtq_reset(&dev->vqs[i]);
-}
-
 static int restore_locked(struct virtio_dev *dev, struct state_reader *r)
 {
 	struct saved_ring rings[VIRTIO_MAX_QUEUES];
@@ -177,7 +165,7 @@ int virtio_dev_restore(struct virtio_dev *dev, struct state_reader *r)
 	pthread_mutex_lock(&dev->lock);
 	ret = restore_locked(dev, &section);
 	if (ret)
-		restore_reset(dev);
+		virtio_dev_reset(dev);
 	pthread_mutex_unlock(&dev->lock);
 	return ret;
 }

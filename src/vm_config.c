@@ -82,6 +82,34 @@ static int validate_machine(const struct vm_config *cfg, struct vm_config_error 
 	return 0;
 }
 
+static const char *disk_id(const struct vm_config *cfg, unsigned int i)
+{
+	return cfg->disks[i].id;
+}
+
+static const char *net_id(const struct vm_config *cfg, unsigned int i)
+{
+	return cfg->nets[i].id;
+}
+
+/* A device's id, if it has one yet: well-formed, and no earlier one's of its kind. */
+static int validate_id(const struct vm_config *cfg, const char *field, unsigned int i,
+		       const char *(*id_of)(const struct vm_config *, unsigned int),
+		       struct vm_config_error *err)
+{
+	const char *id = id_of(cfg, i);
+
+	if (!id[0])
+		return 0;
+	if (!vm_config_id_ok(id))
+		return refuse(err, field, (int)i, "id '%s': use 1 to %d letters, digits, '_' or '-'",
+			      id, CFG_MAX_ID);
+	for (unsigned int j = 0; j < i; j++)
+		if (!strcmp(id_of(cfg, j), id))
+			return refuse(err, field, (int)i, "id '%s' given twice", id);
+	return 0;
+}
+
 static int validate_disks(const struct vm_config *cfg, struct vm_config_error *err)
 {
 	if (cfg->nr_disks > CFG_MAX_DISKS)
@@ -91,15 +119,11 @@ static int validate_disks(const struct vm_config *cfg, struct vm_config_error *e
 
 		if (!d->path[0])
 			return refuse(err, "disk", (int)i, "no disk file given");
-		if (d->id[0] && !vm_config_id_ok(d->id))
-			return refuse(err, "disk", (int)i, "id '%s': use 1 to %d letters, digits, "
-				      "'_' or '-'", d->id, CFG_MAX_ID);
-		for (unsigned int j = 0; j < i; j++) {
+		for (unsigned int j = 0; j < i; j++)
 			if (!strcmp(cfg->disks[j].path, d->path))
 				return refuse(err, "disk", (int)i, "disk '%s' given twice", d->path);
-			if (d->id[0] && !strcmp(cfg->disks[j].id, d->id))
-				return refuse(err, "disk", (int)i, "id '%s' given twice", d->id);
-		}
+		if (validate_id(cfg, "disk", i, disk_id, err))
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -128,15 +152,11 @@ static int validate_nets(const struct vm_config *cfg, struct vm_config_error *er
 			return refuse(err, "net", (int)i, "'%s' is not a tap name", n->tap);
 		if (n->has_mac && !mac_ok(n->mac))
 			return refuse(err, "net", (int)i, "the MAC address must be unicast and not zero");
-		if (n->id[0] && !vm_config_id_ok(n->id))
-			return refuse(err, "net", (int)i, "id '%s': use 1 to %d letters, digits, "
-				      "'_' or '-'", n->id, CFG_MAX_ID);
-		for (unsigned int j = 0; j < i; j++) {
+		for (unsigned int j = 0; j < i; j++)
 			if (!strcmp(cfg->nets[j].tap, n->tap))
 				return refuse(err, "net", (int)i, "tap '%s' given twice", n->tap);
-			if (n->id[0] && !strcmp(cfg->nets[j].id, n->id))
-				return refuse(err, "net", (int)i, "id '%s' given twice", n->id);
-		}
+		if (validate_id(cfg, "net", i, net_id, err))
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -191,16 +211,6 @@ static void default_id(char *id, const char *prefix, const char *(*id_of)(const 
 			return;
 		}
 	}
-}
-
-static const char *disk_id(const struct vm_config *cfg, unsigned int i)
-{
-	return cfg->disks[i].id;
-}
-
-static const char *net_id(const struct vm_config *cfg, unsigned int i)
-{
-	return cfg->nets[i].id;
 }
 
 void vm_config_complete(struct vm_config *cfg)

@@ -7,22 +7,15 @@
  */
 #include <linux/virtio_mmio.h>
 
-#include "fake_driver.h"
 #include "fuzz.h"
-#include "virtio_devices.h"
+#include "fuzz_rng.h"
 
 static struct fake_driver drv;
 static struct virtio_rng rng;
 
-static void no_interrupt(void *opaque)
-{
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	fake_driver_init(&drv, 8);
-	virtio_rng_init(&rng, &drv.mem);
-	rng.vdev.interrupt = no_interrupt;
+	fz_rng_setup(&drv, &rng);
 	return 0;
 }
 

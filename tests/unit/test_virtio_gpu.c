@@ -476,10 +476,49 @@ static void test_last_picture_counts_against_cap(void)
 #endif
 #endif
 
-static void *gpu_kick_ctrl(void *arg)
+struct kick_arg {
+	struct gpu_env *e;
+	unsigned int q;
+};
+
+static void *gpu_kick(void *arg)
 {
-	virtio_dev_queue_notify(&((struct gpu_env *)arg)->g.vdev, GPU_CTRL_Q);
+	const struct kick_arg *k = arg;
+
+	virtio_dev_queue_notify(&k->e->g.vdev, k->q);
 	return NULL;
+}
+
+/*
+ * Kicks queue @q on another thread, and resets the device (as the driver's
+ * Status write of 0) once that thread has taken the chain off the ring but
+ * before it can take g->lock to apply it: the window a reset can fall in.
+ */
+static void reset_while_taken(struct gpu_env *e, unsigned int q)
+{
+	struct kick_arg k = { e, q };
+	pthread_mutexattr_t attr;
+	pthread_t io;
+	u16 taken = 0;
+
+	pthread_mutex_destroy(&e->g.lock);
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&e->g.lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+
+	pthread_mutex_lock(&e->g.lock);
+	pthread_create(&io, NULL, gpu_kick, &k);
+	while (!taken) {
+		pthread_mutex_lock(&e->g.vdev.lock);
+		taken = e->g.vdev.vqs[q].last_avail;
+		pthread_mutex_unlock(&e->g.vdev.lock);
+		if (!taken)
+			sched_yield();
+	}
+	virtio_mmio_ops.write(&e->g.vdev, VIRTIO_MMIO_STATUS, 0, 4);
+	pthread_mutex_unlock(&e->g.lock);
+	pthread_join(io, NULL);
 }
 
 /*
@@ -501,46 +540,20 @@ static void test_command_taken_before_reset_dropped(void)
 	};
 	struct virtio_gpu_ctrl_hdr *resp;
 	struct fake_seg segs[] = { { REQ, sizeof(c), false }, { RESP, sizeof(*resp), true } };
-	pthread_mutexattr_t attr;
-	pthread_t io;
-	u16 taken = 0;
 
 #ifdef UNDER_TSAN
 	printf("  note: lock order inverted on purpose: not run under ThreadSanitizer\n");
 	return;
 #endif
 	gpu_setup(&e);
-	pthread_mutex_destroy(&e.g.lock);
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&e.g.lock, &attr);
-	pthread_mutexattr_destroy(&attr);
 	resp = fake_hva(&e.ctrl, RESP);
 	memcpy(fake_hva(&e.ctrl, REQ), &c, sizeof(c));
 	memset(resp, 0xee, sizeof(*resp));
 	fake_post(&e.ctrl, segs, 2, false);
-
-	pthread_mutex_lock(&e.g.lock);
-	pthread_create(&io, NULL, gpu_kick_ctrl, &e);
-	while (!taken) {
-		pthread_mutex_lock(&e.g.vdev.lock);
-		taken = e.g.vdev.vqs[GPU_CTRL_Q].last_avail;
-		pthread_mutex_unlock(&e.g.vdev.lock);
-		if (!taken)
-			sched_yield();
-	}
-	virtio_mmio_ops.write(&e.g.vdev, VIRTIO_MMIO_STATUS, 0, 4);
-	pthread_mutex_unlock(&e.g.lock);
-	pthread_join(io, NULL);
+	reset_while_taken(&e, GPU_CTRL_Q);
 	CHECK_EQ(e.g.nr_resources, 0);
 	CHECK_EQ(resp->type, 0xeeeeeeee);
 	gpu_teardown(&e);
-}
-
-static void *gpu_kick_cursor(void *arg)
-{
-	virtio_dev_queue_notify(&((struct gpu_env *)arg)->g.vdev, GPU_CURSOR_Q);
-	return NULL;
 }
 
 /* The same for the cursor queue: a move taken before a reset moves nothing. */
@@ -551,35 +564,15 @@ static void test_cursor_taken_before_reset_dropped(void)
 		.hdr.type = VIRTIO_GPU_CMD_MOVE_CURSOR, .pos = { 0, 100, 50 },
 	};
 	struct fake_seg seg = { REQ, sizeof(mv), false };
-	pthread_mutexattr_t attr;
-	pthread_t io;
-	u16 taken = 0;
 
 #ifdef UNDER_TSAN
 	printf("  note: lock order inverted on purpose: not run under ThreadSanitizer\n");
 	return;
 #endif
 	gpu_setup(&e);
-	pthread_mutex_destroy(&e.g.lock);
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&e.g.lock, &attr);
-	pthread_mutexattr_destroy(&attr);
 	memcpy(fake_hva(&e.cursor, REQ), &mv, sizeof(mv));
 	fake_post(&e.cursor, &seg, 1, false);
-
-	pthread_mutex_lock(&e.g.lock);
-	pthread_create(&io, NULL, gpu_kick_cursor, &e);
-	while (!taken) {
-		pthread_mutex_lock(&e.g.vdev.lock);
-		taken = e.g.vdev.vqs[GPU_CURSOR_Q].last_avail;
-		pthread_mutex_unlock(&e.g.vdev.lock);
-		if (!taken)
-			sched_yield();
-	}
-	virtio_mmio_ops.write(&e.g.vdev, VIRTIO_MMIO_STATUS, 0, 4);
-	pthread_mutex_unlock(&e.g.lock);
-	pthread_join(io, NULL);
+	reset_while_taken(&e, GPU_CURSOR_Q);
 	CHECK_EQ(e.g.cursor.x, 0);
 	CHECK_EQ(e.g.cursor.y, 0);
 	gpu_teardown(&e);
