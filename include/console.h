@@ -71,6 +71,7 @@ struct console {
 	/* stdin is in the event loop (tty, pipe), until it hangs up; read by rx_room */
 	atomic_bool polled;
 	bool escape;                 /* Ctrl-A seen, waiting for the command */
+	bool held;                   /* main thread: input waits (the VM is paused) */
 	struct console_out out;
 	struct console_writer writers[CONSOLE_MAX_WRITERS];  /* set up before threads start */
 	unsigned int nr_writers;
@@ -87,6 +88,11 @@ void console_init(struct console *c, const struct console_sink_ops *sink, void *
 		  void (*quit)(void *opaque), void *quit_opaque);
 /* Input goes to @sink instead (a virtio console instead of the UART); before start. */
 void console_set_sink(struct console *c, const struct console_sink_ops *sink, void *sink_opaque);
+/*
+ * Main thread: while held, stdin is not read (it waits in the pipe or the
+ * terminal), so no input reaches the guest's devices; a pause holds it.
+ */
+void console_hold_input(struct console *c, bool hold);
 /* The guest has room for input again; from any thread, with any device lock held. */
 void console_rx_room(struct console *c);
 /* Starts taking input on @loop and puts a terminal into raw mode. */

@@ -257,7 +257,7 @@ static bool console_pump_once(struct console *c, bool *quit)
 	unsigned int space, n;
 	ssize_t got;
 
-	space = c->input_open ? c->sink->space(c->sink_opaque) : 0;
+	space = c->input_open && !c->held ? c->sink->space(c->sink_opaque) : 0;
 	if (!space)
 		return false;
 	/* Ctrl-A Ctrl-A <byte> can only shrink, so space bytes in fit in the guest. */
@@ -322,14 +322,14 @@ static void console_input(struct event_source *src, uint32_t events)
 		console_stop_polling(c);
 		return;
 	}
-	if (!c->sink->space(c->sink_opaque)) {
+	if (c->held || !c->sink->space(c->sink_opaque)) {
 		/*
 		 * Stop polling until the guest makes room.  Check again after
 		 * disarming: room may have come in between, and its rx_room call
 		 * before this disarm.
 		 */
 		event_loop_mod(c->loop, &c->in, 0);
-		if (c->sink->space(c->sink_opaque))
+		if (!c->held && c->sink->space(c->sink_opaque))
 			event_loop_mod(c->loop, &c->in, EPOLLIN);
 		return;
 	}
@@ -352,6 +352,13 @@ void console_init(struct console *c, const struct console_sink_ops *sink, void *
 		.quit = quit,
 		.quit_opaque = quit_opaque,
 	};
+}
+
+void console_hold_input(struct console *c, bool hold)
+{
+	c->held = hold;
+	if (!hold)
+		console_rx_room(c);
 }
 
 void console_set_sink(struct console *c, const struct console_sink_ops *sink, void *sink_opaque)

@@ -49,6 +49,8 @@ static int vm_pause(struct vm *vm)
 {
 	u64 t0 = boot_clock_ns();
 
+	/* Console input is the main thread's own: it waits in stdin. */
+	console_hold_input(&vm->console, true);
 	vcpus_pause(vm);
 	vm_io_pause(vm);
 	pr_info("paused in %.1f ms", ns_to_ms(boot_clock_ns() - t0));
@@ -59,6 +61,7 @@ static int vm_resume(struct vm *vm)
 {
 	park_release(&vm->io_park);
 	vcpus_resume(vm);
+	console_hold_input(&vm->console, false);
 	pr_info("resumed");
 	return 0;
 }

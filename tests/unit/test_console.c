@@ -144,6 +144,40 @@ static void test_hung_up_pipe_not_polled(void)
 	event_loop_destroy(&loop);
 }
 
+/*
+ * Paused, input waits in stdin: nothing reaches the guest's device however
+ * much room it has, and none of it is lost when the hold ends.
+ */
+static void test_held_input_waits_in_stdin(void)
+{
+	struct event_loop loop;
+	struct fake_sink sink = { .room = 64 };
+	struct console c;
+	int in[2], out;
+
+	CHECK_EQ(event_loop_init(&loop), 0);
+	CHECK_EQ(pipe(in), 0);
+	out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	CHECK(out >= 0);
+	CHECK_EQ(start_console(&c, &loop, &sink, in[0], out), 0);
+	console_hold_input(&c, true);
+	CHECK_EQ(write(in[1], "paused", 6), 6);
+	for (int i = 0; i < 3; i++)
+		event_loop_run_once(&loop, 0);
+	CHECK_EQ(sink.ngot, 0);
+	CHECK_EQ(event_loop_run_once(&loop, 0), 0);   /* and no spinning meanwhile */
+	console_hold_input(&c, false);
+	CHECK_EQ(event_loop_run_once(&loop, 0), 1);
+	CHECK_EQ(sink.ngot, 6);
+	CHECK(!memcmp(sink.got, "paused", 6));
+
+	console_destroy(&c);
+	close(in[0]);
+	close(in[1]);
+	close(out);
+	event_loop_destroy(&loop);
+}
+
 /* A pipe as stdout that holds one page, its write end non-blocking, nobody reading yet. */
 static int slow_stdout(int fds[2])
 {
@@ -317,4 +351,5 @@ TEST_SUITE(console,
 	   TEST(test_double_ctrl_a_and_others),
 	   TEST(test_hung_up_pipe_not_polled),
 	   TEST(test_slow_stdout_makes_uart_busy),
-	   TEST(test_socket_stdout_never_blocks));
+	   TEST(test_socket_stdout_never_blocks),
+	   TEST(test_held_input_waits_in_stdin));
