@@ -583,6 +583,10 @@ pause_case() {
 	else
 		kill -USR2 $pid
 		wait_for "$tmp/pause.err" 'arkvm: paused' 20 || why_not="no 'paused' from arkvm"
+		# The devices' state, saved while paused (TEST_HOOKS): the UART, the
+		# disk and virtio-rng at least.
+		wait_for "$tmp/pause.err" 'bytes of state saved from [3-9] devices' 5 ||
+			why_not="$why_not; no device state saved while paused"
 	fi
 	if [ -z "$why_not" ]; then
 		sleep 1  # output the guest wrote before the pause may still be on its way
