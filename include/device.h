@@ -56,8 +56,6 @@ struct device_class {
 	 * -errno on failure; dev->priv set before any failure is destroyed.
 	 */
 	int (*create)(struct device *dev, struct device_host *host, unsigned int index);
-	/* Forgets guest state, waiting for work in flight (a VM reset). */
-	void (*reset)(struct device *dev);
 	/*
 	 * On the I/O thread with every vCPU parked: complete or hold all work
 	 * so nothing reaches guest RAM until resume.
