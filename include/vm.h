@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "arch.h"
 #include "boot_timer.h"
 #include "cli.h"
 #include "console.h"
@@ -17,12 +18,8 @@
 #include "loader.h"
 #include "mmio_bus.h"
 #include "park.h"
-#include "uart_16550.h"
-#include "virtio_devices.h"
 #include "virtio_slots.h"
 #include "vm_state.h"
-#include "arch.h"
-
 /* Why the VM stopped; the first reason given wins. */
 enum vm_stop_reason {
 	VM_RUNNING = 0,

@@ -296,10 +296,10 @@ int vm_setup_devices(struct vm *vm)
 }
 
 /*
- * The I/O thread.  With --gpu virgl it first starts virglrenderer (its GL
- * context is the thread's), and runs without a seccomp filter: Mesa opens
- * render nodes and shader caches, maps executable memory for llvmpipe's
- * shaders and starts threads of its own.
+ * The I/O thread.  When a device must start on it (--gpu virgl: its GL
+ * context is the thread's) it starts it first, and then runs without a
+ * seccomp filter: Mesa opens render nodes and shader caches, maps
+ * executable memory for llvmpipe's shaders and starts threads of its own.
  */
 static void *vm_io_thread(void *arg)
 {
@@ -341,19 +341,20 @@ int vm_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg, size_t s
 
 static int vm_start_io(struct vm *vm)
 {
-	bool gpu = vm_devices_on_io_thread(vm);
+	bool devices_start = vm_devices_on_io_thread(vm);
 	int ret;
 
-	if (gpu && sem_init(&vm->io_ready, 0, 0))
+	if (devices_start && sem_init(&vm->io_ready, 0, 0))
 		return -errno;
-	ret = vm_thread_create(&vm->io_thread, vm_io_thread, vm, gpu ? 0 : VM_THREAD_STACK_SIZE);
-
+	/* A renderer (Mesa) needs glibc's default stack. */
+	ret = vm_thread_create(&vm->io_thread, vm_io_thread, vm,
+			       devices_start ? 0 : VM_THREAD_STACK_SIZE);
 	if (ret) {
 		pr_err("cannot start the I/O thread: %s", strerror(ret));
 		return -ret;
 	}
 	vm->io_started = true;
-	if (gpu) {
+	if (devices_start) {
 		/* The renderer is up (or said why not) before any vCPU runs. */
 		while (sem_wait(&vm->io_ready) && errno == EINTR)
 			;
