@@ -4,11 +4,12 @@
  * vm->cmds and move the VM between the states of vm_state.c.
  *
  * Pause holds every thread that can touch guest RAM at a safe point, in
- * this order: the vCPUs leave KVM_RUN and wait (so no new kick, no new
+ * this order: the main thread stops reading console input (it waits in
+ * stdin), the vCPUs leave KVM_RUN and wait (so no new kick, no new
  * register write), then the I/O thread has each device quiesce (disk
- * requests in flight complete, vhost stops) and waits in its loop, so no
- * device completes anything into guest RAM until resume.  Resume lets
- * them go in the opposite order.
+ * requests in flight complete, vhost stops, the viewer's input is held
+ * off) and waits in its loop, so no device completes anything into guest
+ * RAM until resume.  Resume lets them go in the opposite order.
  */
 #include <errno.h>
 #include <signal.h>
