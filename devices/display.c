@@ -184,30 +184,21 @@ static int vnc_create(struct device *dev, struct device_host *host, unsigned int
 	struct virtio_input *kbd = device_priv(host, &virtio_input_class, 0);
 	struct virtio_input *tablet = device_priv(host, &virtio_input_class, 1);
 	struct vnc *v;
-	int ret;
 
 	if (!gd || !kbd || !tablet) {
 		pr_err("--display vnc: needs the display and its input devices first");
 		return -EINVAL;
 	}
-	v = calloc(1, sizeof(*v));
-	if (!v) {
-		pr_err("vnc: out of memory");
+	v = device_alloc_priv(dev, sizeof(*v));
+	if (!v)
 		return -ENOMEM;
-	}
-	ret = vnc_start(v, &host->cfg->display, &gd->gpu, kbd, tablet, !host->cfg->no_seccomp);
-	if (ret) {
-		free(v);
-		return ret;
-	}
-	dev->priv = v;
-	return 0;
+	return vnc_start(v, &host->cfg->display, &gd->gpu, kbd, tablet, !host->cfg->no_seccomp);
 }
 
 static void vnc_destroy(struct device *dev)
 {
 	if (dev->priv)
-		vnc_stop(dev->priv);
+		vnc_stop(dev->priv); /* nothing to stop if it never started */
 }
 #else
 static int vnc_create(struct device *dev, struct device_host *host, unsigned int index)

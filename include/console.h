@@ -45,7 +45,7 @@ struct console_out {
 	bool starved;              /* a writer was refused: tell them about room */
 	bool broken;               /* stdout failed for good: output is dropped */
 	unsigned int head, len;
-	u8 buf[CONSOLE_OUT_SIZE];
+	u8 buf[CONSOLE_OUT_SIZE];  /* last: see console_init() */
 };
 
 /*
@@ -72,9 +72,9 @@ struct console {
 	atomic_bool polled;
 	bool escape;                 /* Ctrl-A seen, waiting for the command */
 	bool held;                   /* main thread: input waits (the VM is paused) */
-	struct console_out out;
 	struct console_writer writers[CONSOLE_MAX_WRITERS];  /* set up before threads start */
 	unsigned int nr_writers;
+	struct console_out out;      /* last: console_init() leaves its ring's bytes alone */
 };
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A */

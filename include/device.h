@@ -3,10 +3,10 @@
 #define ARKVM_DEVICE_H
 
 #include <stdbool.h>
-#include <stdlib.h>
 
 #include "compiler.h"
 #include "log.h"
+#include "pages.h"
 #include "vm_config.h"
 
 struct boot_times;
@@ -90,17 +90,21 @@ struct device {
 	const struct device_class *cls;
 	unsigned int index;             /* among its class's instances */
 	const char *id;                 /* the config's id, else the class name */
-	void *priv;                     /* the model's own state */
+	void *priv;                     /* the model's own state (device_alloc_priv()) */
+	size_t priv_size;
 	struct virtio_dev *vdev;        /* a virtio device's transport, else NULL */
 };
 
 /*
  * A class's create starts here: its state, zeroed, becomes dev->priv (the
- * registry frees it).  NULL, said on stderr, when out of memory.
+ * registry frees it).  Its pages are resident only once touched: a device's
+ * state is mostly buffers it may never fill.  NULL, said on stderr, when
+ * out of memory.
  */
 static inline void *device_alloc_priv(struct device *dev, size_t size)
 {
-	dev->priv = calloc(1, size);
+	dev->priv = pages_zalloc(size);
+	dev->priv_size = dev->priv ? size : 0;
 	if (!dev->priv)
 		pr_err("%s: out of memory", dev->cls->name);
 	return dev->priv;

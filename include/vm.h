@@ -128,6 +128,7 @@ int vm_setup_fdt(struct vm *vm);
 int vm_dump_dtb(struct vm *vm, const char *path);
 /* Runs until the guest or the user stops it; returns the exit status. */
 int vm_run(struct vm *vm);
+/* Tears down what the steps made, and frees @vm. */
 void vm_destroy(struct vm *vm);
 
 /*

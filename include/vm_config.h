@@ -117,6 +117,14 @@ void vm_config_init(struct vm_config *cfg);
 int vm_config_set_str(char *field, size_t size, const char *value);
 #define VM_CONFIG_SET(field, value) vm_config_set_str(field, sizeof(field), value)
 
+/*
+ * A new device's place in the config, zeroed, for a front end to fill in
+ * (vm_config_init() leaves the slots alone); NULL when the config has as
+ * many as arkvm takes.
+ */
+struct disk_config *vm_config_add_disk(struct vm_config *cfg);
+struct net_config *vm_config_add_net(struct vm_config *cfg);
+
 /* 0, or -EINVAL with @err filled in. */
 int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err);
 

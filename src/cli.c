@@ -206,15 +206,14 @@ static int set_memory(struct vm_config *cfg, const char *name, const char *arg)
 /* --disk PATH[,readonly][,serial=S][,id=ID] */
 static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 {
-	struct disk_config *d = &cfg->disks[cfg->nr_disks];
+	struct disk_config *d = vm_config_add_disk(cfg);
 	const char *p = arg, *item = arg;
 	size_t len = 0;
 
-	if (cfg->nr_disks == CFG_MAX_DISKS) {
+	if (!d) {
 		pr_err("--%s: at most %d disks", name, CFG_MAX_DISKS);
 		return -EINVAL;
 	}
-	memset(d, 0, sizeof(*d));
 	next_item(&p, &item, &len);
 	if (!len || len > CFG_MAX_PATH) {
 		pr_err("--%s '%s': %s", name, arg, len ? "path too long" : "no disk file given");
@@ -231,7 +230,6 @@ static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 			return -EINVAL;
 		}
 	}
-	cfg->nr_disks++;
 	return 0;
 }
 
@@ -261,16 +259,15 @@ int parse_mac(const char *s, u8 mac[6])
 /* --net tap=NAME[,mac=MAC][,vhost][,id=ID] */
 static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 {
-	struct net_config *n = &cfg->nets[cfg->nr_nets];
+	struct net_config *n = vm_config_add_net(cfg);
 	const char *p = arg, *item = arg;
 	char mac[18];
 	size_t len;
 
-	if (cfg->nr_nets == CFG_MAX_NETS) {
+	if (!n) {
 		pr_err("--%s: at most %d network devices", name, CFG_MAX_NETS);
 		return -EINVAL;
 	}
-	memset(n, 0, sizeof(*n));
 	while (next_item(&p, &item, &len)) {
 		if (item_value(item, len, "tap", n->tap, sizeof(n->tap)) && n->tap[0]) {
 			continue;
@@ -287,7 +284,6 @@ static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 			return -EINVAL;
 		}
 	}
-	cfg->nr_nets++;
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -336,22 +337,24 @@ static void console_input(struct event_source *src, uint32_t events)
 	console_pump(c);
 }
 
+/*
+ * Everything but the output ring's bytes is zeroed: head and len say what
+ * the ring holds, and its 16 KiB of pages stay untouched (not resident)
+ * until output needs them.  out.buf is the console's last field for that.
+ */
 void console_init(struct console *c, const struct console_sink_ops *sink, void *sink_opaque,
 		  void (*quit)(void *opaque), void *quit_opaque)
 {
-	*c = (struct console){
-		.in = { .fd = STDIN_FILENO, .ready = console_input },
-		.out_fd = STDOUT_FILENO,
-		.out = {
-			.lock = PTHREAD_MUTEX_INITIALIZER,
-			.src = { .fd = STDOUT_FILENO, .ready = console_out_ready },
-		},
-		.wake = { .fd = -1, .ready = console_woken },
-		.sink = sink,
-		.sink_opaque = sink_opaque,
-		.quit = quit,
-		.quit_opaque = quit_opaque,
-	};
+	memset(c, 0, offsetof(struct console, out.buf));
+	c->in = (struct event_source){ .fd = STDIN_FILENO, .ready = console_input };
+	c->out_fd = STDOUT_FILENO;
+	c->out.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	c->out.src = (struct event_source){ .fd = STDOUT_FILENO, .ready = console_out_ready };
+	c->wake = (struct event_source){ .fd = -1, .ready = console_woken };
+	c->sink = sink;
+	c->sink_opaque = sink_opaque;
+	c->quit = quit;
+	c->quit_opaque = quit_opaque;
 }
 
 void console_hold_input(struct console *c, bool hold)

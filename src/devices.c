@@ -235,7 +235,7 @@ void vm_devices_destroy(struct vm *vm)
 			dev->cls->destroy(dev);
 		else if (dev->vdev)
 			virtio_dev_destroy(dev->vdev);
-		free(dev->priv);
+		pages_free(dev->priv, dev->priv_size);
 		dev->priv = NULL;
 	}
 	vm->nr_devices = 0;

@@ -60,7 +60,6 @@ int main(int argc, char **argv)
 		status = vm_run(vm);
 out:
 	vm_destroy(vm);
-	free(vm);
 	/*
 	 * Everything of ours is torn down.  End here rather than run the exit
 	 * handlers of the libraries arkvm loaded (Mesa's, with --gpu virgl),

@@ -17,6 +17,7 @@
 #include "arch.h"
 #include "fdt_build.h"
 #include "log.h"
+#include "pages.h"
 #include "screenshot.h"
 #include "sandbox.h"
 #include "vm.h"
@@ -34,14 +35,14 @@ static const struct { int cap; const char *name; } required_caps[] = {
 };
 
 /*
- * struct vm holds every device's state (about 150 KiB).  calloc() maps a
- * block that large fresh from the kernel, already zero, so its pages are
- * faulted in as they are used; zeroing it on main()'s stack touched every
- * one of them first (2-4 ms in the lab, before the first KVM_RUN).
+ * struct vm (some 27 KiB, the console's output ring most of it) comes
+ * zeroed from the kernel, so its pages are faulted in only as they are
+ * used; zeroing it on main()'s stack, or calloc() from the heap, would
+ * touch every one of them first.
  */
 struct vm *vm_alloc(const struct vm_config *cfg)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = pages_zalloc(sizeof(*vm));
 
 	if (!vm) {
 		pr_err("out of memory");
@@ -49,7 +50,7 @@ struct vm *vm_alloc(const struct vm_config *cfg)
 	}
 	if (park_init(&vm->vcpu_park) || park_init(&vm->io_park)) {
 		pr_err("out of memory");
-		free(vm);
+		pages_free(vm, sizeof(*vm));
 		return NULL;
 	}
 	vm->cfg = cfg;
@@ -616,4 +617,5 @@ void vm_destroy(struct vm *vm)
 		munmap(vm->ram, vm->ram_size);
 	park_destroy(&vm->io_park);
 	park_destroy(&vm->vcpu_park);
+	pages_free(vm, sizeof(*vm));
 }

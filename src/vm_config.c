@@ -6,13 +6,49 @@
 
 #include "vm_config.h"
 
+/*
+ * Field by field, not a memset: a config is some 50 KiB, nearly all of it
+ * path buffers, and writing them all would make every page of it resident
+ * for the VM's whole life (arkvm's own memory is a figure it is judged
+ * by).  An empty string is its first byte; a device slot is written when
+ * the config gets that device.  A new field gets its default here.
+ */
 void vm_config_init(struct vm_config *cfg)
 {
-	memset(cfg, 0, sizeof(*cfg));
+	cfg->kernel[0] = cfg->initrd[0] = cfg->cmdline[0] = '\0';
+	cfg->dump_dtb[0] = cfg->screenshot[0] = '\0';
 	cfg->nr_cpus = CFG_DEFAULT_CPUS;
 	cfg->mem_size = CFG_DEFAULT_MEMORY;
-	cfg->gpu.width = CFG_GPU_DEFAULT_WIDTH;
-	cfg->gpu.height = CFG_GPU_DEFAULT_HEIGHT;
+	cfg->hugepages = cfg->prefault = false;
+	cfg->nr_disks = cfg->nr_nets = 0;
+	cfg->console = CONSOLE_SERIAL;
+	cfg->gpu = (struct gpu_config){
+		.mode = GPU_NONE, .width = CFG_GPU_DEFAULT_WIDTH, .height = CFG_GPU_DEFAULT_HEIGHT,
+	};
+	cfg->display = (struct display_config){ .vnc = false };
+	cfg->no_seccomp = cfg->boot_timer = cfg->stats = false;
+}
+
+struct disk_config *vm_config_add_disk(struct vm_config *cfg)
+{
+	struct disk_config *d;
+
+	if (cfg->nr_disks >= CFG_MAX_DISKS)
+		return NULL;
+	d = &cfg->disks[cfg->nr_disks++];
+	memset(d, 0, sizeof(*d));
+	return d;
+}
+
+struct net_config *vm_config_add_net(struct vm_config *cfg)
+{
+	struct net_config *n;
+
+	if (cfg->nr_nets >= CFG_MAX_NETS)
+		return NULL;
+	n = &cfg->nets[cfg->nr_nets++];
+	memset(n, 0, sizeof(*n));
+	return n;
 }
 
 int vm_config_set_str(char *field, size_t size, const char *value)

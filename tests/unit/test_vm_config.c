@@ -68,14 +68,12 @@ static void test_device_ids(void)
 	struct vm_config cfg;
 
 	base(&cfg);
-	cfg.nr_disks = 3;
-	VM_CONFIG_SET(cfg.disks[0].path, "a.img");
-	VM_CONFIG_SET(cfg.disks[1].path, "b.img");
+	VM_CONFIG_SET(vm_config_add_disk(&cfg)->path, "a.img");
+	VM_CONFIG_SET(vm_config_add_disk(&cfg)->path, "b.img");
 	VM_CONFIG_SET(cfg.disks[1].id, "disk0");    /* taken by the user: the default skips it */
-	VM_CONFIG_SET(cfg.disks[2].path, "c.img");
+	VM_CONFIG_SET(vm_config_add_disk(&cfg)->path, "c.img");
 	VM_CONFIG_SET(cfg.disks[2].id, "rootfs");
-	cfg.nr_nets = 1;
-	VM_CONFIG_SET(cfg.nets[0].tap, "tap0");
+	VM_CONFIG_SET(vm_config_add_net(&cfg)->tap, "tap0");
 	CHECK_EQ(vm_config_validate(&cfg, &(struct vm_config_error){ 0 }), 0);
 	vm_config_complete(&cfg);
 	CHECK(!strcmp(cfg.disks[0].id, "disk1"));
@@ -97,9 +95,8 @@ static void test_net_checks(void)
 	struct vm_config cfg;
 
 	base(&cfg);
-	cfg.nr_nets = 2;
-	VM_CONFIG_SET(cfg.nets[0].tap, "tap0");
-	VM_CONFIG_SET(cfg.nets[1].tap, "tap0");
+	VM_CONFIG_SET(vm_config_add_net(&cfg)->tap, "tap0");
+	VM_CONFIG_SET(vm_config_add_net(&cfg)->tap, "tap0");
 	REFUSED(&cfg, "net");
 	VM_CONFIG_SET(cfg.nets[1].tap, "../x");
 	REFUSED(&cfg, "net");
@@ -109,6 +106,21 @@ static void test_net_checks(void)
 	REFUSED(&cfg, "net");
 	cfg.nets[1].mac[0] = 0x02;
 	CHECK_EQ(vm_config_validate(&cfg, &(struct vm_config_error){ 0 }), 0);
+}
+
+static void test_device_slots_are_bounded(void)
+{
+	struct vm_config cfg;
+
+	base(&cfg);
+	for (int i = 0; i < CFG_MAX_DISKS; i++)
+		CHECK(vm_config_add_disk(&cfg));
+	CHECK(!vm_config_add_disk(&cfg));
+	CHECK_EQ(cfg.nr_disks, CFG_MAX_DISKS);
+	for (int i = 0; i < CFG_MAX_NETS; i++)
+		CHECK(vm_config_add_net(&cfg));
+	CHECK(!vm_config_add_net(&cfg));
+	CHECK_EQ(cfg.nr_nets, CFG_MAX_NETS);
 }
 
 static void test_display_checks(void)
@@ -149,5 +161,6 @@ TEST_SUITE(vm_config,
 	   TEST(test_strings_are_owned),
 	   TEST(test_device_ids),
 	   TEST(test_net_checks),
+	   TEST(test_device_slots_are_bounded),
 	   TEST(test_display_checks),
 	   TEST(test_console_cmdline));
