@@ -123,13 +123,18 @@ static int boot_timer_create(struct device *dev, struct device_host *host,
 			     unsigned int index __unused)
 {
 	struct boot_timer *bt = device_alloc_priv(dev, sizeof(*bt));
-	int ret;
 
 	if (!bt)
 		return -ENOMEM;
 	boot_timer_init(bt, host->boot_times, stderr);
-	ret = mmio_bus_register(host->bus, ARM64_BOOT_TIMER_BASE, ARM64_BOOT_TIMER_SIZE,
-				&boot_timer_mmio_ops, bt, "boot-timer");
+	return 0;
+}
+
+static int boot_timer_realize(struct device *dev, struct device_host *host)
+{
+	int ret = mmio_bus_register(host->bus, ARM64_BOOT_TIMER_BASE, ARM64_BOOT_TIMER_SIZE,
+				    &boot_timer_mmio_ops, dev->priv, "boot-timer");
+
 	if (ret)
 		pr_err("registering the boot timer: %s", strerror(-ret));
 	return ret;
@@ -139,4 +144,5 @@ const struct device_class boot_timer_class = {
 	.name = "boot-timer",
 	.count = boot_timer_count,
 	.create = boot_timer_create,
+	.realize = boot_timer_realize,
 };

@@ -78,7 +78,7 @@ static int gpu_create(struct device *dev, struct device_host *host, unsigned int
 		if (ret)
 			return ret;
 	}
-	return host->attach_virtio(host, &gd->gpu.vdev);
+	return 0;
 }
 
 static bool gpu_on_io_thread(const struct device *dev)

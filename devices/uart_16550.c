@@ -339,15 +339,20 @@ static int uart_create(struct device *dev, struct device_host *host, unsigned in
 		.set_level = host->set_irq, .opaque = host->opaque, .intid = ARM64_UART_IRQ,
 	};
 	struct uart_16550 *u = device_alloc_priv(dev, sizeof(*u));
-	int ret;
 
 	if (!u)
 		return -ENOMEM;
 	uart_init(u, &irq, &console_uart_ops, host->console);
 	console_set_sink(host->console, &console_uart_sink, u);
 	console_attach_uart(host->console, u); /* its output waits when stdout is slow */
-	ret = mmio_bus_register(host->bus, ARM64_UART_BASE, ARM64_UART_SIZE, &uart_16550_mmio_ops,
-				u, "uart");
+	return 0;
+}
+
+static int uart_realize(struct device *dev, struct device_host *host)
+{
+	int ret = mmio_bus_register(host->bus, ARM64_UART_BASE, ARM64_UART_SIZE,
+				    &uart_16550_mmio_ops, dev->priv, "uart");
+
 	if (ret)
 		pr_err("registering the UART: %s", strerror(-ret));
 	return ret;
@@ -361,5 +366,6 @@ static void uart_class_destroy(struct device *dev)
 const struct device_class uart_16550_class = {
 	.name = "uart",
 	.create = uart_create,
+	.realize = uart_realize,
 	.destroy = uart_class_destroy,
 };

@@ -739,7 +739,7 @@ static int blk_create(struct device *dev, struct device_host *host, unsigned int
 	if (ret)
 		return ret;
 	dev->vdev = &bd->blk.vdev;
-	return host->attach_virtio(host, &bd->blk.vdev);
+	return 0;
 }
 
 static int blk_dev_quiesce(struct device *dev)

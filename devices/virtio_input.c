@@ -202,7 +202,7 @@ static int input_create(struct device *dev, struct device_host *host, unsigned i
 	virtio_input_init(in, index ? INPUT_TABLET : INPUT_KEYBOARD, host->mem);
 	dev->vdev = &in->vdev;
 	dev->id = in->vdev.name;
-	return host->attach_virtio(host, &in->vdev);
+	return 0;
 }
 
 /*

@@ -554,7 +554,7 @@ static int net_create(struct device *dev, struct device_host *host, unsigned int
 	dev->vdev = &n->vdev;
 	if (host->cfg->stats && virtio_net_kernel_served(n))
 		virtio_net_count_start(n);
-	return host->attach_virtio(host, &n->vdev);
+	return 0;
 }
 
 static int net_quiesce(struct device *dev)

@@ -53,8 +53,8 @@ void virtio_rng_init(struct virtio_rng *r, const struct guest_mem *mem)
 
 /*
  * The device class: every VM has one.  The smallest example of a device in
- * the registry: it allocates its state, becomes a virtio device and takes a
- * slot; the transport's state, stats and teardown come generically.
+ * the registry: it allocates its state and becomes a virtio device; its
+ * slot, transport state, stats and teardown come generically.
  */
 static int rng_create(struct device *dev, struct device_host *host, unsigned int index __unused)
 {
@@ -64,7 +64,7 @@ static int rng_create(struct device *dev, struct device_host *host, unsigned int
 		return -ENOMEM;
 	virtio_rng_init(r, host->mem);
 	dev->vdev = &r->vdev;
-	return host->attach_virtio(host, &r->vdev);
+	return 0;
 }
 
 const struct device_class virtio_rng_class = {

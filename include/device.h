@@ -33,8 +33,6 @@ struct device_host {
 	struct mmio_bus *bus;
 	/* Raises or lowers an SPI of the interrupt controller (opaque: the VM). */
 	void (*set_irq)(void *opaque, u32 intid, bool level);
-	/* Puts a virtio device in the next virtio-mmio slot, wired to KVM. */
-	int (*attach_virtio)(struct device_host *host, struct virtio_dev *vdev);
 	/* The instance @index of @cls created so far, or NULL. */
 	struct device *(*find)(struct device_host *host, const struct device_class *cls,
 			       unsigned int index);
@@ -51,11 +49,18 @@ struct device_class {
 	/* How many instances @cfg asks for (0: none). */
 	unsigned int (*count)(const struct vm_config *cfg);
 	/*
-	 * Builds instance @index from the config and places it (MMIO bus,
-	 * which gives the device tree its node).  Prints one line and returns
-	 * -errno on failure; dev->priv set before any failure is destroyed.
+	 * Builds instance @index from the config: its state, its backend (a
+	 * file, a tap).  Prints one line and returns -errno on failure; what
+	 * it made before the failure is destroyed.
 	 */
 	int (*create)(struct device *dev, struct device_host *host, unsigned int index);
+	/*
+	 * Places it once every device exists: on the MMIO bus, which gives
+	 * the device tree its node.  Optional for a virtio device (one that
+	 * set dev->vdev): the default puts it in the next virtio-mmio slot,
+	 * wired to KVM.
+	 */
+	int (*realize)(struct device *dev, struct device_host *host);
 	/*
 	 * On the I/O thread with every vCPU parked: complete or hold all work
 	 * so nothing reaches guest RAM until resume.

@@ -26,11 +26,6 @@ static const struct device_class *const device_classes[] = {
 	&virtio_rng_class,
 };
 
-static int host_attach_virtio(struct device_host *host, struct virtio_dev *vdev)
-{
-	return virtio_slot_attach(host->opaque, vdev);
-}
-
 static struct device *host_find(struct device_host *host, const struct device_class *cls,
 				unsigned int index)
 {
@@ -52,7 +47,6 @@ static void vm_device_host(struct vm *vm, struct device_host *host)
 		.boot_times = &vm->boot_times,
 		.bus = &vm->bus,
 		.set_irq = gic_set_spi_level,
-		.attach_virtio = host_attach_virtio,
 		.find = host_find,
 		.opaque = vm,
 	};
@@ -72,6 +66,17 @@ static int vm_device_create(struct vm *vm, struct device_host *host,
 	return cls->create(dev, host, index);
 }
 
+static int vm_device_realize(struct vm *vm, struct device_host *host, struct device *dev)
+{
+	if (dev->cls->realize)
+		return dev->cls->realize(dev, host);
+	return dev->vdev ? virtio_slot_attach(vm, dev->vdev) : 0;
+}
+
+/*
+ * Every device the config asks for, in the table's order; then each takes
+ * its place, in the same order (so slots go as the table says).
+ */
 int vm_devices_create(struct vm *vm)
 {
 	struct device_host host;
@@ -87,6 +92,11 @@ int vm_devices_create(struct vm *vm)
 			if (ret)
 				return ret;
 		}
+	}
+	for (unsigned int i = 0; i < vm->nr_devices; i++) {
+		ret = vm_device_realize(vm, &host, &vm->devices[i]);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
