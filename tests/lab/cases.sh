@@ -563,7 +563,9 @@ stop_by INT 130
 # A paused VM does nothing: its console stays silent and its disk gets no
 # write, then it goes on where it was. The guest prints a tick and writes
 # it to vda (O_DIRECT, so each one is a request arkvm completes) five times
-# a second. SIGUSR2 (TEST_HOOKS=1 builds) pauses and resumes it.
+# a second, and pings the host through a NIC served by vhost-net (whose
+# rings the kernel lets go of for the pause) where level 1 has one.
+# SIGUSR2 (TEST_HOOKS=1 builds) pauses and resumes it.
 wait_for() { # FILE PATTERN SECONDS
 	n=0
 	until grep -q "$2" "$1" 2>/dev/null || [ $n -ge $(($3 * 5)) ]; do sleep 0.2; n=$((n + 1)); done
@@ -571,11 +573,20 @@ wait_for() { # FILE PATTERN SECONDS
 }
 pause_case() {
 	dd if=/dev/zero of="$tmp/pause.img" bs=1M count=1 2>/dev/null
+	nic= tap=arkvmpause0
+	if [ -c /dev/vhost-net ] && net_host_up $tap 10.78.0.1/24 2> /dev/null; then
+		nic="--net tap=$tap,vhost"
+		echo 'ip link set eth0 up; ip addr add 10.78.0.2/24 dev eth0' > "$tmp/pause.in"
+	else
+		info "pause: no tap or no /dev/vhost-net here: the paused VM has no NIC"
+		: > "$tmp/pause.in"
+	fi
 	printf '%s\n' 'i=0; while true; do i=$((i+1)); echo "TICK $i"; echo "tick $i" |' \
-		'dd of=/dev/vda bs=512 conv=sync oflag=direct 2>/dev/null; sleep 0.2; done' \
-		> "$tmp/pause.in"
+		'dd of=/dev/vda bs=512 conv=sync oflag=direct 2>/dev/null;' \
+		'[ -e /sys/class/net/eth0 ] && ping -c 1 -W 1 10.78.0.1 > /dev/null && echo "PONG $i";' \
+		'sleep 0.2; done' >> "$tmp/pause.in"
 	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=shell" \
-		--disk "$tmp/pause.img" < "$tmp/pause.in" > "$tmp/pause.out" 2> "$tmp/pause.err" &
+		--disk "$tmp/pause.img" $nic < "$tmp/pause.in" > "$tmp/pause.out" 2> "$tmp/pause.err" &
 	pid=$!
 	why_not=
 	if ! wait_for "$tmp/pause.out" 'TICK 5' "$BOOT_TIMEOUT"; then
@@ -603,8 +614,16 @@ pause_case() {
 			why_not="$why_not; the guest did not go on after resume (last tick $last)"
 		disk3=$(head -c 64 "$tmp/pause.img" | tr -d '\0')
 		[ "$disk3" != "$disk2" ] || why_not="$why_not; no disk write after resume"
+		if [ -n "$nic" ]; then
+			pongs=$(grep -c '^PONG' "$tmp/pause.out") n=0
+			until [ "$(grep -c '^PONG' "$tmp/pause.out")" -gt "$pongs" ] || [ $n -ge 100 ]; do
+				sleep 0.2; n=$((n + 1))
+			done
+			[ $n -lt 100 ] || why_not="$why_not; the vhost-net NIC did not answer after resume"
+		fi
 	fi
 	kill -TERM $pid; wait $pid; rc=$?
+	[ -n "$nic" ] && net_host_down $tap
 	tr -d '\r' < "$tmp/pause.out" > "$tmp/pause.log"
 	echo $rc > "$tmp/pause.rc"
 	if [ -z "$why_not" ] && [ $rc -eq 143 ]; then
