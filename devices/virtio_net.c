@@ -516,18 +516,25 @@ out:
 	pthread_mutex_unlock(&dev->lock);
 }
 
-bool virtio_net_kernel_served(const struct virtio_net *n)
+/* The host kernel moves the packets (vhost): arkvm's own counters see none. */
+static bool net_kernel_served(const struct virtio_net *n)
 {
 	return net_has(n, NET_CAP_KERNEL);
 }
 
-void virtio_net_count_start(struct virtio_net *n)
+/*
+ * --stats for a kernel-served NIC, from the backend's counters:
+ * count_start() at start-up (main thread, before the sandbox), then
+ * kernel_packets() once at the end, what the guest sent [0] and received
+ * [1] since; false when unknown (no sysfs, another network namespace).
+ */
+static void net_count_start(struct virtio_net *n)
 {
 	if (n->be.ops->stats_start)
 		n->be.ops->stats_start(&n->be);
 }
 
-bool virtio_net_kernel_packets(const struct virtio_net *n, u64 sent_received[2])
+static bool net_kernel_packets(const struct virtio_net *n, u64 sent_received[2])
 {
 	return n->be.ops->stats && n->be.ops->stats(&n->be, sent_received);
 }
@@ -552,8 +559,8 @@ static int net_create(struct device *dev, struct device_host *host, unsigned int
 	if (ret)
 		return ret;
 	dev->vdev = &n->vdev;
-	if (host->cfg->stats && virtio_net_kernel_served(n))
-		virtio_net_count_start(n);
+	if (host->cfg->stats && net_kernel_served(n))
+		net_count_start(n);
 	return 0;
 }
 
@@ -573,7 +580,7 @@ static void net_print_vhost_stats(const struct virtio_net *n)
 	unsigned long mmio = atomic_load(&n->vdev.stats.mmio);
 	u64 moved[2]; /* the guest sent, received */
 
-	if (virtio_net_kernel_packets(n, moved))
+	if (net_kernel_packets(n, moved))
 		pr_info("stats: %s %s: packets moved by vhost-net in the kernel: %llu received, "
 			"%llu sent (the tap's counters); per packet: %.3f register accesses",
 			n->vdev.name, n->be.name, (unsigned long long)moved[1],
@@ -596,7 +603,7 @@ static void net_stats(const struct device *dev)
 	const struct virtio_stats *st = &n->vdev.stats;
 	unsigned long pkts = (unsigned long)(n->rx_packets + n->tx_packets);
 
-	if (virtio_net_kernel_served(n)) {
+	if (net_kernel_served(n)) {
 		net_print_vhost_stats(n);
 		return;
 	}

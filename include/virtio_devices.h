@@ -127,16 +127,6 @@ void virtio_net_close(struct virtio_net *n);
 int virtio_net_quiesce(struct virtio_net *n);
 void virtio_net_resume(struct virtio_net *n);
 
-/* The host kernel moves the packets (vhost): arkvm's own counters see none. */
-bool virtio_net_kernel_served(const struct virtio_net *n);
-/*
- * --stats for a kernel-served NIC, from the backend's counters:
- * count_start() at start-up (main thread, before the sandbox), then
- * kernel_packets() once at the end, what the guest sent [0] and received
- * [1] since; false when unknown (no sysfs, another network namespace).
- */
-void virtio_net_count_start(struct virtio_net *n);
-bool virtio_net_kernel_packets(const struct virtio_net *n, u64 sent_received[2]);
 /* The MAC a NIC gets without mac=: locally administered, stable per tap name. */
 void virtio_net_default_mac(const char *tap, u8 mac[6]);
 
