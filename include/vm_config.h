@@ -29,12 +29,55 @@
 
 #define CFG_MAX_NETS         4
 #define CFG_MAX_IFNAME       15   /* IFNAMSIZ less the NUL */
+#define CFG_MAX_PARTUUID     36   /* a GPT partition's UUID, as text */
+
+/*
+ * A token bucket, as Firecracker's API defines one: @size tokens (bytes
+ * or operations), refilled in full every @refill_time_ms, plus an initial
+ * @one_time_burst that is not refilled.  size 0 (or refill_time_ms 0): no
+ * limit of that kind.
+ */
+struct token_bucket_config {
+	u64 size;
+	u64 one_time_burst;
+	u64 refill_time_ms;
+};
+
+/* A device's limits: bytes and operations, each optional. */
+struct rate_limiter_config {
+	struct token_bucket_config bandwidth;
+	struct token_bucket_config ops;
+};
+
+static inline bool token_bucket_config_set(const struct token_bucket_config *tb)
+{
+	return tb->size && tb->refill_time_ms;
+}
+
+static inline bool rate_limiter_config_set(const struct rate_limiter_config *rl)
+{
+	return token_bucket_config_set(&rl->bandwidth) || token_bucket_config_set(&rl->ops);
+}
+
+/*
+ * Firecracker's drive cache_type.  Writeback offers the guest a flush
+ * that reaches the disk (arkvm's own default); Unsafe (Firecracker's
+ * default) offers none.
+ */
+enum disk_cache {
+	DISK_CACHE_WRITEBACK,
+	DISK_CACHE_UNSAFE,
+};
 
 struct disk_config {
 	char id[CFG_MAX_ID + 1];          /* empty until vm_config_complete(): "disk<N>" */
 	char path[CFG_MAX_PATH + 1];
 	char serial[CFG_MAX_SERIAL + 1];  /* empty: derived from the disk's position */
 	bool readonly;
+	bool root;            /* the guest's root: root=/dev/vdX (or PARTUUID=) on its command line */
+	char partuuid[CFG_MAX_PARTUUID + 1];  /* with root: root=PARTUUID=... */
+	enum disk_cache cache;
+	struct rate_limiter_config rl;
 };
 
 struct net_config {
@@ -43,6 +86,8 @@ struct net_config {
 	u8 mac[6];
 	bool has_mac;         /* else derived from the tap name */
 	bool vhost;           /* the host kernel's vhost-net serves the queues */
+	struct rate_limiter_config rx_rl;  /* what the guest receives */
+	struct rate_limiter_config tx_rl;  /* what the guest sends */
 };
 
 enum console_kind {
@@ -82,6 +127,8 @@ struct vm_config {
 	unsigned int nr_cpus;
 	u64 mem_size;
 	bool hugepages;         /* hugetlbfs 2M pages */
+	bool smt;               /* Firecracker's machine-config field: always false on arm64 */
+	bool track_dirty_pages; /* for diff snapshots */
 	bool prefault;          /* fault all of RAM in at start */
 	struct disk_config disks[CFG_MAX_DISKS];
 	unsigned int nr_disks;
@@ -90,6 +137,7 @@ struct vm_config {
 	enum console_kind console;
 	struct gpu_config gpu;
 	struct display_config display;
+	struct rate_limiter_config rng_rl;  /* the entropy device's */
 	bool no_seccomp;        /* no syscall filters */
 	bool boot_timer;        /* the boot timer device */
 	bool stats;             /* counters on exit */
