@@ -38,16 +38,18 @@ GPU_PACKAGES := pkg-config libvirglrenderer-dev libegl-mesa0 libgl1-mesa-dri lib
 ifeq ($(HOST_ARCH),aarch64)
 CROSS_COMPILE ?=
 APT_PACKAGES  := gcc libc6-dev libfdt-dev zlib1g-dev liburing-dev libseccomp-dev \
-                 libpng-dev device-tree-compiler \
+                 libpng-dev device-tree-compiler libjansson-dev libhttp-parser-dev \
                  $(FUZZ_PACKAGES) $(GPU_PACKAGES)
 else
 CROSS_COMPILE ?= aarch64-linux-gnu-
 APT_PACKAGES  := gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev \
                  zlib1g-dev zlib1g-dev:arm64 liburing-dev liburing-dev:arm64 \
                  libpng-dev libpng-dev:arm64 libseccomp-dev device-tree-compiler \
+                 libjansson-dev libjansson-dev:arm64 libhttp-parser-dev \
                  $(FUZZ_PACKAGES) $(GPU_PACKAGES)
-# libfdt-dev cannot be co-installed for two architectures, so the arm64
-# libfdt.a comes from its package, unpacked into a sysroot in the cache.
+# libfdt-dev and libhttp-parser-dev cannot be co-installed for two
+# architectures, so their arm64 static libraries come from the packages,
+# unpacked into a sysroot in the cache.
 SYSROOT       := $(CACHE)/sysroot-arm64
 TARGET_LDFLAGS := -L$(SYSROOT)/usr/lib/aarch64-linux-gnu
 endif
@@ -82,7 +84,7 @@ endif
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wvla -Wformat=2 -Wundef -Wcast-align -Wno-unused-parameter
 CFLAGS_COMMON := -std=gnu11 -O2 -g $(WARNINGS) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
-LIBS := -lfdt -lpng16 -lz -luring -lpthread -lm
+LIBS := -lfdt -lpng16 -lz -luring -ljansson -lhttp_parser -lpthread -lm
 TARGET_LIBS := $(LIBS)
 
 ifeq ($(STATIC),1)
@@ -91,6 +93,7 @@ endif
 
 # Host-independent code: built for arm64 and natively for the unit tests.
 CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_config.c src/cli.c \
+             src/http.c src/fc_config.c src/fc_cli.c src/vmm.c \
              src/park.c src/vm_state.c src/state.c src/virtio_state.c \
              src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \
              src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c devices/boot_timer.c \
@@ -102,7 +105,7 @@ CORE_SRCS += src/backends/net_tap.c src/backends/net_vhost.c
 # Disk backends (include/disk.h), under virtio-blk.
 CORE_SRCS += src/backends/disk_raw.c
 # Code that talks to KVM on arm64.
-VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
+VMM_SRCS  := src/main.c src/api.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
 NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c
@@ -169,12 +172,14 @@ $(DEPS_STAMP):
 			$(APT_PACKAGES) >/dev/null; \
 	fi
 ifneq ($(HOST_ARCH),aarch64)
-	@if [ ! -f $(SYSROOT)/usr/lib/aarch64-linux-gnu/libfdt.a ]; then \
-		echo "deps: unpacking libfdt-dev:arm64 into $(SYSROOT)"; \
-		rm -rf $(CACHE)/debs-fdt && mkdir -p $(CACHE)/debs-fdt && \
-		(cd $(CACHE)/debs-fdt && apt-get download -q libfdt-dev:arm64 2>/dev/null) && \
-		dpkg -x $(CACHE)/debs-fdt/libfdt-dev_*_arm64.deb $(SYSROOT); \
-	fi
+	@for lib in fdt:libfdt-dev http_parser:libhttp-parser-dev; do \
+		a=$${lib%%:*}; pkg=$${lib#*:}; \
+		[ -f $(SYSROOT)/usr/lib/aarch64-linux-gnu/lib$$a.a ] && continue; \
+		echo "deps: unpacking $$pkg:arm64 into $(SYSROOT)"; \
+		rm -rf $(CACHE)/debs-$$a && mkdir -p $(CACHE)/debs-$$a && \
+		(cd $(CACHE)/debs-$$a && apt-get download -q $$pkg:arm64 2>/dev/null) && \
+		dpkg -x $(CACHE)/debs-$$a/$${pkg}_*_arm64.deb $(SYSROOT) || exit 1; \
+	done
 endif
 	@touch $@
 

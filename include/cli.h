@@ -21,6 +21,10 @@ enum cli_action {
  * line on stderr and returns -EINVAL.
  */
 int cli_parse(int argc, char *const argv[], struct vm_config *cfg, FILE *out);
+/* The same, with --api-sock PATH taken into @opts. */
+struct vmm_opts;
+int cli_parse_vmm(int argc, char *const argv[], struct vm_config *cfg, struct vmm_opts *opts,
+		  FILE *out);
 
 /* "256M", "2G", "1024K", "512" (MiB); -EINVAL when malformed or too big. */
 int parse_size(const char *s, u64 *out);

@@ -85,6 +85,13 @@ struct device_class {
 	/* --stats, once every thread is gone: its own lines. */
 	void (*stats)(const struct device *dev);
 	/*
+	 * Optional: a running VM's device takes a new config of its kind
+	 * (struct disk_config, net_config) with the same id, from the API's
+	 * PATCH.  Every other thread is held while it runs.  -errno leaves
+	 * the device as it was.
+	 */
+	int (*update)(struct device *dev, const void *new_cfg);
+	/*
 	 * Releases what create opened (the default: the virtio transport's
 	 * lock); the registry frees dev->priv afterwards.
 	 */

@@ -17,6 +17,7 @@ enum sandbox_thread {
 	SANDBOX_IO,     /* virtqueues: disk and tap I/O, interrupts by irqfd */
 	SANDBOX_VCPU,   /* KVM_RUN and the MMIO exits it returns */
 	SANDBOX_VNC,    /* libvncserver's listener and viewer threads (src/vnc.c) */
+	SANDBOX_API,    /* the API server: its socket, file checks, log and metrics files */
 	SANDBOX_NR_THREADS
 };
 

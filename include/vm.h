@@ -114,6 +114,10 @@ struct vm {
 	struct event_source io_park_src;  /* eventfd on io_loop: park now */
 
 	atomic_int stop_reason;
+
+	/* Optional: told once every thread runs (the API's InstanceStart waits for it). */
+	void (*running)(struct vm *vm, void *opaque);
+	void *running_opaque;
 };
 
 /* A VM with nothing open yet (NULL, said on stderr, when out of memory). */
@@ -150,6 +154,15 @@ void vm_test_pause_toggle(struct vm *vm);
 /* Asks the VM to stop, from any thread; the first reason given wins. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 bool vm_stopping(struct vm *vm);
+/*
+ * A running VM's device takes a new config (struct disk_config or
+ * net_config, by class name and id): VM_CMD_UPDATE's data.
+ */
+struct vm_update {
+	const char *class_name;
+	const char *id;
+	const void *cfg;
+};
 /* devices.c: the registry, over every device the config asks for. */
 int vm_devices_create(struct vm *vm);
 /* On the I/O thread, while paused: nothing may complete into guest RAM. */
@@ -166,6 +179,8 @@ void vm_devices_capture(struct vm *vm);
 bool vm_devices_on_io_thread(const struct vm *vm);
 int vm_devices_io_start(struct vm *vm);
 void vm_devices_io_stop(struct vm *vm);
+/* With every other thread held (VM_CMD_UPDATE): -ENOENT, -EOPNOTSUPP or the op's. */
+int vm_devices_update(struct vm *vm, const char *class_name, const char *id, const void *new_cfg);
 void vm_devices_destroy(struct vm *vm);
 /* The signals only the main thread takes (on its signalfd): others block them. */
 void vm_main_signals(sigset_t *set);

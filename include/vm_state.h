@@ -25,6 +25,7 @@ enum vm_cmd_kind {
 	VM_CMD_PAUSE,
 	VM_CMD_RESUME,
 	VM_CMD_STOP,
+	VM_CMD_UPDATE,   /* a device's config changes (data: struct vm_update) */
 };
 
 const char *vm_state_name(enum vm_state state);
@@ -43,6 +44,7 @@ struct vm_cmd_reply;
 struct vm_cmd {
 	enum vm_cmd_kind kind;
 	int arg;                     /* STOP: enum vm_stop_reason */
+	const void *data;            /* UPDATE: what changes; the caller waits */
 	struct vm_cmd_reply *reply;  /* NULL: nobody waits */
 };
 
@@ -79,5 +81,8 @@ int vm_cmd_queue_post(struct vm_cmd_queue *q, enum vm_cmd_kind kind, int arg);
  * result (-EINVAL for a command the state refuses).
  */
 int vm_cmd_queue_call(struct vm_cmd_queue *q, enum vm_cmd_kind kind, int arg);
+/* The same with @data, which must live until the call returns. */
+int vm_cmd_queue_call_data(struct vm_cmd_queue *q, enum vm_cmd_kind kind, int arg,
+			   const void *data);
 
 #endif

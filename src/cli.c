@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "vmm.h"
 
 struct cli_option {
 	const char *name;
@@ -418,6 +419,13 @@ static void print_help(FILE *out)
 		snprintf(left, sizeof(left), "--%s %s", o->name, o->metavar ? o->metavar : "");
 		fprintf(out, "  %-34s %s\n", left, o->help);
 	}
+	fprintf(out, "  %-34s %s\n", "--api-sock PATH",
+		"also serve Firecracker's API on a unix socket (mode 0600)");
+	fprintf(out,
+		"\n"
+		"Firecracker's command line: when started as 'firecracker', or when the first\n"
+		"argument is one of its flags (--api-sock, --config-file, --no-api, --id, ...),\n"
+		"arkvm takes Firecracker's flags and serves its API (see 'arkvm --api-sock X --help').\n");
 	fprintf(out,
 		"\n"
 		"Exit status: 0 guest powered off, 1 arkvm error, 2 guest reset,\n"
@@ -439,7 +447,23 @@ static int report_invalid(const struct vm_config_error *err)
 	return -EINVAL;
 }
 
-static int parse_run(int argc, char *const argv[], struct vm_config *cfg, FILE *out)
+/* --api-sock PATH: the process's, not the VM's; NULL @opts: not taken. */
+static int set_api_sock(struct vmm_opts *opts, const char *arg)
+{
+	if (!opts) {
+		pr_err("unknown option '--api-sock' (see arkvm --help)");
+		return -EINVAL;
+	}
+	if (!*arg || strlen(arg) >= sizeof(opts->api_sock)) {
+		pr_err("--api-sock: give the path of a socket to create");
+		return -EINVAL;
+	}
+	memcpy(opts->api_sock, arg, strlen(arg) + 1);
+	return 0;
+}
+
+static int parse_run(int argc, char *const argv[], struct vm_config *cfg, struct vmm_opts *opts,
+		     FILE *out)
 {
 	bool seen[ARRAY_SIZE(run_options)] = { false };
 	struct vm_config_error err;
@@ -461,6 +485,16 @@ static int parse_run(int argc, char *const argv[], struct vm_config *cfg, FILE *
 		name = arg + 2;
 		eq = strchr(name, '=');
 		name_len = eq ? (size_t)(eq - name) : strlen(name);
+		if (name_len == 8 && !strncmp(name, "api-sock", 8)) {
+			if (!eq && i + 1 >= argc) {
+				pr_err("option --api-sock needs a value (PATH)");
+				return -EINVAL;
+			}
+			ret = set_api_sock(opts, eq ? eq + 1 : argv[++i]);
+			if (ret)
+				return ret;
+			continue;
+		}
 		o = find_option(name, name_len);
 		if (!o) {
 			pr_err("unknown option '--%.*s' (see arkvm --help)", (int)name_len, name);
@@ -501,6 +535,12 @@ static int parse_run(int argc, char *const argv[], struct vm_config *cfg, FILE *
 
 int cli_parse(int argc, char *const argv[], struct vm_config *cfg, FILE *out)
 {
+	return cli_parse_vmm(argc, argv, cfg, NULL, out);
+}
+
+int cli_parse_vmm(int argc, char *const argv[], struct vm_config *cfg, struct vmm_opts *opts,
+		  FILE *out)
+{
 	vm_config_init(cfg);
 
 	if (argc < 2) {
@@ -519,5 +559,5 @@ int cli_parse(int argc, char *const argv[], struct vm_config *cfg, FILE *out)
 		pr_err("unknown command '%s' (see arkvm --help)", argv[1]);
 		return -EINVAL;
 	}
-	return parse_run(argc - 2, argv + 2, cfg, out);
+	return parse_run(argc - 2, argv + 2, cfg, opts, out);
 }

@@ -93,6 +93,30 @@ static int vm_resume(struct vm *vm)
 	return 0;
 }
 
+/*
+ * A device's config changes (the API's PATCH /drives): with every thread
+ * that touches devices held, as for a pause, so the device's own code
+ * needs no locks.  A paused VM stays paused.
+ */
+static int vm_update(struct vm *vm, const struct vm_update *u)
+{
+	bool running = vm->state == VM_STATE_RUNNING;
+	int ret;
+
+	if (running) {
+		console_hold_input(&vm->console, true);
+		vcpus_pause(vm);
+		vm_io_pause(vm);
+	}
+	ret = vm_devices_update(vm, u->class_name, u->id, u->cfg);
+	if (running) {
+		park_release(&vm->io_park);
+		vcpus_resume(vm);
+		console_hold_input(&vm->console, false);
+	}
+	return ret;
+}
+
 /* Whatever holds a thread lets it go: a stop must reach every one. */
 static void vm_unpark_all(struct vm *vm)
 {
@@ -111,6 +135,8 @@ static int vm_handle_cmd(struct vm_cmd_queue *q, const struct vm_cmd *cmd)
 			vm_state_name(vm->state));
 		return ret;
 	}
+	if (cmd->kind == VM_CMD_UPDATE)
+		return vm_update(vm, cmd->data);
 	if (to == vm->state)
 		return 0;
 	switch (cmd->kind) {
@@ -125,6 +151,7 @@ static int vm_handle_cmd(struct vm_cmd_queue *q, const struct vm_cmd *cmd)
 		event_loop_stop(&vm->loop);
 		break;
 	case VM_CMD_START:
+	case VM_CMD_UPDATE:
 		break;  /* vm_run() starts the threads itself */
 	}
 	if (!ret)

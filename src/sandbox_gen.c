@@ -16,7 +16,10 @@
 #include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
 #include <linux/vhost.h>
+#include <sys/socket.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +118,17 @@ static const int vnc_syscalls[] = {
 static const unsigned long vnc_ioctls[] = { };
 
 /*
+ * The API server (src/api.c): clients on its socket, and the checks of
+ * the files and taps a request names (stat, access, a tap's index).
+ * Opening is limited to write-only (the log and metrics files), below.
+ */
+static const int api_syscalls[] = {
+	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(accept4), SCMP_SYS(close),
+	SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(statx),
+};
+static const unsigned long api_ioctls[] = { SIOCGIFINDEX };
+
+/*
  * Native filters only: what the unit tests' sanitizer runtimes (ASan,
  * TSan) call in a thread they start, on top of what arkvm's own code does.
  */
@@ -133,6 +147,7 @@ static const struct sandbox_rules sandbox_rules[] = {
 	[SANDBOX_IO] = RULES("io", io),
 	[SANDBOX_VCPU] = RULES("vcpu", vcpu),
 	[SANDBOX_VNC] = RULES("vnc", vnc),
+	[SANDBOX_API] = RULES("api", api),
 };
 
 static int sandbox_add_rules(scmp_filter_ctx ctx, const struct sandbox_rules *r, bool native)
@@ -155,6 +170,13 @@ static int sandbox_add_rules(scmp_filter_ctx ctx, const struct sandbox_rules *r,
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 2,
 				       SCMP_A3(SCMP_CMP_EQ, CONSOLE_SEND_FLAGS), SCMP_A4(SCMP_CMP_EQ, 0));
+	/* The API's own: a unix socket for a tap's index, files opened to write. */
+	if (!ret && r == &sandbox_rules[SANDBOX_API])
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				       SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	if (!ret && r == &sandbox_rules[SANDBOX_API])
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY));
 	/* malloc maps and protects memory; none of it may become code. */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,

@@ -579,6 +579,8 @@ int vm_run(struct vm *vm)
 		ret = sandbox_enter(SANDBOX_MAIN, !vm->cfg->no_seccomp);
 	if (!ret) {
 		vm->state = VM_STATE_RUNNING;
+		if (vm->running)
+			vm->running(vm, vm->running_opaque);
 		ret = event_loop_run(&vm->loop);
 	}
 	if (ret)

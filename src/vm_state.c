@@ -20,6 +20,7 @@ static const char *const cmd_names[] = {
 	[VM_CMD_PAUSE] = "pause",
 	[VM_CMD_RESUME] = "resume",
 	[VM_CMD_STOP] = "stop",
+	[VM_CMD_UPDATE] = "update",
 };
 
 const char *vm_state_name(enum vm_state state)
@@ -46,6 +47,9 @@ static const struct {
 	{ VM_STATE_PAUSED, VM_CMD_PAUSE, VM_STATE_PAUSED },
 	{ VM_STATE_PAUSED, VM_CMD_RESUME, VM_STATE_RUNNING },
 	{ VM_STATE_PAUSED, VM_CMD_STOP, VM_STATE_STOPPED },
+	/* A device's config changes in place: the state stays. */
+	{ VM_STATE_RUNNING, VM_CMD_UPDATE, VM_STATE_RUNNING },
+	{ VM_STATE_PAUSED, VM_CMD_UPDATE, VM_STATE_PAUSED },
 	{ VM_STATE_STOPPED, VM_CMD_STOP, VM_STATE_STOPPED },
 };
 
@@ -180,12 +184,19 @@ int vm_cmd_queue_post(struct vm_cmd_queue *q, enum vm_cmd_kind kind, int arg)
 
 int vm_cmd_queue_call(struct vm_cmd_queue *q, enum vm_cmd_kind kind, int arg)
 {
+	return vm_cmd_queue_call_data(q, kind, arg, NULL);
+}
+
+int vm_cmd_queue_call_data(struct vm_cmd_queue *q, enum vm_cmd_kind kind, int arg,
+			   const void *data)
+{
 	struct vm_cmd_reply r = { .done = false };
 	int ret;
 
 	pthread_mutex_init(&r.lock, NULL);
 	pthread_cond_init(&r.done_cond, NULL);
-	ret = vm_cmd_queue_push(q, &(struct vm_cmd){ .kind = kind, .arg = arg, .reply = &r });
+	ret = vm_cmd_queue_push(q, &(struct vm_cmd){ .kind = kind, .arg = arg, .data = data,
+						     .reply = &r });
 	if (!ret) {
 		pthread_mutex_lock(&r.lock);
 		while (!r.done)

@@ -5,6 +5,7 @@
  * makes the calls a thread of that kind makes.  A forbidden call ends the
  * child with SIGSYS's exit status (sandbox.c's reporter).
  */
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,10 +73,10 @@ static void test_every_filter_allows_mremap(void)
 
 static int open_socket(void)
 {
-	return syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0) >= 0 ? 0 : 1;
+	return syscall(SYS_socket, AF_INET, SOCK_STREAM, 0) >= 0 ? 0 : 1;
 }
 
-/* The filters still refuse what no thread does: a new socket. */
+/* The filters still refuse what no thread does: a new network socket. */
 static void test_filters_refuse_socket(void)
 {
 	CHECK(!sandbox_prepare(NULL));
@@ -85,6 +86,41 @@ static void test_filters_refuse_socket(void)
 		CHECK(WIFEXITED(status));
 		CHECK_EQ(WEXITSTATUS(status), EXIT_SECCOMP_VIOLATION);
 	}
+}
+
+static int open_unix_socket(void)
+{
+	return syscall(SYS_socket, AF_UNIX, SOCK_DGRAM, 0) >= 0 ? 0 : 1;
+}
+
+static int open_for_reading(void)
+{
+	return open("/proc/self/status", O_RDONLY) >= 0 ? 0 : 1;
+}
+
+static int open_for_writing(void)
+{
+	return open("/dev/null", O_WRONLY | O_APPEND | O_NONBLOCK) >= 0 ? 0 : 1;
+}
+
+/*
+ * The API thread asks a unix socket for a tap's index and opens its log
+ * and metrics files to write; it reads no file of the host's.
+ */
+static void test_api_filter(void)
+{
+	int status;
+
+	CHECK(!sandbox_prepare(NULL));
+	status = run_filtered(SANDBOX_API, open_unix_socket, false);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	status = run_filtered(SANDBOX_API, open_for_writing, false);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	status = run_filtered(SANDBOX_API, open_for_reading, true);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), EXIT_SECCOMP_VIOLATION);
 }
 
 static int console_socket = -1;
@@ -128,5 +164,6 @@ static void test_console_send_allowed_and_nothing_more(void)
 
 TEST_SUITE(sandbox,
 	   TEST(test_every_filter_allows_mremap),
+	   TEST(test_api_filter),
 	   TEST(test_filters_refuse_socket),
 	   TEST(test_console_send_allowed_and_nothing_more));

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_VMM_H
+#define ARKVM_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "compiler.h"
+#include "vm_config.h"
+
+/*
+ * What belongs to the arkvm process rather than to its VM: the API
+ * socket, the instance's id, where logs and metrics go.  Firecracker's
+ * command line, its config file's "logger" and "metrics", and arkvm's
+ * --api-sock fill it.
+ */
+
+#define VMM_DEFAULT_API_SOCK "/run/firecracker.socket"
+#define VMM_DEFAULT_ID       "anonymous-instance"
+#define VMM_MAX_LEVEL        15
+
+struct log_opts {
+	bool set;                          /* configured (flags, PUT /logger or the file) */
+	char path[CFG_MAX_PATH + 1];       /* empty: stderr */
+	char level[VMM_MAX_LEVEL + 1];     /* Firecracker's: Error, Warning, Info, Debug, Trace, Off */
+	bool show_level;
+	bool show_origin;
+};
+
+struct metrics_opts {
+	bool set;
+	char path[CFG_MAX_PATH + 1];
+};
+
+struct vmm_opts {
+	char api_sock[CFG_MAX_PATH + 1];   /* empty: no API */
+	char id[CFG_MAX_ID + 1];
+	char config_file[CFG_MAX_PATH + 1];
+	size_t max_payload;                /* the largest request body the API reads */
+	struct log_opts log;
+	struct metrics_opts metrics;
+	/* The jailer's start times, for api_server.process_startup_time_*; 0: unset. */
+	u64 start_time_us;
+	u64 start_time_cpu_us;
+	u64 parent_cpu_time_us;
+};
+
+void vmm_opts_init(struct vmm_opts *opts);
+
+#include <pthread.h>
+
+struct vm;
+struct metrics;
+
+/*
+ * The process's control state, shared by the API thread and the main
+ * thread (which builds and runs the VM) under @lock.
+ */
+enum vmm_phase {
+	VMM_NOT_STARTED,   /* configuring */
+	VMM_STARTING,      /* InstanceStart asked: the main thread builds the VM */
+	VMM_RUNNING,       /* the VM runs (or is paused: see @paused) */
+	VMM_STOPPED,       /* the VM has stopped: the process ends */
+};
+
+struct vmm {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct vmm_opts opts;
+	struct vm_config *cfg;        /* what the API shows and edits */
+	struct vm_config *boot_cfg;   /* what InstanceStart boots: complete, validated */
+	enum vmm_phase phase;
+	bool paused;
+	char start_error[512];        /* why the last start failed */
+	struct vm *vm;                /* while VMM_RUNNING */
+	struct metrics *metrics;      /* NULL until configured */
+};
+
+/* NULL (said on stderr) when out of memory. */
+struct vmm *vmm_alloc(void);
+void vmm_free(struct vmm *vmm);
+
+/*
+ * The main thread: waits for InstanceStart, and says how the start went.
+ * vmm_wait_start() returns the config to boot (owned by @vmm).
+ */
+const struct vm_config *vmm_wait_start(struct vmm *vmm);
+void vmm_started(struct vmm *vmm, struct vm *vm);
+void vmm_start_failed(struct vmm *vmm, const char *why);
+/* The VM has stopped: the API refuses what needs one from now on. */
+void vmm_stopped(struct vmm *vmm);
+
+#endif

@@ -1,0 +1,684 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Firecracker's REST API: the routes, Firecracker's rules for what each
+ * answers, and the unix-socket server that feeds them.  Requests are
+ * answered one at a time, in the order they arrive, as Firecracker does.
+ *
+ * Rules clients depend on: 204 with no body for a change, 200 with JSON
+ * for a read, and 400 with {"fault_message": ...} for anything refused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "cli.h"
+#include "fc_config.h"
+#include "log.h"
+#include "sandbox.h"
+#include "vm.h"
+#include "vmm.h"
+
+#define FC_API_VERSION "1.10.0"
+#define API_THREAD_STACK (512 * 1024)   /* handlers copy a struct vm_config */
+
+static const char after_start[] =
+	"The requested operation is not supported after starting the microVM.";
+static const char before_start[] =
+	"The requested operation is not supported before starting the microVM.";
+
+/* What a handler answers: a status and, for 200 and 400, a body. */
+struct reply {
+	int status;
+	json_t *json;
+};
+
+static int ok(struct reply *r)
+{
+	r->status = 204;
+	return 0;
+}
+
+static int ok_json(struct reply *r, json_t *json)
+{
+	if (!json) {
+		r->status = 500;
+		return 0;
+	}
+	r->status = 200;
+	r->json = json;
+	return 0;
+}
+
+static __printf(2, 3) int fault(struct reply *r, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->status = 400;
+	r->json = json_pack("{s:s}", "fault_message", msg);
+	return 0;
+}
+
+static bool started(const struct vmm *vmm)
+{
+	return vmm->phase != VMM_NOT_STARTED;
+}
+
+/* A file the VM will open: it exists, is a regular file or block device, and may be opened so. */
+static int check_file(const char *path, bool write, struct reply *r, const char *what)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return fault(r, "%s '%s': %s", what, path, strerror(errno)), -1;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return fault(r, "%s '%s': not a regular file", what, path), -1;
+	if (access(path, write ? R_OK | W_OK : R_OK))
+		return fault(r, "%s '%s': %s", what, path, strerror(errno)), -1;
+	return 0;
+}
+
+/* The tap exists in this network namespace. */
+static int check_tap(const char *name, struct reply *r)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return fault(r, "network interface '%s': %s", name, strerror(errno)), -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ret = ioctl(fd, SIOCGIFINDEX, &ifr);
+	close(fd);
+	if (ret)
+		return fault(r, "host_dev_name '%s': no such network interface", name), -1;
+	return 0;
+}
+
+/* ---- the handlers: each runs with vmm->lock held ---- */
+
+static int get_instance(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	const char *state = "Not started";
+
+	if (vmm->phase == VMM_RUNNING || vmm->phase == VMM_STOPPED)
+		state = vmm->paused ? "Paused" : "Running";
+	return ok_json(r, json_pack("{s:s, s:s, s:s, s:s}", "id", vmm->opts.id, "state", state,
+				    "vmm_version", FC_API_VERSION, "app_name", "arkvm"));
+}
+
+static int get_version(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	return ok_json(r, json_pack("{s:s}", "firecracker_version", FC_API_VERSION));
+}
+
+static int get_machine_config(struct vmm *vmm, const char *id, const json_t *body,
+			      struct reply *r)
+{
+	return ok_json(r, fc_dump_machine_config(vmm->cfg));
+}
+
+static int get_vm_config(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	return ok_json(r, fc_dump_config(vmm->cfg, &vmm->opts));
+}
+
+static int put_machine_config(struct vmm *vmm, const char *id, const json_t *body,
+			      struct reply *r, bool patch)
+{
+	struct fc_error e;
+
+	if (started(vmm))
+		return fault(r, after_start);
+	if (fc_put_machine_config(vmm->cfg, body, patch, &e))
+		return fault(r, "%s", e.msg);
+	return ok(r);
+}
+
+static int put_machine(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	return put_machine_config(vmm, id, body, r, false);
+}
+
+static int patch_machine(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	return put_machine_config(vmm, id, body, r, true);
+}
+
+static int put_boot_source(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	struct vm_config *c;
+	struct fc_error e;
+
+	if (started(vmm))
+		return fault(r, after_start);
+	c = malloc(sizeof(*c));
+	if (!c)
+		return fault(r, "out of memory");
+	*c = *vmm->cfg;
+	if (fc_put_boot_source(c, body, &e))
+		fault(r, "%s", e.msg);
+	else if (!check_file(c->kernel, false, r, "kernel_image_path") &&
+		 (!c->initrd[0] || !check_file(c->initrd, false, r, "initrd_path"))) {
+		*vmm->cfg = *c;
+		ok(r);
+	}
+	free(c);
+	return 0;
+}
+
+static int put_drive(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	struct fc_error e;
+	int i;
+
+	if (started(vmm))
+		return fault(r, after_start);
+	if (fc_put_drive(vmm->cfg, body, id, &e))
+		return fault(r, "%s", e.msg);
+	i = fc_find_drive(vmm->cfg, id);
+	if (check_file(vmm->cfg->disks[i].path, !vmm->cfg->disks[i].readonly, r, "path_on_host")) {
+		/* Take it out again: a refused drive leaves nothing behind. */
+		memmove(&vmm->cfg->disks[i], &vmm->cfg->disks[i + 1],
+			(vmm->cfg->nr_disks - (unsigned int)i - 1) * sizeof(vmm->cfg->disks[0]));
+		vmm->cfg->nr_disks--;
+		return 0;
+	}
+	return ok(r);
+}
+
+/* PATCH /drives and /network-interfaces: the VM's device takes it, then the config. */
+static int update_device(struct vmm *vmm, const char *cls, const char *id, const void *cfg,
+			 struct reply *r)
+{
+	struct vm_update u = { .class_name = cls, .id = id, .cfg = cfg };
+	int ret = vm_cmd_queue_call_data(&vmm->vm->cmds, VM_CMD_UPDATE, 0, &u);
+
+	if (ret)
+		return fault(r, "Unable to patch the device %s: %s", id, strerror(-ret)), -1;
+	return 0;
+}
+
+static int patch_drive(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	struct disk_config d;
+	struct fc_error e;
+	int i;
+
+	if (!started(vmm))
+		return fault(r, before_start);
+	i = fc_find_drive(vmm->cfg, id ? id : "");
+	if (i < 0)
+		return fault(r, "No drive with id '%s'.", id ? id : "");
+	d = vmm->cfg->disks[i];
+	if (fc_patch_drive(&d, body, id, &e))
+		return fault(r, "%s", e.msg);
+	if (check_file(d.path, !d.readonly, r, "path_on_host") ||
+	    update_device(vmm, "virtio-blk", id, &d, r))
+		return 0;
+	vmm->cfg->disks[i] = d;
+	return ok(r);
+}
+
+static int put_net(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	struct fc_error e;
+	int i;
+
+	if (started(vmm))
+		return fault(r, after_start);
+	if (fc_put_net(vmm->cfg, body, id, &e))
+		return fault(r, "%s", e.msg);
+	i = fc_find_net(vmm->cfg, id);
+	if (check_tap(vmm->cfg->nets[i].tap, r)) {
+		memmove(&vmm->cfg->nets[i], &vmm->cfg->nets[i + 1],
+			(vmm->cfg->nr_nets - (unsigned int)i - 1) * sizeof(vmm->cfg->nets[0]));
+		vmm->cfg->nr_nets--;
+		return 0;
+	}
+	return ok(r);
+}
+
+static int patch_net(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	struct net_config n;
+	struct fc_error e;
+	int i;
+
+	if (!started(vmm))
+		return fault(r, before_start);
+	i = fc_find_net(vmm->cfg, id ? id : "");
+	if (i < 0)
+		return fault(r, "No network interface with id '%s'.", id ? id : "");
+	n = vmm->cfg->nets[i];
+	if (fc_patch_net(&n, body, id, &e))
+		return fault(r, "%s", e.msg);
+	if (update_device(vmm, "virtio-net", id, &n, r))
+		return 0;
+	vmm->cfg->nets[i] = n;
+	return ok(r);
+}
+
+static int put_entropy(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	struct fc_error e;
+
+	if (started(vmm))
+		return fault(r, after_start);
+	if (fc_put_entropy(vmm->cfg, body, &e))
+		return fault(r, "%s", e.msg);
+	return ok(r);
+}
+
+static int put_logger(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	struct log_opts l;
+	struct fc_error e;
+
+	if (started(vmm))
+		return fault(r, after_start);
+	if (fc_put_logger(&l, body, &e))
+		return fault(r, "%s", e.msg);
+	vmm->opts.log = l;
+	return ok(r);
+}
+
+static int put_metrics(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	struct metrics_opts m;
+	struct fc_error e;
+
+	if (started(vmm))
+		return fault(r, after_start);
+	if (vmm->opts.metrics.set)
+		return fault(r, "Reinitialization of metrics not allowed.");
+	if (fc_put_metrics(&m, body, &e))
+		return fault(r, "%s", e.msg);
+	vmm->opts.metrics = m;
+	return ok(r);
+}
+
+static int instance_start(struct vmm *vmm, struct reply *r)
+{
+	struct fc_error e;
+
+	if (started(vmm))
+		return fault(r, after_start);
+	*vmm->boot_cfg = *vmm->cfg;
+	if (fc_finish_config(vmm->boot_cfg, &e))
+		return fault(r, "Start microvm error: %s", e.msg);
+	/* The main thread builds the VM; this thread waits for its word. */
+	vmm->phase = VMM_STARTING;
+	pthread_cond_broadcast(&vmm->cond);
+	while (vmm->phase == VMM_STARTING)
+		pthread_cond_wait(&vmm->cond, &vmm->lock);
+	if (vmm->phase == VMM_NOT_STARTED)
+		return fault(r, "Start microvm error: %s", vmm->start_error);
+	return ok(r);
+}
+
+static int put_actions(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	const char *type;
+
+	if (!json_is_object(body) || json_object_size(body) != 1 ||
+	    !(type = json_string_value(json_object_get(body, "action_type"))))
+		return fault(r, "actions: expected {\"action_type\": \"InstanceStart\" | "
+			     "\"FlushMetrics\" | \"SendCtrlAltDel\"}");
+	if (!strcmp(type, "InstanceStart"))
+		return instance_start(vmm, r);
+	if (!strcmp(type, "FlushMetrics")) {
+		if (!vmm->opts.metrics.set)
+			return fault(r, "The metrics system is not initialized: PUT /metrics first.");
+		return ok(r);
+	}
+	if (!strcmp(type, "SendCtrlAltDel"))
+		return fault(r, "SendCtrlAltDel is not supported on aarch64.");
+	return fault(r, "actions: unknown action_type `%s`", type);
+}
+
+static int patch_vm(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	const char *state;
+	bool pause;
+	int ret;
+
+	if (!json_is_object(body) || json_object_size(body) != 1 ||
+	    !(state = json_string_value(json_object_get(body, "state"))))
+		return fault(r, "vm: expected {\"state\": \"Paused\" | \"Resumed\"}");
+	if (strcmp(state, "Paused") && strcmp(state, "Resumed"))
+		return fault(r, "vm: `state` cannot be \"%s\"", state);
+	if (vmm->phase != VMM_RUNNING)
+		return fault(r, before_start);
+	pause = !strcmp(state, "Paused");
+	ret = vm_cmd_queue_call(&vmm->vm->cmds, pause ? VM_CMD_PAUSE : VM_CMD_RESUME, 0);
+	if (ret)
+		return fault(r, "Cannot %s the microVM: %s", pause ? "pause" : "resume",
+			     ret == -ESHUTDOWN ? "it has stopped" : strerror(-ret));
+	vmm->paused = pause;
+	return ok(r);
+}
+
+struct route {
+	enum http_method method;
+	const char *path;     /* the first segment */
+	bool with_id;         /* /path/{id} */
+	bool body;            /* needs a JSON body */
+	int (*fn)(struct vmm *vmm, const char *id, const json_t *body, struct reply *r);
+};
+
+static const struct route routes[] = {
+	{ HTTP_GET,   "",                   false, false, get_instance },
+	{ HTTP_GET,   "version",            false, false, get_version },
+	{ HTTP_GET,   "machine-config",     false, false, get_machine_config },
+	{ HTTP_GET,   "vm/config",          false, false, get_vm_config },
+	{ HTTP_PUT,   "machine-config",     false, true,  put_machine },
+	{ HTTP_PATCH, "machine-config",     false, true,  patch_machine },
+	{ HTTP_PUT,   "boot-source",        false, true,  put_boot_source },
+	{ HTTP_PUT,   "drives",             true,  true,  put_drive },
+	{ HTTP_PATCH, "drives",             true,  true,  patch_drive },
+	{ HTTP_PUT,   "network-interfaces", true,  true,  put_net },
+	{ HTTP_PATCH, "network-interfaces", true,  true,  patch_net },
+	{ HTTP_PUT,   "logger",             false, true,  put_logger },
+	{ HTTP_PUT,   "metrics",            false, true,  put_metrics },
+	{ HTTP_PUT,   "entropy",            false, true,  put_entropy },
+	{ HTTP_PUT,   "actions",            false, true,  put_actions },
+	{ HTTP_PATCH, "vm",                 false, true,  patch_vm },
+};
+
+/* The route for @path ("/drives/rootfs"): *@id points at "rootfs" in @buf. */
+static const struct route *find_route(enum http_method method, const char *path, char *buf,
+				      size_t size, const char **id)
+{
+	size_t len;
+	char *slash;
+
+	*id = NULL;
+	if (path[0] != '/')
+		return NULL;
+	snprintf(buf, size, "%s", path + 1);
+	len = strlen(buf);
+	if (len && buf[len - 1] == '/')
+		buf[--len] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+		const struct route *rt = &routes[i];
+		size_t plen = strlen(rt->path);
+
+		if (rt->method != method || strncmp(buf, rt->path, plen))
+			continue;
+		if (!rt->with_id && buf[plen] == '\0')
+			return rt;
+		if (rt->with_id && buf[plen] == '/' && buf[plen + 1]) {
+			slash = strchr(buf + plen + 1, '/');
+			if (slash)
+				continue;
+			*id = buf + plen + 1;
+			return rt;
+		}
+	}
+	return NULL;
+}
+
+static const char *method_name(enum http_method m)
+{
+	return http_method_str(m);
+}
+
+static void dispatch(struct vmm *vmm, const struct http_request *req, struct reply *r)
+{
+	char buf[HTTP_MAX_PATH + 1];
+	const struct route *rt;
+	json_error_t jerr;
+	json_t *body = NULL;
+	const char *id;
+
+	if (req->error) {
+		if (req->announced_len)
+			fault(r, "Request payload with size %zu is larger than the limit of %zu "
+			      "allowed by server.", req->announced_len, vmm->opts.max_payload);
+		else
+			fault(r, "%s", req->error);
+		return;
+	}
+	rt = find_route(req->method, req->path, buf, sizeof(buf), &id);
+	if (!rt) {
+		fault(r, "Invalid request method and/or path: %s %s.", method_name(req->method),
+		      req->path);
+		return;
+	}
+	if (rt->body) {
+		if (!req->body_len) {
+			fault(r, "%s %s: the request needs a JSON body.", method_name(req->method),
+			      req->path);
+			return;
+		}
+		body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!body) {
+			fault(r, "The request body is not valid JSON: line %d, column %d: %s",
+			      jerr.line, jerr.column, jerr.text);
+			return;
+		}
+		if (!json_is_object(body)) {
+			json_decref(body);
+			fault(r, "The request body must be a JSON object.");
+			return;
+		}
+	}
+	pthread_mutex_lock(&vmm->lock);
+	rt->fn(vmm, id, body, r);
+	pthread_mutex_unlock(&vmm->lock);
+	json_decref(body);
+}
+
+int api_handle(struct vmm *vmm, const struct http_request *req, char **body)
+{
+	struct reply r = { .status = 500 };
+
+	*body = NULL;
+	dispatch(vmm, req, &r);
+	if (r.json) {
+		*body = json_dumps(r.json, JSON_COMPACT);
+		json_decref(r.json);
+		if (!*body)
+			r.status = 500;
+	}
+	if (r.status == 400 && !*body)
+		r.status = 500;
+	return r.status;
+}
+
+/* ---- the server ---- */
+
+static void conn_close(struct api_conn *c)
+{
+	event_loop_del(&c->srv->loop, &c->src);
+	close(c->src.fd);
+	http_conn_destroy(&c->http);
+	c->used = false;
+}
+
+/* Writes the whole answer; a client that does not read it loses its connection. */
+static int conn_reply(struct api_conn *c, int status, const char *body)
+{
+	char *out;
+	int len = http_format_response(status, body, &out);
+	ssize_t n;
+
+	if (len < 0)
+		return len;
+	n = send(c->src.fd, out, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	free(out);
+	return n == len ? 0 : -EIO;
+}
+
+static void conn_answer(struct api_conn *c, bool *close_it)
+{
+	const struct http_request *req = &c->http.req;
+	char *body;
+	int status = api_handle(c->srv->vmm, req, &body);
+
+	if (conn_reply(c, status, body) || !req->keep_alive || req->error)
+		*close_it = true;
+	free(body);
+}
+
+static void conn_ready(struct event_source *src, uint32_t events)
+{
+	struct api_conn *c = container_of(src, struct api_conn, src);
+	char buf[4096];
+	bool close_it = false;
+	ssize_t n = read(src->fd, buf, sizeof(buf));
+	size_t off = 0;
+
+	if (n <= 0) {
+		if (n == 0 || errno != EAGAIN)
+			conn_close(c);
+		return;
+	}
+	while (off < (size_t)n && !close_it) {
+		size_t used;
+
+		switch (http_conn_feed(&c->http, buf + off, (size_t)n - off, &used)) {
+		case HTTP_FEED_REQUEST:
+			conn_answer(c, &close_it);
+			http_conn_next(&c->http);
+			break;
+		case HTTP_FEED_BAD:
+			conn_reply(c, 400, "{\"fault_message\":\"The request is not valid HTTP/1.1.\"}");
+			close_it = true;
+			break;
+		case HTTP_FEED_MORE:
+			break;
+		}
+		off += used;
+	}
+	if (close_it)
+		conn_close(c);
+}
+
+static void listen_ready(struct event_source *src, uint32_t events)
+{
+	struct api_server *srv = container_of(src, struct api_server, listen_src);
+	int fd = accept4(src->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct api_conn *c = NULL;
+
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < API_MAX_CONNS && !c; i++)
+		if (!srv->conns[i].used)
+			c = &srv->conns[i];
+	if (!c) {
+		close(fd);   /* as many clients as arkvm serves: this one waits its turn */
+		return;
+	}
+	c->used = true;
+	c->srv = srv;
+	c->src.fd = fd;
+	c->src.ready = conn_ready;
+	http_conn_init(&c->http, srv->vmm->opts.max_payload);
+	if (event_loop_add(&srv->loop, &c->src, EPOLLIN)) {
+		close(fd);
+		c->used = false;
+	}
+}
+
+static void *api_thread(void *arg)
+{
+	struct api_server *srv = arg;
+
+	pthread_setname_np(pthread_self(), "fc_api");
+	if (sandbox_enter(SANDBOX_API, srv->filtered)) {
+		pr_err("API: cannot enter its seccomp filter");
+		return NULL;
+	}
+	if (event_loop_run(&srv->loop))
+		pr_err("API: the event loop failed");
+	return NULL;
+}
+
+static int api_listen(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		pr_err("--api-sock '%s': the path is too long for a unix socket", path);
+		return -ENAMETOOLONG;
+	}
+	if (!lstat(path, &st)) {
+		pr_err("--api-sock '%s': the path already exists", path);
+		return -EEXIST;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177);   /* the socket file gets mode 0600 */
+	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (ret || listen(fd, 16)) {
+		ret = -errno;
+		pr_err("--api-sock '%s': %s", path, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int api_server_start(struct api_server *srv, struct vmm *vmm, bool seccomp)
+{
+	int ret;
+
+	memset(srv, 0, sizeof(*srv));
+	srv->vmm = vmm;
+	srv->filtered = seccomp;
+	srv->listen_fd = api_listen(vmm->opts.api_sock);
+	if (srv->listen_fd < 0)
+		return srv->listen_fd;
+	srv->listen_src.fd = srv->listen_fd;
+	srv->listen_src.ready = listen_ready;
+	ret = event_loop_init(&srv->loop);
+	if (!ret)
+		ret = event_loop_add(&srv->loop, &srv->listen_src, EPOLLIN);
+	if (!ret)
+		ret = -vm_thread_create(&srv->thread, api_thread, srv, API_THREAD_STACK);
+	if (ret) {
+		pr_err("starting the API server: %s", strerror(-ret));
+		close(srv->listen_fd);
+		unlink(vmm->opts.api_sock);
+		return ret;
+	}
+	srv->started = true;
+	return 0;
+}
+
+void api_server_stop(struct api_server *srv)
+{
+	if (!srv->started)
+		return;
+	event_loop_stop(&srv->loop);
+	pthread_join(srv->thread, NULL);
+	for (size_t i = 0; i < API_MAX_CONNS; i++)
+		if (srv->conns[i].used)
+			conn_close(&srv->conns[i]);
+	event_loop_destroy(&srv->loop);
+	close(srv->listen_fd);
+	unlink(srv->vmm->opts.api_sock);
+	srv->started = false;
+}
