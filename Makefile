@@ -55,6 +55,9 @@ SYSROOT       := $(CACHE)/sysroot-arm64
 TARGET_LDFLAGS := -L$(SYSROOT)/usr/lib/aarch64-linux-gnu
 endif
 
+# groff: tests/install-check.sh checks the man page with it.
+APT_PACKAGES += groff-base
+
 TARGET_CC := $(CROSS_COMPILE)gcc
 HOST_CC   ?= gcc
 
