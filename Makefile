@@ -15,6 +15,9 @@
 #   make bench         boot time, memory, disk and network figures against their targets
 #   make guest-kernel  the minimal microVM guest kernel (configs/microvm-arm64.config)
 #   make deps          install the build dependencies (Debian, as root)
+#   make install       the built arkvm, its man page and the example configs under
+#                      PREFIX (/usr/local) in DESTDIR; FIRECRACKER_LINK=1 adds
+#                      bin/firecracker as a link to it. make uninstall removes them.
 
 ARCH      ?= arm64
 HOST_ARCH := $(shell uname -m)
@@ -53,6 +56,9 @@ APT_PACKAGES  := gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev \
 SYSROOT       := $(CACHE)/sysroot-arm64
 TARGET_LDFLAGS := -L$(SYSROOT)/usr/lib/aarch64-linux-gnu
 endif
+
+# groff: tests/install-check.sh checks the man page with it.
+APT_PACKAGES += groff-base
 
 TARGET_CC := $(CROSS_COMPILE)gcc
 HOST_CC   ?= gcc
@@ -317,6 +323,42 @@ test-gpu: $(DEPS_STAMP)
 run: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm
 	@ARKVM_BIN=$(BUILD)/arkvm tests/lab/lab.sh run $(ARGS)
+
+# make install: what make built (STATIC=1 and the others are choices made
+# when building), never built here, so that "sudo make install" does not
+# rebuild as root with root's cache. ARKVM_BIN names another binary.
+PREFIX           ?= /usr/local
+ARKVM_BIN        ?= $(BUILD)/arkvm
+FIRECRACKER_LINK ?= 0
+INSTALL_BINDIR   := $(DESTDIR)$(PREFIX)/bin
+INSTALL_MANDIR   := $(DESTDIR)$(PREFIX)/share/man/man1
+INSTALL_SHAREDIR := $(DESTDIR)$(PREFIX)/share/arkvm
+INSTALL_CONFIGS  := $(notdir $(wildcard configs/*.json))
+
+.PHONY: install uninstall
+install:
+	@[ -f "$(ARKVM_BIN)" ] || { echo "install: no $(ARKVM_BIN); build it first (make, or make STATIC=1)"; exit 1; }
+	install -D -m 0755 "$(ARKVM_BIN)" "$(INSTALL_BINDIR)/arkvm"
+	install -D -m 0644 docs/arkvm.1 "$(INSTALL_MANDIR)/arkvm.1"
+	$(foreach f,$(INSTALL_CONFIGS),install -D -m 0644 configs/$(f) "$(INSTALL_SHAREDIR)/$(f)";)
+ifeq ($(FIRECRACKER_LINK),1)
+	@# A real Firecracker already installed there is left alone.
+	@l="$(INSTALL_BINDIR)/firecracker"; \
+	if [ -e "$$l" ] || [ -L "$$l" ]; then \
+		case "$$(readlink "$$l")" in arkvm|*/arkvm) ;; \
+		*) echo "install: $$l exists and is not a link to arkvm; left alone"; exit 1;; esac; \
+	fi; \
+	echo "ln -sfn arkvm $$l"; ln -sfn arkvm "$$l"
+endif
+
+# Removes what make install put there: the link only while it still points
+# to arkvm, share/arkvm only once it is empty.
+uninstall:
+	rm -f "$(INSTALL_BINDIR)/arkvm" "$(INSTALL_MANDIR)/arkvm.1"
+	$(foreach f,$(INSTALL_CONFIGS),rm -f "$(INSTALL_SHAREDIR)/$(f)";)
+	@l="$(INSTALL_BINDIR)/firecracker"; \
+	case "$$(readlink "$$l")" in arkvm|*/arkvm) echo "rm -f $$l"; rm -f "$$l";; esac
+	@if [ -d "$(INSTALL_SHAREDIR)" ]; then rmdir --ignore-fail-on-non-empty "$(INSTALL_SHAREDIR)"; fi
 
 clean:
 	rm -rf build

@@ -1,6 +1,7 @@
 #!/bin/sh
-# make test: the native unit tests (ASan + UBSan, then ThreadSanitizer), the fuzz targets (their
-# seeds replayed, then FUZZ_TEST_SECONDS of fuzzing each), then the arm64 lab.
+# make test: the native unit tests (ASan + UBSan, then ThreadSanitizer), make install and the
+# man page (tests/install-check.sh), the fuzz targets (their seeds replayed, then
+# FUZZ_TEST_SECONDS of fuzzing each), then the arm64 lab.
 # Every test prints "PASS: name" or "FAIL: name"; the last line counts them.
 set -u
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ step() {
 }
 
 step unit make --no-print-directory unit
+step install tests/install-check.sh
 step tsan make --no-print-directory tsan
 step fuzz-build make --no-print-directory fuzz-build
 if [ -x build/fuzz/fuzz_cli ]; then
