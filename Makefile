@@ -99,7 +99,7 @@ endif
 
 # Host-independent code: built for arm64 and natively for the unit tests.
 CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_config.c src/cli.c \
-             src/http.c src/fc_config.c src/fc_cli.c src/vmm.c \
+             src/http.c src/fc_config.c src/fc_cli.c src/vmm.c src/api.c \
              src/park.c src/vm_state.c src/state.c src/virtio_state.c \
              src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \
              src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c devices/boot_timer.c \
@@ -111,7 +111,7 @@ CORE_SRCS += src/backends/net_tap.c src/backends/net_vhost.c
 # Disk backends (include/disk.h), under virtio-blk.
 CORE_SRCS += src/backends/disk_raw.c
 # Code that talks to KVM on arm64.
-VMM_SRCS  := src/main.c src/api.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
+VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
 NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c

@@ -154,15 +154,6 @@ void vm_test_pause_toggle(struct vm *vm);
 /* Asks the VM to stop, from any thread; the first reason given wins. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 bool vm_stopping(struct vm *vm);
-/*
- * A running VM's device takes a new config (struct disk_config or
- * net_config, by class name and id): VM_CMD_UPDATE's data.
- */
-struct vm_update {
-	const char *class_name;
-	const char *id;
-	const void *cfg;
-};
 /* devices.c: the registry, over every device the config asks for. */
 int vm_devices_create(struct vm *vm);
 /* On the I/O thread, while paused: nothing may complete into guest RAM. */

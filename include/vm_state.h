@@ -38,6 +38,16 @@ const char *vm_cmd_name(enum vm_cmd_kind kind);
  */
 int vm_state_next(enum vm_state from, enum vm_cmd_kind cmd, enum vm_state *to);
 
+/*
+ * A running VM's device takes a new config (struct disk_config or
+ * net_config, by class name and id): VM_CMD_UPDATE's data.
+ */
+struct vm_update {
+	const char *class_name;
+	const char *id;
+	const void *cfg;
+};
+
 /* A caller waiting for its command's result (vm_cmd_queue_call()). */
 struct vm_cmd_reply;
 

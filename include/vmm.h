@@ -49,8 +49,8 @@ void vmm_opts_init(struct vmm_opts *opts);
 
 #include <pthread.h>
 
-struct vm;
 struct metrics;
+struct vm_cmd_queue;
 
 /*
  * The process's control state, shared by the API thread and the main
@@ -72,7 +72,7 @@ struct vmm {
 	enum vmm_phase phase;
 	bool paused;
 	char start_error[512];        /* why the last start failed */
-	struct vm *vm;                /* while VMM_RUNNING */
+	struct vm_cmd_queue *cmds;    /* the running VM's lifecycle commands */
 	struct metrics *metrics;      /* NULL until configured */
 };
 
@@ -85,7 +85,7 @@ void vmm_free(struct vmm *vmm);
  * vmm_wait_start() returns the config to boot (owned by @vmm).
  */
 const struct vm_config *vmm_wait_start(struct vmm *vmm);
-void vmm_started(struct vmm *vmm, struct vm *vm);
+void vmm_started(struct vmm *vmm, struct vm_cmd_queue *cmds);
 void vmm_start_failed(struct vmm *vmm, const char *why);
 /* The VM has stopped: the API refuses what needs one from now on. */
 void vmm_stopped(struct vmm *vmm);

@@ -27,7 +27,7 @@
 #include "fc_config.h"
 #include "log.h"
 #include "sandbox.h"
-#include "vm.h"
+#include "vm_state.h"
 #include "vmm.h"
 
 #define FC_API_VERSION "1.10.0"
@@ -206,7 +206,7 @@ static int update_device(struct vmm *vmm, const char *cls, const char *id, const
 			 struct reply *r)
 {
 	struct vm_update u = { .class_name = cls, .id = id, .cfg = cfg };
-	int ret = vm_cmd_queue_call_data(&vmm->vm->cmds, VM_CMD_UPDATE, 0, &u);
+	int ret = vm_cmd_queue_call_data(vmm->cmds, VM_CMD_UPDATE, 0, &u);
 
 	if (ret)
 		return fault(r, "Unable to patch the device %s: %s", id, strerror(-ret)), -1;
@@ -365,7 +365,7 @@ static int patch_vm(struct vmm *vmm, const char *id, const json_t *body, struct 
 	if (vmm->phase != VMM_RUNNING)
 		return fault(r, before_start);
 	pause = !strcmp(state, "Paused");
-	ret = vm_cmd_queue_call(&vmm->vm->cmds, pause ? VM_CMD_PAUSE : VM_CMD_RESUME, 0);
+	ret = vm_cmd_queue_call(vmm->cmds, pause ? VM_CMD_PAUSE : VM_CMD_RESUME, 0);
 	if (ret)
 		return fault(r, "Cannot %s the microVM: %s", pause ? "pause" : "resume",
 			     ret == -ESHUTDOWN ? "it has stopped" : strerror(-ret));
@@ -641,6 +641,19 @@ static int api_listen(const char *path)
 	return fd;
 }
 
+static int api_thread_create(struct api_server *srv)
+{
+	pthread_attr_t attr;
+	int ret = pthread_attr_init(&attr);
+
+	if (!ret)
+		ret = pthread_attr_setstacksize(&attr, API_THREAD_STACK);
+	if (!ret)
+		ret = pthread_create(&srv->thread, &attr, api_thread, srv);
+	pthread_attr_destroy(&attr);
+	return -ret;
+}
+
 int api_server_start(struct api_server *srv, struct vmm *vmm, bool seccomp)
 {
 	int ret;
@@ -657,7 +670,7 @@ int api_server_start(struct api_server *srv, struct vmm *vmm, bool seccomp)
 	if (!ret)
 		ret = event_loop_add(&srv->loop, &srv->listen_src, EPOLLIN);
 	if (!ret)
-		ret = -vm_thread_create(&srv->thread, api_thread, srv, API_THREAD_STACK);
+		ret = api_thread_create(srv);
 	if (ret) {
 		pr_err("starting the API server: %s", strerror(-ret));
 		close(srv->listen_fd);

@@ -58,6 +58,12 @@ static int on_headers_complete(http_parser *p)
 		c->req.announced_len = (size_t)p->content_length;
 		c->req.error = "too large";
 	}
+	if (c->req.error) {
+		/* Answered now, without reading a body it will not take. */
+		c->req.method = (enum http_method)p->method;
+		c->done = true;
+		http_parser_pause(p, 1);
+	}
 	return 0;
 }
 

@@ -68,7 +68,7 @@ static __attribute__((noreturn)) void finish(int status)
 
 static void vm_now_running(struct vm *vm, void *opaque)
 {
-	vmm_started(opaque, vm);
+	vmm_started(opaque, &vm->cmds);
 }
 
 /*

@@ -35,6 +35,7 @@ struct vmm *vmm_alloc(void)
 	pthread_cond_init(&vmm->cond, NULL);
 	vmm_opts_init(&vmm->opts);
 	vm_config_init(vmm->cfg);
+	vmm->cfg->mem_size = 128 * SZ_1M;   /* Firecracker's default */
 	vm_config_init(vmm->boot_cfg);
 	return vmm;
 }
@@ -57,18 +58,18 @@ const struct vm_config *vmm_wait_start(struct vmm *vmm)
 	return vmm->boot_cfg;
 }
 
-static void vmm_set_phase(struct vmm *vmm, enum vmm_phase phase, struct vm *vm)
+static void vmm_set_phase(struct vmm *vmm, enum vmm_phase phase, struct vm_cmd_queue *cmds)
 {
 	pthread_mutex_lock(&vmm->lock);
 	vmm->phase = phase;
-	vmm->vm = vm;
+	vmm->cmds = cmds;
 	pthread_cond_broadcast(&vmm->cond);
 	pthread_mutex_unlock(&vmm->lock);
 }
 
-void vmm_started(struct vmm *vmm, struct vm *vm)
+void vmm_started(struct vmm *vmm, struct vm_cmd_queue *cmds)
 {
-	vmm_set_phase(vmm, VMM_RUNNING, vm);
+	vmm_set_phase(vmm, VMM_RUNNING, cmds);
 }
 
 void vmm_start_failed(struct vmm *vmm, const char *why)
