@@ -39,12 +39,14 @@ ifeq ($(HOST_ARCH),aarch64)
 CROSS_COMPILE ?=
 APT_PACKAGES  := gcc libc6-dev libfdt-dev zlib1g-dev liburing-dev libseccomp-dev \
                  libpng-dev device-tree-compiler \
+                 libjansson-dev \
                  $(FUZZ_PACKAGES) $(GPU_PACKAGES)
 else
 CROSS_COMPILE ?= aarch64-linux-gnu-
 APT_PACKAGES  := gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev \
                  zlib1g-dev zlib1g-dev:arm64 liburing-dev liburing-dev:arm64 \
                  libpng-dev libpng-dev:arm64 libseccomp-dev device-tree-compiler \
+                 libjansson-dev libjansson-dev:arm64 \
                  $(FUZZ_PACKAGES) $(GPU_PACKAGES)
 # libfdt-dev cannot be co-installed for two architectures, so the arm64
 # libfdt.a comes from its package, unpacked into a sysroot in the cache.
@@ -83,6 +85,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wpointer-arith -Wvla -Wformat=2 -Wundef -Wcast-align -Wno-unused-parameter
 CFLAGS_COMMON := -std=gnu11 -O2 -g $(WARNINGS) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 LIBS := -lfdt -lpng16 -lz -luring -lpthread -lm
+LIBS += -ljansson
 TARGET_LIBS := $(LIBS)
 
 ifeq ($(STATIC),1)
@@ -101,6 +104,8 @@ CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_co
 CORE_SRCS += src/backends/net_tap.c src/backends/net_vhost.c
 # Disk backends (include/disk.h), under virtio-blk.
 CORE_SRCS += src/backends/disk_raw.c
+# Firecracker-shaped metrics (include/metrics.h).
+CORE_SRCS += src/metrics.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c

@@ -15,6 +15,7 @@ struct device_class;
 struct device;
 struct event_loop;
 struct guest_mem;
+struct json_t;
 struct mmio_bus;
 struct state_reader;
 struct state_writer;
@@ -89,6 +90,12 @@ struct device_class {
 	 * lock); the registry frees dev->priv afterwards.
 	 */
 	void (*destroy)(struct device *dev);
+	/*
+	 * Optional: its group in the metrics line (include/metrics.h), with
+	 * metrics_put().  On the thread that flushes, while the device runs:
+	 * it reads only counters the device bumps atomically.
+	 */
+	void (*metrics)(struct device *dev, struct json_t *root);
 };
 
 struct device {
