@@ -371,11 +371,11 @@ static void uart_class_destroy(struct device *dev)
 	uart_destroy(dev->priv);
 }
 
-static void uart_metrics(struct device *dev, struct json_t *root)
+static void uart_metrics(struct device *dev, struct metrics_writer *w)
 {
 	struct uart_16550 *u = dev->priv;
 
-	metrics_put(root, &uart_metrics_group, NULL, &u->metrics);
+	metrics_put(w, &uart_metrics_group, NULL, &u->metrics);
 }
 
 const struct device_class uart_16550_class = {

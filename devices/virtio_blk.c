@@ -780,13 +780,13 @@ static void blk_destroy(struct device *dev)
 }
 
 /* block_<drive id>, and into block; kicks and failed activations come from the transport. */
-static void blk_metrics(struct device *dev, struct json_t *root)
+static void blk_metrics(struct device *dev, struct metrics_writer *w)
 {
 	struct virtio_blk *b = &((struct blk_device *)dev->priv)->blk;
 
 	metric_set_total(&b->metrics.queue_event_count, virtio_stat(&b->vdev.stats.kicks[0]));
 	metric_set_total(&b->metrics.activate_fails, virtio_stat(&b->vdev.stats.activate_fails));
-	metrics_put(root, &block_metrics_group, dev->id, &b->metrics);
+	metrics_put(w, &block_metrics_group, dev->id, &b->metrics);
 }
 
 const struct device_class virtio_blk_class = {

@@ -636,7 +636,7 @@ static void net_destroy(struct device *dev)
 }
 
 /* net_<iface id>, and into net; kicks and failed activations come from the transport. */
-static void net_metrics(struct device *dev, struct json_t *root)
+static void net_metrics(struct device *dev, struct metrics_writer *w)
 {
 	struct virtio_net *n = dev->priv;
 	const struct virtio_stats *st = &n->vdev.stats;
@@ -644,7 +644,7 @@ static void net_metrics(struct device *dev, struct json_t *root)
 	metric_set_total(&n->metrics.rx_queue_event_count, virtio_stat(&st->kicks[NET_RX_Q]));
 	metric_set_total(&n->metrics.tx_queue_event_count, virtio_stat(&st->kicks[NET_TX_Q]));
 	metric_set_total(&n->metrics.activate_fails, virtio_stat(&st->activate_fails));
-	metrics_put(root, &net_metrics_group, dev->id, &n->metrics);
+	metrics_put(w, &net_metrics_group, dev->id, &n->metrics);
 }
 
 const struct device_class virtio_net_class = {

@@ -72,13 +72,13 @@ static int rng_create(struct device *dev, struct device_host *host, unsigned int
 }
 
 /* entropy: its kicks and failed activations come from the transport. */
-static void rng_metrics(struct device *dev, struct json_t *root)
+static void rng_metrics(struct device *dev, struct metrics_writer *w)
 {
 	struct virtio_rng *r = dev->priv;
 
 	metric_set_total(&r->metrics.entropy_event_count, virtio_stat(&r->vdev.stats.kicks[0]));
 	metric_set_total(&r->metrics.activate_fails, virtio_stat(&r->vdev.stats.activate_fails));
-	metrics_put(root, &entropy_metrics_group, NULL, &r->metrics);
+	metrics_put(w, &entropy_metrics_group, NULL, &r->metrics);
 }
 
 const struct device_class virtio_rng_class = {

@@ -15,7 +15,7 @@ struct device_class;
 struct device;
 struct event_loop;
 struct guest_mem;
-struct json_t;
+struct metrics_writer;
 struct mmio_bus;
 struct state_reader;
 struct state_writer;
@@ -95,7 +95,7 @@ struct device_class {
 	 * metrics_put().  On the thread that flushes, while the device runs:
 	 * it reads only counters the device bumps atomically.
 	 */
-	void (*metrics)(struct device *dev, struct json_t *root);
+	void (*metrics)(struct device *dev, struct metrics_writer *w);
 };
 
 struct device {

@@ -59,7 +59,7 @@ void log_set(const struct log_config *cfg);
  * The same, and lines go to @path from now on: a file (appended to,
  * created 0600 if absent) or a FIFO, opened non-blocking: a line that
  * does not fit (a FIFO nobody reads) is dropped and counted, never waited
- * for.  0, or -errno with nothing changed.
+ * for.  @path NULL: stderr again.  0, or -errno with nothing changed.
  */
 int log_open(const struct log_config *cfg, const char *path);
 

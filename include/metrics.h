@@ -190,12 +190,25 @@ extern const struct metrics_group api_server_metrics_group, get_api_metrics_grou
 typedef struct json_t json_t;
 
 /*
+ * A line being made: the JSON, and the counters it took deltas of, which
+ * count from there only once the line is written (a line that could not
+ * be written leaves them to the next).
+ */
+struct metrics_writer {
+	json_t *root;
+	struct metric_taken {
+		struct metric *m;
+		unsigned long long total;
+	} *taken;
+	unsigned int nr_taken, max_taken;
+};
+
+/*
  * What a device's metrics op calls: writes @counters (a struct of
  * @group's fields) as "<group>_<id>" and adds them into "<group>" (the sum
- * of all such devices); with @id NULL only adds them into "<group>".  The
- * deltas are taken: the next flush counts from here.
+ * of all such devices); with @id NULL only adds them into "<group>".
  */
-void metrics_put(json_t *root, const struct metrics_group *group, const char *id,
+void metrics_put(struct metrics_writer *w, const struct metrics_group *group, const char *id,
 		 void *counters);
 
 struct vm;
@@ -237,8 +250,8 @@ int metrics_open(struct metrics *m, const char *path);
  * vCPUs included (@vm NULL before they exist: their groups are 0).
  * 1 when written, 0 when metrics_open() was not called, -errno when the
  * line could not be written (a FIFO full or nobody reading it):
- * logger.missed_metrics_count then says so in the next line, and those
- * deltas are lost, as in Firecracker.  Any thread, one at a time.
+ * logger.missed_metrics_count then says so in the next line, which also
+ * counts what this one would have.  Any thread (calls are serialized).
  */
 int metrics_flush(struct metrics *m, struct vm *vm);
 /*
@@ -251,7 +264,5 @@ void metrics_set_vm(struct metrics *m, struct vm *vm);
 /* Stops the timer and closes the output (no last line: flush first). */
 void metrics_close(struct metrics *m);
 
-/* The line itself (tests): a JSON object, the caller json_decref()s it. */
-json_t *metrics_collect(struct metrics *m, struct vm *vm);
 
 #endif

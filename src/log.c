@@ -108,7 +108,7 @@ int log_open_output(const char *path)
 
 int log_open(const struct log_config *cfg, const char *path)
 {
-	int fd = log_open_output(path);
+	int fd = path ? log_open_output(path) : STDERR_FILENO;
 
 	if (fd < 0)
 		return fd;

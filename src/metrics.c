@@ -57,24 +57,42 @@ GROUP(net_metrics, "net", NET_METRICS, false);
 GROUP(entropy_metrics, "entropy", ENTROPY_METRICS, false);
 GROUP(uart_metrics, "uart", UART_METRICS, false);
 
-/* A counter's delta since the last flush, which it becomes the base of. */
-static u64 metric_take(struct metric *m)
+/*
+ * A counter's delta since the last line written.  Noted in @w, so that it
+ * counts from here once the line is out (metrics_commit()).
+ */
+static u64 metric_take(struct metrics_writer *w, struct metric *m)
 {
 	unsigned long long now = atomic_load_explicit(&m->total, memory_order_relaxed);
-	u64 delta = now - m->flushed;
 
-	m->flushed = now;
-	return delta;
+	if (w->nr_taken == w->max_taken) {
+		unsigned int max = w->max_taken ? 2 * w->max_taken : 256;
+		struct metric_taken *t = realloc(w->taken, max * sizeof(*t));
+
+		if (!t)
+			return now - m->flushed; /* counted again next time: no harm */
+		w->taken = t;
+		w->max_taken = max;
+	}
+	w->taken[w->nr_taken++] = (struct metric_taken){ .m = m, .total = now };
+	return now - m->flushed;
 }
 
-static u64 group_value(const struct metrics_group *g, void *counters, unsigned int i)
+static void metrics_commit(struct metrics_writer *w)
+{
+	for (unsigned int i = 0; i < w->nr_taken; i++)
+		w->taken[i].m->flushed = w->taken[i].total;
+}
+
+static u64 group_value(struct metrics_writer *w, const struct metrics_group *g, void *counters,
+		       unsigned int i)
 {
 	void *field = (char *)counters + g->fields[i].offset;
 
 	if (g->store)
 		return atomic_load_explicit(&((struct metric_store *)field)->value,
 					    memory_order_relaxed);
-	return metric_take(field);
+	return metric_take(w, field);
 }
 
 /* Adds @vals into root[@name], which it creates when absent. */
@@ -96,28 +114,29 @@ static void group_sum_into(json_t *root, const char *name, json_t *vals)
 	}
 }
 
-static json_t *group_take(const struct metrics_group *g, void *counters)
+static json_t *group_take(struct metrics_writer *w, const struct metrics_group *g,
+			  void *counters)
 {
 	json_t *vals = json_object();
 
 	for (unsigned int i = 0; i < g->nr_fields; i++)
 		json_object_set_new(vals, g->fields[i].name,
-				    json_integer((json_int_t)group_value(g, counters, i)));
+				    json_integer((json_int_t)group_value(w, g, counters, i)));
 	return vals;
 }
 
-void metrics_put(json_t *root, const struct metrics_group *group, const char *id,
+void metrics_put(struct metrics_writer *w, const struct metrics_group *group, const char *id,
 		 void *counters)
 {
-	json_t *vals = group_take(group, counters);
+	json_t *vals = group_take(w, group, counters);
 
 	if (id) {
 		char key[128];
 
 		snprintf(key, sizeof(key), "%s_%s", group->name, id);
-		json_object_set(root, key, vals);
+		json_object_set(w->root, key, vals);
 	}
-	group_sum_into(root, group->name, vals);
+	group_sum_into(w->root, group->name, vals);
 	json_decref(vals);
 }
 
@@ -134,52 +153,40 @@ static void group_zero(json_t *root, const struct metrics_group *g)
 	json_object_set_new(root, g->name, vals);
 }
 
-static void metrics_put_vm(json_t *root, struct vm *vm)
+static void metrics_put_vm(struct metrics_writer *w, struct vm *vm)
 {
 	for (unsigned int i = 0; vm && i < vm->nr_vcpus; i++)
-		metrics_put(root, &vcpu_metrics_group, NULL, &vm->vcpus[i].metrics);
+		metrics_put(w, &vcpu_metrics_group, NULL, &vm->vcpus[i].metrics);
 	for (unsigned int i = 0; vm && i < vm->nr_devices; i++) {
 		struct device *dev = &vm->devices[i];
 
 		if (dev->cls->metrics)
-			dev->cls->metrics(dev, root);
+			dev->cls->metrics(dev, w);
 	}
-	group_zero(root, &vcpu_metrics_group);
-	group_zero(root, &block_metrics_group);
-	group_zero(root, &net_metrics_group);
-	group_zero(root, &entropy_metrics_group);
-	group_zero(root, &uart_metrics_group);
+	group_zero(w->root, &vcpu_metrics_group);
+	group_zero(w->root, &block_metrics_group);
+	group_zero(w->root, &net_metrics_group);
+	group_zero(w->root, &entropy_metrics_group);
+	group_zero(w->root, &uart_metrics_group);
 }
 
-static json_t *metrics_collect_locked(struct metrics *m, struct vm *vm)
+static void metrics_collect(struct metrics *m, struct metrics_writer *w, struct vm *vm)
 {
-	json_t *root = json_object();
 	struct timespec now;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	json_object_set_new(root, "utc_timestamp_ms",
+	json_object_set_new(w->root, "utc_timestamp_ms",
 			    json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
 	metric_set_total(&m->logger.missed_log_count, log_missed_count());
 	metric_set_total(&m->logger.rate_limited_log_count, log_rate_limited_count());
-	metrics_put(root, &api_server_metrics_group, NULL, &m->api_server);
-	metrics_put(root, &get_api_metrics_group, NULL, &m->get_api_requests);
-	metrics_put(root, &put_api_metrics_group, NULL, &m->put_api_requests);
-	metrics_put(root, &patch_api_metrics_group, NULL, &m->patch_api_requests);
-	metrics_put(root, &latencies_metrics_group, NULL, &m->latencies_us);
-	metrics_put(root, &logger_metrics_group, NULL, &m->logger);
-	metrics_put(root, &vmm_metrics_group, NULL, &m->vmm);
-	metrics_put_vm(root, vm);
-	return root;
-}
-
-json_t *metrics_collect(struct metrics *m, struct vm *vm)
-{
-	json_t *root;
-
-	pthread_mutex_lock(&m->lock);
-	root = metrics_collect_locked(m, vm);
-	pthread_mutex_unlock(&m->lock);
-	return root;
+	metrics_put(w, &api_server_metrics_group, NULL, &m->api_server);
+	metrics_put(w, &get_api_metrics_group, NULL, &m->get_api_requests);
+	metrics_put(w, &put_api_metrics_group, NULL, &m->put_api_requests);
+	metrics_put(w, &patch_api_metrics_group, NULL, &m->patch_api_requests);
+	metrics_put(w, &latencies_metrics_group, NULL, &m->latencies_us);
+	metrics_put(w, &logger_metrics_group, NULL, &m->logger);
+	metrics_put(w, &vmm_metrics_group, NULL, &m->vmm);
+	metrics_put_vm(w, vm);
 }
 
 void metrics_init(struct metrics *m)
@@ -235,41 +242,47 @@ static int metrics_write(int fd, const char *line, size_t len)
 	return (size_t)n == len ? 0 : -EAGAIN;
 }
 
-static int metrics_write_line(struct metrics *m, char *line, size_t len)
+/* The line, newline included, in one malloc()ed buffer: its length, 0 if out of memory. */
+static size_t metrics_line(json_t *root, char **line)
 {
-	int ret;
+	size_t len = json_dumpb(root, NULL, 0, JSON_COMPACT);
 
-	line[len] = '\n';
-	ret = metrics_write(m->fd, line, len + 1);
-	if (ret)
-		metric_inc(&m->logger.missed_metrics_count);
-	return ret;
+	*line = len ? malloc(len + 1) : NULL;
+	if (!*line || json_dumpb(root, *line, len, JSON_COMPACT) != len)
+		return 0;
+	(*line)[len] = '\n';
+	return len + 1;
 }
 
 int metrics_flush(struct metrics *m, struct vm *vm)
 {
-	size_t len;
-	json_t *root;
-	char *line;
+	struct metrics_writer w = { .root = json_object() };
+	char *line = NULL;
+	size_t len = 0;
 	int ret = 0;
 
 	pthread_mutex_lock(&m->lock);
-	if (m->fd < 0)
+	if (m->fd < 0 || !w.root)
 		goto out;
-	root = metrics_collect_locked(m, vm);
-	/* The size first, so that the line and its newline go in one write. */
-	len = json_dumpb(root, NULL, 0, JSON_COMPACT);
-	line = len ? malloc(len + 1) : NULL;
-	if (line && json_dumpb(root, line, len, JSON_COMPACT) == len)
-		ret = metrics_write_line(m, line, len) ?: 1;
-	else
-		ret = -ENOMEM;
-	if (ret == -ENOMEM)
+	metrics_collect(m, &w, vm);
+	len = metrics_line(w.root, &line);
+	if (!len) {
 		metric_inc(&m->logger.metrics_fails);
-	free(line);
-	json_decref(root);
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = metrics_write(m->fd, line, len);
+	if (ret) {
+		metric_inc(&m->logger.missed_metrics_count);
+		goto out;
+	}
+	metrics_commit(&w);
+	ret = 1;
 out:
 	pthread_mutex_unlock(&m->lock);
+	free(line);
+	free(w.taken);
+	json_decref(w.root);
 	return ret;
 }
 
