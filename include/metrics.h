@@ -221,6 +221,7 @@ struct vm;
 struct metrics {
 	pthread_mutex_t lock;
 	int fd;                          /* -1 until metrics_open() */
+	int pipe_size;                   /* a FIFO's capacity, else 0 */
 	struct api_server_metrics api_server;
 	struct get_api_metrics get_api_requests;
 	struct put_api_metrics put_api_requests;
@@ -261,7 +262,10 @@ int metrics_flush(struct metrics *m, struct vm *vm);
  */
 int metrics_start_timer(struct metrics *m, struct event_loop *loop, struct vm *vm);
 void metrics_set_vm(struct metrics *m, struct vm *vm);
-/* Stops the timer and closes the output (no last line: flush first). */
+/*
+ * Stops the timer and closes the output (no last line: flush first).  On
+ * the timer's loop's thread, once nothing else flushes.
+ */
 void metrics_close(struct metrics *m);
 
 

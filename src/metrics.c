@@ -200,6 +200,7 @@ void metrics_init(struct metrics *m)
 int metrics_open(struct metrics *m, const char *path)
 {
 	int fd, ret = -EBUSY;
+	struct stat st;
 
 	pthread_mutex_lock(&m->lock);
 	if (m->fd < 0) {
@@ -207,6 +208,8 @@ int metrics_open(struct metrics *m, const char *path)
 		ret = fd < 0 ? fd : 0;
 		if (fd >= 0)
 			m->fd = fd;
+		if (fd >= 0 && !fstat(fd, &st) && S_ISFIFO(st.st_mode))
+			m->pipe_size = MAX(fcntl(fd, F_GETPIPE_SZ), 0);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return ret;
@@ -215,28 +218,26 @@ int metrics_open(struct metrics *m, const char *path)
 /*
  * Room left in a pipe, so that a line goes in whole or not at all: a
  * non-blocking write larger than PIPE_BUF (a line is several KiB) may
- * otherwise put part of it in and tear the line for the reader.
+ * otherwise put part of it in and tear the line for the reader.  The
+ * pipe's size is read at open (fcntl is not in the main thread's
+ * seccomp filter); FIONREAD is.
  */
-static bool fifo_has_room(int fd, size_t len)
+static bool fifo_has_room(const struct metrics *m, size_t len)
 {
-	struct stat st;
-	int queued, size;
+	int queued;
 
-	if (fstat(fd, &st) || !S_ISFIFO(st.st_mode))
+	if (!m->pipe_size || ioctl(m->fd, FIONREAD, &queued))
 		return true;
-	size = fcntl(fd, F_GETPIPE_SZ);
-	if (size < 0 || ioctl(fd, FIONREAD, &queued))
-		return true;
-	return (size_t)(size - queued) >= len;
+	return (size_t)(m->pipe_size - queued) >= len;
 }
 
-static int metrics_write(int fd, const char *line, size_t len)
+static int metrics_write(const struct metrics *m, const char *line, size_t len)
 {
 	ssize_t n;
 
-	if (!fifo_has_room(fd, len))
+	if (!fifo_has_room(m, len))
 		return -EAGAIN;
-	n = write(fd, line, len);
+	n = write(m->fd, line, len);
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EAGAIN;
@@ -271,7 +272,7 @@ int metrics_flush(struct metrics *m, struct vm *vm)
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = metrics_write(m->fd, line, len);
+	ret = metrics_write(m, line, len);
 	if (ret) {
 		metric_inc(&m->logger.missed_metrics_count);
 		goto out;
