@@ -161,6 +161,10 @@ static u8 uart_read_reg(struct uart_16550 *u, u64 off, bool *room)
 	case UART_RBR_THR:
 		if (u->lcr & LCR_DLAB)
 			return u->dll;
+		if (!u->rx_count)
+			metric_inc(&u->metrics.missed_read_count);
+		else
+			metric_inc(&u->metrics.read_count);
 		*room = uart_rx_pop(u, &v);
 		return v;
 	case UART_IER:
@@ -204,6 +208,8 @@ static void uart_write_reg(struct uart_16550 *u, u64 off, u8 v, struct uart_afte
 			u->dll = v;
 		else
 			after->overrun = !uart_transmit(u, v, &after->flush);
+		metric_inc(after->overrun ? &u->metrics.missed_write_count
+					  : &u->metrics.write_count);
 		break;
 	case UART_IER:
 		if (u->lcr & LCR_DLAB) {
@@ -268,8 +274,10 @@ static void uart_mmio_write(void *opaque, u64 off, u64 value, u32 size __unused)
 	/* Never write with the lock held: a slow reader would stall every vCPU. */
 	if (after.overrun)
 		pr_warn_ratelimited("uart: byte written with the transmit FIFO full: dropped");
-	if (after.flush && u->ops->tx_flush)
+	if (after.flush && u->ops->tx_flush) {
+		metric_inc(&u->metrics.flush_count);
 		u->ops->tx_flush(u->opaque);
+	}
 	if (after.room && u->ops->rx_room)
 		u->ops->rx_room(u->opaque);
 }
@@ -363,9 +371,17 @@ static void uart_class_destroy(struct device *dev)
 	uart_destroy(dev->priv);
 }
 
+static void uart_metrics(struct device *dev, struct metrics_writer *w)
+{
+	struct uart_16550 *u = dev->priv;
+
+	metrics_put(w, &uart_metrics_group, NULL, &u->metrics);
+}
+
 const struct device_class uart_16550_class = {
 	.name = "uart",
 	.create = uart_create,
 	.realize = uart_realize,
 	.destroy = uart_class_destroy,
+	.metrics = uart_metrics,
 };

@@ -226,18 +226,39 @@ static bool blk_prepare(struct virtio_blk *b, struct blk_slot *s)
 		break;
 	default:
 		*r->status = VIRTIO_BLK_S_UNSUPP;
+		metric_inc(&b->metrics.invalid_reqs_count);
 		return false;
 	}
 	*r->status = VIRTIO_BLK_S_IOERR;
+	metric_inc(&b->metrics.invalid_reqs_count);
 	return false;
 }
 
+/* A request the disk finished well, for the metrics. */
+static void blk_count_done(struct virtio_blk *b, const struct blk_req *r)
+{
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+		metric_inc(&b->metrics.read_count);
+		metric_add(&b->metrics.read_bytes, r->data_len);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		metric_inc(&b->metrics.write_count);
+		metric_add(&b->metrics.write_bytes, r->data_len);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		metric_inc(&b->metrics.flush_count);
+		break;
+	}
+}
+
 /* The disk finished s->io: the guest's status byte (and length) say how. */
-static void blk_answer(struct blk_slot *s)
+static void blk_answer(struct virtio_blk *b, struct blk_slot *s)
 {
 	struct blk_req *r = &s->req;
 
 	if (s->io.result) {
+		metric_inc(&b->metrics.execute_fails);
 		/* A host that cannot punch holes: the guest stops asking. */
 		*r->status = r->type == VIRTIO_BLK_T_DISCARD ? VIRTIO_BLK_S_UNSUPP
 							      : VIRTIO_BLK_S_IOERR;
@@ -246,6 +267,7 @@ static void blk_answer(struct blk_slot *s)
 	if (r->type == VIRTIO_BLK_T_IN)
 		s->written = (u32)r->data_len;
 	*r->status = VIRTIO_BLK_S_OK;
+	blk_count_done(b, r);
 }
 
 /* A slot's request is answered: it waits in f->finished for blk_return(). */
@@ -260,7 +282,7 @@ static void blk_io_done(struct disk *d, struct disk_req *io)
 	struct blk_slot *s = container_of(io, struct blk_slot, io);
 	struct virtio_blk *b = d->opaque;
 
-	blk_answer(s);
+	blk_answer(b, s);
 	blk_finish(b->inflight, (unsigned int)(s - b->inflight->slots));
 }
 
@@ -274,7 +296,7 @@ static int blk_submit(struct virtio_blk *b, unsigned int slot)
 		return ret;
 	if (ret < 0)
 		s->io.result = ret;
-	blk_answer(s);
+	blk_answer(b, s);
 	blk_finish(b->inflight, slot);
 	return DISK_DONE;
 }
@@ -323,7 +345,7 @@ static void blk_wait_all(struct virtio_blk *b)
 	/* Deferred with nothing queued: a backend that broke its word. */
 	for (unsigned int i = 0; i < f->nr_deferred; i++) {
 		f->slots[f->deferred[i]].io.result = -EIO;
-		blk_answer(&f->slots[f->deferred[i]]);
+		blk_answer(b, &f->slots[f->deferred[i]]);
 		blk_finish(f, f->deferred[i]);
 	}
 	f->nr_deferred = 0;
@@ -757,6 +779,16 @@ static void blk_destroy(struct device *dev)
 	virtio_blk_close(&((struct blk_device *)dev->priv)->blk);
 }
 
+/* block_<drive id>, and into block; kicks and failed activations come from the transport. */
+static void blk_metrics(struct device *dev, struct metrics_writer *w)
+{
+	struct virtio_blk *b = &((struct blk_device *)dev->priv)->blk;
+
+	metric_set_total(&b->metrics.queue_event_count, virtio_stat(&b->vdev.stats.kicks[0]));
+	metric_set_total(&b->metrics.activate_fails, virtio_stat(&b->vdev.stats.activate_fails));
+	metrics_put(w, &block_metrics_group, dev->id, &b->metrics);
+}
+
 const struct device_class virtio_blk_class = {
 	.name = "virtio-blk",
 	.count = blk_count,
@@ -764,4 +796,5 @@ const struct device_class virtio_blk_class = {
 	.quiesce = blk_dev_quiesce,
 	.resume = blk_dev_resume,
 	.destroy = blk_destroy,
+	.metrics = blk_metrics,
 };

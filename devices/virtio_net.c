@@ -126,6 +126,9 @@ static void net_rx_complete(struct virtio_net *n, struct virtq *vq, u32 len)
 	u64 covered = 0;
 	__le16 num;
 
+	metric_inc(&n->metrics.rx_count);
+	metric_inc(&n->metrics.rx_packets_count);
+	metric_add(&n->metrics.rx_bytes_count, len);
 	while (covered < len && nr_bufs < n->rx_nr_bufs) {
 		covered += n->rx_bufs[nr_bufs].len;
 		nr_iov += n->rx_bufs[nr_bufs++].nr_iov;
@@ -142,6 +145,7 @@ static void net_rx_complete(struct virtio_net *n, struct virtq *vq, u32 len)
 	}
 	n->rx_nr_bufs -= nr_bufs;
 	n->rx_nr_iov -= nr_iov;
+
 	memmove(n->rx_bufs, n->rx_bufs + nr_bufs, n->rx_nr_bufs * sizeof(*n->rx_bufs));
 	memmove(n->rx_iov, n->rx_iov + nr_iov, n->rx_nr_iov * sizeof(*n->rx_iov));
 	n->rx_packets++;
@@ -226,6 +230,7 @@ static void net_rx(struct virtio_net *n)
 		}
 		if ((u32)got < NET_HDR_LEN) {
 			n->rx_dropped++;
+			metric_inc(&n->metrics.rx_fails);
 			continue;
 		}
 		net_rx_complete(n, vq, (u32)got);
@@ -243,8 +248,10 @@ static int net_tx_serve(struct virtio_dev *dev, const struct virtq_chain *c, u32
 	ssize_t sent;
 
 	*written = 0;
-	if (c->out_len < NET_HDR_LEN)
+	if (c->out_len < NET_HDR_LEN) {
+		metric_inc(&n->metrics.tx_malformed_frames);
 		return -EINVAL; /* every packet starts with its header */
+	}
 	if (net_has(n, NET_CAP_VNET_HDR)) {
 		sent = n->be.ops->send(&n->be, c->iov, c->nr_out);
 	} else {
@@ -254,10 +261,15 @@ static int net_tx_serve(struct virtio_dev *dev, const struct virtq_chain *c, u32
 
 		sent = nr ? n->be.ops->send(&n->be, frame, nr) : -EINVAL;
 	}
-	if (sent < 0)
+	if (sent < 0) {
 		n->tx_dropped++;
-	else
+		metric_inc(&n->metrics.tx_fails);
+	} else {
 		n->tx_packets++;
+		metric_inc(&n->metrics.tx_count);
+		metric_inc(&n->metrics.tx_packets_count);
+		metric_add(&n->metrics.tx_bytes_count, c->out_len);
+	}
 	return 0;
 }
 
@@ -280,6 +292,7 @@ static void net_tap_ready(struct event_source *src, uint32_t events)
 {
 	struct virtio_net *n = container_of(src, struct virtio_net, tap_src);
 
+	metric_inc(&n->metrics.rx_tap_event_count);
 	pthread_mutex_lock(&n->vdev.lock);
 	if (events & (EPOLLERR | EPOLLHUP))
 		net_tap_failed(n, EIO); /* reported even when not polled: stop for good */
@@ -622,6 +635,18 @@ static void net_destroy(struct device *dev)
 	virtio_net_close(dev->priv);
 }
 
+/* net_<iface id>, and into net; kicks and failed activations come from the transport. */
+static void net_metrics(struct device *dev, struct metrics_writer *w)
+{
+	struct virtio_net *n = dev->priv;
+	const struct virtio_stats *st = &n->vdev.stats;
+
+	metric_set_total(&n->metrics.rx_queue_event_count, virtio_stat(&st->kicks[NET_RX_Q]));
+	metric_set_total(&n->metrics.tx_queue_event_count, virtio_stat(&st->kicks[NET_TX_Q]));
+	metric_set_total(&n->metrics.activate_fails, virtio_stat(&st->activate_fails));
+	metrics_put(w, &net_metrics_group, dev->id, &n->metrics);
+}
+
 const struct device_class virtio_net_class = {
 	.name = "virtio-net",
 	.count = net_count,
@@ -630,4 +655,5 @@ const struct device_class virtio_net_class = {
 	.resume = net_resume,
 	.stats = net_stats,
 	.destroy = net_destroy,
+	.metrics = net_metrics,
 };

@@ -18,11 +18,14 @@ static u64 rng_features(struct virtio_dev *dev)
 
 static int rng_serve(struct virtio_dev *dev, const struct virtq_chain *c, u32 *written)
 {
+	struct virtio_rng *r = container_of(dev, struct virtio_rng, vdev);
 	u64 done = 0;
 
 	for (unsigned int i = c->nr_out; i < c->nr_out + c->nr_in; i++) {
 		ssize_t got = getrandom(c->iov[i].iov_base, c->iov[i].iov_len, 0);
 
+		if (got < 0)
+			metric_inc(&r->metrics.host_rng_fails);
 		if (got <= 0)
 			break;
 		done += (u64)got;
@@ -30,6 +33,7 @@ static int rng_serve(struct virtio_dev *dev, const struct virtq_chain *c, u32 *w
 			break; /* the rest next time */
 	}
 	*written = (u32)MIN(done, (u64)UINT32_MAX);
+	metric_add(&r->metrics.entropy_bytes, *written);
 	return 0;
 }
 
@@ -67,7 +71,18 @@ static int rng_create(struct device *dev, struct device_host *host, unsigned int
 	return 0;
 }
 
+/* entropy: its kicks and failed activations come from the transport. */
+static void rng_metrics(struct device *dev, struct metrics_writer *w)
+{
+	struct virtio_rng *r = dev->priv;
+
+	metric_set_total(&r->metrics.entropy_event_count, virtio_stat(&r->vdev.stats.kicks[0]));
+	metric_set_total(&r->metrics.activate_fails, virtio_stat(&r->vdev.stats.activate_fails));
+	metrics_put(w, &entropy_metrics_group, NULL, &r->metrics);
+}
+
 const struct device_class virtio_rng_class = {
 	.name = "virtio-rng",
 	.create = rng_create,
+	.metrics = rng_metrics,
 };

@@ -15,6 +15,7 @@ struct device_class;
 struct device;
 struct event_loop;
 struct guest_mem;
+struct metrics_writer;
 struct mmio_bus;
 struct state_reader;
 struct state_writer;
@@ -96,6 +97,12 @@ struct device_class {
 	 * lock); the registry frees dev->priv afterwards.
 	 */
 	void (*destroy)(struct device *dev);
+	/*
+	 * Optional: its group in the metrics line (include/metrics.h), with
+	 * metrics_put().  On the thread that flushes, while the device runs:
+	 * it reads only counters the device bumps atomically.
+	 */
+	void (*metrics)(struct device *dev, struct metrics_writer *w);
 };
 
 struct device {

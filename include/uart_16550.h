@@ -7,6 +7,7 @@
 
 #include "compiler.h"
 #include "irq.h"
+#include "metrics.h"
 #include "mmio_bus.h"
 
 #define UART_FIFO_SIZE 16
@@ -50,6 +51,7 @@ struct uart_16550 {
 	unsigned int rx_head, rx_count;
 	u8 tx[UART_FIFO_SIZE];  /* what the backend could not take yet */
 	unsigned int tx_head, tx_count;
+	struct uart_metrics metrics;
 };
 
 void uart_init(struct uart_16550 *u, const struct irq_line *irq,

@@ -10,6 +10,7 @@
 #include "console.h"
 #include "disk.h"
 #include "event_loop.h"
+#include "metrics.h"
 #include "net_backend.h"
 #include "virtio_mmio.h"
 
@@ -23,6 +24,7 @@ struct virtio_blk {
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config;
 	struct blk_inflight *inflight;  /* requests in flight: allocated once, at open */
+	struct block_metrics metrics;
 };
 
 /*
@@ -93,6 +95,7 @@ struct virtio_net {
 	struct iovec tx_frame_iov[NET_QUEUE_SIZE];  /* the same for one send */
 
 	u64 rx_packets, tx_packets, rx_dropped, tx_dropped;
+	struct net_metrics metrics;   /* bumped by the I/O thread, read by the flush */
 };
 
 /*
@@ -155,6 +158,7 @@ extern const struct console_sink_ops virtio_console_sink;
 struct virtio_rng {
 	struct virtio_dev vdev;
 	struct virtq_chain chain;
+	struct entropy_metrics metrics;
 };
 
 void virtio_rng_init(struct virtio_rng *r, const struct guest_mem *mem);

@@ -63,10 +63,17 @@ struct virtio_stats {
 	atomic_ulong kicks[VIRTIO_MAX_QUEUES];  /* queue notifications, by queue */
 	atomic_ulong interrupts;  /* interrupts sent (irqfd writes) */
 	atomic_ulong mmio;        /* register accesses: each one a VM exit */
+	atomic_ulong activate_fails;  /* DRIVER_OK refused (the metrics') */
 };
 
 /* Every queue's kicks together. */
 unsigned long virtio_stats_kicks(const struct virtio_stats *st);
+
+/* What the metrics read of these (relaxed: any thread). */
+static inline unsigned long virtio_stat(const atomic_ulong *stat)
+{
+	return atomic_load_explicit(stat, memory_order_relaxed);
+}
 
 /*
  * How KVM reaches a slot's device without arkvm (virtio_slots.c): for a

@@ -16,6 +16,7 @@
 #include "event_loop.h"
 #include "guest_mem.h"
 #include "loader.h"
+#include "metrics.h"
 #include "mmio_bus.h"
 #include "park.h"
 #include "virtio_slots.h"
@@ -58,7 +59,7 @@ struct vcpu {
 	bool started;
 	u64 mpidr;          /* read back from KVM after init */
 	u64 exits;          /* KVM_RUN returns, for --stats (this thread only) */
-	u64 mmio_exits;
+	struct vcpu_metrics metrics;  /* MMIO exits and failures, read while it runs */
 	u64 cpu_ns;         /* the thread's CPU time (guest included), at its end */
 };
 

@@ -119,6 +119,7 @@ int sandbox_enter(enum sandbox_thread kind, bool enabled)
 		.filter = (struct sock_filter *)f->insns,
 	};
 
+	log_cache_thread_name(); /* the filter refuses the prctl that reads it */
 	if (!enabled) {
 		sandbox_test_hook(f);
 		return 0;

@@ -66,8 +66,11 @@ static const int main_syscalls[] = {
 	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(close), SCMP_SYS(fdatasync),
 	SCMP_SYS(ftruncate), SCMP_SYS(pwrite64),
 };
-/* The UART's interrupt from console input; the terminal mode on the way out. */
-static const unsigned long main_ioctls[] = { KVM_IRQ_LINE, TCGETS, TCSETS };
+/*
+ * The UART's interrupt from console input; the terminal mode on the way
+ * out; how full the metrics FIFO is (src/metrics.c, so a line goes in whole).
+ */
+static const unsigned long main_ioctls[] = { KVM_IRQ_LINE, TCGETS, TCSETS, FIONREAD };
 
 /* Virtqueue work: disks (sync or io_uring), taps, entropy. */
 static const int io_syscalls[] = {

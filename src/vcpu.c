@@ -58,6 +58,17 @@ int vcpus_create(struct vm *vm)
 	return 0;
 }
 
+/* For the metrics: MMIO exits by direction (Firecracker's vcpu group). */
+static void vcpu_count_exit(struct vcpu *vcpu)
+{
+	if (vcpu->run->exit_reason != KVM_EXIT_MMIO)
+		return;
+	if (vcpu->run->mmio.is_write)
+		metric_inc(&vcpu->metrics.exit_mmio_write);
+	else
+		metric_inc(&vcpu->metrics.exit_mmio_read);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -99,12 +110,15 @@ static void *vcpu_thread(void *arg)
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			pr_err("vcpu%u: KVM_RUN: %s", vcpu->id, strerror(errno));
+			metric_inc(&vcpu->metrics.failures);
 			vm_request_stop(vm, VM_STOP_ERROR);
 			break;
 		}
 		vcpu->exits++;
-		vcpu->mmio_exits += vcpu->run->exit_reason == KVM_EXIT_MMIO;
+		vcpu_count_exit(vcpu);
 		why = vcpu_handle_exit(&vm->bus, vcpu->run, vcpu->id);
+		if (why == VM_STOP_ERROR)
+			metric_inc(&vcpu->metrics.failures);
 		if (why != VM_RUNNING)
 			vm_request_stop(vm, why);
 	}

@@ -245,8 +245,10 @@ static void virtio_write_status(struct virtio_dev *dev, u32 val)
 	dev->status = val;
 	if (added == VIRTIO_CONFIG_S_DRIVER_OK) {
 		ret = virtio_activate(dev);
-		if (ret)
+		if (ret) {
+			stat_add(&dev->stats.activate_fails, 1);
 			virtio_dev_fail(dev, "queue setup rejected", ret);
+		}
 	}
 }
 

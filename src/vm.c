@@ -507,7 +507,8 @@ static void vm_print_cpu_stats(const struct vm *vm, u64 stopped, unsigned long b
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		pr_info("stats: vcpu%u: %llu exits to arkvm, %llu of them MMIO; %.1f ms CPU", i,
 			(unsigned long long)vm->vcpus[i].exits,
-			(unsigned long long)vm->vcpus[i].mmio_exits, ns_to_ms(vm->vcpus[i].cpu_ns));
+			atomic_load(&vm->vcpus[i].metrics.exit_mmio_read.total) +
+				atomic_load(&vm->vcpus[i].metrics.exit_mmio_write.total), ns_to_ms(vm->vcpus[i].cpu_ns));
 	pr_info("stats: I/O thread: %.1f ms CPU for %lu buffers, %.1f us per buffer; "
 		"main thread: %.1f ms CPU; guest ran %.1f ms",
 		ns_to_ms(vm->io_cpu_ns), buffers, ratio((unsigned long)(vm->io_cpu_ns / 1000), buffers),
