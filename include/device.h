@@ -82,6 +82,13 @@ struct device_class {
 	void (*io_stop)(struct device *dev);
 	/* Optional: SIGUSR1, and once more at the stop: record what it shows (--screenshot). */
 	void (*capture)(struct device *dev);
+	/*
+	 * Optional: new settings after start (Firecracker's PATCH), on the I/O
+	 * thread.  @new_cfg is the class's own config (struct disk_config,
+	 * struct net_config) for this instance, same id.  0, or -errno with
+	 * the device as it was.
+	 */
+	int (*update)(struct device *dev, const void *new_cfg);
 	/* --stats, once every thread is gone: its own lines. */
 	void (*stats)(const struct device *dev);
 	/*

@@ -160,6 +160,14 @@ struct state_reader;
 int vm_devices_save(struct vm *vm, struct state_writer *w);
 int vm_devices_restore(struct vm *vm, struct state_reader *r);
 void vm_devices_print_stats(const struct vm *vm);
+/*
+ * After start, on the I/O thread: the device of class @class_name (say
+ * "virtio-blk") whose config id is @id takes @new_cfg (its class's config
+ * struct).  -ENOENT when there is none, -EOPNOTSUPP when it cannot change,
+ * else what its update op says.
+ */
+int vm_devices_update(struct vm *vm, const char *class_name, const char *id,
+		      const void *new_cfg);
 /* SIGUSR1 and the stop: each device records what it shows. Main thread. */
 void vm_devices_capture(struct vm *vm);
 /* Devices that must start on the I/O thread: whether any, and their start/stop there. */

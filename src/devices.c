@@ -226,6 +226,19 @@ void vm_devices_io_stop(struct vm *vm)
 			vm->devices[i].cls->io_stop(&vm->devices[i]);
 }
 
+int vm_devices_update(struct vm *vm, const char *class_name, const char *id,
+		      const void *new_cfg)
+{
+	for (unsigned int i = 0; i < vm->nr_devices; i++) {
+		struct device *dev = &vm->devices[i];
+
+		if (strcmp(dev->cls->name, class_name) || strcmp(dev->id, id))
+			continue;
+		return dev->cls->update ? dev->cls->update(dev, new_cfg) : -EOPNOTSUPP;
+	}
+	return -ENOENT;
+}
+
 void vm_devices_print_stats(const struct vm *vm)
 {
 	for (unsigned int i = 0; i < vm->nr_devices; i++) {

@@ -72,6 +72,14 @@ static const int io_syscalls[] = {
 	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev),
 	SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(fallocate),
 	SCMP_SYS(io_uring_enter), SCMP_SYS(getrandom),
+	/* Rate limiters: a device's one-shot timer, armed when tokens run out. */
+	SCMP_SYS(timerfd_settime),
+	/*
+	 * A drive's new image after start (PATCH /drives, vm_devices_update()):
+	 * opened, locked and given its restricted ring here; the old one closed.
+	 */
+	SCMP_SYS(openat), SCMP_SYS(flock), SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_register),
+	SCMP_SYS(eventfd2), SCMP_SYS(close),
 };
 /*
  * A NIC on vhost-net: its queues stop at reset (vCPU) or when the kernel
