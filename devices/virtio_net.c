@@ -22,9 +22,10 @@
  *
  * Rate limits (arkvm's datapath only): a packet the guest sends takes
  * 1 op and its frame's bytes before it goes, or waits in the ring for the
- * limiter's timer.  One it receives is charged once read, since only then
- * is its size known: the bucket may overdraw by one packet, which the
- * next waits out; while it does the tap is not polled.
+ * limiter's timer.  One it receives takes its op before the read and its
+ * bytes after, since only then is its size known: the bytes bucket may
+ * overdraw by one packet, which the next waits out.  While the limiter
+ * waits, the tap is not polled.
  */
 #include <endian.h>
 #include <errno.h>
@@ -220,7 +221,7 @@ static void net_rx(struct virtio_net *n)
 			net_poll_tap(n, false); /* until the guest posts buffers */
 			break;
 		}
-		if (!rate_limiter_admit(&n->rx_rl, 0, 0)) {
+		if (!rate_limiter_admit(&n->rx_rl, 1, 0)) {
 			net_poll_tap(n, false); /* until the limiter's timer */
 			break;
 		}
@@ -229,6 +230,8 @@ static void net_rx(struct virtio_net *n)
 		pthread_mutex_lock(&dev->lock);
 		if (dev->generation != generation)
 			return;
+		if (got <= 0)
+			rate_limiter_replenish(&n->rx_rl, 1, 0); /* no packet: no op */
 		if (got == -EAGAIN)
 			break;
 		if (got <= 0) {
@@ -239,7 +242,7 @@ static void net_rx(struct virtio_net *n)
 			n->rx_dropped++;
 			continue;
 		}
-		rate_limiter_take(&n->rx_rl, 1, (u64)got - NET_HDR_LEN);
+		rate_limiter_take(&n->rx_rl, 0, (u64)got - NET_HDR_LEN);
 		net_rx_complete(n, vq, (u32)got);
 		if (++batch == NET_RX_BATCH) {
 			virtio_dev_notify_used(dev, NET_RX_Q);

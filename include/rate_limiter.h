@@ -73,6 +73,8 @@ bool rate_limiter_enabled(const struct rate_limiter *rl);
 bool rate_limiter_consume(struct rate_limiter *rl, u64 now_ns, u64 ops, u64 bytes);
 /* Takes tokens whether there are any or not (sizes known only afterwards): debt. */
 void rate_limiter_charge(struct rate_limiter *rl, u64 now_ns, u64 ops, u64 bytes);
+/* Gives back tokens taken for nothing (a read that found no packet), up to full. */
+void rate_limiter_replenish(struct rate_limiter *rl, u64 ops, u64 bytes);
 /* Nanoseconds from @now_ns until consume(@ops, @bytes) would succeed: 0 if now. */
 u64 rate_limiter_wait_ns(struct rate_limiter *rl, u64 now_ns, u64 ops, u64 bytes);
 

@@ -81,6 +81,15 @@ static void tb_take(struct token_bucket *tb, u64 n)
 	tb->level -= (rl_level_t)rest * tb->refill_ns;
 }
 
+static void tb_give_back(struct token_bucket *tb, u64 n)
+{
+	if (!tb->size)
+		return;
+	tb->level += (rl_level_t)MIN(n, tb->size) * tb->refill_ns;
+	if (tb->level > tb_full(tb))
+		tb->level = tb_full(tb);
+}
+
 /* Nanoseconds until tb_fits(@n), refilled already. */
 static u64 tb_wait(const struct token_bucket *tb, u64 n)
 {
@@ -134,6 +143,12 @@ void rate_limiter_charge(struct rate_limiter *rl, u64 now_ns, u64 ops, u64 bytes
 	rl_refill(rl, now_ns);
 	tb_take(&rl->ops, ops);
 	tb_take(&rl->bytes, bytes);
+}
+
+void rate_limiter_replenish(struct rate_limiter *rl, u64 ops, u64 bytes)
+{
+	tb_give_back(&rl->ops, ops);
+	tb_give_back(&rl->bytes, bytes);
 }
 
 u64 rate_limiter_wait_ns(struct rate_limiter *rl, u64 now_ns, u64 ops, u64 bytes)

@@ -7,7 +7,8 @@ extern const struct test_suite guest_mem_suite, mmio_bus_suite, cli_suite, loade
 	fdt_suite, uart_suite, vcpu_exit_suite, console_suite, virtqueue_suite,
 	virtio_mmio_suite, virtio_blk_suite, virtio_net_suite, virtio_console_suite, boot_timer_suite,
 	virtio_gpu_suite, screenshot_suite, virtio_input_suite, vm_config_suite,
-	lifecycle_suite, virtio_state_suite, sandbox_suite, disk_raw_suite, rate_limiter_suite;
+	lifecycle_suite, virtio_state_suite, sandbox_suite, disk_raw_suite, rate_limiter_suite,
+	rl_devices_suite;
 #ifdef ARKVM_VIRGL
 extern const struct test_suite gpu_virgl_suite;
 #endif
@@ -20,7 +21,7 @@ static const struct test_suite *const suites[] = {
 	&fdt_suite, &uart_suite, &vcpu_exit_suite, &console_suite, &virtqueue_suite,
 	&virtio_mmio_suite, &virtio_blk_suite, &virtio_net_suite, &virtio_console_suite, &boot_timer_suite,
 	&virtio_gpu_suite, &screenshot_suite, &virtio_input_suite, &vm_config_suite, &lifecycle_suite,
-	&virtio_state_suite, &sandbox_suite, &disk_raw_suite, &rate_limiter_suite,
+	&virtio_state_suite, &sandbox_suite, &disk_raw_suite, &rate_limiter_suite, &rl_devices_suite,
 #ifdef ARKVM_VIRGL
 	&gpu_virgl_suite,
 #endif
