@@ -112,6 +112,8 @@ CORE_SRCS += src/backends/net_tap.c src/backends/net_vhost.c
 CORE_SRCS += src/backends/disk_raw.c
 # Firecracker-shaped metrics (include/metrics.h).
 CORE_SRCS += src/metrics.c
+# Token buckets for the virtio devices (include/rate_limiter.h).
+CORE_SRCS += src/rate_limiter.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c

@@ -19,6 +19,13 @@
  *
  * A backend whose queues the kernel serves (vhost) takes them from
  * DRIVER_OK to reset; the device then only watches for a broken ring.
+ *
+ * Rate limits (arkvm's datapath only): a packet the guest sends takes
+ * 1 op and its frame's bytes before it goes, or waits in the ring for the
+ * limiter's timer.  One it receives takes its op before the read and its
+ * bytes after, since only then is its size known: the bytes bucket may
+ * overdraw by one packet, which the next waits out.  While the limiter
+ * waits, the tap is not polled.
  */
 #include <endian.h>
 #include <errno.h>
@@ -57,7 +64,8 @@ static bool net_has(const struct virtio_net *n, u32 cap)
 
 static void net_poll_tap(struct virtio_net *n, bool on)
 {
-	if (n->tap_broken || n->tap_polled == on || (on && n->quiesced))
+	if (n->tap_broken || n->tap_polled == on ||
+	    (on && (n->quiesced || rate_limiter_blocked(&n->rx_rl))))
 		return;
 	if (!event_loop_mod(n->loop, &n->tap_src, on ? EPOLLIN : 0))
 		n->tap_polled = on;
@@ -217,11 +225,17 @@ static void net_rx(struct virtio_net *n)
 			net_poll_tap(n, false); /* until the guest posts buffers */
 			break;
 		}
+		if (!rate_limiter_admit(&n->rx_rl, 1, 0)) {
+			net_poll_tap(n, false); /* until the limiter's timer */
+			break;
+		}
 		pthread_mutex_unlock(&dev->lock);
 		got = net_recv(n);
 		pthread_mutex_lock(&dev->lock);
 		if (dev->generation != generation)
 			return;
+		if (got <= 0)
+			rate_limiter_replenish(&n->rx_rl, 1, 0); /* no packet: no op */
 		if (got == -EAGAIN)
 			break;
 		if (got <= 0) {
@@ -233,6 +247,7 @@ static void net_rx(struct virtio_net *n)
 			metric_inc(&n->metrics.rx_fails);
 			continue;
 		}
+		rate_limiter_take(&n->rx_rl, 0, (u64)got - NET_HDR_LEN);
 		net_rx_complete(n, vq, (u32)got);
 		if (++batch == NET_RX_BATCH) {
 			virtio_dev_notify_used(dev, NET_RX_Q);
@@ -252,6 +267,8 @@ static int net_tx_serve(struct virtio_dev *dev, const struct virtq_chain *c, u32
 		metric_inc(&n->metrics.tx_malformed_frames);
 		return -EINVAL; /* every packet starts with its header */
 	}
+	if (!rate_limiter_admit(&n->tx_rl, 1, c->out_len - NET_HDR_LEN))
+		return VIRTIO_SERVE_LATER;
 	if (net_has(n, NET_CAP_VNET_HDR)) {
 		sent = n->be.ops->send(&n->be, c->iov, c->nr_out);
 	} else {
@@ -303,6 +320,36 @@ static void net_tap_ready(struct event_source *src, uint32_t events)
 	else
 		net_poll_tap(n, false); /* until the driver brings the device up */
 	pthread_mutex_unlock(&n->vdev.lock);
+}
+
+/* Serves queue @q again if the device runs: what a limiter held back. */
+static void net_serve_again(struct virtio_net *n, unsigned int q)
+{
+	struct virtio_dev *dev = &n->vdev;
+
+	pthread_mutex_lock(&dev->lock);
+	if (virtio_dev_running(dev) && dev->vqs[q].size)
+		net_queue_notify(dev, q);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static void net_rx_rl_wake(struct rate_limiter *rl)
+{
+	net_serve_again(container_of(rl, struct virtio_net, rx_rl), NET_RX_Q);
+}
+
+static void net_tx_rl_wake(struct rate_limiter *rl)
+{
+	net_serve_again(container_of(rl, struct virtio_net, tx_rl), NET_TX_Q);
+}
+
+void virtio_net_set_limits(struct virtio_net *n, const struct rate_limiter_config *rx,
+			   const struct rate_limiter_config *tx)
+{
+	rate_limiter_set(&n->rx_rl, rx);
+	rate_limiter_set(&n->tx_rl, tx);
+	net_serve_again(n, NET_TX_Q);
+	net_serve_again(n, NET_RX_Q);
 }
 
 /* The guest is offered what the backend can do, and no more. */
@@ -409,20 +456,33 @@ static void net_kernel_broken(struct event_source *src, uint32_t events __unused
 
 static int net_watch(struct virtio_net *n)
 {
+	static const struct rate_limiter_config unlimited;
 	int ret;
+
+	/* Unlimited until told otherwise; the timers exist so that an update can limit. */
+	ret = rate_limiter_open(&n->rx_rl, &unlimited, n->loop, net_rx_rl_wake);
+	if (!ret)
+		ret = rate_limiter_open(&n->tx_rl, &unlimited, n->loop, net_tx_rl_wake);
+	if (ret)
+		goto err;
 
 	n->tap_src = (struct event_source){ .fd = n->be.fd, .ready = net_tap_ready };
 	n->err_src = (struct event_source){ .fd = -1, .ready = net_kernel_broken };
 	/* Watched from the start, polled only while the guest has buffers. */
 	ret = event_loop_add(n->loop, &n->tap_src, 0);
-	if (ret || n->be.err_fd < 0)
-		return ret;
+	if (ret)
+		goto err;
+	if (n->be.err_fd < 0)
+		return 0;
 	n->err_src.fd = n->be.err_fd;
 	ret = event_loop_add(n->loop, &n->err_src, EPOLLIN);
-	if (ret) {
-		n->err_src.fd = -1;
-		event_loop_del(n->loop, &n->tap_src);
-	}
+	if (!ret)
+		return 0;
+	n->err_src.fd = -1;
+	event_loop_del(n->loop, &n->tap_src);
+err:
+	rate_limiter_close(&n->rx_rl);
+	rate_limiter_close(&n->tx_rl);
 	return ret;
 }
 
@@ -473,7 +533,10 @@ int virtio_net_open(struct virtio_net *n, const struct net_config *cfg,
 		memcpy(mac, cfg->mac, sizeof(mac));
 	else
 		virtio_net_default_mac(cfg->tap, mac);
-	return virtio_net_attach(n, &be, mac, mem, loop);
+	ret = virtio_net_attach(n, &be, mac, mem, loop);
+	if (!ret)
+		virtio_net_set_limits(n, &cfg->rx_rl, &cfg->tx_rl);
+	return ret;
 }
 
 void virtio_net_close(struct virtio_net *n)
@@ -484,6 +547,8 @@ void virtio_net_close(struct virtio_net *n)
 		event_loop_del(n->loop, &n->tap_src);
 	if (n->err_src.fd >= 0)
 		event_loop_del(n->loop, &n->err_src);
+	rate_limiter_close(&n->rx_rl);
+	rate_limiter_close(&n->tx_rl);
 	n->be.ops->close(&n->be);
 	virtio_dev_destroy(&n->vdev);
 	n->vdev.ops = NULL;
@@ -630,6 +695,19 @@ static void net_stats(const struct device *dev)
 		ratio(atomic_load(&st->kicks[0]), (unsigned long)n->rx_packets));
 }
 
+/* PATCH /network-interfaces/{id}, on the I/O thread: new rx and tx limits. */
+static int net_update(struct device *dev, const void *new_cfg)
+{
+	const struct net_config *cfg = new_cfg;
+	struct virtio_net *n = dev->priv;
+
+	if (net_kernel_served(n) && (rate_limiter_config_set(&cfg->rx_rl) ||
+				     rate_limiter_config_set(&cfg->tx_rl)))
+		return -EOPNOTSUPP; /* vhost moves the packets: nothing here to limit */
+	virtio_net_set_limits(n, &cfg->rx_rl, &cfg->tx_rl);
+	return 0;
+}
+
 static void net_destroy(struct device *dev)
 {
 	virtio_net_close(dev->priv);
@@ -654,6 +732,7 @@ const struct device_class virtio_net_class = {
 	.quiesce = net_quiesce,
 	.resume = net_resume,
 	.stats = net_stats,
+	.update = net_update,
 	.destroy = net_destroy,
 	.metrics = net_metrics,
 };

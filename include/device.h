@@ -83,15 +83,15 @@ struct device_class {
 	void (*io_stop)(struct device *dev);
 	/* Optional: SIGUSR1, and once more at the stop: record what it shows (--screenshot). */
 	void (*capture)(struct device *dev);
-	/* --stats, once every thread is gone: its own lines. */
-	void (*stats)(const struct device *dev);
 	/*
-	 * Optional: a running VM's device takes a new config of its kind
-	 * (struct disk_config, net_config) with the same id, from the API's
-	 * PATCH.  Every other thread is held while it runs.  -errno leaves
+	 * Optional: new settings after start (Firecracker's PATCH), on the
+	 * main thread with every other thread held, as for a pause.  @new_cfg is the class's own config (struct disk_config,
+	 * struct net_config) for this instance, same id.  0, or -errno with
 	 * the device as it was.
 	 */
 	int (*update)(struct device *dev, const void *new_cfg);
+	/* --stats, once every thread is gone: its own lines. */
+	void (*stats)(const struct device *dev);
 	/*
 	 * Releases what create opened (the default: the virtio transport's
 	 * lock); the registry frees dev->priv afterwards.

@@ -12,6 +12,7 @@
 #include "event_loop.h"
 #include "metrics.h"
 #include "net_backend.h"
+#include "rate_limiter.h"
 #include "virtio_mmio.h"
 
 /* virtio-blk over a disk backend (devices/virtio_blk.c). */
@@ -25,6 +26,8 @@ struct virtio_blk {
 	struct virtio_blk_config config;
 	struct blk_inflight *inflight;  /* requests in flight: allocated once, at open */
 	struct block_metrics metrics;
+	bool no_flush;                  /* cache=unsafe: no VIRTIO_BLK_F_FLUSH offered */
+	struct rate_limiter rl;         /* 1 op per request, + its bytes for reads and writes */
 };
 
 /*
@@ -56,6 +59,16 @@ void virtio_blk_close(struct virtio_blk *b);
  */
 int virtio_blk_quiesce(struct virtio_blk *b);
 void virtio_blk_resume(struct virtio_blk *b);
+
+/*
+ * After start (PATCH /drives), on the I/O thread.  replace_disk() opens
+ * @path (read-only if the disk is), lets every request in flight on the
+ * old file complete, and swaps: 0, or -errno with the old file kept.  The
+ * guest is told of a new capacity with a config interrupt.  set_limits()
+ * puts new buckets in place and serves what waited for the old ones.
+ */
+int virtio_blk_replace_disk(struct virtio_blk *b, const char *path);
+void virtio_blk_set_limits(struct virtio_blk *b, const struct rate_limiter_config *rl);
 
 /* virtio-net on a network backend (devices/virtio_net.c, include/net_backend.h). */
 #define NET_QUEUE_SIZE 256
@@ -96,6 +109,8 @@ struct virtio_net {
 
 	u64 rx_packets, tx_packets, rx_dropped, tx_dropped;
 	struct net_metrics metrics;   /* bumped by the I/O thread, read by the flush */
+	/* 1 op + the frame's bytes a packet; arkvm's datapath only (not vhost). */
+	struct rate_limiter rx_rl, tx_rl;
 };
 
 /*
@@ -119,6 +134,12 @@ int virtio_net_attach(struct virtio_net *n, const struct net_backend *be, const 
 int virtio_net_init(struct virtio_net *n, int fd, const char *name, const u8 mac[6],
 		    const struct guest_mem *mem, struct event_loop *loop);
 void virtio_net_close(struct virtio_net *n);
+/*
+ * New limits for what the guest receives and sends (PATCH
+ * /network-interfaces), on the I/O thread; what waited is served again.
+ */
+void virtio_net_set_limits(struct virtio_net *n, const struct rate_limiter_config *rx,
+			   const struct rate_limiter_config *tx);
 
 /*
  * For pause and snapshots: on the I/O thread, with the vCPUs parked.
@@ -159,8 +180,16 @@ struct virtio_rng {
 	struct virtio_dev vdev;
 	struct virtq_chain chain;
 	struct entropy_metrics metrics;
+	struct rate_limiter rl;   /* 1 op + the buffer's size per buffer */
+	bool quiesced;            /* paused: the limiter's timer serves nothing */
 };
 
-void virtio_rng_init(struct virtio_rng *r, const struct guest_mem *mem);
+/*
+ * @rl (NULL: none) limits what the guest draws; its timer is heard on
+ * @loop (NULL: tests fire it by hand).  0 or -errno.
+ */
+int virtio_rng_init(struct virtio_rng *r, const struct guest_mem *mem,
+		    const struct rate_limiter_config *rl, struct event_loop *loop);
+void virtio_rng_close(struct virtio_rng *r);
 
 #endif

@@ -165,9 +165,12 @@ bool virtio_dev_running(const struct virtio_dev *dev);
  * Serves one chain: returns 0 with *@written set to the bytes it wrote into
  * the chain, 1 when the device keeps the chain to return it later itself
  * (virtq_push() under dev->lock, if dev->generation still equals
- * c->generation), or -errno when the chain is malformed (the device then
- * needs a reset).  Called without dev->lock: it may block on I/O.
+ * c->generation), VIRTIO_SERVE_LATER when it may not serve it yet (rate
+ * limited: the chain goes back to the ring, and the queue is left until
+ * the device serves it again), or -errno when the chain is malformed (the
+ * device then needs a reset).  Called without dev->lock: it may block on I/O.
  */
+#define VIRTIO_SERVE_LATER 2
 typedef int (*virtio_serve_fn)(struct virtio_dev *dev, const struct virtq_chain *c,
 			       u32 *written);
 
@@ -187,6 +190,8 @@ void virtio_dev_serve_queue(struct virtio_dev *dev, unsigned int q, struct virtq
 			    virtio_serve_fn serve);
 /* Interrupts the guest if the queue's driver wants to hear about new used entries. */
 void virtio_dev_notify_used(struct virtio_dev *dev, unsigned int q);
+/* Config space changed (a disk's capacity): the driver rereads it. dev->lock held. */
+void virtio_dev_config_changed(struct virtio_dev *dev);
 /* The driver broke the rules: DEVICE_NEEDS_RESET, a config interrupt, a warning. */
 void virtio_dev_fail(struct virtio_dev *dev, const char *why, int err);
 

@@ -71,6 +71,13 @@ void virtq_reset(struct virtq *q);
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 
+/*
+ * Gives back the chain the last virtq_pop() took, untouched, for a device
+ * that may not serve it yet (rate limited): the next pop takes it again,
+ * walked and checked anew.
+ */
+void virtq_unpop(struct virtq *q);
+
 /* Returns a chain to the driver with @len bytes written into it. */
 void virtq_push(struct virtq *q, u16 head, u32 len);
 

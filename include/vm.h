@@ -165,14 +165,21 @@ struct state_reader;
 int vm_devices_save(struct vm *vm, struct state_writer *w);
 int vm_devices_restore(struct vm *vm, struct state_reader *r);
 void vm_devices_print_stats(const struct vm *vm);
+/*
+ * After start, on the main thread with every other thread held
+ * (VM_CMD_UPDATE): the device of class @class_name (say
+ * "virtio-blk") whose config id is @id takes @new_cfg (its class's config
+ * struct).  -ENOENT when there is none, -EOPNOTSUPP when it cannot change,
+ * else what its update op says.
+ */
+int vm_devices_update(struct vm *vm, const char *class_name, const char *id,
+		      const void *new_cfg);
 /* SIGUSR1 and the stop: each device records what it shows. Main thread. */
 void vm_devices_capture(struct vm *vm);
 /* Devices that must start on the I/O thread: whether any, and their start/stop there. */
 bool vm_devices_on_io_thread(const struct vm *vm);
 int vm_devices_io_start(struct vm *vm);
 void vm_devices_io_stop(struct vm *vm);
-/* With every other thread held (VM_CMD_UPDATE): -ENOENT, -EOPNOTSUPP or the op's. */
-int vm_devices_update(struct vm *vm, const char *class_name, const char *id, const void *new_cfg);
 void vm_devices_destroy(struct vm *vm);
 /* The signals only the main thread takes (on its signalfd): others block them. */
 void vm_main_signals(sigset_t *set);

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "log.h"
 #include "vmm.h"
+#include "rate_limiter.h"
 
 struct cli_option {
 	const char *name;
@@ -170,6 +171,50 @@ static bool item_value(const char *item, size_t len, const char *key, char *buf,
 	return true;
 }
 
+/*
+ * A rate: a count per second, bare (no suffix: a bare byte rate is bytes,
+ * unlike parse_size()'s MiB); with @bytes also K, M, G (binary, like
+ * parse_size()).  0 is refused: no limit is written by leaving it out.
+ */
+static int parse_rate(const char *s, bool bytes, u64 *out)
+{
+	const char *end;
+	u64 v;
+	int ret = parse_digits(s, RL_MAX_SIZE, &v, &end);
+
+	if (ret)
+		return ret;
+	if (*end && bytes) {
+		ret = parse_size(s, &v);
+		if (ret)
+			return ret;
+	} else if (*end) {
+		return -EINVAL;
+	}
+	if (!v || v > RL_MAX_SIZE)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+/*
+ * The item "key=RATE" as a bucket of RATE tokens refilled every second:
+ * 1 when it is @key, 0 when it is another item, -EINVAL for a bad rate.
+ */
+static int rate_item(const char *item, size_t len, const char *key, bool bytes,
+		     struct token_bucket_config *tb)
+{
+	char buf[32];
+	u64 v;
+
+	if (!item_value(item, len, key, buf, sizeof(buf)))
+		return 0;
+	if (parse_rate(buf, bytes, &v))
+		return -EINVAL;
+	*tb = (struct token_bucket_config){ .size = v, .refill_time_ms = 1000 };
+	return 1;
+}
+
 /* --memory SIZE[,hugepages][,prefault] */
 static int set_memory(struct vm_config *cfg, const char *name, const char *arg)
 {
@@ -204,7 +249,34 @@ static int set_memory(struct vm_config *cfg, const char *name, const char *arg)
 	return 0;
 }
 
-/* --disk PATH[,readonly][,serial=S][,id=ID] */
+/* One of --disk's own items other than the path: 0, or -EINVAL when it is none. */
+static int disk_item(struct disk_config *d, const char *item, size_t len)
+{
+	char cache[16];
+	int ret;
+
+	if ((len == 8 && !strncmp(item, "readonly", 8)) || (len == 2 && !strncmp(item, "ro", 2))) {
+		d->readonly = true;
+		return 0;
+	}
+	if (item_value(item, len, "cache", cache, sizeof(cache))) {
+		if (strcmp(cache, "unsafe") && strcmp(cache, "writeback"))
+			return -EINVAL;
+		d->cache = !strcmp(cache, "unsafe") ? DISK_CACHE_UNSAFE : DISK_CACHE_WRITEBACK;
+		return 0;
+	}
+	ret = rate_item(item, len, "bw", true, &d->rl.bandwidth);
+	if (!ret)
+		ret = rate_item(item, len, "iops", false, &d->rl.ops);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	if (item_value(item, len, "serial", d->serial, sizeof(d->serial)) ||
+	    item_value(item, len, "id", d->id, sizeof(d->id)))
+		return 0;
+	return -EINVAL;
+}
+
+/* --disk PATH[,readonly][,serial=S][,id=ID][,cache=C][,bw=RATE][,iops=N] */
 static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 {
 	struct disk_config *d = vm_config_add_disk(cfg);
@@ -222,12 +294,10 @@ static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 	}
 	memcpy(d->path, item, len);
 	while (next_item(&p, &item, &len)) {
-		if ((len == 8 && !strncmp(item, "readonly", 8)) || (len == 2 && !strncmp(item, "ro", 2))) {
-			d->readonly = true;
-		} else if (!item_value(item, len, "serial", d->serial, sizeof(d->serial)) &&
-			   !item_value(item, len, "id", d->id, sizeof(d->id))) {
-			pr_err("--%s '%s': unknown disk option '%.*s' (readonly, serial=S of up to %d "
-			       "bytes, id=ID)", name, arg, (int)len, item, CFG_MAX_SERIAL);
+		if (disk_item(d, item, len)) {
+			pr_err("--%s '%s': bad disk option '%.*s' (readonly, serial=S of up to %d "
+			       "bytes, id=ID, cache=unsafe|writeback, bw=BYTES/s like 4M, iops=N)",
+			       name, arg, (int)len, item, CFG_MAX_SERIAL);
 			return -EINVAL;
 		}
 	}
@@ -257,7 +327,21 @@ int parse_mac(const char *s, u8 mac[6])
 	return 0;
 }
 
-/* --net tap=NAME[,mac=MAC][,vhost][,id=ID] */
+/* --net's rate items: 1 when @item is one, 0 when not, -EINVAL for a bad rate. */
+static int net_rate_item(struct net_config *n, const char *item, size_t len)
+{
+	int ret = rate_item(item, len, "rx-bw", true, &n->rx_rl.bandwidth);
+
+	if (!ret)
+		ret = rate_item(item, len, "tx-bw", true, &n->tx_rl.bandwidth);
+	if (!ret)
+		ret = rate_item(item, len, "rx-pps", false, &n->rx_rl.ops);
+	if (!ret)
+		ret = rate_item(item, len, "tx-pps", false, &n->tx_rl.ops);
+	return ret;
+}
+
+/* --net tap=NAME[,mac=MAC][,vhost][,id=ID][,rx-bw=RATE][,tx-bw=RATE][,rx-pps=N][,tx-pps=N] */
 static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 {
 	struct net_config *n = vm_config_add_net(cfg);
@@ -278,13 +362,26 @@ static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 			n->has_mac = true;
 		} else if (len == 5 && !strncmp(item, "vhost", 5)) {
 			n->vhost = true;
-		} else {
+		} else if (net_rate_item(n, item, len) <= 0) {
 			pr_err("--%s '%s': bad option '%.*s' (tap=NAME of up to %d bytes, mac=MAC as "
-			       "unicast aa:bb:cc:dd:ee:ff, vhost, id=ID)", name, arg, (int)len, item,
-			       CFG_MAX_IFNAME);
+			       "unicast aa:bb:cc:dd:ee:ff, vhost, id=ID, rx-bw=/tx-bw=BYTES/s like 1M, "
+			       "rx-pps=/tx-pps=N)", name, arg, (int)len, item, CFG_MAX_IFNAME);
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+/* --rng-bw RATE: bytes of entropy per second the guest may draw. */
+static int set_rng_bw(struct vm_config *cfg, const char *name, const char *arg)
+{
+	u64 v;
+
+	if (parse_rate(arg, true, &v)) {
+		pr_err("--%s '%s': not a rate in bytes per second (like 4096 or 64K)", name, arg);
+		return -EINVAL;
+	}
+	cfg->rng_rl.bandwidth = (struct token_bucket_config){ .size = v, .refill_time_ms = 1000 };
 	return 0;
 }
 
@@ -379,11 +476,18 @@ static const struct cli_option run_options[] = {
 	{ "memory", "SIZE[,hugepages][,prefault]",
 	  "guest RAM, like 256M or 2G (default 256M), on 2M hugepages, touched up front",
 	  false, set_memory },
-	{ "disk", "PATH[,readonly][,serial=S][,id=ID]",
-	  "a virtio-blk disk (repeat for vdb, vdc, ...); id names it for the API",
+	{ "disk", "PATH[,readonly][,serial=S][,id=ID][,cache=C][,bw=RATE][,iops=N]",
+	  "a virtio-blk disk (repeat for vdb, vdc, ...); id names it for the API; "
+	  "cache=unsafe offers no flush (default writeback); bw: bytes/s, a bare number is "
+	  "bytes, K/M/G are KiB/MiB/GiB; iops: requests/s",
 	  true, set_disk },
-	{ "net", "tap=NAME[,mac=MAC][,vhost][,id=ID]", "a virtio-net NIC on an existing tap (repeat for eth1, ...); vhost: the host kernel's vhost-net moves its packets",
+	{ "net", "tap=NAME[,mac=MAC][,vhost][,id=ID][,rx-bw=RATE][,tx-bw=RATE][,rx-pps=N][,tx-pps=N]",
+	  "a virtio-net NIC on an existing tap (repeat for eth1, ...); vhost: the host kernel's "
+	  "vhost-net moves its packets; rx/tx-bw: bytes/s to/from the guest (as --disk bw), "
+	  "rx/tx-pps: packets/s (not with vhost)",
 	  true, set_net },
+	{ "rng-bw", "RATE", "limit the entropy device to RATE bytes/s (as --disk bw)",
+	  false, set_rng_bw },
 	{ "console", "serial|virtio", "guest console: the UART (ttyS0, default) or virtio (hvc0)",
 	  false, set_console },
 	{ "gpu", "2d|virgl[,width=W,height=H]",

@@ -226,17 +226,8 @@ void vm_devices_io_stop(struct vm *vm)
 			vm->devices[i].cls->io_stop(&vm->devices[i]);
 }
 
-void vm_devices_print_stats(const struct vm *vm)
-{
-	for (unsigned int i = 0; i < vm->nr_devices; i++) {
-		const struct device *dev = &vm->devices[i];
-
-		if (dev->cls->stats)
-			dev->cls->stats(dev);
-	}
-}
-
-int vm_devices_update(struct vm *vm, const char *class_name, const char *id, const void *new_cfg)
+int vm_devices_update(struct vm *vm, const char *class_name, const char *id,
+		      const void *new_cfg)
 {
 	for (unsigned int i = 0; i < vm->nr_devices; i++) {
 		struct device *dev = &vm->devices[i];
@@ -246,6 +237,16 @@ int vm_devices_update(struct vm *vm, const char *class_name, const char *id, con
 		return dev->cls->update ? dev->cls->update(dev, new_cfg) : -EOPNOTSUPP;
 	}
 	return -ENOENT;
+}
+
+void vm_devices_print_stats(const struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_devices; i++) {
+		const struct device *dev = &vm->devices[i];
+
+		if (dev->cls->stats)
+			dev->cls->stats(dev);
+	}
 }
 
 void vm_devices_destroy(struct vm *vm)

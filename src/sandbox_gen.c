@@ -65,6 +65,13 @@ static const int common_syscalls[] = {
 static const int main_syscalls[] = {
 	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(close), SCMP_SYS(fdatasync),
 	SCMP_SYS(ftruncate), SCMP_SYS(pwrite64),
+	/*
+	 * The API's PATCH runs here with every other thread held (lifecycle.c
+	 * vm_update()): a drive's new image is opened, locked and given its
+	 * restricted ring; a limiter's timer is re-armed.
+	 */
+	SCMP_SYS(openat), SCMP_SYS(flock), SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_register),
+	SCMP_SYS(eventfd2), SCMP_SYS(timerfd_settime),
 };
 /*
  * The UART's interrupt from console input; the terminal mode on the way
@@ -78,6 +85,8 @@ static const int io_syscalls[] = {
 	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev),
 	SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(fallocate),
 	SCMP_SYS(io_uring_enter), SCMP_SYS(getrandom),
+	/* Rate limiters: a device's one-shot timer, armed when tokens run out. */
+	SCMP_SYS(timerfd_settime),
 };
 /*
  * A NIC on vhost-net: its queues stop at reset (vCPU) or when the kernel

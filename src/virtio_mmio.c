@@ -79,6 +79,13 @@ void virtio_dev_notify_used(struct virtio_dev *dev, unsigned int q)
 		virtio_dev_interrupt(dev, VIRTIO_ISR_USED);
 }
 
+void virtio_dev_config_changed(struct virtio_dev *dev)
+{
+	atomic_fetch_add(&dev->config_generation, 1);
+	if (dev->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		virtio_dev_interrupt(dev, VIRTIO_ISR_CONFIG);
+}
+
 void virtio_dev_fail(struct virtio_dev *dev, const char *why, int err)
 {
 	pr_warn_ratelimited("%s: %s (%s): device needs reset", dev->name, why, strerror(-err));
@@ -169,6 +176,11 @@ void virtio_dev_serve_queue(struct virtio_dev *dev, unsigned int q, struct virtq
 				break;
 			if (ret == 0)
 				virtq_push(vq, c->head, written);
+			if (ret == VIRTIO_SERVE_LATER) {
+				virtq_unpop(vq);
+				virtio_dev_notify_used(dev, q);
+				return;
+			}
 		}
 		if (ret < 0) {
 			virtio_dev_fail(dev, "malformed request", ret);

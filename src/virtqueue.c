@@ -155,6 +155,11 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	return virtq_walk(q, c);
 }
 
+void virtq_unpop(struct virtq *q)
+{
+	q->last_avail--;
+}
+
 void virtq_push(struct virtq *q, u16 head, u32 len)
 {
 	struct vring_used_elem *e = &q->used->ring[q->used_idx & (q->size - 1)];

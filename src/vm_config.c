@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rate_limiter.h"
 #include "vm_config.h"
 
 /*
@@ -27,6 +28,7 @@ void vm_config_init(struct vm_config *cfg)
 	};
 	cfg->display = (struct display_config){ .vnc = false };
 	cfg->no_seccomp = cfg->boot_timer = cfg->stats = false;
+	cfg->rng_rl = (struct rate_limiter_config){ 0 };
 }
 
 struct disk_config *vm_config_add_disk(struct vm_config *cfg)
@@ -118,6 +120,40 @@ static int validate_machine(const struct vm_config *cfg, struct vm_config_error 
 	return 0;
 }
 
+/*
+ * A token bucket is all zero (no limit) or has both a size and a refill
+ * time, within bounds that keep the limiter's arithmetic from overflowing
+ * (src/rate_limiter.c); a one-time burst needs the bucket it tops up.
+ */
+static const char *bucket_problem(const struct token_bucket_config *tb)
+{
+	if (!tb->size && !tb->refill_time_ms)
+		return tb->one_time_burst ? "one_time_burst needs a size and a refill_time" : NULL;
+	if (!tb->size)
+		return "a refill_time needs a size above 0";
+	if (!tb->refill_time_ms)
+		return "a size needs a refill_time above 0";
+	if (tb->refill_time_ms > RL_MAX_REFILL_MS)
+		return "refill_time is at most an hour (3600000 ms)";
+	if (tb->size > RL_MAX_SIZE)
+		return "size is at most 2^60";
+	return NULL;
+}
+
+/* @what's limiter (say "rx rate limiter"): 0, or refused with the bucket named. */
+static int validate_limiter(const struct rate_limiter_config *rl, const char *field, int index,
+			    const char *what, struct vm_config_error *err)
+{
+	const char *why = bucket_problem(&rl->bandwidth);
+
+	if (why)
+		return refuse(err, field, index, "%s, bandwidth: %s", what, why);
+	why = bucket_problem(&rl->ops);
+	if (why)
+		return refuse(err, field, index, "%s, ops: %s", what, why);
+	return 0;
+}
+
 static const char *disk_id(const struct vm_config *cfg, unsigned int i)
 {
 	return cfg->disks[i].id;
@@ -158,7 +194,8 @@ static int validate_disks(const struct vm_config *cfg, struct vm_config_error *e
 		for (unsigned int j = 0; j < i; j++)
 			if (!strcmp(cfg->disks[j].path, d->path))
 				return refuse(err, "disk", (int)i, "disk '%s' given twice", d->path);
-		if (validate_id(cfg, "disk", i, disk_id, err))
+		if (validate_id(cfg, "disk", i, disk_id, err) ||
+		    validate_limiter(&d->rl, "disk", (int)i, "rate limiter", err))
 			return -EINVAL;
 	}
 	return 0;
@@ -191,8 +228,15 @@ static int validate_nets(const struct vm_config *cfg, struct vm_config_error *er
 		for (unsigned int j = 0; j < i; j++)
 			if (!strcmp(cfg->nets[j].tap, n->tap))
 				return refuse(err, "net", (int)i, "tap '%s' given twice", n->tap);
-		if (validate_id(cfg, "net", i, net_id, err))
+		if (validate_id(cfg, "net", i, net_id, err) ||
+		    validate_limiter(&n->rx_rl, "net", (int)i, "rx rate limiter", err) ||
+		    validate_limiter(&n->tx_rl, "net", (int)i, "tx rate limiter", err))
 			return -EINVAL;
+		/* The kernel moves vhost's packets: arkvm never sees them to count. */
+		if (n->vhost && (rate_limiter_config_set(&n->rx_rl) ||
+				 rate_limiter_config_set(&n->tx_rl)))
+			return refuse(err, "net", (int)i,
+				      "rate limiters need the tap backend, not vhost");
 	}
 	return 0;
 }
@@ -226,6 +270,8 @@ int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
 		ret = validate_nets(cfg, err);
 	if (!ret)
 		ret = validate_display(cfg, err);
+	if (!ret)
+		ret = validate_limiter(&cfg->rng_rl, "rng-bw", -1, "rate limiter", err);
 	return ret;
 }
 

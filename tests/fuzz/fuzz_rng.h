@@ -16,7 +16,7 @@ static void fz_no_interrupt(void *opaque)
 static inline void fz_rng_setup(struct fake_driver *drv, struct virtio_rng *rng)
 {
 	fake_driver_init(drv, 8);
-	virtio_rng_init(rng, &drv->mem);
+	virtio_rng_init(rng, &drv->mem, NULL, NULL);
 	rng->vdev.interrupt = fz_no_interrupt;
 }
 

@@ -270,6 +270,31 @@ case "$(field HWRNG)" in
 esac
 rm -f "$tmp"/vd?.img
 
+# --- rate limiter ----------------------------------------------------------------
+
+# --disk ...,bw=4M holds an O_DIRECT read to 4 MiB/s. The bucket starts full
+# (4 MiB), so the guest first drains it, then times the next 16 MiB with its
+# own clock (about 4 s) and prints the rate; ±15% is asked.
+dd if=/dev/zero of="$tmp/rl.img" bs=1M count=20 2>/dev/null
+cat > "$tmp/rl.in" <<'GUEST'
+dd if=/dev/vda of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null
+t0=$(cut -d' ' -f1 /proc/uptime)
+dd if=/dev/vda of=/dev/null bs=1M skip=4 count=16 iflag=direct 2>/dev/null; echo "RL-DD-RC=$?"
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "RL-KIBPS=$(awk "BEGIN { printf \"%d\", 16 * 1024 / ($t1 - $t0) }")"
+poweroff -f
+GUEST
+boot disk-rate-limit --cmdline "quiet arkvm.test=shell" --disk "$tmp/rl.img,bw=4M" < "$tmp/rl.in"
+rl_kibps=$(sed -n 's/^RL-KIBPS=//p' "$tmp/disk-rate-limit.log" | head -n 1)
+if [ $rc -eq 0 ] && [ "$(sed -n 's/^RL-DD-RC=//p' "$tmp/disk-rate-limit.log")" = 0 ] &&
+    [ "${rl_kibps:-0}" -ge 3481 ] && [ "${rl_kibps:-0}" -le 4710 ]; then
+	pass disk-rate-limit-4mibps
+else
+	fail disk-rate-limit-4mibps "$(why $rc); guest measured ${rl_kibps:-nothing} KiB/s, want 4096 ±15%"
+	show disk-rate-limit
+fi
+rm -f "$tmp/rl.img"
+
 # --- virtio-net ----------------------------------------------------------------
 
 # The host side of the guest's NIC: tests/lab/net.sh.

@@ -676,7 +676,7 @@ static void test_rng_fills_buffers(void)
 
 	fake_driver_init(&drv, 8);
 	memset(&rng, 0, sizeof(rng));
-	virtio_rng_init(&rng, &drv.mem);
+	virtio_rng_init(&rng, &drv.mem, NULL, NULL);
 	rng.vdev.interrupt = count_plain;
 	rng.vdev.interrupt_opaque = &irqs;
 	fake_bring_up(&rng.vdev, FAKE_DESC, 0);
@@ -687,7 +687,7 @@ static void test_rng_fills_buffers(void)
 	CHECK_EQ(len, 64);
 	CHECK(memcmp(fake_hva(&drv, DATA), (char[64]){ 0 }, 64));
 	CHECK_EQ(irqs, 1);
-	virtio_dev_destroy(&rng.vdev);
+	virtio_rng_close(&rng);
 	fake_driver_free(&drv);
 }
 

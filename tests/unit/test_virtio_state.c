@@ -31,7 +31,7 @@ static void env_init(struct rng_env *e, struct fake_driver *shared_ram)
 {
 	memset(&e->rng, 0, sizeof(e->rng));
 	e->irqs = 0;
-	virtio_rng_init(&e->rng, &shared_ram->mem);
+	virtio_rng_init(&e->rng, &shared_ram->mem, NULL, NULL);
 	e->rng.vdev.interrupt = count_irq;
 	e->rng.vdev.interrupt_opaque = &e->irqs;
 }
@@ -76,8 +76,8 @@ static void test_round_trip_into_a_fresh_device(void)
 	CHECK(one_buffer(&a.drv, &b.rng));
 	CHECK_EQ(b.rng.vdev.vqs[0].used_idx, 6);
 	state_writer_free(&w);
-	virtio_dev_destroy(&a.rng.vdev);
-	virtio_dev_destroy(&b.rng.vdev);
+	virtio_rng_close(&a.rng);
+	virtio_rng_close(&b.rng);
 	fake_driver_free(&a.drv);
 }
 
@@ -98,7 +98,7 @@ static int restore_changed(struct rng_env *a, void (*corrupt)(u8 *data, size_t l
 	if (ret && (b.rng.vdev.status || b.rng.vdev.vqs[0].size))
 		ret = 0; /* a refused restore must leave the device reset */
 	state_writer_free(&w);
-	virtio_dev_destroy(&b.rng.vdev);
+	virtio_rng_close(&b.rng);
 	return ret;
 }
 
@@ -132,7 +132,7 @@ static void test_restore_checks_everything(void)
 	CHECK_EQ(restore_changed(&a, ring_outside_ram), -EFAULT);
 	CHECK_EQ(restore_changed(&a, cut_short), -EINVAL);
 	CHECK_EQ(restore_changed(&a, wrong_tag), -EINVAL);
-	virtio_dev_destroy(&a.rng.vdev);
+	virtio_rng_close(&a.rng);
 	fake_driver_free(&a.drv);
 }
 
@@ -169,8 +169,8 @@ static void test_self_feeding_ring_yields(void)
 	virtio_dev_queue_notify(&b.rng.vdev, 0);
 	CHECK_EQ(b.rng.vdev.vqs[0].used_idx, 5 + VIRTIO_SERVE_BUDGET);
 	state_writer_free(&w);
-	virtio_dev_destroy(&a.rng.vdev);
-	virtio_dev_destroy(&b.rng.vdev);
+	virtio_rng_close(&a.rng);
+	virtio_rng_close(&b.rng);
 	fake_driver_free(&a.drv);
 }
 
