@@ -277,6 +277,10 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# The lab's HTTP client for the API cases (level 1 has no curl).
+$(BUILD)/api-call: tests/lab/api-call.c | $(DEPS_STAMP)
+	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<
+
 # The bench's load generator: static, for the guest and the first-level host.
 $(BUILD)/loadgen: tests/bench/loadgen.c | $(DEPS_STAMP)
 	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $< $(TARGET_LDFLAGS) -luring

@@ -49,7 +49,9 @@ void vmm_opts_init(struct vmm_opts *opts);
 
 #include <pthread.h>
 
-struct metrics;
+#include "metrics.h"
+
+struct vm;
 struct vm_cmd_queue;
 
 /*
@@ -73,7 +75,8 @@ struct vmm {
 	bool paused;
 	char start_error[512];        /* why the last start failed */
 	struct vm_cmd_queue *cmds;    /* the running VM's lifecycle commands */
-	struct metrics *metrics;      /* NULL until configured */
+	struct vm *vm;                /* the running VM, for its metrics */
+	struct metrics metrics;       /* open once configured */
 };
 
 /* NULL (said on stderr) when out of memory. */
@@ -85,9 +88,18 @@ void vmm_free(struct vmm *vmm);
  * vmm_wait_start() returns the config to boot (owned by @vmm).
  */
 const struct vm_config *vmm_wait_start(struct vmm *vmm);
-void vmm_started(struct vmm *vmm, struct vm_cmd_queue *cmds);
+void vmm_started(struct vmm *vmm, struct vm_cmd_queue *cmds, struct vm *vm);
 void vmm_start_failed(struct vmm *vmm, const char *why);
 /* The VM has stopped: the API refuses what needs one from now on. */
 void vmm_stopped(struct vmm *vmm);
+
+/*
+ * The logger and the metrics as @log / @path say: 0, or -errno with one
+ * line in @err (naming the file) and nothing changed.  Any thread.
+ */
+int vmm_set_logger(struct vmm *vmm, const struct log_opts *log, char *err, size_t size);
+int vmm_set_metrics(struct vmm *vmm, const char *path, char *err, size_t size);
+/* Firecracker's process_startup_time_*: from the jailer's start, or this process's. */
+void vmm_record_startup(struct vmm *vmm, u64 start_ns);
 
 #endif

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +295,8 @@ static int put_logger(struct vmm *vmm, const char *id, const json_t *body, struc
 		return fault(r, after_start);
 	if (fc_put_logger(&l, body, &e))
 		return fault(r, "%s", e.msg);
+	if (vmm_set_logger(vmm, &l, e.msg, sizeof(e.msg)))
+		return fault(r, "%s", e.msg);
 	vmm->opts.log = l;
 	return ok(r);
 }
@@ -307,6 +311,8 @@ static int put_metrics(struct vmm *vmm, const char *id, const json_t *body, stru
 	if (vmm->opts.metrics.set)
 		return fault(r, "Reinitialization of metrics not allowed.");
 	if (fc_put_metrics(&m, body, &e))
+		return fault(r, "%s", e.msg);
+	if (vmm_set_metrics(vmm, m.path, e.msg, sizeof(e.msg)))
 		return fault(r, "%s", e.msg);
 	vmm->opts.metrics = m;
 	return ok(r);
@@ -342,8 +348,15 @@ static int put_actions(struct vmm *vmm, const char *id, const json_t *body, stru
 	if (!strcmp(type, "InstanceStart"))
 		return instance_start(vmm, r);
 	if (!strcmp(type, "FlushMetrics")) {
+		int ret;
+
+		if (!started(vmm))
+			return fault(r, before_start);
 		if (!vmm->opts.metrics.set)
 			return fault(r, "The metrics system is not initialized: PUT /metrics first.");
+		ret = metrics_flush(&vmm->metrics, vmm->vm);
+		if (ret < 0)
+			return fault(r, "Cannot flush the metrics: %s", strerror(-ret));
 		return ok(r);
 	}
 	if (!strcmp(type, "SendCtrlAltDel"))
@@ -379,25 +392,34 @@ struct route {
 	bool with_id;         /* /path/{id} */
 	bool body;            /* needs a JSON body */
 	int (*fn)(struct vmm *vmm, const char *id, const json_t *body, struct reply *r);
+	/* Firecracker's counters for it, in struct metrics (0: none). */
+	size_t count, fails;
 };
 
+#define M(group, name) offsetof(struct metrics, group.name)
+#define PUT_M(name) M(put_api_requests, name##_count), M(put_api_requests, name##_fails)
+#define PATCH_M(name) M(patch_api_requests, name##_count), M(patch_api_requests, name##_fails)
+
 static const struct route routes[] = {
-	{ HTTP_GET,   "",                   false, false, get_instance },
-	{ HTTP_GET,   "version",            false, false, get_version },
-	{ HTTP_GET,   "machine-config",     false, false, get_machine_config },
-	{ HTTP_GET,   "vm/config",          false, false, get_vm_config },
-	{ HTTP_PUT,   "machine-config",     false, true,  put_machine },
-	{ HTTP_PATCH, "machine-config",     false, true,  patch_machine },
-	{ HTTP_PUT,   "boot-source",        false, true,  put_boot_source },
-	{ HTTP_PUT,   "drives",             true,  true,  put_drive },
-	{ HTTP_PATCH, "drives",             true,  true,  patch_drive },
-	{ HTTP_PUT,   "network-interfaces", true,  true,  put_net },
-	{ HTTP_PATCH, "network-interfaces", true,  true,  patch_net },
-	{ HTTP_PUT,   "logger",             false, true,  put_logger },
-	{ HTTP_PUT,   "metrics",            false, true,  put_metrics },
-	{ HTTP_PUT,   "entropy",            false, true,  put_entropy },
-	{ HTTP_PUT,   "actions",            false, true,  put_actions },
-	{ HTTP_PATCH, "vm",                 false, true,  patch_vm },
+	{ HTTP_GET,   "",                   false, false, get_instance,
+	  M(get_api_requests, instance_info_count), 0 },
+	{ HTTP_GET,   "version",            false, false, get_version,
+	  M(get_api_requests, vmm_version_count), 0 },
+	{ HTTP_GET,   "machine-config",     false, false, get_machine_config,
+	  M(get_api_requests, machine_cfg_count), 0 },
+	{ HTTP_GET,   "vm/config",          false, false, get_vm_config, 0, 0 },
+	{ HTTP_PUT,   "machine-config",     false, true,  put_machine, PUT_M(machine_cfg) },
+	{ HTTP_PATCH, "machine-config",     false, true,  patch_machine, PATCH_M(machine_cfg) },
+	{ HTTP_PUT,   "boot-source",        false, true,  put_boot_source, PUT_M(boot_source) },
+	{ HTTP_PUT,   "drives",             true,  true,  put_drive, PUT_M(drive) },
+	{ HTTP_PATCH, "drives",             true,  true,  patch_drive, PATCH_M(drive) },
+	{ HTTP_PUT,   "network-interfaces", true,  true,  put_net, PUT_M(network) },
+	{ HTTP_PATCH, "network-interfaces", true,  true,  patch_net, PATCH_M(network) },
+	{ HTTP_PUT,   "logger",             false, true,  put_logger, PUT_M(logger) },
+	{ HTTP_PUT,   "metrics",            false, true,  put_metrics, PUT_M(metrics) },
+	{ HTTP_PUT,   "entropy",            false, true,  put_entropy, 0, 0 },
+	{ HTTP_PUT,   "actions",            false, true,  put_actions, PUT_M(actions) },
+	{ HTTP_PATCH, "vm",                 false, true,  patch_vm, 0, 0 },
 };
 
 /* The route for @path ("/drives/rootfs"): *@id points at "rootfs" in @buf. */
@@ -436,6 +458,16 @@ static const struct route *find_route(enum http_method method, const char *path,
 static const char *method_name(enum http_method m)
 {
 	return http_method_str(m);
+}
+
+static void count_request(struct vmm *vmm, const struct route *rt, bool good)
+{
+	size_t off = good ? rt->count : rt->fails;
+
+	if (!good && rt->count)
+		metric_inc((struct metric *)((char *)&vmm->metrics + rt->count));
+	if (off)
+		metric_inc((struct metric *)((char *)&vmm->metrics + off));
 }
 
 static void dispatch(struct vmm *vmm, const struct http_request *req, struct reply *r)
@@ -482,6 +514,7 @@ static void dispatch(struct vmm *vmm, const struct http_request *req, struct rep
 	rt->fn(vmm, id, body, r);
 	pthread_mutex_unlock(&vmm->lock);
 	json_decref(body);
+	count_request(vmm, rt, r->status < 300);
 }
 
 int api_handle(struct vmm *vmm, const struct http_request *req, char **body)
@@ -641,15 +674,28 @@ static int api_listen(const char *path)
 	return fd;
 }
 
+/*
+ * The thread starts with every asynchronous signal blocked: SIGTERM and
+ * the rest are the main thread's (on its signalfd), and the API thread
+ * exists before the main thread blocks them.  The faults stay open, and
+ * SIGSYS for the filter's report.
+ */
 static int api_thread_create(struct api_server *srv)
 {
+	sigset_t all, old;
 	pthread_attr_t attr;
 	int ret = pthread_attr_init(&attr);
 
+	sigfillset(&all);
+	for (int sig = 0, *s = (int[]){ SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, 0 };
+	     (sig = *s); s++)
+		sigdelset(&all, sig);
 	if (!ret)
 		ret = pthread_attr_setstacksize(&attr, API_THREAD_STACK);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	if (!ret)
 		ret = pthread_create(&srv->thread, &attr, api_thread, srv);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	return -ret;
 }
@@ -659,6 +705,11 @@ int api_server_start(struct api_server *srv, struct vmm *vmm, bool seccomp)
 	int ret;
 
 	memset(srv, 0, sizeof(*srv));
+	/*
+	 * jansson seeds its hash tables from /dev/urandom on first use: here,
+	 * before the API thread's filter (which opens nothing to read) exists.
+	 */
+	json_object_seed(0);
 	srv->vmm = vmm;
 	srv->filtered = seccomp;
 	srv->listen_fd = api_listen(vmm->opts.api_sock);

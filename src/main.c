@@ -68,7 +68,12 @@ static __attribute__((noreturn)) void finish(int status)
 
 static void vm_now_running(struct vm *vm, void *opaque)
 {
-	vmm_started(opaque, &vm->cmds);
+	struct vmm *vmm = opaque;
+
+	/* Firecracker writes metrics every 60 s while the VM runs, from this loop. */
+	if (vmm->opts.metrics.set && metrics_start_timer(&vmm->metrics, &vm->loop, vm))
+		pr_warn("metrics: cannot start the 60 s timer");
+	vmm_started(vmm, &vm->cmds, vm);
 }
 
 /*
@@ -110,6 +115,11 @@ static int vmm_run(struct vmm *vmm, struct api_server *api, bool boot_now, u64 s
 		}
 		vmm_stopped(vmm);
 		api_server_stop(api);
+		/* The last line, as Firecracker writes at exit. */
+		if (vmm->opts.metrics.set) {
+			metrics_flush(&vmm->metrics, vm);
+			metrics_close(&vmm->metrics);
+		}
 		vm_destroy(vm);
 		return status;
 	}
@@ -136,6 +146,23 @@ static char *read_config_file(const char *path)
 	fclose(f);
 	buf[len] = '\0';
 	return buf;
+}
+
+/*
+ * Firecracker's log lines from the start (its flags or config file may
+ * name a file), and its metrics when a path is given.
+ */
+static int fc_logs_and_metrics(struct vmm *vmm)
+{
+	char err[512];
+
+	if (vmm_set_logger(vmm, &vmm->opts.log, err, sizeof(err)) ||
+	    (vmm->opts.metrics.set && vmm_set_metrics(vmm, vmm->opts.metrics.path, err,
+						       sizeof(err)))) {
+		pr_err("%s", err);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Firecracker's command line: exit statuses 152 and 153 are its own. */
@@ -171,11 +198,14 @@ static int fc_main(int argc, char **argv, u64 start)
 		}
 		free(text);
 	}
+	if (fc_logs_and_metrics(vmm))
+		return boot_now ? FC_EXIT_BAD_CONFIG : FC_EXIT_BAD_ARGS;
 	signal(SIGPIPE, SIG_IGN);
 	if (sandbox_prepare(NULL))
 		return EXIT_VMM_ERROR;
 	if (vmm->opts.api_sock[0] && api_server_start(&api, vmm, !cli.no_seccomp))
 		return EXIT_VMM_ERROR;
+	vmm_record_startup(vmm, start);
 	return vmm_run(vmm, &api, boot_now, start);
 }
 

@@ -72,6 +72,8 @@ static const int main_syscalls[] = {
 	 */
 	SCMP_SYS(openat), SCMP_SYS(flock), SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_register),
 	SCMP_SYS(eventfd2), SCMP_SYS(timerfd_settime),
+	/* At the end: the API server's socket file is removed (api_server_stop()). */
+	SCMP_SYS(unlinkat),
 };
 /*
  * The UART's interrupt from console input; the terminal mode on the way
@@ -132,10 +134,11 @@ static const unsigned long vnc_ioctls[] = { };
 /*
  * The API server (src/api.c): clients on its socket, and the checks of
  * the files and taps a request names (stat, access, a tap's index).
- * Opening is limited to write-only (the log and metrics files), below.
+ * Opening is limited to writing (the log and metrics files), below.
  */
 static const int api_syscalls[] = {
-	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(accept4), SCMP_SYS(close),
+	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_ctl), SCMP_SYS(accept4),
+	SCMP_SYS(close),
 	SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(statx),
 };
 static const unsigned long api_ioctls[] = { SIOCGIFINDEX };
@@ -189,6 +192,10 @@ static int sandbox_add_rules(scmp_filter_ctx ctx, const struct sandbox_rules *r,
 	if (!ret && r == &sandbox_rules[SANDBOX_API])
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
 				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY));
+	/* A FIFO is opened read-write, so that it opens with no reader yet (log.c). */
+	if (!ret && r == &sandbox_rules[SANDBOX_API])
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDWR));
 	/* malloc maps and protects memory; none of it may become code. */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,

@@ -575,15 +575,17 @@ int vm_run(struct vm *vm)
 		ret = vcpus_start(vm);
 	if (!ret && !vm->io_started)
 		ret = vm_start_io(vm);
+	if (!ret) {
+		vm->state = VM_STATE_RUNNING;
+		/* Before the filter: whoever waits may add a timer to the loop (metrics). */
+		if (vm->running)
+			vm->running(vm, vm->running_opaque);
+	}
 	/* Last: threads inherit the filter of the thread that creates them. */
 	if (!ret)
 		ret = sandbox_enter(SANDBOX_MAIN, !vm->cfg->no_seccomp);
-	if (!ret) {
-		vm->state = VM_STATE_RUNNING;
-		if (vm->running)
-			vm->running(vm, vm->running_opaque);
+	if (!ret)
 		ret = event_loop_run(&vm->loop);
-	}
 	if (ret)
 		vm_request_stop(vm, VM_STOP_ERROR);
 

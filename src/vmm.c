@@ -6,7 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <errno.h>
+
+#include "boot_timer.h"
 #include "log.h"
 #include "vmm.h"
 
@@ -34,6 +38,7 @@ struct vmm *vmm_alloc(void)
 	pthread_mutex_init(&vmm->lock, NULL);
 	pthread_cond_init(&vmm->cond, NULL);
 	vmm_opts_init(&vmm->opts);
+	metrics_init(&vmm->metrics);
 	vm_config_init(vmm->cfg);
 	vmm->cfg->mem_size = 128 * SZ_1M;   /* Firecracker's default */
 	vm_config_init(vmm->boot_cfg);
@@ -58,18 +63,20 @@ const struct vm_config *vmm_wait_start(struct vmm *vmm)
 	return vmm->boot_cfg;
 }
 
-static void vmm_set_phase(struct vmm *vmm, enum vmm_phase phase, struct vm_cmd_queue *cmds)
+static void vmm_set_phase(struct vmm *vmm, enum vmm_phase phase, struct vm_cmd_queue *cmds,
+			  struct vm *vm)
 {
 	pthread_mutex_lock(&vmm->lock);
 	vmm->phase = phase;
 	vmm->cmds = cmds;
+	vmm->vm = vm;
 	pthread_cond_broadcast(&vmm->cond);
 	pthread_mutex_unlock(&vmm->lock);
 }
 
-void vmm_started(struct vmm *vmm, struct vm_cmd_queue *cmds)
+void vmm_started(struct vmm *vmm, struct vm_cmd_queue *cmds, struct vm *vm)
 {
-	vmm_set_phase(vmm, VMM_RUNNING, cmds);
+	vmm_set_phase(vmm, VMM_RUNNING, cmds, vm);
 }
 
 void vmm_start_failed(struct vmm *vmm, const char *why)
@@ -77,10 +84,58 @@ void vmm_start_failed(struct vmm *vmm, const char *why)
 	pthread_mutex_lock(&vmm->lock);
 	snprintf(vmm->start_error, sizeof(vmm->start_error), "%s", why);
 	pthread_mutex_unlock(&vmm->lock);
-	vmm_set_phase(vmm, VMM_NOT_STARTED, NULL);
+	vmm_set_phase(vmm, VMM_NOT_STARTED, NULL, NULL);
 }
 
 void vmm_stopped(struct vmm *vmm)
 {
-	vmm_set_phase(vmm, VMM_STOPPED, NULL);
+	vmm_set_phase(vmm, VMM_STOPPED, NULL, NULL);
+}
+
+int vmm_set_logger(struct vmm *vmm, const struct log_opts *log, char *err, size_t size)
+{
+	struct log_config lc = { .firecracker = true, .show_level = log->show_level,
+				 .show_log_origin = log->show_origin };
+	int ret;
+
+	snprintf(lc.id, sizeof(lc.id), "%s", vmm->opts.id);
+	if (log_level_parse(log->level, &lc.level)) {
+		snprintf(err, size, "logger: unknown level '%s'", log->level);
+		return -EINVAL;
+	}
+	ret = log_open(&lc, log->path[0] ? log->path : NULL);
+	if (ret)
+		snprintf(err, size, "logger: log_path '%s': %s", log->path, strerror(-ret));
+	return ret;
+}
+
+int vmm_set_metrics(struct vmm *vmm, const char *path, char *err, size_t size)
+{
+	int ret = metrics_open(&vmm->metrics, path);
+
+	if (ret == -EBUSY)
+		snprintf(err, size, "Reinitialization of metrics not allowed.");
+	else if (ret)
+		snprintf(err, size, "metrics: metrics_path '%s': %s", path, strerror(-ret));
+	return ret;
+}
+
+static u64 now_us(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000;
+}
+
+void vmm_record_startup(struct vmm *vmm, u64 start_ns)
+{
+	const struct vmm_opts *o = &vmm->opts;
+	u64 wall = o->start_time_us ? now_us(CLOCK_MONOTONIC) - o->start_time_us :
+				       (boot_clock_ns() - start_ns) / 1000;
+	u64 cpu = now_us(CLOCK_PROCESS_CPUTIME_ID) + o->parent_cpu_time_us -
+		  (o->start_time_cpu_us ? o->start_time_cpu_us : 0);
+
+	metric_store(&vmm->metrics.api_server.process_startup_time_us, wall);
+	metric_store(&vmm->metrics.api_server.process_startup_time_cpu_us, cpu);
 }

@@ -660,6 +660,140 @@ pause_case() {
 }
 pause_case
 
+# --- Firecracker's API ----------------------------------------------------------
+
+# The getting-started sequence of Firecracker's docs, spoken over the socket
+# with a plain HTTP client (tests/lab/api-call.c): the guest must see what
+# the API set, every refusal gets its 400 and fault message, pause stops the
+# guest's clock-driven output and resume restarts it, FlushMetrics writes a
+# JSON line.
+API_CALL=$(dirname "$0")/api-call
+# api NAME EXPECTED_STATUS METHOD PATH [BODY]: one call, checked.
+api() {
+	aname=$1 want=$2; shift 2
+	got=$("$API_CALL" "$tmp/api.sock" "$@" 2>&1)
+	code=$(echo "$got" | head -n 1)
+	echo "$* -> $got" >> "$tmp/api.calls"
+	if [ "$code" != "$want" ]; then
+		api_why="$api_why; $aname: got '$got', want $want"
+	elif [ "$want" = 400 ] && ! echo "$got" | grep -q '"fault_message"'; then
+		api_why="$api_why; $aname: a 400 without fault_message"
+	fi
+}
+api_case() {
+	api_why=
+	: > "$tmp/api.calls"
+	dd if=/dev/zero of="$tmp/api.img" bs=1M count=4 2>/dev/null
+	: > "$tmp/metrics.json"
+	printf '%s\n' '[ -b /dev/vda ] && echo "API-VDA=yes"' \
+		'echo "API-CPUS=$(grep -c ^processor /proc/cpuinfo)"' \
+		'echo "API-MEM=$(awk "/^MemTotal:/ {print \$2}" /proc/meminfo)"' \
+		'i=0; while true; do i=$((i+1)); echo "TICK $i"; sleep 0.2; done' > "$tmp/api.in"
+	"$ARKVM" --api-sock "$tmp/api.sock" --id lab-api-1 < "$tmp/api.in" \
+		> "$tmp/api.out" 2> "$tmp/api.err" &
+	pid=$!
+	n=0; until [ -S "$tmp/api.sock" ] || [ $n -ge 50 ]; do sleep 0.1; n=$((n + 1)); done
+	[ -S "$tmp/api.sock" ] || api_why="no API socket"
+	mode=$(stat -c %a "$tmp/api.sock" 2>/dev/null)
+	[ "$mode" = 600 ] || api_why="$api_why; socket mode $mode, not 600"
+	api get-instance 200 GET /
+	grep -q '"state":"Not started"' "$tmp/api.calls" || api_why="$api_why; not 'Not started'"
+	# Every refusal before the start.
+	api bad-json 400 PUT /machine-config '{"vcpu_count": 2,'
+	api wrong-type 400 PUT /machine-config '{"vcpu_count": "2", "mem_size_mib": 192}'
+	api unknown-field 400 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 192, "cpus": 2}'
+	api id-mismatch 400 PUT /drives/rootfs "{\"drive_id\": \"other\", \"path_on_host\": \"$tmp/api.img\", \"is_root_device\": false}"
+	api unknown-path 400 GET /snapshots
+	api unknown-method 400 DELETE /machine-config
+	api pause-before-start 400 PATCH /vm '{"state": "Paused"}'
+	api missing-kernel 400 PUT /boot-source '{"kernel_image_path": "/nonexistent/Image"}'
+	api missing-drive 400 PUT /drives/data '{"drive_id": "data", "path_on_host": "/nonexistent/d.img", "is_root_device": false}'
+	api missing-tap 400 PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "arkvmnotap0"}'
+	api ctrl-alt-del 400 PUT /actions '{"action_type": "SendCtrlAltDel"}'
+	api start-unconfigured 400 PUT /actions '{"action_type": "InstanceStart"}'
+	# The configuration.
+	api metrics 204 PUT /metrics "{\"metrics_path\": \"$tmp/metrics.json\"}"
+	api boot-source 204 PUT /boot-source "{\"kernel_image_path\": \"$KERNEL\", \"initrd_path\": \"$INITRD\", \"boot_args\": \"quiet arkvm.test=shell\"}"
+	api drive 204 PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$tmp/api.img\", \"is_root_device\": false, \"is_read_only\": true}"
+	api machine-config 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 192}'
+	api get-machine-config 200 GET /machine-config
+	api start 204 PUT /actions '{"action_type": "InstanceStart"}'
+	wait_for "$tmp/api.out" 'TICK 5' "$BOOT_TIMEOUT" || api_why="$api_why; the guest never ticked"
+	api second-start 400 PUT /actions '{"action_type": "InstanceStart"}'
+	api config-after-start 400 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
+	api vm-config 200 GET /vm/config
+	grep -q '"drive_id":"data"' "$tmp/api.calls" || api_why="$api_why; GET /vm/config has no drive"
+	cpus=$(sed -n 's/^API-CPUS=//p' "$tmp/api.out" | tr -d '\r') mem=$(sed -n 's/^API-MEM=//p' "$tmp/api.out" | tr -d '\r')
+	[ "$cpus" = 2 ] || api_why="$api_why; the guest saw '$cpus' CPUs, not 2"
+	[ "${mem:-0}" -le $((192 * 1024)) ] && [ "${mem:-0}" -ge $((192 * 1024 - 192 * 128 - 40 * 1024)) ] ||
+		api_why="$api_why; the guest saw MemTotal '$mem' kB for 192 MiB"
+	grep -q '^API-VDA=yes' "$tmp/api.out" || api_why="$api_why; the guest has no /dev/vda"
+	# Pause: the guest's clock-driven output stops; resume: it goes on.
+	api pause 204 PATCH /vm '{"state": "Paused"}'
+	api get-paused 200 GET /
+	grep -q '"state":"Paused"' "$tmp/api.calls" || api_why="$api_why; GET / did not say Paused"
+	sleep 1
+	out1=$(wc -c < "$tmp/api.out"); sleep 2; out2=$(wc -c < "$tmp/api.out")
+	[ "$out1" = "$out2" ] || api_why="$api_why; the console went on while paused ($out1 -> $out2)"
+	api resume 204 PATCH /vm '{"state": "Resumed"}'
+	last=$(sed -n 's/^TICK \([0-9]*\).*/\1/p' "$tmp/api.out" | tail -n 1)
+	wait_for "$tmp/api.out" "TICK $((last + 3))" 20 || api_why="$api_why; no ticks after resume"
+	api flush-metrics 204 PUT /actions '{"action_type": "FlushMetrics"}'
+	grep -q '"utc_timestamp_ms"' "$tmp/metrics.json" && grep -q '"put_api_requests"' "$tmp/metrics.json" ||
+		api_why="$api_why; FlushMetrics wrote no JSON line"
+	kill -TERM $pid; wait $pid; rc=$?
+	[ $rc -eq 143 ] || api_why="$api_why; exit $rc after SIGTERM, expected 143"
+	[ -e "$tmp/api.sock" ] && api_why="$api_why; the socket was left behind"
+	if [ -z "$api_why" ]; then
+		pass api-getting-started-pause-metrics-and-400s
+	else
+		fail api-getting-started-pause-metrics-and-400s "${api_why#; }"
+		cat "$tmp/api.calls"; tail -n 20 "$tmp/api.err"
+	fi
+	rm -f "$tmp/api.img"
+}
+if [ -x "$API_CALL" ]; then
+	api_case
+else
+	info "no $API_CALL: the API case is skipped"
+fi
+
+# Firecracker's --no-api --config-file with the example config of configs/:
+# its placeholder paths rewritten to the lab's kernel and guest.
+CONFIG_EXAMPLE=$(dirname "$0")/vm-minimal.json
+if [ -f "$CONFIG_EXAMPLE" ]; then
+	sed -e "s|/var/lib/arkvm/Image|$KERNEL|" -e "s|/var/lib/arkvm/initrd.cpio|$INITRD|" \
+		-e 's|"boot_args": "[^"]*"|"boot_args": "quiet arkvm.test=report"|' \
+		"$CONFIG_EXAMPLE" > "$tmp/vm-minimal.json"
+	ln -sf "$ARKVM" "$tmp/firecracker"
+	timeout "$BOOT_TIMEOUT" "$tmp/firecracker" --no-api --config-file "$tmp/vm-minimal.json" \
+		< /dev/null > "$tmp/cfgfile.out" 2> "$tmp/cfgfile.err"
+	rc=$?
+	tr -d '\r' < "$tmp/cfgfile.out" > "$tmp/cfgfile.log"
+	if [ $rc -eq 0 ] && grep -q "^ARKVM-REPORT cpus=1 .*initrd=$marker" "$tmp/cfgfile.log"; then
+		pass config-file-no-api-boots
+	else
+		fail config-file-no-api-boots "exit $rc; $(grep ARKVM-REPORT "$tmp/cfgfile.log")"
+		tail -n 5 "$tmp/cfgfile.err"
+	fi
+	# A config file that is not JSON: one line and Firecracker's 152; bad flags: 153.
+	echo '{"boot-source": ' > "$tmp/bad.json"
+	"$ARKVM" --no-api --config-file "$tmp/bad.json" > /dev/null 2> "$tmp/badcfg.err"; rc=$?
+	if [ $rc -eq 152 ] && [ "$(wc -l < "$tmp/badcfg.err")" -eq 1 ]; then
+		pass config-file-bad-json-exit-152
+	else
+		fail config-file-bad-json-exit-152 "exit $rc: $(cat "$tmp/badcfg.err")"
+	fi
+	"$ARKVM" --no-api > /dev/null 2> "$tmp/badargs.err"; rc=$?
+	if [ $rc -eq 153 ] && [ "$(wc -l < "$tmp/badargs.err")" -eq 1 ]; then
+		pass firecracker-flags-bad-exit-153
+	else
+		fail firecracker-flags-bad-exit-153 "exit $rc: $(cat "$tmp/badargs.err")"
+	fi
+else
+	info "no $CONFIG_EXAMPLE: the config-file case is skipped"
+fi
+
 # --- transparent huge pages ------------------------------------------------------
 
 # smaps_inside SMAPS FIELD LO HI: FIELD (kB) summed over the mappings that

@@ -17,6 +17,7 @@
 #include "api.h"
 #include "fc_cli.h"
 #include "fc_config.h"
+#include "sandbox.h"
 #include "test.h"
 #include "vm_state.h"
 #include "vmm.h"
@@ -123,6 +124,8 @@ static void test_paths_and_methods(void)
 	EXPECT(call(vmm, HTTP_PUT, "/actions", "{\"action_type\":\"SendCtrlAltDel\"}"), 400,
 	       "not supported on aarch64");
 	EXPECT(call(vmm, HTTP_PUT, "/actions", "{\"action_type\":\"Reboot\"}"), 400, "Reboot");
+	EXPECT(call(vmm, HTTP_PUT, "/actions", "{\"action_type\":\"FlushMetrics\"}"), 400,
+	       "not supported before starting");
 	EXPECT(call(vmm, HTTP_PATCH, "/vm", "{\"state\":\"Paused\"}"), 400,
 	       "not supported before starting");
 	EXPECT(call(vmm, HTTP_PATCH, "/drives/rootfs", "{\"drive_id\":\"rootfs\"}"), 400,
@@ -197,7 +200,7 @@ static void *fake_main_thread(void *arg)
 	snprintf(f->cmdline, sizeof(f->cmdline), "%s", cfg->cmdline);
 	f->nr_cpus = cfg->nr_cpus;
 	f->state = VM_STATE_RUNNING;
-	vmm_started(f->vmm, &f->q);
+	vmm_started(f->vmm, &f->q, NULL);
 	event_loop_run(&f->loop);
 	return NULL;
 }
@@ -280,7 +283,9 @@ static void test_socket_server(void)
 	snprintf(vmm->opts.api_sock, sizeof(vmm->opts.api_sock), "/tmp/arkvm-api-%d.sock", getpid());
 	vmm->opts.max_payload = 256;
 	unlink(vmm->opts.api_sock);
-	CHECK_EQ(api_server_start(&srv, vmm, false), 0);
+	/* Under its own seccomp filter: a forbidden syscall would end the run. */
+	CHECK(!sandbox_prepare(NULL));
+	CHECK_EQ(api_server_start(&srv, vmm, true), 0);
 	CHECK_EQ(stat(vmm->opts.api_sock, &st), 0);
 	CHECK_EQ(st.st_mode & 0777, 0600);
 	/* Two requests in one write: two answers, in order. */
@@ -294,6 +299,30 @@ static void test_socket_server(void)
 	pthread_mutex_lock(&vmm->lock);
 	CHECK_EQ(vmm->cfg->nr_cpus, 2);
 	pthread_mutex_unlock(&vmm->lock);
+	/* The metrics and log files open under the filter, once each. */
+	{
+		char body[256], path[128], line[512] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/tmp/arkvm-api-%d.metrics", getpid());
+		snprintf(body, sizeof(body),
+			 "PUT /metrics HTTP/1.1\r\nContent-Length: %zu\r\n\r\n"
+			 "{\"metrics_path\":\"%s\"}", strlen(path) + 19, path);
+		CHECK_EQ(sock_roundtrip(vmm->opts.api_sock, body, resp, sizeof(resp)), 0);
+		if (!strstr(resp, "HTTP/1.1 204"))
+			fprintf(stderr, "  %s\n", resp);
+		CHECK(strstr(resp, "HTTP/1.1 204"));
+		CHECK_EQ(sock_roundtrip(vmm->opts.api_sock, body, resp, sizeof(resp)), 0);
+		CHECK(strstr(resp, "Reinitialization of metrics not allowed"));
+		CHECK_EQ(metrics_flush(&vmm->metrics, NULL), 1);
+		f = fopen(path, "r");
+		CHECK(f);
+		CHECK(fgets(line, sizeof(line), f));
+		fclose(f);
+		unlink(path);
+		CHECK(strstr(line, "\"utc_timestamp_ms\""));
+		metrics_close(&vmm->metrics);
+	}
 	/* Over the size limit: 400 with Firecracker's message. */
 	memset(big, ' ', sizeof(big));
 	snprintf(big, sizeof(big), "PUT /machine-config HTTP/1.1\r\nContent-Length: 300\r\n\r\n{");

@@ -100,7 +100,8 @@ static int open_for_reading(void)
 
 static int open_for_writing(void)
 {
-	return open("/dev/null", O_WRONLY | O_APPEND | O_NONBLOCK) >= 0 ? 0 : 1;
+	return open("/dev/null", O_WRONLY | O_APPEND | O_NONBLOCK) >= 0 &&
+	       open("/dev/null", O_RDWR | O_APPEND | O_NONBLOCK) >= 0 ? 0 : 1;
 }
 
 /*
