@@ -683,12 +683,15 @@ api() {
 api_case() {
 	api_why=
 	: > "$tmp/api.calls"
-	dd if=/dev/zero of="$tmp/api.img" bs=1M count=4 2>/dev/null
+	# Two images that say which they are: PATCH /drives swaps one for the other.
+	for w in first second; do
+		{ echo "DISK-$w"; head -c 4194304 /dev/zero; } | head -c 4194304 > "$tmp/api-$w.img"
+	done
 	: > "$tmp/metrics.json"
 	printf '%s\n' '[ -b /dev/vda ] && echo "API-VDA=yes"' \
 		'echo "API-CPUS=$(grep -c ^processor /proc/cpuinfo)"' \
 		'echo "API-MEM=$(awk "/^MemTotal:/ {print \$2}" /proc/meminfo)"' \
-		'i=0; while true; do i=$((i+1)); echo "TICK $i"; sleep 0.2; done' > "$tmp/api.in"
+		'i=0; while true; do i=$((i+1)); echo "TICK $i"; dd if=/dev/vda bs=512 count=1 iflag=direct 2>/dev/null | head -n 1; sleep 0.2; done' > "$tmp/api.in"
 	"$ARKVM" --api-sock "$tmp/api.sock" --id lab-api-1 < "$tmp/api.in" \
 		> "$tmp/api.out" 2> "$tmp/api.err" &
 	pid=$!
@@ -702,7 +705,7 @@ api_case() {
 	api bad-json 400 PUT /machine-config '{"vcpu_count": 2,'
 	api wrong-type 400 PUT /machine-config '{"vcpu_count": "2", "mem_size_mib": 192}'
 	api unknown-field 400 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 192, "cpus": 2}'
-	api id-mismatch 400 PUT /drives/rootfs "{\"drive_id\": \"other\", \"path_on_host\": \"$tmp/api.img\", \"is_root_device\": false}"
+	api id-mismatch 400 PUT /drives/rootfs "{\"drive_id\": \"other\", \"path_on_host\": \"$tmp/api-first.img\", \"is_root_device\": false}"
 	api unknown-path 400 GET /snapshots
 	api unknown-method 400 DELETE /machine-config
 	api pause-before-start 400 PATCH /vm '{"state": "Paused"}'
@@ -714,7 +717,7 @@ api_case() {
 	# The configuration.
 	api metrics 204 PUT /metrics "{\"metrics_path\": \"$tmp/metrics.json\"}"
 	api boot-source 204 PUT /boot-source "{\"kernel_image_path\": \"$KERNEL\", \"initrd_path\": \"$INITRD\", \"boot_args\": \"quiet arkvm.test=shell\"}"
-	api drive 204 PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$tmp/api.img\", \"is_root_device\": false, \"is_read_only\": true}"
+	api drive 204 PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$tmp/api-first.img\", \"is_root_device\": false, \"is_read_only\": true}"
 	api machine-config 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 192}'
 	api get-machine-config 200 GET /machine-config
 	api start 204 PUT /actions '{"action_type": "InstanceStart"}'
@@ -738,6 +741,12 @@ api_case() {
 	api resume 204 PATCH /vm '{"state": "Resumed"}'
 	last=$(sed -n 's/^TICK \([0-9]*\).*/\1/p' "$tmp/api.out" | tail -n 1)
 	wait_for "$tmp/api.out" "TICK $((last + 3))" 20 || api_why="$api_why; no ticks after resume"
+	# After start: the drive's file is swapped, and a rate limiter set, by PATCH.
+	grep -q '^DISK-first' "$tmp/api.out" || api_why="$api_why; the guest did not read the first image"
+	api patch-drive 204 PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$tmp/api-second.img\", \"rate_limiter\": {\"ops\": {\"size\": 100, \"refill_time\": 100}}}"
+	api patch-missing 400 PATCH /drives/data '{"drive_id": "data", "path_on_host": "/nonexistent/x.img"}'
+	api patch-unknown 400 PATCH /drives/nosuch '{"drive_id": "nosuch"}'
+	wait_for "$tmp/api.out" '^DISK-second' 20 || api_why="$api_why; the guest never read the swapped image"
 	api flush-metrics 204 PUT /actions '{"action_type": "FlushMetrics"}'
 	grep -q '"utc_timestamp_ms"' "$tmp/metrics.json" && grep -q '"put_api_requests"' "$tmp/metrics.json" ||
 		api_why="$api_why; FlushMetrics wrote no JSON line"
@@ -750,10 +759,43 @@ api_case() {
 		fail api-getting-started-pause-metrics-and-400s "${api_why#; }"
 		cat "$tmp/api.calls"; tail -n 20 "$tmp/api.err"
 	fi
-	rm -f "$tmp/api.img"
+	rm -f "$tmp/api-first.img" "$tmp/api-second.img"
+}
+
+# arkvm's own flags with --api-sock: the VM boots at once, and the API
+# pauses and resumes it.
+run_api_case() {
+	api_why=
+	: > "$tmp/api.calls"
+	printf '%s\n' 'i=0; while true; do i=$((i+1)); echo "TICK $i"; sleep 0.2; done' > "$tmp/api.in"
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=shell" \
+		--cpus 2 --api-sock "$tmp/api.sock" < "$tmp/api.in" > "$tmp/api.out" 2> "$tmp/api.err" &
+	pid=$!
+	wait_for "$tmp/api.out" 'TICK 3' "$BOOT_TIMEOUT" || api_why="the guest never ticked"
+	api get-running 200 GET /
+	grep -q '"state":"Running"' "$tmp/api.calls" || api_why="$api_why; GET / did not say Running"
+	api vm-config 200 GET /vm/config
+	grep -q '"vcpu_count":2' "$tmp/api.calls" || api_why="$api_why; GET /vm/config lost --cpus 2"
+	api boot-after-start 400 PUT /boot-source "{\"kernel_image_path\": \"$KERNEL\"}"
+	api pause 204 PATCH /vm '{"state": "Paused"}'
+	sleep 1
+	out1=$(wc -c < "$tmp/api.out"); sleep 2; out2=$(wc -c < "$tmp/api.out")
+	[ "$out1" = "$out2" ] || api_why="$api_why; the console went on while paused"
+	api resume 204 PATCH /vm '{"state": "Resumed"}'
+	last=$(sed -n 's/^TICK \([0-9]*\).*/\1/p' "$tmp/api.out" | tail -n 1)
+	wait_for "$tmp/api.out" "TICK $((last + 3))" 20 || api_why="$api_why; no ticks after resume"
+	kill -TERM $pid; wait $pid; rc=$?
+	[ $rc -eq 143 ] || api_why="$api_why; exit $rc after SIGTERM, expected 143"
+	if [ -z "$api_why" ]; then
+		pass run-with-api-sock-pauses-and-resumes
+	else
+		fail run-with-api-sock-pauses-and-resumes "${api_why#; }"
+		cat "$tmp/api.calls"; tail -n 20 "$tmp/api.err"
+	fi
 }
 if [ -x "$API_CALL" ]; then
 	api_case
+	run_api_case
 else
 	info "no $API_CALL: the API case is skipped"
 fi
