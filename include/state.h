@@ -42,6 +42,13 @@ u8 state_get_u8(struct state_reader *r);
 u16 state_get_u16(struct state_reader *r);
 u32 state_get_u32(struct state_reader *r);
 u64 state_get_u64(struct state_reader *r);
+/* A string as its length (u16) and bytes, without the NUL. */
+void state_put_str(struct state_writer *w, const char *s);
+/*
+ * Reads a string into @dst of @size bytes, NUL-terminated; a string that
+ * does not fit, or holds a NUL, is an error (and @dst is "").
+ */
+void state_get_str(struct state_reader *r, char *dst, size_t size);
 /* Records a failed check of a value read (first error wins); returns r->err. */
 int state_check(struct state_reader *r, bool ok);
 

@@ -183,6 +183,16 @@ int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
  */
 void vm_config_complete(struct vm_config *cfg);
 
+/*
+ * What a snapshot keeps of the config: enough to rebuild the same
+ * machine and devices.  vm_config_restore() checks every length and
+ * count; the caller validates the result as for any other front end.
+ */
+struct state_writer;
+struct state_reader;
+void vm_config_save(const struct vm_config *cfg, struct state_writer *w);
+int vm_config_restore(struct vm_config *cfg, struct state_reader *r);
+
 /* An id as the API accepts it: 1-64 of [A-Za-z0-9_-]. */
 bool vm_config_id_ok(const char *id);
 

@@ -146,6 +146,32 @@ void state_end(struct state_writer *w, size_t mark)
 	memcpy(w->data + mark, &len, sizeof(len));
 }
 
+void state_put_str(struct state_writer *w, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len > UINT16_MAX) {
+		if (!w->err)
+			w->err = -ENAMETOOLONG;
+		return;
+	}
+	state_put_u16(w, (u16)len);
+	state_put(w, s, len);
+}
+
+void state_get_str(struct state_reader *r, char *dst, size_t size)
+{
+	size_t len = state_get_u16(r);
+
+	dst[0] = '\0';
+	if (state_check(r, len < size && len <= r->len - r->off))
+		return;
+	state_get(r, dst, len);
+	dst[len] = '\0';
+	if (state_check(r, strlen(dst) == len))
+		dst[0] = '\0';
+}
+
 int state_enter(struct state_reader *r, u32 tag, struct state_reader *section)
 {
 	u32 got = state_get_u32(r), len = state_get_u32(r);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rate_limiter.h"
+#include "state.h"
 #include "vm_config.h"
 
 /*
@@ -306,4 +307,127 @@ void vm_config_complete(struct vm_config *cfg)
 	if (wants_hvc_arg(cfg))
 		snprintf(cfg->cmdline + len, sizeof(cfg->cmdline) - len, "%s%s", len ? " " : "",
 			 hvc_arg);
+}
+
+static void save_bucket(struct state_writer *w, const struct token_bucket_config *tb)
+{
+	state_put_u64(w, tb->size);
+	state_put_u64(w, tb->one_time_burst);
+	state_put_u64(w, tb->refill_time_ms);
+}
+
+static void save_limiter(struct state_writer *w, const struct rate_limiter_config *rl)
+{
+	save_bucket(w, &rl->bandwidth);
+	save_bucket(w, &rl->ops);
+}
+
+static void restore_bucket(struct state_reader *r, struct token_bucket_config *tb)
+{
+	tb->size = state_get_u64(r);
+	tb->one_time_burst = state_get_u64(r);
+	tb->refill_time_ms = state_get_u64(r);
+}
+
+static void restore_limiter(struct state_reader *r, struct rate_limiter_config *rl)
+{
+	restore_bucket(r, &rl->bandwidth);
+	restore_bucket(r, &rl->ops);
+}
+
+void vm_config_save(const struct vm_config *cfg, struct state_writer *w)
+{
+	state_put_str(w, cfg->kernel);
+	state_put_str(w, cfg->initrd);
+	state_put_str(w, cfg->cmdline);
+	state_put_u32(w, cfg->nr_cpus);
+	state_put_u64(w, cfg->mem_size);
+	state_put_u8(w, cfg->hugepages);
+	state_put_u8(w, cfg->track_dirty_pages);
+	state_put_u8(w, (u8)cfg->console);
+	state_put_u8(w, cfg->boot_timer);
+	save_limiter(w, &cfg->rng_rl);
+	state_put_u32(w, cfg->nr_disks);
+	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
+		const struct disk_config *d = &cfg->disks[i];
+
+		state_put_str(w, d->id);
+		state_put_str(w, d->path);
+		state_put_str(w, d->serial);
+		state_put_str(w, d->partuuid);
+		state_put_u8(w, d->readonly);
+		state_put_u8(w, d->root);
+		state_put_u8(w, (u8)d->cache);
+		save_limiter(w, &d->rl);
+	}
+	state_put_u32(w, cfg->nr_nets);
+	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
+		const struct net_config *n = &cfg->nets[i];
+
+		state_put_str(w, n->id);
+		state_put_str(w, n->tap);
+		state_put(w, n->mac, sizeof(n->mac));
+		state_put_u8(w, n->has_mac);
+		state_put_u8(w, n->vhost);
+		save_limiter(w, &n->rx_rl);
+		save_limiter(w, &n->tx_rl);
+	}
+}
+
+static void restore_disk(struct state_reader *r, struct disk_config *d)
+{
+	u8 cache;
+
+	state_get_str(r, d->id, sizeof(d->id));
+	state_get_str(r, d->path, sizeof(d->path));
+	state_get_str(r, d->serial, sizeof(d->serial));
+	state_get_str(r, d->partuuid, sizeof(d->partuuid));
+	d->readonly = state_get_u8(r);
+	d->root = state_get_u8(r);
+	cache = state_get_u8(r);
+	state_check(r, cache <= DISK_CACHE_UNSAFE);
+	d->cache = cache == DISK_CACHE_UNSAFE ? DISK_CACHE_UNSAFE : DISK_CACHE_WRITEBACK;
+	restore_limiter(r, &d->rl);
+}
+
+static void restore_net(struct state_reader *r, struct net_config *n)
+{
+	state_get_str(r, n->id, sizeof(n->id));
+	state_get_str(r, n->tap, sizeof(n->tap));
+	state_get(r, n->mac, sizeof(n->mac));
+	n->has_mac = state_get_u8(r);
+	n->vhost = state_get_u8(r);
+	restore_limiter(r, &n->rx_rl);
+	restore_limiter(r, &n->tx_rl);
+}
+
+int vm_config_restore(struct vm_config *cfg, struct state_reader *r)
+{
+	unsigned int n;
+	u8 console;
+
+	vm_config_init(cfg);
+	state_get_str(r, cfg->kernel, sizeof(cfg->kernel));
+	state_get_str(r, cfg->initrd, sizeof(cfg->initrd));
+	state_get_str(r, cfg->cmdline, sizeof(cfg->cmdline));
+	cfg->nr_cpus = state_get_u32(r);
+	cfg->mem_size = state_get_u64(r);
+	cfg->hugepages = state_get_u8(r);
+	cfg->track_dirty_pages = state_get_u8(r);
+	console = state_get_u8(r);
+	state_check(r, console <= CONSOLE_VIRTIO);
+	cfg->console = console == CONSOLE_VIRTIO ? CONSOLE_VIRTIO : CONSOLE_SERIAL;
+	cfg->boot_timer = state_get_u8(r);
+	restore_limiter(r, &cfg->rng_rl);
+	n = state_get_u32(r);
+	if (state_check(r, n <= CFG_MAX_DISKS))
+		return r->err;
+	for (unsigned int i = 0; i < n; i++)
+		restore_disk(r, vm_config_add_disk(cfg));
+	n = state_get_u32(r);
+	if (state_check(r, n <= CFG_MAX_NETS))
+		return r->err;
+	for (unsigned int i = 0; i < n; i++)
+		restore_net(r, vm_config_add_net(cfg));
+	return r->err;
 }
