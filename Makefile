@@ -161,11 +161,15 @@ DEPS_STAMP := $(CACHE)/deps-$(shell echo '$(APT_PACKAGES)' | cksum | cut -d' ' -
 
 # libFuzzer targets (tests/fuzz/), built natively with clang.
 FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net virtio_gpu uart loader cli \
-                virtio_state
+                virtio_state api fc_config
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120
 FUZZ_OBJS     := $(patsubst %.c,$(FUZZ)/obj/%.o,$(CORE_SRCS) tests/unit/fake_driver.c)
+# The API server (in CORE_SRCS) enters its seccomp filter: link the filters too.
+FUZZ_OBJS     += $(FUZZ)/obj/src/sandbox.o $(FUZZ)/obj/gen/sandbox_bpf.o
+# Kept between runs: only the pattern rules name them, which would make them intermediate.
+.SECONDARY: $(FUZZ_OBJS)
 FUZZ_BINS     := $(addprefix $(FUZZ)/fuzz_,$(FUZZ_TARGETS))
 
 .PHONY: all deps unit tsan test test-gpu run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
@@ -268,6 +272,10 @@ $(FUZZ)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer-no-link,address,undefined \
 		-fno-sanitize-recover=all -Itests/unit -Itests/fuzz -c -o $@ $<
+
+$(FUZZ)/obj/gen/sandbox_bpf.o: $(NATIVE)/gen/sandbox_bpf.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_COMMON) -c -o $@ $<
 
 $(FUZZ)/fuzz_%: $(FUZZ)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)

@@ -460,14 +460,20 @@ static const char *method_name(enum http_method m)
 	return http_method_str(m);
 }
 
+/* A route's counter: @off is an offsetof() into struct metrics, so aligned. */
+static struct metric *route_metric(struct vmm *vmm, size_t off)
+{
+	return (struct metric *)(void *)((char *)&vmm->metrics + off);
+}
+
 static void count_request(struct vmm *vmm, const struct route *rt, bool good)
 {
 	size_t off = good ? rt->count : rt->fails;
 
 	if (!good && rt->count)
-		metric_inc((struct metric *)((char *)&vmm->metrics + rt->count));
+		metric_inc(route_metric(vmm, rt->count));
 	if (off)
-		metric_inc((struct metric *)((char *)&vmm->metrics + off));
+		metric_inc(route_metric(vmm, off));
 }
 
 static void dispatch(struct vmm *vmm, const struct http_request *req, struct reply *r)

@@ -4,8 +4,10 @@ scratch: small, valid inputs that reach deep into each target, for libFuzzer
 to mutate.  Run it after changing a target's input format; a crash found by
 fuzzing is added next to these as its own file, with the fix."""
 import gzip
+import json
 import os
 import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RAM_BASE = 0x80000000
@@ -191,6 +193,79 @@ def cli():
     put("cli", "help", b"--help")
 
 
-for f in (loader, virtqueue, virtio_blk, virtio_net, virtio_mmio, uart, cli, virtio_gpu,
-          virtio_state):
-    f()
+# tests/fuzz/fuzz_api.c: its header (flags, read sizes), then what a client sends.
+API_DIR = "/tmp/arkvm-fuzz-api"
+API_START_OK, API_UPDATE_BAD = 1, 2
+
+
+def http(method, path, body=None, close=False):
+    head = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
+    if close:
+        head += "Connection: close\r\n"
+    if body is None:
+        return (head + "\r\n").encode()
+    data = json.dumps(body).encode()
+    head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    return head.encode() + data
+
+
+def api_seed(name, flags, reads, requests):
+    put("api", name, bytes([flags]) + bytes(reads) + b"".join(requests))
+
+
+def api():
+    bucket = {"size": 1048576, "one_time_burst": 0, "refill_time": 1000}
+    # Firecracker's getting-started guide, then what a running VM takes.
+    started = [
+        http("PUT", "/logger", {"log_path": API_DIR + "/out/fc.log", "level": "Debug",
+                                "show_level": True, "show_log_origin": True}),
+        http("PUT", "/metrics", {"metrics_path": API_DIR + "/out/metrics.json"}),
+        http("PUT", "/boot-source", {"kernel_image_path": API_DIR + "/vmlinux.bin",
+                                     "boot_args": "console=ttyS0 reboot=k panic=1"}),
+        http("PUT", "/drives/rootfs", {"drive_id": "rootfs",
+                                       "path_on_host": API_DIR + "/rootfs.ext4",
+                                       "is_root_device": True, "is_read_only": False}),
+        http("PUT", "/network-interfaces/net1", {"iface_id": "net1",
+                                                 "guest_mac": "06:00:AC:10:00:02",
+                                                 "host_dev_name": "lo"}),
+        http("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 256}),
+        http("PUT", "/entropy", {"rate_limiter": {"bandwidth": bucket}}),
+        http("PUT", "/actions", {"action_type": "InstanceStart"}),
+        http("GET", "/"),
+        http("PATCH", "/vm", {"state": "Paused"}),
+        http("PATCH", "/vm", {"state": "Resumed"}),
+        http("PATCH", "/drives/rootfs", {"drive_id": "rootfs",
+                                         "path_on_host": API_DIR + "/rootfs.ext4",
+                                         "rate_limiter": {"ops": bucket}}),
+        http("PATCH", "/network-interfaces/net1", {"iface_id": "net1",
+                                                   "rx_rate_limiter": {"bandwidth": bucket}}),
+        http("PUT", "/actions", {"action_type": "FlushMetrics"}),
+        http("GET", "/vm/config"),
+        http("GET", "/machine-config", close=True),
+    ]
+    api_seed("getting-started", API_START_OK, [0] * 8, started)
+    # The same, read in small pieces that split lines, headers and bodies.
+    api_seed("split-reads", API_START_OK, [1, 7, 13, 2, 31, 5, 64, 3], started)
+    api_seed("start-fails", API_UPDATE_BAD, [0] * 8, started[2:8] + [http("GET", "/")])
+    api_seed("refused", API_START_OK, [0] * 8, [
+        http("GET", "/version"),
+        http("PUT", "/machine-config", {"vcpu_count": 2}),
+        http("PUT", "/drives/x/y", {}),
+        http("PATCH", "/machine-config", {"smt": True}),
+        b"PUT /machine-config HTTP/1.1\r\nContent-Length: 999999\r\n\r\n{",
+    ])
+    api_seed("long-path", 0, [0] * 8, [http("GET", "/" + "a" * 300)])
+    api_seed("not-http", 0, [0] * 8, [b"\x01\x02 hello\r\n\r\n"])
+
+
+def fc_config():
+    for name in ("vm-disk-net.json", "vm-minimal.json"):
+        with open(os.path.join(HERE, "..", "..", "configs", name), "rb") as f:
+            put("fc_config", name, f.read())
+
+
+# Every target's seeds, or those named: ./make-seeds.py api fc_config
+TARGETS = {f.__name__: f for f in (loader, virtqueue, virtio_blk, virtio_net, virtio_mmio,
+                                   uart, cli, virtio_gpu, virtio_state, api, fc_config)}
+for name in sys.argv[1:] or TARGETS:
+    TARGETS[name]()
