@@ -185,22 +185,28 @@ static int put_boot_source(struct vmm *vmm, const char *id, const json_t *body, 
 
 static int put_drive(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
 {
+	struct vm_config *c;
 	struct fc_error e;
-	int i;
 
 	if (started(vmm))
 		return fault(r, after_start);
-	if (fc_put_drive(vmm->cfg, body, id, &e))
-		return fault(r, "%s", e.msg);
-	i = fc_find_drive(vmm->cfg, id);
-	if (check_file(vmm->cfg->disks[i].path, !vmm->cfg->disks[i].readonly, r, "path_on_host")) {
-		/* Take it out again: a refused drive leaves nothing behind. */
-		memmove(&vmm->cfg->disks[i], &vmm->cfg->disks[i + 1],
-			(vmm->cfg->nr_disks - (unsigned int)i - 1) * sizeof(vmm->cfg->disks[0]));
-		vmm->cfg->nr_disks--;
-		return 0;
+	/* On a copy: a refused drive changes nothing, not even the one it would replace. */
+	c = malloc(sizeof(*c));
+	if (!c)
+		return fault(r, "out of memory");
+	*c = *vmm->cfg;
+	if (fc_put_drive(c, body, id, &e)) {
+		fault(r, "%s", e.msg);
+	} else {
+		const struct disk_config *d = &c->disks[fc_find_drive(c, id)];
+
+		if (!check_file(d->path, !d->readonly, r, "path_on_host")) {
+			*vmm->cfg = *c;
+			ok(r);
+		}
 	}
-	return ok(r);
+	free(c);
+	return 0;
 }
 
 /* PATCH /drives and /network-interfaces: the VM's device takes it, then the config. */
@@ -238,21 +244,23 @@ static int patch_drive(struct vmm *vmm, const char *id, const json_t *body, stru
 
 static int put_net(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
 {
+	struct vm_config *c;
 	struct fc_error e;
-	int i;
 
 	if (started(vmm))
 		return fault(r, after_start);
-	if (fc_put_net(vmm->cfg, body, id, &e))
-		return fault(r, "%s", e.msg);
-	i = fc_find_net(vmm->cfg, id);
-	if (check_tap(vmm->cfg->nets[i].tap, r)) {
-		memmove(&vmm->cfg->nets[i], &vmm->cfg->nets[i + 1],
-			(vmm->cfg->nr_nets - (unsigned int)i - 1) * sizeof(vmm->cfg->nets[0]));
-		vmm->cfg->nr_nets--;
-		return 0;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return fault(r, "out of memory");
+	*c = *vmm->cfg;
+	if (fc_put_net(c, body, id, &e)) {
+		fault(r, "%s", e.msg);
+	} else if (!check_tap(c->nets[fc_find_net(c, id)].tap, r)) {
+		*vmm->cfg = *c;
+		ok(r);
 	}
-	return ok(r);
+	free(c);
+	return 0;
 }
 
 static int patch_net(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)

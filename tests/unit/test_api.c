@@ -159,6 +159,12 @@ static void test_drives_and_files(void)
 		    "{\"drive_id\":\"data\",\"path_on_host\":\"/nonexistent/x.img\","
 		    "\"is_root_device\":false}"), 400, "/nonexistent/x.img");
 	CHECK_EQ(vmm->cfg->nr_disks, 1);
+	/* Replacing a drive with a bad one keeps the drive that was there. */
+	EXPECT(call(vmm, HTTP_PUT, "/drives/rootfs",
+		    "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/nonexistent/x.img\","
+		    "\"is_root_device\":true}"), 400, "/nonexistent/x.img");
+	CHECK_EQ(vmm->cfg->nr_disks, 1);
+	CHECK(!strcmp(vmm->cfg->disks[0].path, disk));
 	EXPECT(call(vmm, HTTP_PUT, "/boot-source", "{\"kernel_image_path\":\"/nonexistent/Image\"}"),
 	       400, "/nonexistent/Image");
 	EXPECT(call(vmm, HTTP_PUT, "/network-interfaces/eth0",
@@ -167,6 +173,13 @@ static void test_drives_and_files(void)
 		    "{\"iface_id\":\"eth0\",\"host_dev_name\":\"lo\",\"guest_mac\":\"01:00:00:00:00:01\"}"),
 	       400, "guest_mac");
 	CHECK_EQ(vmm->cfg->nr_nets, 0);
+	/* lo stands in for a tap here: the API checks only that the interface exists. */
+	EXPECT(call(vmm, HTTP_PUT, "/network-interfaces/eth0",
+		    "{\"iface_id\":\"eth0\",\"host_dev_name\":\"lo\"}"), 204, "");
+	EXPECT(call(vmm, HTTP_PUT, "/network-interfaces/eth0",
+		    "{\"iface_id\":\"eth0\",\"host_dev_name\":\"arkvmnotap9\"}"), 400, "arkvmnotap9");
+	CHECK_EQ(vmm->cfg->nr_nets, 1);
+	CHECK(!strcmp(vmm->cfg->nets[0].tap, "lo"));
 	unlink(disk);
 	vmm_free(vmm);
 }
