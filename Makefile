@@ -379,4 +379,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(TSAN_OBJS:.o=.d)
+-include $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(TSAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)
