@@ -116,7 +116,8 @@ CORE_SRCS += src/metrics.c
 CORE_SRCS += src/rate_limiter.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
-             src/arch/arm64/gic.c src/arch/arm64/cpu.c
+             src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
+             src/arch/arm64/cpu_state.c
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
 NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c
 NATIVE_LIBS := $(LIBS)
