@@ -117,7 +117,7 @@ CORE_SRCS += src/rate_limiter.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
-             src/arch/arm64/cpu_state.c
+             src/arch/arm64/cpu_state.c src/snapshot.c
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
 NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c
 NATIVE_LIBS := $(LIBS)
@@ -162,7 +162,7 @@ DEPS_STAMP := $(CACHE)/deps-$(shell echo '$(APT_PACKAGES)' | cksum | cut -d' ' -
 
 # libFuzzer targets (tests/fuzz/), built natively with clang.
 FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net virtio_gpu uart loader cli \
-                virtio_state api fc_config
+                virtio_state api fc_config snapshot
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120

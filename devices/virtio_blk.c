@@ -884,7 +884,7 @@ static int blk_create(struct device *dev, struct device_host *host, unsigned int
 	return 0;
 }
 
-/* PATCH /drives/{id}, on the I/O thread: another image, other limits. */
+/* PATCH /drives/{id}, every other thread held (lifecycle.c): another image, other limits. */
 static int blk_update(struct device *dev, const void *new_cfg)
 {
 	const struct disk_config *cfg = new_cfg;

@@ -695,7 +695,7 @@ static void net_stats(const struct device *dev)
 		ratio(atomic_load(&st->kicks[0]), (unsigned long)n->rx_packets));
 }
 
-/* PATCH /network-interfaces/{id}, on the I/O thread: new rx and tx limits. */
+/* PATCH /network-interfaces/{id}, every other thread held: new rx and tx limits. */
 static int net_update(struct device *dev, const void *new_cfg)
 {
 	const struct net_config *cfg = new_cfg;

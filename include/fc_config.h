@@ -38,6 +38,11 @@ int fc_put_entropy(struct vm_config *cfg, const json_t *o, struct fc_error *e);
 int fc_put_logger(struct log_opts *log, const json_t *o, struct fc_error *e);
 int fc_put_metrics(struct metrics_opts *m, const json_t *o, struct fc_error *e);
 
+/* PUT /snapshot/create and /snapshot/load (Firecracker's SnapshotCreateParams, SnapshotLoadParams). */
+struct snapshot_request;
+int fc_snapshot_create(struct snapshot_request *req, const json_t *o, struct fc_error *e);
+int fc_snapshot_load(struct vmm_restore *rs, const json_t *o, struct fc_error *e);
+
 /* Disk and NIC by id: the index, or -1. */
 int fc_find_drive(const struct vm_config *cfg, const char *id);
 int fc_find_net(const struct vm_config *cfg, const char *id);

@@ -61,4 +61,37 @@ long snapshot_encode(const struct snapshot_header *h, const void *payload, size_
 int snapshot_decode(const void *file, size_t len, const struct snapshot_host *host,
 		    struct snapshot_header *h, const u8 **payload, char *why, size_t why_size);
 
+/* PUT /snapshot/create: what to write, and why it could not (one line). */
+struct snapshot_request {
+	enum snapshot_type type;
+	char snapshot_path[4096];
+	char mem_path[4096];
+	char err[512];
+};
+
+#include "state.h"
+
+/* A snapshot file read and checked, for a restore. */
+struct snapshot_image {
+	u8 *file;
+	size_t len;
+	struct snapshot_header header;
+	struct state_reader payload;   /* past the config, at the first vCPU */
+};
+
+struct vm;
+struct vm_config;
+
+/* Main thread, the VM paused: both files written, or -errno with req->err. */
+int vm_snapshot_create(struct vm *vm, struct snapshot_request *req);
+/*
+ * Reads and checks the snapshot at @path, and the config it holds into
+ * @cfg (which the caller validates): 0, or -EINVAL with @err's one line.
+ */
+int snapshot_image_load(struct snapshot_image *img, const char *path, struct vm_config *cfg,
+			char *err, size_t err_size);
+void snapshot_image_free(struct snapshot_image *img);
+/* The init step after the devices: the vCPUs', VGIC's and devices' state. */
+int vm_restore_state(struct vm *vm);
+
 #endif

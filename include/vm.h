@@ -32,6 +32,8 @@ enum vm_stop_reason {
 	VM_STOP_USER,       /* Ctrl-A x on the console */
 };
 
+struct snapshot_image;
+
 /*
  * Stops a vCPU inside KVM_RUN.  A real-time signal, so that SIGUSR1 and
  * SIGUSR2 stay free for the user (SIGUSR1 takes a screenshot).
@@ -74,6 +76,10 @@ struct vm {
 
 	void *ram;
 	u64 ram_size;
+	unsigned int ipa_bits;     /* the guest's physical address size */
+	/* A restore: guest RAM is this memory file, mapped private (-1: none). */
+	int mem_fd;
+	struct snapshot_image *restore;
 	struct guest_mem mem;
 	struct boot_layout boot;
 	struct mmio_bus bus;
@@ -116,6 +122,7 @@ struct vm {
 
 	atomic_int stop_reason;
 
+	bool start_paused;            /* a restore with resume_vm false: paused at once */
 	/* Optional: told once every thread runs (the API's InstanceStart waits for it). */
 	void (*running)(struct vm *vm, void *opaque);
 	void *running_opaque;

@@ -26,6 +26,7 @@ enum vm_cmd_kind {
 	VM_CMD_RESUME,
 	VM_CMD_STOP,
 	VM_CMD_UPDATE,   /* a device's config changes (data: struct vm_update) */
+	VM_CMD_SNAPSHOT, /* a paused VM's state to files (data: struct snapshot_request) */
 };
 
 const char *vm_state_name(enum vm_state state);

@@ -54,6 +54,19 @@ void vmm_opts_init(struct vmm_opts *opts);
 struct vm;
 struct vm_cmd_queue;
 
+/* A restore asked for (PUT /snapshot/load, arkvm restore). */
+struct vmm_restore {
+	bool asked;
+	char snapshot[CFG_MAX_PATH + 1];
+	char mem[CFG_MAX_PATH + 1];
+	bool resume;                       /* else it comes up paused */
+	unsigned int nr_overrides;         /* network_overrides: a NIC's new tap */
+	struct {
+		char id[CFG_MAX_ID + 1];
+		char tap[CFG_MAX_IFNAME + 1];
+	} overrides[CFG_MAX_NETS];
+};
+
 /*
  * The process's control state, shared by the API thread and the main
  * thread (which builds and runs the VM) under @lock.
@@ -72,7 +85,10 @@ struct vmm {
 	struct vm_config *cfg;        /* what the API shows and edits */
 	struct vm_config *boot_cfg;   /* what InstanceStart boots: complete, validated */
 	enum vmm_phase phase;
+	int start_fd;                 /* eventfd: InstanceStart was asked (main thread polls) */
 	bool paused;
+	bool configured;              /* a boot resource was PUT: no snapshot load then */
+	struct vmm_restore restore;
 	char start_error[512];        /* why the last start failed */
 	struct vm_cmd_queue *cmds;    /* the running VM's lifecycle commands */
 	struct vm *vm;                /* the running VM, for its metrics */
@@ -88,6 +104,13 @@ void vmm_free(struct vmm *vmm);
  * vmm_wait_start() returns the config to boot (owned by @vmm).
  */
 const struct vm_config *vmm_wait_start(struct vmm *vmm);
+/*
+ * The same, and a stop signal read from @sig_fd (a signalfd) ends the
+ * wait: NULL with *@signo set.
+ */
+const struct vm_config *vmm_wait_start_or_signal(struct vmm *vmm, int sig_fd, int *signo);
+/* Asks the main thread to start the VM in vmm->boot_cfg; @vmm->lock held. */
+void vmm_request_start(struct vmm *vmm);
 void vmm_started(struct vmm *vmm, struct vm_cmd_queue *cmds, struct vm *vm);
 void vmm_start_failed(struct vmm *vmm, const char *why);
 /* The VM has stopped: the API refuses what needs one from now on. */

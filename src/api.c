@@ -29,6 +29,7 @@
 #include "fc_config.h"
 #include "log.h"
 #include "sandbox.h"
+#include "snapshot.h"
 #include "vm_state.h"
 #include "vmm.h"
 
@@ -148,6 +149,7 @@ static int put_machine_config(struct vmm *vmm, const char *id, const json_t *bod
 		return fault(r, after_start);
 	if (fc_put_machine_config(vmm->cfg, body, patch, &e))
 		return fault(r, "%s", e.msg);
+	vmm->configured = true;
 	return ok(r);
 }
 
@@ -177,6 +179,7 @@ static int put_boot_source(struct vmm *vmm, const char *id, const json_t *body, 
 	else if (!check_file(c->kernel, false, r, "kernel_image_path") &&
 		 (!c->initrd[0] || !check_file(c->initrd, false, r, "initrd_path"))) {
 		*vmm->cfg = *c;
+		vmm->configured = true;
 		ok(r);
 	}
 	free(c);
@@ -202,6 +205,7 @@ static int put_drive(struct vmm *vmm, const char *id, const json_t *body, struct
 
 		if (!check_file(d->path, !d->readonly, r, "path_on_host")) {
 			*vmm->cfg = *c;
+			vmm->configured = true;
 			ok(r);
 		}
 	}
@@ -257,6 +261,7 @@ static int put_net(struct vmm *vmm, const char *id, const json_t *body, struct r
 		fault(r, "%s", e.msg);
 	} else if (!check_tap(c->nets[fc_find_net(c, id)].tap, r)) {
 		*vmm->cfg = *c;
+		vmm->configured = true;
 		ok(r);
 	}
 	free(c);
@@ -291,6 +296,7 @@ static int put_entropy(struct vmm *vmm, const char *id, const json_t *body, stru
 		return fault(r, after_start);
 	if (fc_put_entropy(vmm->cfg, body, &e))
 		return fault(r, "%s", e.msg);
+	vmm->configured = true;
 	return ok(r);
 }
 
@@ -336,8 +342,7 @@ static int instance_start(struct vmm *vmm, struct reply *r)
 	if (fc_finish_config(vmm->boot_cfg, &e))
 		return fault(r, "Start microvm error: %s", e.msg);
 	/* The main thread builds the VM; this thread waits for its word. */
-	vmm->phase = VMM_STARTING;
-	pthread_cond_broadcast(&vmm->cond);
+	vmm_request_start(vmm);
 	while (vmm->phase == VMM_STARTING)
 		pthread_cond_wait(&vmm->cond, &vmm->lock);
 	if (vmm->phase == VMM_NOT_STARTED)
@@ -383,6 +388,8 @@ static int patch_vm(struct vmm *vmm, const char *id, const json_t *body, struct 
 		return fault(r, "vm: expected {\"state\": \"Paused\" | \"Resumed\"}");
 	if (strcmp(state, "Paused") && strcmp(state, "Resumed"))
 		return fault(r, "vm: `state` cannot be \"%s\"", state);
+	if (vmm->phase == VMM_STOPPED)
+		return fault(r, "The microVM has stopped.");
 	if (vmm->phase != VMM_RUNNING)
 		return fault(r, before_start);
 	pause = !strcmp(state, "Paused");
@@ -391,6 +398,68 @@ static int patch_vm(struct vmm *vmm, const char *id, const json_t *body, struct 
 		return fault(r, "Cannot %s the microVM: %s", pause ? "pause" : "resume",
 			     ret == -ESHUTDOWN ? "it has stopped" : strerror(-ret));
 	vmm->paused = pause;
+	return ok(r);
+}
+
+
+/* PUT /snapshot/create: a paused VM's state and memory to files. */
+static int snapshot_create(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	struct snapshot_request *req;
+	struct fc_error e;
+	int ret;
+
+	if (vmm->phase != VMM_RUNNING)
+		return fault(r, vmm->phase == VMM_STOPPED ? "The microVM has stopped." : before_start);
+	req = calloc(1, sizeof(*req));
+	if (!req)
+		return fault(r, "out of memory");
+	if (fc_snapshot_create(req, body, &e)) {
+		fault(r, "%s", e.msg);
+	} else if (!vmm->paused) {
+		fault(r, "Create snapshot error: the microVM must be paused first (PATCH /vm).");
+	} else {
+		ret = vm_cmd_queue_call_data(vmm->cmds, VM_CMD_SNAPSHOT, 0, req);
+		if (ret)
+			fault(r, "Create snapshot error: %s", req->err[0] ? req->err : strerror(-ret));
+		else
+			ok(r);
+	}
+	free(req);
+	return 0;
+}
+
+/*
+ * PUT /snapshot/load: on a fresh process only (the logger and metrics
+ * may be set); the main thread restores and says how it went.
+ */
+static int snapshot_load(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	struct vmm_restore rs;
+	struct fc_error e;
+
+	if (started(vmm))
+		return fault(r, after_start);
+	if (vmm->configured)
+		return fault(r, "Loading a microVM snapshot not allowed after configuring "
+			     "boot-specific resources.");
+	if (fc_snapshot_load(&rs, body, &e))
+		return fault(r, "%s", e.msg);
+	if (check_file(rs.snapshot, false, r, "snapshot_path") ||
+	    check_file(rs.mem, false, r, "mem_backend.backend_path"))
+		return 0;
+	for (unsigned int i = 0; i < rs.nr_overrides; i++)
+		if (check_tap(rs.overrides[i].tap, r))
+			return 0;
+	vmm->restore = rs;
+	vmm_request_start(vmm);
+	while (vmm->phase == VMM_STARTING)
+		pthread_cond_wait(&vmm->cond, &vmm->lock);
+	if (vmm->phase == VMM_NOT_STARTED) {
+		vmm->restore.asked = false;
+		return fault(r, "Load snapshot error: %s", vmm->start_error);
+	}
+	vmm->paused = !rs.resume;
 	return ok(r);
 }
 
@@ -428,6 +497,8 @@ static const struct route routes[] = {
 	{ HTTP_PUT,   "entropy",            false, true,  put_entropy, 0, 0 },
 	{ HTTP_PUT,   "actions",            false, true,  put_actions, PUT_M(actions) },
 	{ HTTP_PATCH, "vm",                 false, true,  patch_vm, 0, 0 },
+	{ HTTP_PUT,   "snapshot/create",    false, true,  snapshot_create, 0, 0 },
+	{ HTTP_PUT,   "snapshot/load",      false, true,  snapshot_load, 0, 0 },
 };
 
 /* The route for @path ("/drives/rootfs"): *@id points at "rootfs" in @buf. */

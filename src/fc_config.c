@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "fc_config.h"
+#include "snapshot.h"
 
 static __printf(2, 3) int fail(struct fc_error *e, const char *fmt, ...)
 {
@@ -667,4 +668,98 @@ json_t *fc_dump_config(const struct vm_config *cfg, const struct vmm_opts *opts)
 				 json_pack("{s:o}", "rate_limiter", dump_limiter(&cfg->rng_rl)) :
 				 json_object(),
 			 "vsock", "pmem", json_array());
+}
+
+int fc_snapshot_create(struct snapshot_request *req, const json_t *o, struct fc_error *e)
+{
+	static const char *const keys[] = { "snapshot_path", "mem_file_path", "snapshot_type",
+					    "version", NULL };
+	static const char *const types[] = { "Full", "Diff", NULL };
+	static const char what[] = "snapshot/create";
+	unsigned int type = SNAPSHOT_FULL;
+
+	if (only_keys(o, what, keys, e) ||
+	    get_str(o, what, "snapshot_path", true, req->snapshot_path,
+		    sizeof(req->snapshot_path), e) < 0 ||
+	    get_str(o, what, "mem_file_path", true, req->mem_path, sizeof(req->mem_path), e) < 0 ||
+	    get_enum(o, what, "snapshot_type", types, &type, e) < 0)
+		return -EINVAL;
+	if (type == SNAPSHOT_DIFF)
+		return fail(e, "%s: Diff snapshots are not supported by arkvm yet", what);
+	req->type = (enum snapshot_type)type;
+	return 0;
+}
+
+/* mem_backend {backend_type, backend_path}: only the File backend for now. */
+static int get_mem_backend(const json_t *o, struct vmm_restore *rs, struct fc_error *e)
+{
+	static const char *const keys[] = { "backend_type", "backend_path", NULL };
+	static const char *const types[] = { "File", "Uffd", NULL };
+	static const char what[] = "mem_backend";
+	unsigned int type = 0;
+
+	if (only_keys(o, what, keys, e) || get_enum(o, what, "backend_type", types, &type, e) < 0 ||
+	    get_str(o, what, "backend_path", true, rs->mem, sizeof(rs->mem), e) < 0)
+		return -EINVAL;
+	if (!json_object_get(o, "backend_type"))
+		return fail(e, "%s: missing field `backend_type`", what);
+	if (type == 1)
+		return fail(e, "%s: the Uffd backend is not supported by arkvm yet", what);
+	return 0;
+}
+
+static int get_overrides(const json_t *a, struct vmm_restore *rs, struct fc_error *e)
+{
+	static const char *const keys[] = { "iface_id", "host_dev_name", NULL };
+	static const char what[] = "network_overrides";
+	const json_t *v;
+	size_t i;
+
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return fail(e, "%s: expected a JSON array", what);
+	if (json_array_size(a) > CFG_MAX_NETS)
+		return fail(e, "%s: at most %d", what, CFG_MAX_NETS);
+	json_array_foreach(a, i, v) {
+		if (only_keys(v, what, keys, e) ||
+		    get_str(v, what, "iface_id", true, rs->overrides[i].id,
+			    sizeof(rs->overrides[i].id), e) < 0 ||
+		    get_str(v, what, "host_dev_name", true, rs->overrides[i].tap,
+			    sizeof(rs->overrides[i].tap), e) < 0)
+			return -EINVAL;
+	}
+	rs->nr_overrides = (unsigned int)json_array_size(a);
+	return 0;
+}
+
+int fc_snapshot_load(struct vmm_restore *out, const json_t *o, struct fc_error *e)
+{
+	static const char *const keys[] = { "snapshot_path", "mem_file_path", "mem_backend",
+					    "enable_diff_snapshots", "track_dirty_pages",
+					    "resume_vm", "network_overrides", "vsock_override",
+					    "clock_realtime", "huge_pages", NULL };
+	static const char what[] = "snapshot/load";
+	const json_t *backend = json_object_get(o, "mem_backend");
+	struct vmm_restore rs = { .asked = true };
+	bool dirty = false, dirty_old = false;
+	int has_file;
+
+	if (only_keys(o, what, keys, e) ||
+	    get_str(o, what, "snapshot_path", true, rs.snapshot, sizeof(rs.snapshot), e) < 0 ||
+	    (has_file = get_str(o, what, "mem_file_path", false, rs.mem, sizeof(rs.mem), e)) < 0 ||
+	    get_bool(o, what, "resume_vm", false, &rs.resume, e) < 0 ||
+	    get_bool(o, what, "track_dirty_pages", false, &dirty, e) < 0 ||
+	    get_bool(o, what, "enable_diff_snapshots", false, &dirty_old, e) < 0)
+		return -EINVAL;
+	if (has_file == (backend && !json_is_null(backend)))
+		return fail(e, "%s: give exactly one of `mem_file_path` and `mem_backend`", what);
+	if (!has_file && get_mem_backend(backend, &rs, e))
+		return -EINVAL;
+	if (json_object_get(o, "vsock_override") && !json_is_null(json_object_get(o, "vsock_override")))
+		return fail(e, "%s: `vsock_override`: arkvm has no vsock yet", what);
+	if (get_overrides(json_object_get(o, "network_overrides"), &rs, e))
+		return -EINVAL;
+	*out = rs;
+	return 0;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "snapshot.h"
 #include "state.h"
 #include "vm.h"
 
@@ -137,6 +138,8 @@ static int vm_handle_cmd(struct vm_cmd_queue *q, const struct vm_cmd *cmd)
 	}
 	if (cmd->kind == VM_CMD_UPDATE)
 		return vm_update(vm, cmd->data);
+	if (cmd->kind == VM_CMD_SNAPSHOT)
+		return vm_snapshot_create(vm, (struct snapshot_request *)cmd->data);
 	if (to == vm->state)
 		return 0;
 	switch (cmd->kind) {
@@ -152,6 +155,7 @@ static int vm_handle_cmd(struct vm_cmd_queue *q, const struct vm_cmd *cmd)
 		break;
 	case VM_CMD_START:
 	case VM_CMD_UPDATE:
+	case VM_CMD_SNAPSHOT:
 		break;  /* vm_run() starts the threads itself */
 	}
 	if (!ret)

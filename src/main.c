@@ -5,10 +5,12 @@
  * and run it.  With an API the VM is built when InstanceStart asks.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -18,6 +20,7 @@
 #include "fc_config.h"
 #include "log.h"
 #include "sandbox.h"
+#include "snapshot.h"
 #include "vm.h"
 #include "vmm.h"
 
@@ -40,23 +43,96 @@ static const struct init_step {
 	STEP(vm_setup_fdt),      /* device tree after the images, boot registers */
 };
 
+/*
+ * A restore builds the same machine without what only a boot needs: no
+ * kernel, no device tree, no boot registers.  Guest RAM is the memory
+ * file; the last step puts back every vCPU's, the VGIC's and each
+ * device's state.
+ */
+static const struct init_step restore_steps[] = {
+	STEP(vm_open_kvm),
+	STEP(vm_create),
+	STEP(vm_setup_memory),   /* the memory file, mapped private */
+	STEP(gic_create),
+	STEP(vcpus_create),
+	STEP(vcpus_spawn),
+	STEP(gic_init),
+	STEP(vm_setup_devices),  /* disks reopened (and locked), taps by name */
+	STEP(vm_restore_state),  /* registers, VGIC, devices */
+};
+
+static struct vm *vm_build_steps(struct vm *vm, u64 start, const char *first_step,
+				 const struct init_step *steps, size_t nr)
+{
+	vm->boot_times.start = start;
+	boot_times_step(&vm->boot_times, first_step);
+	for (size_t i = 0; i < nr; i++) {
+		if (steps[i].fn(vm)) {
+			vm_destroy(vm);
+			return NULL;
+		}
+		boot_times_step(&vm->boot_times, steps[i].name);
+	}
+	return vm;
+}
+
 /* The VM for @cfg, built: NULL (said on stderr) when a step failed. */
 static struct vm *vm_build(const struct vm_config *cfg, u64 start, const char *first_step)
 {
 	struct vm *vm = vm_alloc(cfg);
 
-	if (!vm)
+	return vm ? vm_build_steps(vm, start, first_step, init_steps, ARRAY_SIZE(init_steps)) : NULL;
+}
+
+/*
+ * The VM a snapshot describes, with @rs's memory file and tap overrides,
+ * into @cfg (which must outlive the VM): NULL with @err's line on failure.
+ */
+static struct vm *vm_restore(const struct vmm_restore *rs, struct vm_config *cfg,
+			     struct snapshot_image *img, bool no_seccomp, u64 start,
+			     char *err, size_t err_size)
+{
+	struct vm_config_error verr;
+	struct vm *vm;
+	int fd;
+
+	if (snapshot_image_load(img, rs->snapshot, cfg, err, err_size))
 		return NULL;
-	vm->boot_times.start = start;
-	boot_times_step(&vm->boot_times, first_step);
-	for (size_t i = 0; i < ARRAY_SIZE(init_steps); i++) {
-		if (init_steps[i].fn(vm)) {
-			vm_destroy(vm);
-			return NULL;
+	cfg->no_seccomp = no_seccomp;
+	for (unsigned int i = 0; i < rs->nr_overrides; i++) {
+		int n = fc_find_net(cfg, rs->overrides[i].id);
+
+		if (n < 0) {
+			snprintf(err, err_size, "network_overrides: the snapshot has no interface '%s'",
+				 rs->overrides[i].id);
+			goto fail;
 		}
-		boot_times_step(&vm->boot_times, init_steps[i].name);
+		snprintf(cfg->nets[n].tap, sizeof(cfg->nets[n].tap), "%s", rs->overrides[i].tap);
 	}
-	return vm;
+	if (vm_config_validate(cfg, &verr)) {
+		snprintf(err, err_size, "the snapshot's %s: %s", verr.field, verr.msg);
+		goto fail;
+	}
+	fd = open(rs->mem, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, err_size, "memory file '%.300s': %s", rs->mem, strerror(errno));
+		goto fail;
+	}
+	vm = vm_alloc(cfg);
+	if (!vm) {
+		close(fd);
+		goto fail;
+	}
+	vm->mem_fd = fd;
+	vm->restore = img;
+	vm->start_paused = !rs->resume;
+	vm = vm_build_steps(vm, start, "snapshot_load", restore_steps, ARRAY_SIZE(restore_steps));
+	if (vm)
+		return vm;
+	snprintf(err, err_size, "the VM could not be restored (see the log)");
+fail:
+	snapshot_image_free(img);
+	return NULL;
 }
 
 /* Ends the process without the libraries' exit handlers (Mesa's may break the filter). */
@@ -77,51 +153,105 @@ static void vm_now_running(struct vm *vm, void *opaque)
 }
 
 /*
- * With an API: builds the VM each time InstanceStart asks, until one
- * starts, and runs it.  A failed start is answered to the API, which may
- * fix the config and ask again; @boot_now (a config file or arkvm's flags,
- * already in vmm->boot_cfg) boots at once and ends on failure.
+ * The stop signals are the main thread's from the start: before a VM
+ * exists they end the wait for InstanceStart (vm_run() takes them over
+ * on its own signalfd after).  Blocked before the API thread exists, so
+ * no other thread takes them.
  */
-static int vmm_run(struct vmm *vmm, struct api_server *api, bool boot_now, u64 start)
+static int vmm_block_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	vm_main_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		pr_err("signalfd: %s", strerror(errno));
+	return fd;
+}
+
+/* Runs @vm until it stops; the API is told, then stopped; the last metrics written. */
+static int vmm_run_vm(struct vmm *vmm, struct api_server *api, struct vm *vm)
 {
 	int status;
 
+	vm->running = vm_now_running;
+	vm->running_opaque = vmm;
+	status = vm_run(vm);
+	/* Nobody waits for the VM any more: a waiting API call is answered. */
+	vm_cmd_queue_destroy(&vm->cmds);
+	pthread_mutex_lock(&vmm->lock);
+	if (vmm->phase == VMM_STARTING) {
+		pthread_mutex_unlock(&vmm->lock);
+		vmm_start_failed(vmm, "the VM could not start (see the log)");
+	} else {
+		pthread_mutex_unlock(&vmm->lock);
+	}
+	vmm_stopped(vmm);
+	api_server_stop(api);
+	/* The last line, as Firecracker writes at exit. */
+	if (vmm->opts.metrics.set) {
+		metrics_flush(&vmm->metrics, vm);
+		metrics_close(&vmm->metrics);
+	}
+	vm_destroy(vm);
+	return status;
+}
+
+/*
+ * With an API: builds the VM each time InstanceStart asks, until one
+ * starts, and runs it.  A failed start is answered to the API, which may
+ * fix the config and ask again; @boot_now (a config file or arkvm's flags,
+ * already in vmm->boot_cfg) boots at once and ends on failure.  A stop
+ * signal before the start ends the process as it would a running VM.
+ */
+static int vmm_run(struct vmm *vmm, struct api_server *api, int sig_fd, bool boot_now, u64 start)
+{
 	if (boot_now) {
 		pthread_mutex_lock(&vmm->lock);
-		vmm->phase = VMM_STARTING;
+		vmm_request_start(vmm);
 		pthread_mutex_unlock(&vmm->lock);
 	}
 	for (;;) {
-		const struct vm_config *cfg = vmm_wait_start(vmm);
-		struct vm *vm = vm_build(cfg, boot_now ? start : boot_clock_ns(), "configure");
+		int signo = 0, status;
+		const struct vm_config *cfg = vmm_wait_start_or_signal(vmm, sig_fd, &signo);
+		struct snapshot_image img;
+		struct vm *vm;
 
-		if (!vm) {
-			vmm_start_failed(vmm, "the VM could not be built (see the log)");
-			if (boot_now)
-				return EXIT_VMM_ERROR;
-			continue;
+		if (!cfg) {
+			vmm_stopped(vmm);
+			api_server_stop(api);
+			return signo ? 128 + signo : EXIT_VMM_ERROR;
 		}
-		vm->running = vm_now_running;
-		vm->running_opaque = vmm;
-		status = vm_run(vm);
-		/* Nobody waits for the VM any more: a waiting API call is answered. */
-		vm_cmd_queue_destroy(&vm->cmds);
-		pthread_mutex_lock(&vmm->lock);
-		if (vmm->phase == VMM_STARTING) {
-			pthread_mutex_unlock(&vmm->lock);
-			vmm_start_failed(vmm, "the VM could not start (see the log)");
+		if (vmm->restore.asked) {
+			char err[512];
+
+			/* The restored VM's config replaces what the API showed. */
+			vm = vm_restore(&vmm->restore, vmm->boot_cfg, &img, vmm->cfg->no_seccomp,
+					boot_now ? start : boot_clock_ns(), err, sizeof(err));
+			if (vm) {
+				pthread_mutex_lock(&vmm->lock);
+				*vmm->cfg = *vmm->boot_cfg;
+				pthread_mutex_unlock(&vmm->lock);
+				status = vmm_run_vm(vmm, api, vm);
+				snapshot_image_free(&img);
+				return status;
+			}
+			pr_err("%s", err);
+			vmm_start_failed(vmm, err);
 		} else {
-			pthread_mutex_unlock(&vmm->lock);
+			vm = vm_build(cfg, boot_now ? start : boot_clock_ns(), "configure");
+			if (vm)
+				return vmm_run_vm(vmm, api, vm);
+			vmm_start_failed(vmm, "the VM could not be built (see the log)");
 		}
-		vmm_stopped(vmm);
-		api_server_stop(api);
-		/* The last line, as Firecracker writes at exit. */
-		if (vmm->opts.metrics.set) {
-			metrics_flush(&vmm->metrics, vm);
-			metrics_close(&vmm->metrics);
+		if (boot_now) {
+			vmm_stopped(vmm);
+			api_server_stop(api);
+			return EXIT_VMM_ERROR;
 		}
-		vm_destroy(vm);
-		return status;
 	}
 }
 
@@ -173,6 +303,7 @@ static int fc_main(int argc, char **argv, u64 start)
 	struct fc_error e;
 	struct vmm *vmm;
 	bool boot_now;
+	int sig_fd;
 
 	if (fc_cli_parse(argc, argv, &cli, stdout))
 		return FC_EXIT_BAD_ARGS;
@@ -200,13 +331,123 @@ static int fc_main(int argc, char **argv, u64 start)
 	}
 	if (fc_logs_and_metrics(vmm))
 		return boot_now ? FC_EXIT_BAD_CONFIG : FC_EXIT_BAD_ARGS;
-	signal(SIGPIPE, SIG_IGN);
-	if (sandbox_prepare(NULL))
+	sig_fd = vmm_block_signals();
+	if (sig_fd < 0 || sandbox_prepare(NULL))
 		return EXIT_VMM_ERROR;
 	if (vmm->opts.api_sock[0] && api_server_start(&api, vmm, !cli.no_seccomp))
 		return EXIT_VMM_ERROR;
 	vmm_record_startup(vmm, start);
-	return vmm_run(vmm, &api, boot_now, start);
+	return vmm_run(vmm, &api, sig_fd, boot_now, start);
+}
+
+static const char restore_usage[] =
+	"Usage: arkvm restore --snapshot FILE --mem FILE [--net-override ID=TAP]...\n"
+	"                     [--api-sock PATH] [--paused] [--no-seccomp]\n"
+	"Resumes the VM a snapshot holds (PUT /snapshot/create wrote both files).\n";
+
+/* The value of "--name VALUE" / "--name=VALUE" at argv[*i], or NULL (said). */
+static const char *restore_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t len = strlen(name);
+	const char *a = argv[*i] + 2;
+
+	if (a[len] == '=')
+		return a + len + 1;
+	if (*i + 1 < argc)
+		return argv[++*i];
+	pr_err("--%s needs a value", name);
+	return NULL;
+}
+
+static bool restore_flag(const char *arg, const char *name)
+{
+	size_t len = strlen(name);
+
+	return !strncmp(arg, "--", 2) && !strncmp(arg + 2, name, len) &&
+	       (arg[2 + len] == '\0' || arg[2 + len] == '=');
+}
+
+/* arkvm restore's flags into @rs and @opts: 0, 1 for --help, or -EINVAL (said). */
+static int restore_parse(int argc, char **argv, struct vmm_restore *rs, struct vmm_opts *opts,
+			 bool *no_seccomp)
+{
+	const char *v;
+
+	*rs = (struct vmm_restore){ .asked = true, .resume = true };
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(restore_usage, stdout);
+			return 1;
+		} else if (!strcmp(a, "--paused")) {
+			rs->resume = false;
+		} else if (!strcmp(a, "--no-seccomp")) {
+			*no_seccomp = true;
+		} else if (restore_flag(a, "snapshot") || restore_flag(a, "mem") ||
+			   restore_flag(a, "api-sock")) {
+			char *dst = restore_flag(a, "snapshot") ? rs->snapshot :
+				    restore_flag(a, "mem") ? rs->mem : opts->api_sock;
+			const char *name = a + 2;
+
+			v = restore_value(argc, argv, &i, restore_flag(a, "snapshot") ? "snapshot" :
+					  restore_flag(a, "mem") ? "mem" : "api-sock");
+			if (!v)
+				return -EINVAL;
+			if (!*v || strlen(v) > CFG_MAX_PATH) {
+				pr_err("--%.*s: give a path", (int)strcspn(name, "="), name);
+				return -EINVAL;
+			}
+			memcpy(dst, v, strlen(v) + 1);
+		} else if (restore_flag(a, "net-override")) {
+			const char *eq;
+			unsigned int n = rs->nr_overrides;
+
+			v = restore_value(argc, argv, &i, "net-override");
+			if (!v)
+				return -EINVAL;
+			eq = strchr(v, '=');
+			if (n == CFG_MAX_NETS || !eq || eq == v || (size_t)(eq - v) > CFG_MAX_ID ||
+			    !eq[1] || strlen(eq + 1) > CFG_MAX_IFNAME) {
+				pr_err("--net-override '%s': give ID=TAP (at most %d)", v, CFG_MAX_NETS);
+				return -EINVAL;
+			}
+			memcpy(rs->overrides[n].id, v, (size_t)(eq - v));
+			memcpy(rs->overrides[n].tap, eq + 1, strlen(eq + 1) + 1);
+			rs->nr_overrides++;
+		} else {
+			pr_err("unknown option '%s' (see arkvm restore --help)", a);
+			return -EINVAL;
+		}
+	}
+	if (!rs->snapshot[0] || !rs->mem[0]) {
+		pr_err("restore needs --snapshot FILE and --mem FILE (see arkvm restore --help)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* arkvm restore: the snapshot's VM, resumed from the terminal (and its API with --api-sock). */
+static int restore_main(int argc, char **argv, u64 start)
+{
+	struct api_server api = { 0 };
+	struct vmm *vmm = vmm_alloc();
+	bool no_seccomp = false;
+	int ret, sig_fd;
+
+	if (!vmm)
+		return EXIT_VMM_ERROR;
+	ret = restore_parse(argc, argv, &vmm->restore, &vmm->opts, &no_seccomp);
+	if (ret)
+		return ret > 0 ? 0 : EXIT_VMM_ERROR;
+	vmm->cfg->no_seccomp = no_seccomp;
+	sig_fd = vmm_block_signals();
+	if (sig_fd < 0 || sandbox_prepare(NULL))
+		return EXIT_VMM_ERROR;
+	if (vmm->opts.api_sock[0] && api_server_start(&api, vmm, !no_seccomp))
+		return EXIT_VMM_ERROR;
+	vmm->paused = !vmm->restore.resume;
+	return vmm_run(vmm, &api, sig_fd, true, start);
 }
 
 int main(int argc, char **argv)
@@ -217,10 +458,12 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	struct vmm *vmm;
 	struct vm *vm;
-	int ret, status = EXIT_VMM_ERROR;
+	int ret, sig_fd, status = EXIT_VMM_ERROR;
 
 	if (fc_cli_wanted(argc, argv))
 		finish(fc_main(argc, argv, start));
+	if (argc > 1 && !strcmp(argv[1], "restore"))
+		finish(restore_main(argc, argv, start));
 
 	vmm_opts_init(&opts);
 	ret = cli_parse_vmm(argc, argv, &cfg, &opts, stdout);
@@ -237,10 +480,10 @@ int main(int argc, char **argv)
 		vmm->opts = opts;
 		*vmm->cfg = cfg;
 		*vmm->boot_cfg = cfg;
-		signal(SIGPIPE, SIG_IGN);
-		if (sandbox_prepare(NULL) || api_server_start(&api, vmm, !cfg.no_seccomp))
+		sig_fd = vmm_block_signals();
+		if (sig_fd < 0 || sandbox_prepare(NULL) || api_server_start(&api, vmm, !cfg.no_seccomp))
 			return EXIT_VMM_ERROR;
-		finish(vmm_run(vmm, &api, true, start));
+		finish(vmm_run(vmm, &api, sig_fd, true, start));
 	}
 
 	vm = vm_build(&cfg, start, "cli_parse");

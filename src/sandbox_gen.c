@@ -74,12 +74,17 @@ static const int main_syscalls[] = {
 	SCMP_SYS(eventfd2), SCMP_SYS(timerfd_settime),
 	/* At the end: the API server's socket file is removed (api_server_stop()). */
 	SCMP_SYS(unlinkat),
+	/* A snapshot's files, written under a temporary name and renamed. */
+	SCMP_SYS(renameat), SCMP_SYS(renameat2),
 };
 /*
  * The UART's interrupt from console input; the terminal mode on the way
  * out; how full the metrics FIFO is (src/metrics.c, so a line goes in whole).
  */
-static const unsigned long main_ioctls[] = { KVM_IRQ_LINE, TCGETS, TCSETS, FIONREAD };
+static const unsigned long main_ioctls[] = {
+	/* A snapshot of the paused VM, taken here (src/snapshot.c). */
+	KVM_GET_REG_LIST, KVM_GET_ONE_REG, KVM_GET_MP_STATE, KVM_GET_DEVICE_ATTR,
+	KVM_IRQ_LINE, TCGETS, TCSETS, FIONREAD };
 
 /* Virtqueue work: disks (sync or io_uring), taps, entropy. */
 static const int io_syscalls[] = {
@@ -141,7 +146,8 @@ static const int api_syscalls[] = {
 	SCMP_SYS(close),
 	SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(statx),
 };
-static const unsigned long api_ioctls[] = { SIOCGIFINDEX };
+/* FIONREAD: whether a metrics line fits whole in a FIFO (FlushMetrics). */
+static const unsigned long api_ioctls[] = { SIOCGIFINDEX, FIONREAD };
 
 /*
  * Native filters only: what the unit tests' sanitizer runtimes (ASan,

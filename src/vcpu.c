@@ -69,6 +69,20 @@ static void vcpu_count_exit(struct vcpu *vcpu)
 		metric_inc(&vcpu->metrics.exit_mmio_read);
 }
 
+/*
+ * Before parking: an MMIO read handled since the last KVM_RUN is only
+ * written to its register (and the PC moved past it) when KVM_RUN is
+ * entered again.  One entry with immediate_exit set completes it and
+ * returns at once, without running the guest, so a paused vCPU is
+ * between instructions: what a snapshot must save.
+ */
+static void vcpu_settle(struct vcpu *vcpu)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(vcpu->fd, KVM_RUN, 0) == 0)
+		vcpu->exits++;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -95,6 +109,8 @@ static void *vcpu_thread(void *arg)
 	while (!vm_stopping(vm)) {
 		enum vm_stop_reason why;
 
+		if (park_requested(&vm->vcpu_park))
+			vcpu_settle(vcpu);
 		if (park_point(&vm->vcpu_park)) {
 			/*
 			 * Let go: run again, unless a stop came meanwhile.  Cleared
@@ -203,9 +219,9 @@ static void vcpu_kick(struct vcpu *vcpu)
 }
 
 /*
- * kvmtool's way: ask, kick every vCPU out of KVM_RUN (a pending MMIO
- * completes first, KVM finishes it before it looks at immediate_exit),
- * and wait until each one waits at its park point or has ended.
+ * kvmtool's way: ask, kick every vCPU out of KVM_RUN, and wait until each
+ * one has settled its last exit (vcpu_settle()) and waits at its park
+ * point, or has ended.
  */
 void vcpus_pause(struct vm *vm)
 {

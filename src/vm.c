@@ -56,7 +56,7 @@ struct vm *vm_alloc(const struct vm_config *cfg)
 	vm->cfg = cfg;
 	vm->state = VM_STATE_CONFIGURED;
 	vm->cmds.src.fd = vm->io_park_src.fd = -1;
-	vm->kvm_fd = vm->vm_fd = vm->gic_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->gic_fd = vm->mem_fd = -1;
 	vm->signals.fd = -1;
 	vm->loop.epoll_fd = vm->loop.wake_fd = -1;
 	vm->io_loop.epoll_fd = vm->io_loop.wake_fd = -1;
@@ -131,6 +131,7 @@ int vm_create(struct vm *vm)
 	ret = arm64_vm_type(vm->kvm_fd, ARM64_RAM_BASE + vm->cfg->mem_size, &type);
 	if (ret)
 		return ret;
+	vm->ipa_bits = (unsigned int)(type & KVM_VM_TYPE_ARM_IPA_SIZE_MASK);
 	do {
 		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, type);
 	} while (vm->vm_fd < 0 && errno == EINTR);
@@ -194,12 +195,32 @@ static int vm_map_hugetlb(struct vm *vm, u64 size)
  * /proc/sys/vm/nr_hugepages; ",prefault" backs everything now rather than
  * during the guest's boot.
  */
+/* A restore's RAM: the memory file, private, read in as the guest touches it. */
+static int vm_map_mem_file(struct vm *vm, u8 *at, u64 size)
+{
+	struct stat st;
+	u8 *p;
+
+	if (fstat(vm->mem_fd, &st) || !S_ISREG(st.st_mode) || (u64)st.st_size != size) {
+		pr_err("the memory file is %lld bytes; the snapshot's guest has %llu",
+		       (long long)st.st_size, (unsigned long long)size);
+		return -EINVAL;
+	}
+	p = mmap(at, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED,
+		 vm->mem_fd, 0);
+	if (p == MAP_FAILED) {
+		pr_err("mapping the memory file: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int vm_map_ram(struct vm *vm, u64 size)
 {
 	u8 *p, *aligned;
 	int ret;
 
-	if (vm->cfg->hugepages)
+	if (vm->cfg->hugepages && vm->mem_fd < 0)
 		return vm_map_hugetlb(vm, size);
 	p = mmap(NULL, size + SZ_2M, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
@@ -211,6 +232,16 @@ static int vm_map_ram(struct vm *vm, u64 size)
 	if (aligned > p)
 		munmap(p, (size_t)(aligned - p));
 	munmap(aligned + size, (size_t)(p + SZ_2M - aligned));
+	if (vm->mem_fd >= 0) {
+		ret = vm_map_mem_file(vm, aligned, size);
+		if (ret) {
+			munmap(aligned, size);
+			return ret;
+		}
+		vm->ram = aligned;
+		vm->ram_size = size;
+		return 0;
+	}
 	p = mmap(aligned, size, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 	if (p == MAP_FAILED) {
@@ -577,6 +608,9 @@ int vm_run(struct vm *vm)
 		ret = vm_start_io(vm);
 	if (!ret) {
 		vm->state = VM_STATE_RUNNING;
+		/* The first command the loop serves: the vCPUs have barely begun. */
+		if (vm->start_paused)
+			vm_cmd_queue_post(&vm->cmds, VM_CMD_PAUSE, 0);
 		/* Before the filter: whoever waits may add a timer to the loop (metrics). */
 		if (vm->running)
 			vm->running(vm, vm->running_opaque);
@@ -620,6 +654,8 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
+	if (vm->mem_fd >= 0)
+		close(vm->mem_fd);
 	park_destroy(&vm->io_park);
 	park_destroy(&vm->vcpu_park);
 	pages_free(vm, sizeof(*vm));

@@ -21,6 +21,7 @@ static const char *const cmd_names[] = {
 	[VM_CMD_RESUME] = "resume",
 	[VM_CMD_STOP] = "stop",
 	[VM_CMD_UPDATE] = "update",
+	[VM_CMD_SNAPSHOT] = "snapshot",
 };
 
 const char *vm_state_name(enum vm_state state)
@@ -50,6 +51,8 @@ static const struct {
 	/* A device's config changes in place: the state stays. */
 	{ VM_STATE_RUNNING, VM_CMD_UPDATE, VM_STATE_RUNNING },
 	{ VM_STATE_PAUSED, VM_CMD_UPDATE, VM_STATE_PAUSED },
+	/* Only a paused VM is snapshotted: nothing changes while it is written. */
+	{ VM_STATE_PAUSED, VM_CMD_SNAPSHOT, VM_STATE_PAUSED },
 	{ VM_STATE_STOPPED, VM_CMD_STOP, VM_STATE_STOPPED },
 };
 

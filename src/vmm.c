@@ -3,10 +3,14 @@
  * The process's control state: the API thread configures and asks for the
  * start; the main thread, which owns the VM, builds it and says how it went.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <errno.h>
 
@@ -35,6 +39,12 @@ struct vmm *vmm_alloc(void)
 		vmm_free(vmm);
 		return NULL;
 	}
+	vmm->start_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vmm->start_fd < 0) {
+		pr_err("eventfd: %s", strerror(errno));
+		vmm_free(vmm);
+		return NULL;
+	}
 	pthread_mutex_init(&vmm->lock, NULL);
 	pthread_cond_init(&vmm->cond, NULL);
 	vmm_opts_init(&vmm->opts);
@@ -49,6 +59,8 @@ void vmm_free(struct vmm *vmm)
 {
 	if (!vmm)
 		return;
+	if (vmm->start_fd > 0)
+		close(vmm->start_fd);
 	free(vmm->cfg);
 	free(vmm->boot_cfg);
 	free(vmm);
@@ -61,6 +73,42 @@ const struct vm_config *vmm_wait_start(struct vmm *vmm)
 		pthread_cond_wait(&vmm->cond, &vmm->lock);
 	pthread_mutex_unlock(&vmm->lock);
 	return vmm->boot_cfg;
+}
+
+void vmm_request_start(struct vmm *vmm)
+{
+	u64 one = 1;
+
+	vmm->phase = VMM_STARTING;
+	pthread_cond_broadcast(&vmm->cond);
+	if (write(vmm->start_fd, &one, sizeof(one)) < 0)
+		pr_warn("waking the main thread: %s", strerror(errno));
+}
+
+const struct vm_config *vmm_wait_start_or_signal(struct vmm *vmm, int sig_fd, int *signo)
+{
+	struct pollfd fds[2] = { { .fd = vmm->start_fd, .events = POLLIN },
+				 { .fd = sig_fd, .events = POLLIN } };
+
+	for (;;) {
+		struct signalfd_siginfo si;
+		bool starting;
+		u64 v;
+
+		pthread_mutex_lock(&vmm->lock);
+		starting = vmm->phase == VMM_STARTING;
+		pthread_mutex_unlock(&vmm->lock);
+		if (starting)
+			return vmm->boot_cfg;
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (read(vmm->start_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			return NULL;
+		if ((fds[1].revents & POLLIN) && read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			*signo = (int)si.ssi_signo;
+			return NULL;
+		}
+	}
 }
 
 static void vmm_set_phase(struct vmm *vmm, enum vmm_phase phase, struct vm_cmd_queue *cmds,

@@ -793,9 +793,24 @@ run_api_case() {
 		cat "$tmp/api.calls"; tail -n 20 "$tmp/api.err"
 	fi
 }
+# SIGTERM before InstanceStart ends the process as it would a running VM,
+# and takes the socket with it.
+idle_api_case() {
+	"$ARKVM" --api-sock "$tmp/idle.sock" > /dev/null 2> "$tmp/idle.err" &
+	pid=$!
+	n=0; until [ -S "$tmp/idle.sock" ] || [ $n -ge 50 ]; do sleep 0.1; n=$((n + 1)); done
+	kill -TERM $pid; wait $pid; rc=$?
+	if [ $rc -eq 143 ] && [ ! -e "$tmp/idle.sock" ] && [ $n -lt 50 ]; then
+		pass api-sigterm-before-start-exits-143-and-removes-socket
+	else
+		fail api-sigterm-before-start-exits-143-and-removes-socket \
+			"exit $rc; socket $( [ -e "$tmp/idle.sock" ] && echo left || echo gone); $(cat "$tmp/idle.err")"
+	fi
+}
 if [ -x "$API_CALL" ]; then
 	api_case
 	run_api_case
+	idle_api_case
 else
 	info "no $API_CALL: the API case is skipped"
 fi

@@ -5,9 +5,11 @@
  * SGIs and PPIs, each vCPU's ICC system registers, and the level of each
  * level-triggered line.  Every vCPU is parked (out of KVM_RUN) meanwhile.
  *
- * Restore writes the configuration first and the enables last (GICD_CTLR
- * after every other distributor register), so no interrupt is delivered
- * half-configured.
+ * Restore writes each interrupt's configuration (group, routing, trigger,
+ * priority) before its enable, pending and active bits.  Nothing is
+ * delivered before the first KVM_RUN anyway.  Only AP0R0 and AP1R0 of the
+ * active-priority registers are kept: the others exist only with 6 or 7
+ * priority bits (not so in the lab's nested VGIC).
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -32,13 +34,13 @@ struct gic_block {
 #define GICD_CTLR 0x0000
 static const struct gic_block dist_blocks[] = {
 	{ 0x0080, 1 },    /* GICD_IGROUPR */
+	{ 0x0D00, 1 },    /* GICD_IGRPMODR */
+	{ 0x6000, 64 },   /* GICD_IROUTER, as two 32-bit halves */
+	{ 0x0C00, 2 },    /* GICD_ICFGR: before anything is pending */
+	{ 0x0400, 8 },    /* GICD_IPRIORITYR */
 	{ 0x0100, 1 },    /* GICD_ISENABLER */
 	{ 0x0200, 1 },    /* GICD_ISPENDR */
 	{ 0x0300, 1 },    /* GICD_ISACTIVER */
-	{ 0x0400, 8 },    /* GICD_IPRIORITYR */
-	{ 0x0C00, 2 },    /* GICD_ICFGR */
-	{ 0x0D00, 1 },    /* GICD_IGRPMODR */
-	{ 0x6000, 64 },   /* GICD_IROUTER, as two 32-bit halves */
 };
 
 /* Redistributor: the control frame, then the SGI frame (+64 KiB) for irqs 0-31. */
@@ -46,12 +48,12 @@ static const struct gic_block dist_blocks[] = {
 static const struct gic_block redist_blocks[] = {
 	{ 0x0000, 0 },                /* GICR_CTLR */
 	{ GICR_SGI + 0x0080, 1 },     /* GICR_IGROUPR0 */
+	{ GICR_SGI + 0x0D00, 1 },     /* GICR_IGRPMODR0 */
+	{ GICR_SGI + 0x0C00, 2 },     /* GICR_ICFGR0-1 */
+	{ GICR_SGI + 0x0400, 8 },     /* GICR_IPRIORITYR0-7 */
 	{ GICR_SGI + 0x0100, 1 },     /* GICR_ISENABLER0 */
 	{ GICR_SGI + 0x0200, 1 },     /* GICR_ISPENDR0 */
 	{ GICR_SGI + 0x0300, 1 },     /* GICR_ISACTIVER0 */
-	{ GICR_SGI + 0x0400, 8 },     /* GICR_IPRIORITYR0-7 */
-	{ GICR_SGI + 0x0C00, 2 },     /* GICR_ICFGR0-1 */
-	{ GICR_SGI + 0x0D00, 1 },     /* GICR_IGRPMODR0 */
 };
 
 /* ICC system registers, as KVM encodes them (op0, op1, CRn, CRm, op2); SRE and CTLR first. */
