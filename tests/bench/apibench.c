@@ -13,6 +13,9 @@
  *	(1 vCPU, MIB MiB) and sends InstanceStart.
  *   apibench cli -- ARKVM run [OPTION...] --boot-timer
  *	runs the same guest from arkvm's own command line, timed alike.
+ *   apibench floor PUTS
+ *	the same PUTs answered by a bare server (a canned 204): the least a
+ *	round trip over a unix socket costs on this machine.
  *
  * Both wait for the boot timer's line ("arkvm: boot-timer: start ...",
  * written when the guest's init touches the boot timer) and then for the
@@ -548,6 +551,82 @@ fail:
 	return 1;
 }
 
+/*
+ * The floor under any server's answer: a process that answers each request
+ * on a unix socket with a canned 204 and does nothing else.  It parses the
+ * same way arkvm's server must (headers, then Content-Length bytes).
+ */
+static void echo_server(int fd)
+{
+	static const char answer[] = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
+	char buf[8192];
+	size_t len = 0;
+
+	for (;;) {
+		char *end;
+		size_t want;
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n <= 0)
+			_exit(0);
+		len += (size_t)n;
+		buf[len] = '\0';
+		while ((end = strstr(buf, "\r\n\r\n"))) {
+			char *cl = strcasestr(buf, "\r\nContent-Length:");
+
+			want = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
+			if (want > len)
+				break;
+			if (write(fd, answer, sizeof(answer) - 1) != (ssize_t)(sizeof(answer) - 1))
+				_exit(1);
+			memmove(buf, buf + want, len - want);
+			len -= want;
+			buf[len] = '\0';
+		}
+		if (len >= sizeof(buf) - 1)
+			_exit(1);
+	}
+}
+
+/* The same PUTs as run_api's, answered by echo_server: "floor-p50", "floor-p99". */
+static int run_floor(int puts)
+{
+	struct child c = { .out.fd = -1, .err.fd = -1 };
+	double *lat = calloc((size_t)(puts > 0 ? puts : 1), sizeof(*lat));
+	int sv[2], ret = 0;
+	pid_t pid;
+
+	if (!lat || puts <= 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return 2;
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (!pid) {
+		close(sv[0]);
+		echo_server(sv[1]);
+	}
+	close(sv[1]);
+	for (int i = 0; i < puts && !ret; i++) {
+		double t = now();
+
+		if (http_call(&c, sv[0], "PUT", "/machine-config",
+			      "{\"vcpu_count\": 1, \"mem_size_mib\": 128}") != 204)
+			ret = 1;
+		lat[i] = (now() - t) * 1e6;
+	}
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+	if (!ret) {
+		qsort(lat, (size_t)puts, sizeof(*lat), cmp_double);
+		figure("floor-p50", percentile(lat, puts, 50), "us");
+		figure("floor-p99", percentile(lat, puts, 99), "us");
+	} else {
+		complain(NULL, "the floor's server did not answer");
+	}
+	free(lat);
+	return ret;
+}
+
 static int run_cli(char **argv)
 {
 	struct child c;
@@ -579,7 +658,10 @@ int main(int argc, char **argv)
 		return run_api(argv + 2, argv + dash + 1);
 	if (argc > 1 && !strcmp(argv[1], "cli") && dash == 2 && dash + 1 < argc)
 		return run_cli(argv + dash + 1);
+	if (argc == 3 && !strcmp(argv[1], "floor"))
+		return run_floor(atoi(argv[2]));
 	fprintf(stderr, "usage: apibench api SOCKET KERNEL INITRD BOOT_ARGS MIB PUTS -- ARKVM [FLAG...]\n"
-			"       apibench cli -- ARKVM run [OPTION...]\n");
+			"       apibench cli -- ARKVM run [OPTION...]\n"
+			"       apibench floor PUTS\n");
 	return 2;
 }

@@ -142,15 +142,19 @@ fi
 # started with InstanceStart, then the same guest from arkvm's command
 # line, both started and timed alike by APIBENCH (tests/bench/apibench.c):
 # from its fork, to the socket accepting and answering, 1000 PUTs on one
-# connection, InstanceStart to the boot timer's line, and smaps once idle.
-# Its figures come back as "api-LABEL-NAME".
+# connection, InstanceStart to the boot timer's line, and smaps once idle;
+# then the same PUTs answered by a bare server, the floor of a round trip
+# here. Its figures come back as "api-LABEL-NAME", each run a round, so
+# that bench.sh sets each API figure against the CLI's or the floor's of
+# the same run (the lab's speed drifts from minute to minute).
 APIBENCH=${APIBENCH:-$here/apibench}
 api_boot() {
 	label=$1 kernel=$2 n=1
 	while [ $n -le "$BOOT_RUNS" ]; do
-		: > "$tmp/api.fig"
+		round=$n
+		"$APIBENCH" floor 1000 > "$tmp/api.fig" 2> "$tmp/api.err"
 		"$APIBENCH" api "$tmp/api.sock" "$kernel" "$tmp/initrd" "quiet arkvm.test=idle" 128 1000 -- \
-			"$ARKVM" --api-sock "$tmp/api.sock" --boot-timer >> "$tmp/api.fig" 2> "$tmp/api.err"
+			"$ARKVM" --api-sock "$tmp/api.sock" --boot-timer >> "$tmp/api.fig" 2>> "$tmp/api.err"
 		"$APIBENCH" cli -- "$ARKVM" run --kernel "$kernel" --initrd "$tmp/initrd" --cpus 1 \
 			--memory 128M --boot-timer --cmdline "quiet arkvm.test=idle" >> "$tmp/api.fig" 2>> "$tmp/api.err"
 		[ -s "$tmp/api.err" ] && info "api $label, run $n: $(tr '\n' '|' < "$tmp/api.err" | head -c 800)"
@@ -159,6 +163,7 @@ api_boot() {
 		done
 		n=$((n + 1))
 	done
+	round=
 }
 # A microVM's kernel, as Firecracker's figures assume, when there is one.
 if [ ! -x "$APIBENCH" ]; then
