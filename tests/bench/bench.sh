@@ -128,8 +128,8 @@ function above(v, t) { return v == "" ? "n/a" : (v + 0 > t ? "yes" : "NO") }
 # lab emulates the host, so its absolute times say nothing of it.
 function hw_atmost(v, t) { return where == "native" ? atmost(v, t) : (v == "" ? "n/a" : "n/a (lab)") }
 function minus(a, b) { return (a == "" || b == "") ? "" : sprintf("%.0f", a - b) }
-# api_rows(KERNEL): Firecracker's API (tests/bench/apibench.c); every time
-# counts from apibench's fork of arkvm or its write of the request.
+# api_rows(KERNEL): the Firecracker API (tests/bench/apibench.c); every time
+# counts from the fork of arkvm by apibench, or from the write of a request.
 function api_rows(kn,    a, v, c) {
 	a = "api-" kn "-"
 	row("API: start to socket accepting", median(a "ready-accept"), "ms", "", "")
@@ -138,9 +138,9 @@ function api_rows(kn,    a, v, c) {
 	row("API: CPU to socket ready (its metrics)", v, "ms", "<= 8 (hardware)", hw_atmost(v, 8))
 	row("API: PUT round trip, p50 of 1000", median(a "put-p50"), "us", "", "")
 	row("API: PUT round trip, p99 of 1000", median(a "put-p99"), "us", "", "")
-	row("  a bare server's round trip, p50", median(a "floor-p50"), "us", "", "")
-	row("  a bare server's round trip, p99", median(a "floor-p99"), "us", "", "")
-	row("  PUT p50 / bare server's", rratio(a "put-p50", a "floor-p50"), "%", "", "")
+	row("  bare server: round trip, p50", median(a "floor-p50"), "us", "", "")
+	row("  bare server: round trip, p99", median(a "floor-p99"), "us", "", "")
+	row("  PUT p50 / bare server p50", rratio(a "put-p50", a "floor-p50"), "%", "", "")
 	rounds_row(a "put-p50")
 	v = median(a "start-to-init")
 	row("API: InstanceStart to init (" kn ")", v, "ms", "<= 125 (hardware)", hw_atmost(v, 125))
