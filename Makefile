@@ -294,8 +294,12 @@ $(BUILD)/api-call: tests/lab/api-call.c | $(DEPS_STAMP)
 $(BUILD)/loadgen: tests/bench/loadgen.c | $(DEPS_STAMP)
 	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $< $(TARGET_LDFLAGS) -luring
 
+# The bench's API client: starts arkvm and times its socket, PUTs and boot.
+$(BUILD)/apibench: tests/bench/apibench.c | $(DEPS_STAMP)
+	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<
+
 bench: $(DEPS_STAMP)
-	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm $(BUILD)/loadgen
+	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm $(BUILD)/loadgen $(BUILD)/apibench
 	@tests/bench/bench.sh
 
 guest-kernel:

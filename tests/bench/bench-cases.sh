@@ -11,7 +11,8 @@
 # `make guest-kernel` Image, optional) are taken from the environment, or
 # from this script's directory (level 1's /lab), and so are the peers arkvm
 # is set against, each optional: KVMTOOL (a kvmtool lkvm binary) and QEMU
-# (a qemu-system-aarch64, or a script that runs one).
+# (a qemu-system-aarch64, or a script that runs one). APIBENCH
+# (tests/bench/apibench.c, static arm64) times Firecracker's API.
 set -u
 ARKVM=$1 KERNEL=$2 INITRD=$3
 here=$(dirname "$0")
@@ -132,6 +133,45 @@ if [ -f "$MICRO_KERNEL" ]; then
 	boot_split micro "$MICRO_KERNEL"
 else
 	info "no minimal kernel ($MICRO_KERNEL): make guest-kernel"
+fi
+
+# --- Firecracker's API ------------------------------------------------------------
+
+# api_boot LABEL KERNEL: BOOT_RUNS times, the idle guest of boot_split
+# (1 vCPU, 128 MiB, --boot-timer) configured over the API socket and
+# started with InstanceStart, then the same guest from arkvm's command
+# line, both started and timed alike by APIBENCH (tests/bench/apibench.c):
+# from its fork, to the socket accepting and answering, 1000 PUTs on one
+# connection, InstanceStart to the boot timer's line, and smaps once idle;
+# then the same PUTs answered by a bare server, the floor of a round trip
+# here. Its figures come back as "api-LABEL-NAME", each run a round, so
+# that bench.sh sets each API figure against the CLI's or the floor's of
+# the same run (the lab's speed drifts from minute to minute).
+APIBENCH=${APIBENCH:-$here/apibench}
+api_boot() {
+	label=$1 kernel=$2 n=1
+	while [ $n -le "$BOOT_RUNS" ]; do
+		round=$n
+		"$APIBENCH" floor 1000 > "$tmp/api.fig" 2> "$tmp/api.err"
+		"$APIBENCH" api "$tmp/api.sock" "$kernel" "$tmp/initrd" "quiet arkvm.test=idle" 128 1000 -- \
+			"$ARKVM" --api-sock "$tmp/api.sock" --boot-timer >> "$tmp/api.fig" 2>> "$tmp/api.err"
+		"$APIBENCH" cli -- "$ARKVM" run --kernel "$kernel" --initrd "$tmp/initrd" --cpus 1 \
+			--memory 128M --boot-timer --cmdline "quiet arkvm.test=idle" >> "$tmp/api.fig" 2>> "$tmp/api.err"
+		[ -s "$tmp/api.err" ] && info "api $label, run $n: $(tr '\n' '|' < "$tmp/api.err" | head -c 800)"
+		sed -n 's/^APIBENCH //p' "$tmp/api.fig" | while read -r fig value unit; do
+			bench "api-$label-$fig $value $unit"
+		done
+		n=$((n + 1))
+	done
+	round=
+}
+# A microVM's kernel, as Firecracker's figures assume, when there is one.
+if [ ! -x "$APIBENCH" ]; then
+	info "no $APIBENCH: the API figures stay empty"
+elif [ -f "$MICRO_KERNEL" ]; then
+	api_boot micro "$MICRO_KERNEL"
+else
+	api_boot cloud "$KERNEL"
 fi
 
 # --- the peers: kvmtool, QEMU ------------------------------------------------------

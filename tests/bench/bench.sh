@@ -17,6 +17,7 @@ mkdir -p "$stage"
 rm -rf "$stage/extra" && mkdir -p "$stage/extra/bin"
 cp build/arm64/loadgen "$stage/loadgen"
 cp build/arm64/loadgen "$stage/extra/bin/loadgen"
+cp build/arm64/apibench "$stage/apibench"
 mkdir -p "$stage/extra/bench" && cp tests/bench/guest-loads.sh "$stage/extra/bench/loads"
 (cd "$stage/extra" && find . | cpio -o -H newc -R 0:0 --quiet) > "$stage/loadgen.cpio"
 rm -f "$stage/Image-micro"
@@ -56,10 +57,10 @@ if [ -n "${BENCH_QEMU:-}" ]; then
 	chmod +x "$stage/qemu"
 fi
 export LOADGEN="$stage/loadgen" LOADGEN_CPIO="$stage/loadgen.cpio" MICRO_KERNEL="$stage/Image-micro" \
-	KVMTOOL="$stage/lkvm" QEMU="$stage/qemu"
+	KVMTOOL="$stage/lkvm" QEMU="$stage/qemu" APIBENCH="$stage/apibench"
 raw=$stage/raw.txt
 LAB_CASES=tests/bench/bench-cases.sh LAB_TREE=$tree \
-	LAB_FILES="$(ls "$stage"/loadgen "$stage"/loadgen.cpio "$stage"/Image-micro "$stage"/lkvm \
+	LAB_FILES="$(ls "$stage"/loadgen "$stage"/apibench "$stage"/loadgen.cpio "$stage"/Image-micro "$stage"/lkvm \
 		"$stage"/qemu 2> /dev/null)" \
 	LAB_TIMEOUT=${LAB_TIMEOUT:-2400} tests/lab/lab.sh test | tee "$raw" | grep -v '^BENCH: ' || true
 
@@ -123,6 +124,36 @@ function atleast(v, t) { return v == "" ? "n/a" : (v + 0 >= t ? "yes" : "NO") }
 function atmost(v, t) { return v == "" ? "n/a" : (v + 0 <= t ? "yes" : "NO") }
 function below(v, t) { return v == "" ? "n/a" : (v + 0 < t ? "yes" : "NO") }
 function above(v, t) { return v == "" ? "n/a" : (v + 0 > t ? "yes" : "NO") }
+# hw_atmost(V, T): a target set for real hardware, judged only there; the
+# lab emulates the host, so its absolute times say nothing of it.
+function hw_atmost(v, t) { return where == "native" ? atmost(v, t) : (v == "" ? "n/a" : "n/a (lab)") }
+function minus(a, b) { return (a == "" || b == "") ? "" : sprintf("%.0f", a - b) }
+# api_rows(KERNEL): the Firecracker API (tests/bench/apibench.c); every time
+# counts from the fork of arkvm by apibench, or from the write of a request.
+function api_rows(kn,    a, v, c) {
+	a = "api-" kn "-"
+	row("API: start to socket accepting", median(a "ready-accept"), "ms", "", "")
+	row("API: start to its first answer (GET /)", median(a "ready-answer"), "ms", "", "")
+	v = median(a "ready-cpu")
+	row("API: CPU to socket ready (its metrics)", v, "ms", "<= 8 (hardware)", hw_atmost(v, 8))
+	row("API: PUT round trip, p50 of 1000", median(a "put-p50"), "us", "", "")
+	row("API: PUT round trip, p99 of 1000", median(a "put-p99"), "us", "", "")
+	row("  bare server: round trip, p50", median(a "floor-p50"), "us", "", "")
+	row("  bare server: round trip, p99", median(a "floor-p99"), "us", "", "")
+	row("  PUT p50 / bare server p50", rratio(a "put-p50", a "floor-p50"), "%", "", "")
+	rounds_row(a "put-p50")
+	v = median(a "start-to-init")
+	row("API: InstanceStart to init (" kn ")", v, "ms", "<= 125 (hardware)", hw_atmost(v, 125))
+	runs_row(a "start-to-init", "ms")
+	row("  same guest from the CLI: start to init", median(a "cli-to-init"), "ms", "", "")
+	runs_row(a "cli-to-init", "ms")
+	row("  InstanceStart to init / CLI", rratio(a "start-to-init", a "cli-to-init"), "%", "", "")
+	rounds_row(a "start-to-init")
+	row("API thread: stack resident (of 512 KiB)", median(a "stack"), "KiB", "", "")
+	row("API: whole process before InstanceStart", median(a "before-start-rss"), "KiB", "", "")
+	v = minus(median(a "overhead-api"), median(a "overhead-cli"))
+	row("VMM overhead, API minus CLI (idle, smaps)", v, "KiB", "", "")
+}
 # peer_rows(PEER, FIGURE, WHAT, UNIT, HOW): the peer, then arkvm, each with
 # its runs; arkvm beats the peer where its figure is the lower one.
 function peer_rows(p, fig, what, unit, how,    a, k, r) {
@@ -147,6 +178,7 @@ function peer_table(p) {
 	if (cnt["peer-off-" p] || cnt["peer-overhead-" p]) {
 		peer_rows(p, "off", "start to guest power-off (micro)", "ms", "timed alike")
 		peer_rows(p, "overhead", "VMM overhead (idle, smaps)", "KiB", "read alike")
+		row(p ": Firecracker API figures (it has none)", "", "", "", "")
 	}
 	if (!cnt["peer-seq-read-" p] && !cnt["peer-tcp-tx-" p])
 		return
@@ -178,6 +210,7 @@ END {
 		row("VMM overhead (" kn ", idle, smaps)", o == "" ? "" : sprintf("%.0f", o), "KiB", "<= 2048",
 		    atmost(o, 2048))
 	}
+	api_rows(cnt["api-micro-start-to-init"] ? "micro" : "cloud")
 	# The peers, measured alike (only with BENCH_KVMTOOL, BENCH_QEMU).
 	peer_table("kvmtool")
 	peer_table("qemu")
