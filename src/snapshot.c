@@ -133,6 +133,16 @@ int vm_snapshot_create(struct vm *vm, struct snapshot_request *req)
 	long len;
 	int ret;
 
+	if (vm->cfg->gpu.mode != GPU_NONE) {
+		snprintf(req->err, sizeof(req->err), "a VM with a GPU cannot be snapshotted yet");
+		return -EOPNOTSUPP;
+	}
+	for (unsigned int i = 0; i < vm->cfg->nr_nets; i++)
+		if (vm->cfg->nets[i].vhost) {
+			snprintf(req->err, sizeof(req->err),
+				 "a NIC on vhost-net (%s) cannot be snapshotted yet", vm->cfg->nets[i].id);
+			return -EOPNOTSUPP;
+		}
 	snprintf(h.arkvm_version, sizeof(h.arkvm_version), "%s", ARKVM_VERSION);
 	snapshot_host_of(&h.host, vm);
 	state_writer_init(&w);
