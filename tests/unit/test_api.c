@@ -248,8 +248,16 @@ static void test_start_pause_resume(void)
 	       "not supported after starting");
 	EXPECT(call(f.vmm, HTTP_PUT, "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":64}"),
 	       400, "not supported after starting");
+	EXPECT(call(f.vmm, HTTP_PUT, "/snapshot/create",
+		    "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\"}"), 400, "must be paused");
 	EXPECT(call(f.vmm, HTTP_PATCH, "/vm", "{\"state\":\"Paused\"}"), 204, "");
 	CHECK_EQ(f.state, VM_STATE_PAUSED);
+	/* Paused: the snapshot command reaches the VM's owner (the fake writes nothing). */
+	EXPECT(call(f.vmm, HTTP_PUT, "/snapshot/create",
+		    "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"snapshot_type\":\"Diff\"}"),
+	       400, "Diff");
+	EXPECT(call(f.vmm, HTTP_PUT, "/snapshot/create",
+		    "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\"}"), 204, "");
 	EXPECT(call(f.vmm, HTTP_GET, "/", NULL), 200, "\"state\":\"Paused\"");
 	EXPECT(call(f.vmm, HTTP_PATCH, "/vm", "{\"state\":\"Resumed\"}"), 204, "");
 	CHECK_EQ(f.state, VM_STATE_RUNNING);
@@ -468,7 +476,42 @@ static void test_firecracker_flags(void)
 	CHECK(cli.done);
 }
 
+static void test_snapshot_rules(void)
+{
+	struct vmm *vmm = vmm_alloc();
+	char snap[128], body[512];
+
+	CHECK(vmm);
+	make_file(snap, sizeof(snap), "vm.snap");
+	EXPECT(call(vmm, HTTP_PUT, "/snapshot/create",
+		    "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\"}"), 400,
+	       "not supported before starting");
+	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\",\"mem_file_path\":\"%s\","
+		 "\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"%s\"}}",
+		 snap, snap, snap);
+	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "exactly one of");
+	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\","
+		 "\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"/s\"}}", snap);
+	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "Uffd");
+	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\",\"mem_file_path\":\"/nonexistent/m\"}",
+		 snap);
+	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "/nonexistent/m");
+	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\",\"mem_file_path\":\"%s\","
+		 "\"vsock_override\":{\"uds_path\":\"/v\"}}", snap, snap);
+	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "vsock");
+	/* Once a boot resource is set, a load is refused. */
+	EXPECT(call(vmm, HTTP_PUT, "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":64}"),
+	       204, "");
+	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\",\"mem_file_path\":\"%s\"}",
+		 snap, snap);
+	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "after configuring");
+	CHECK_EQ(vmm->phase, VMM_NOT_STARTED);
+	unlink(snap);
+	vmm_free(vmm);
+}
+
 TEST_SUITE(api,
+	   TEST(test_snapshot_rules),
 	   TEST(test_reads_before_start),
 	   TEST(test_machine_config),
 	   TEST(test_paths_and_methods),
