@@ -827,7 +827,7 @@ if [ -f "$CONFIG_EXAMPLE" ]; then
 		< /dev/null > "$tmp/cfgfile.out" 2> "$tmp/cfgfile.err"
 	rc=$?
 	tr -d '\r' < "$tmp/cfgfile.out" > "$tmp/cfgfile.log"
-	if [ $rc -eq 0 ] && grep -q "^ARKVM-REPORT cpus=1 .*initrd=$marker" "$tmp/cfgfile.log"; then
+	if [ $rc -eq 0 ] && grep -q "^ARKVM-REPORT cpus=1 .*initrd=$(cat "$MARKER")" "$tmp/cfgfile.log"; then
 		pass config-file-no-api-boots
 	else
 		fail config-file-no-api-boots "exit $rc; $(grep ARKVM-REPORT "$tmp/cfgfile.log")"
