@@ -851,6 +851,124 @@ else
 	info "no $CONFIG_EXAMPLE: the config-file case is skipped"
 fi
 
+# --- snapshots ------------------------------------------------------------------
+
+# A guest counting on its console is paused, snapshotted through the API,
+# killed with SIGKILL and restored from the files: the count goes on from
+# where it stopped, without a boot (no init banner), and its disk works.
+snapshot_case() {
+	snap_why= api_why=
+	: > "$tmp/api.calls"
+	dd if=/dev/zero of="$tmp/snap.img" bs=1M count=4 2>/dev/null
+	nic= tap=arkvmsnap0
+	: > "$tmp/snap.in"
+	if net_host_up $tap 10.79.0.1/24 2> /dev/null; then
+		nic="--net tap=$tap"
+		echo 'ip link set eth0 up; ip addr add 10.79.0.2/24 dev eth0' > "$tmp/snap.in"
+	else
+		info "snapshot: no tap here: the snapshotted VM has no NIC"
+	fi
+	printf '%s\n' 'i=0; while true; do i=$((i+1)); echo "COUNT $i"; echo "count $i" |' \
+		'dd of=/dev/vda bs=512 conv=sync oflag=direct 2>/dev/null;' \
+		'[ -e /sys/class/net/eth0 ] && ping -c 1 -W 1 10.79.0.1 > /dev/null && echo "PONG $i";' \
+		'sleep 0.2; done' >> "$tmp/snap.in"
+	rm -f "$tmp/api.sock"
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=shell" \
+		--disk "$tmp/snap.img" $nic --cpus 2 --api-sock "$tmp/api.sock" \
+		< "$tmp/snap.in" > "$tmp/snap1.out" 2> "$tmp/snap1.err" &
+	pid=$!
+	wait_for "$tmp/snap1.out" 'COUNT 10' "$BOOT_TIMEOUT" || snap_why="the guest never counted"
+	api pause 204 PATCH /vm '{"state": "Paused"}'
+	api create-running 400 PUT /snapshot/load "{\"snapshot_path\": \"$tmp/vm.snap\", \"mem_file_path\": \"$tmp/vm.mem\"}"
+	api create 204 PUT /snapshot/create "{\"snapshot_path\": \"$tmp/vm.snap\", \"mem_file_path\": \"$tmp/vm.mem\"}"
+	[ -n "$api_why" ] && snap_why="$snap_why; $api_why"
+	last=$(sed -n 's/^COUNT \([0-9]*\).*/\1/p' "$tmp/snap1.out" | tail -n 1)
+	kill -KILL $pid; wait $pid 2>/dev/null
+	info "snapshot: count $last; files $(ls -ls "$tmp/vm.snap" "$tmp/vm.mem" | awk '{print $1 "K " $6}' | tr '\n' ' ')"
+	rm -f "$tmp/api.sock"
+	"$ARKVM" restore --snapshot "$tmp/vm.snap" --mem "$tmp/vm.mem" \
+		< /dev/null > "$tmp/snap2.out" 2> "$tmp/snap2.err" &
+	pid=$!
+	wait_for "$tmp/snap2.out" "COUNT $((last + 5))" 60 ||
+		snap_why="$snap_why; the restored guest did not count on from $last"
+	first=$(sed -n 's/^COUNT \([0-9]*\).*/\1/p' "$tmp/snap2.out" | head -n 1)
+	[ -n "$first" ] && [ "$first" -ge "$last" ] && [ "$first" -le $((last + 2)) ] ||
+		snap_why="$snap_why; the restored count began at '$first', not after $last"
+	grep -q 'ARKVM' "$tmp/snap2.out" && snap_why="$snap_why; the guest booted again"
+	# A clone that would share the running one's writable disk is refused by its lock.
+	"$ARKVM" restore --snapshot "$tmp/vm.snap" --mem "$tmp/vm.mem" --net-override net0=arkvmsnap9 \
+		< /dev/null > /dev/null 2> "$tmp/snap3.err"
+	rc=$?
+	if [ $rc -eq 1 ] && grep -qi 'lock' "$tmp/snap3.err"; then
+		pass snapshot-clone-refused-on-a-shared-writable-disk
+	else
+		fail snapshot-clone-refused-on-a-shared-writable-disk "exit $rc: $(head -n 2 "$tmp/snap3.err")"
+	fi
+	disk=$(head -c 64 "$tmp/snap.img" | tr -d '\0')
+	case "$disk" in "count $((last))"*|"count $((last + 1))"*) snap_why="$snap_why; no disk write after restore ($disk)";; esac
+	if [ -n "$nic" ] && ! grep -q '^PONG' "$tmp/snap2.out"; then
+		wait_for "$tmp/snap2.out" '^PONG' 20 || snap_why="$snap_why; no ping answered over the tap after restore"
+	fi
+	kill -TERM $pid; wait $pid; rc=$?
+	[ -n "$nic" ] && net_host_down $tap
+	[ $rc -eq 143 ] || snap_why="$snap_why; exit $rc after SIGTERM"
+	if [ -z "$snap_why" ]; then
+		pass "snapshot-restore-counts-on (from $last to $first; disk '$disk'${nic:+; ping answered})"
+	else
+		fail snapshot-restore-counts-on "${snap_why#; }"
+		cat "$tmp/api.calls"; tail -n 15 "$tmp/snap1.err" "$tmp/snap2.err"; tail -n 5 "$tmp/snap2.out"
+	fi
+	# A snapshot cut short is refused with one line, and nothing crashes.
+	head -c 300 "$tmp/vm.snap" > "$tmp/cut.snap"
+	"$ARKVM" restore --snapshot "$tmp/cut.snap" --mem "$tmp/vm.mem" < /dev/null > /dev/null 2> "$tmp/cut.err"
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q 'cut short' "$tmp/cut.err"; then
+		pass snapshot-truncated-refused
+	else
+		fail snapshot-truncated-refused "exit $rc: $(cat "$tmp/cut.err")"
+	fi
+	rm -f "$tmp/vm.mem" "$tmp/snap.img"
+	clones_case
+}
+
+# Two clones restored at once from one snapshot both run on to power-off.
+clones_case() {
+	clone_why= api_why=
+	printf '%s\n' 'i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo "COUNT $i"; sleep 0.2; done; poweroff -f' \
+		> "$tmp/clone.in"
+	rm -f "$tmp/api.sock"
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=shell" \
+		--api-sock "$tmp/api.sock" < "$tmp/clone.in" > "$tmp/clone0.out" 2> "$tmp/clone0.err" &
+	pid=$!
+	wait_for "$tmp/clone0.out" 'COUNT 5' "$BOOT_TIMEOUT" || clone_why="the guest never counted"
+	api pause 204 PATCH /vm '{"state": "Paused"}'
+	api create 204 PUT /snapshot/create "{\"snapshot_path\": \"$tmp/c.snap\", \"mem_file_path\": \"$tmp/c.mem\"}"
+	[ -n "$api_why" ] && clone_why="$clone_why; $api_why"
+	kill -KILL $pid; wait $pid 2>/dev/null
+	for c in 1 2; do
+		"$ARKVM" restore --snapshot "$tmp/c.snap" --mem "$tmp/c.mem" < /dev/null \
+			> "$tmp/clone$c.out" 2> "$tmp/clone$c.err" &
+		eval "p$c=\$!"
+	done
+	wait $p1; rc1=$?
+	wait $p2; rc2=$?
+	for c in 1 2; do
+		eval "rc=\$rc$c"
+		[ "$rc" -eq 0 ] && tr -d '\r' < "$tmp/clone$c.out" | grep -q '^COUNT 30' ||
+			clone_why="$clone_why; clone $c: exit $rc, last $(tr -d '\r' < "$tmp/clone$c.out" | grep COUNT | tail -n 1)"
+	done
+	if [ -z "$clone_why" ]; then
+		pass snapshot-two-clones-run-to-power-off
+	else
+		fail snapshot-two-clones-run-to-power-off "${clone_why#; }"
+		tail -n 5 "$tmp/clone1.err" "$tmp/clone2.err"
+	fi
+	rm -f "$tmp/c.snap" "$tmp/c.mem"
+}
+if [ -x "$API_CALL" ]; then
+	snapshot_case
+fi
+
 # --- transparent huge pages ------------------------------------------------------
 
 # smaps_inside SMAPS FIELD LO HI: FIELD (kB) summed over the mappings that
