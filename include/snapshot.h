@@ -91,6 +91,11 @@ int vm_snapshot_create(struct vm *vm, struct snapshot_request *req);
 int snapshot_image_load(struct snapshot_image *img, const char *path, struct vm_config *cfg,
 			char *err, size_t err_size);
 void snapshot_image_free(struct snapshot_image *img);
+/*
+ * A diff's memory file onto its base's, in place (arkvm snapshot-merge):
+ * 0, -ERANGE when their sizes differ, or -errno.
+ */
+int snapshot_merge(const char *base, const char *diff);
 /* The init step after the devices: the vCPUs', VGIC's and devices' state. */
 int vm_restore_state(struct vm *vm);
 

@@ -32,6 +32,7 @@ struct virtq {
 	struct vring_used *used;
 	__virtio16 *used_event;       /* after avail->ring[size]: driver's wish */
 	__virtio16 *avail_event;      /* after used->ring[size]: ours */
+	u64 used_gpa, used_len;       /* what pushing writes: dirty for diff snapshots */
 
 	u16 last_avail;               /* next avail ring entry to take */
 	u16 used_idx;                 /* our copy of used->idx */

@@ -60,6 +60,7 @@ struct vmm_restore {
 	char snapshot[CFG_MAX_PATH + 1];
 	char mem[CFG_MAX_PATH + 1];
 	bool resume;                       /* else it comes up paused */
+	bool track_dirty;                  /* dirty pages tracked: diff snapshots */
 	unsigned int nr_overrides;         /* network_overrides: a NIC's new tap */
 	struct {
 		char id[CFG_MAX_ID + 1];

@@ -418,6 +418,8 @@ static int snapshot_create(struct vmm *vmm, const char *id, const json_t *body, 
 		fault(r, "%s", e.msg);
 	} else if (!vmm->paused) {
 		fault(r, "Create snapshot error: the microVM must be paused first (PATCH /vm).");
+	} else if (req->type == SNAPSHOT_DIFF && !vmm->cfg->track_dirty_pages) {
+		fault(r, "Create snapshot error: a Diff snapshot needs track_dirty_pages.");
 	} else {
 		ret = vm_cmd_queue_call_data(vmm->cmds, VM_CMD_SNAPSHOT, 0, req);
 		if (ret)

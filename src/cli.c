@@ -235,8 +235,10 @@ static int set_memory(struct vm_config *cfg, const char *name, const char *arg)
 			cfg->hugepages = true;
 		} else if (len == 8 && !strncmp(item, "prefault", 8)) {
 			cfg->prefault = true;
+		} else if (len == 11 && !strncmp(item, "track-dirty", 11)) {
+			cfg->track_dirty_pages = true;
 		} else {
-			pr_err("--%s '%s': unknown memory option '%.*s' (hugepages, prefault)",
+			pr_err("--%s '%s': unknown memory option '%.*s' (hugepages, prefault, track-dirty)",
 			       name, arg, (int)len, item);
 			return -EINVAL;
 		}
@@ -473,8 +475,8 @@ static const struct cli_option run_options[] = {
 	{ "initrd", "PATH", "initramfs or initrd, loaded after the kernel", false, set_initrd },
 	{ "cmdline", "STR", "kernel command line", false, set_cmdline },
 	{ "cpus", "N", "number of vCPUs (default 1)", false, set_cpus },
-	{ "memory", "SIZE[,hugepages][,prefault]",
-	  "guest RAM, like 256M or 2G (default 256M), on 2M hugepages, touched up front",
+	{ "memory", "SIZE[,hugepages][,prefault][,track-dirty]",
+	  "guest RAM, like 256M or 2G (default 256M), on 2M hugepages, touched up front, its dirty pages tracked (diff snapshots)",
 	  false, set_memory },
 	{ "disk", "PATH[,readonly][,serial=S][,id=ID][,cache=C][,bw=RATE][,iops=N]",
 	  "a virtio-blk disk (repeat for vdb, vdc, ...); id names it for the API; "

@@ -684,8 +684,6 @@ int fc_snapshot_create(struct snapshot_request *req, const json_t *o, struct fc_
 	    get_str(o, what, "mem_file_path", true, req->mem_path, sizeof(req->mem_path), e) < 0 ||
 	    get_enum(o, what, "snapshot_type", types, &type, e) < 0)
 		return -EINVAL;
-	if (type == SNAPSHOT_DIFF)
-		return fail(e, "%s: Diff snapshots are not supported by arkvm yet", what);
 	req->type = (enum snapshot_type)type;
 	return 0;
 }
@@ -760,6 +758,7 @@ int fc_snapshot_load(struct vmm_restore *out, const json_t *o, struct fc_error *
 		return fail(e, "%s: `vsock_override`: arkvm has no vsock yet", what);
 	if (get_overrides(json_object_get(o, "network_overrides"), &rs, e))
 		return -EINVAL;
+	rs.track_dirty = dirty || dirty_old;
 	*out = rs;
 	return 0;
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "guest_mem.h"
@@ -66,4 +67,46 @@ int guest_mem_read(const struct guest_mem *mem, u64 gpa, void *dst, u64 len)
 		return -EFAULT;
 	memcpy(dst, src, len);
 	return 0;
+}
+
+#define BITS_PER_LONG (8 * sizeof(unsigned long))
+
+int guest_mem_track_dirty(struct guest_mem *mem, u64 base, u64 size, unsigned int page_shift)
+{
+	u64 pages = size >> page_shift;
+	unsigned long *bits = calloc((pages + BITS_PER_LONG - 1) / BITS_PER_LONG, sizeof(*bits));
+
+	if (!bits)
+		return -ENOMEM;
+	mem->dirty = (struct dirty_bitmap){ .bits = bits, .base = base, .pages = pages,
+					    .shift = page_shift };
+	return 0;
+}
+
+void guest_mem_untrack_dirty(struct guest_mem *mem)
+{
+	free(mem->dirty.bits);
+	mem->dirty = (struct dirty_bitmap){ 0 };
+}
+
+void guest_mem_mark_dirty(const struct guest_mem *mem, u64 gpa, u64 len)
+{
+	const struct dirty_bitmap *d = &mem->dirty;
+	u64 first, last;
+
+	if (!d->bits || !len || gpa < d->base)
+		return;
+	first = (gpa - d->base) >> d->shift;
+	last = (gpa - d->base + len - 1) >> d->shift;
+	for (u64 p = first; p <= last && p < d->pages; p++)
+		__atomic_fetch_or(&d->bits[p / BITS_PER_LONG], 1UL << (p % BITS_PER_LONG),
+				  __ATOMIC_RELAXED);
+}
+
+void guest_mem_take_dirty(const struct guest_mem *mem, unsigned long *out)
+{
+	const struct dirty_bitmap *d = &mem->dirty;
+
+	for (u64 i = 0; d->bits && i < (d->pages + BITS_PER_LONG - 1) / BITS_PER_LONG; i++)
+		out[i] |= __atomic_exchange_n(&d->bits[i], 0UL, __ATOMIC_RELAXED);
 }

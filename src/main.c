@@ -99,6 +99,7 @@ static struct vm *vm_restore(const struct vmm_restore *rs, struct vm_config *cfg
 	if (snapshot_image_load(img, rs->snapshot, cfg, err, err_size))
 		return NULL;
 	cfg->no_seccomp = no_seccomp;
+	cfg->track_dirty_pages |= rs->track_dirty;
 	for (unsigned int i = 0; i < rs->nr_overrides; i++) {
 		int n = fc_find_net(cfg, rs->overrides[i].id);
 
@@ -342,7 +343,7 @@ static int fc_main(int argc, char **argv, u64 start)
 
 static const char restore_usage[] =
 	"Usage: arkvm restore --snapshot FILE --mem FILE [--net-override ID=TAP]...\n"
-	"                     [--api-sock PATH] [--paused] [--no-seccomp]\n"
+	"                     [--api-sock PATH] [--paused] [--track-dirty-pages] [--no-seccomp]\n"
 	"Resumes the VM a snapshot holds (PUT /snapshot/create wrote both files).\n";
 
 /* The value of "--name VALUE" / "--name=VALUE" at argv[*i], or NULL (said). */
@@ -384,6 +385,8 @@ static int restore_parse(int argc, char **argv, struct vmm_restore *rs, struct v
 			rs->resume = false;
 		} else if (!strcmp(a, "--no-seccomp")) {
 			*no_seccomp = true;
+		} else if (!strcmp(a, "--track-dirty-pages")) {
+			rs->track_dirty = true;
 		} else if (restore_flag(a, "snapshot") || restore_flag(a, "mem") ||
 			   restore_flag(a, "api-sock")) {
 			char *dst = restore_flag(a, "snapshot") ? rs->snapshot :
@@ -450,6 +453,25 @@ static int restore_main(int argc, char **argv, u64 start)
 	return vmm_run(vmm, &api, sig_fd, true, start);
 }
 
+/* arkvm snapshot-merge BASE DIFF: a diff snapshot's memory onto its base's memory file. */
+static int merge_main(int argc, char **argv)
+{
+	int ret;
+
+	if (argc != 4 || !strcmp(argv[2], "--help")) {
+		fputs("Usage: arkvm snapshot-merge BASE_MEM DIFF_MEM\n"
+		      "Copies the pages a Diff snapshot's memory file holds onto its base's,\n"
+		      "in place; restore then with the diff's snapshot file and BASE_MEM.\n",
+		      argc == 3 ? stdout : stderr);
+		return argc == 3 ? 0 : EXIT_VMM_ERROR;
+	}
+	ret = snapshot_merge(argv[2], argv[3]);
+	if (ret)
+		pr_err("snapshot-merge: %s", ret == -ERANGE ?
+		       "the two memory files differ in size: not a diff of this base" : strerror(-ret));
+	return ret ? EXIT_VMM_ERROR : 0;
+}
+
 int main(int argc, char **argv)
 {
 	u64 start = boot_clock_ns();  /* first: the boot timer counts from here */
@@ -464,6 +486,8 @@ int main(int argc, char **argv)
 		finish(fc_main(argc, argv, start));
 	if (argc > 1 && !strcmp(argv[1], "restore"))
 		finish(restore_main(argc, argv, start));
+	if (argc > 1 && !strcmp(argv[1], "snapshot-merge"))
+		finish(merge_main(argc, argv));
 
 	vmm_opts_init(&opts);
 	ret = cli_parse_vmm(argc, argv, &cfg, &opts, stdout);

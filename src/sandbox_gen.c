@@ -83,7 +83,7 @@ static const int main_syscalls[] = {
  */
 static const unsigned long main_ioctls[] = {
 	/* A snapshot of the paused VM, taken here (src/snapshot.c). */
-	KVM_GET_REG_LIST, KVM_GET_ONE_REG, KVM_GET_MP_STATE, KVM_GET_DEVICE_ATTR,
+	KVM_GET_REG_LIST, KVM_GET_ONE_REG, KVM_GET_MP_STATE, KVM_GET_DEVICE_ATTR, KVM_GET_DIRTY_LOG,
 	KVM_IRQ_LINE, TCGETS, TCSETS, FIONREAD };
 
 /* Virtqueue work: disks (sync or io_uring), taps, entropy. */

@@ -45,6 +45,8 @@ int virtq_activate(struct virtq *q, const struct guest_mem *mem, u16 size, u16 m
 	q->mem = mem;
 	q->size = size;
 	q->event_idx = event_idx;
+	q->used_gpa = used_gpa;
+	q->used_len = used_len;
 	return 0;
 }
 
@@ -83,6 +85,8 @@ static int chain_add(const struct virtq *q, struct virtq_chain *c, const struct 
 	/* n < VIRTQ_MAX_SIZE: the caller stops before more than q->size. */
 	c->iov[n] = (struct iovec){ .iov_base = hva, .iov_len = d->len };
 	if (writable) {
+		/* The device may write all of it: for diff snapshots, it is dirty. */
+		guest_mem_mark_dirty(q->mem, d->addr, d->len);
 		c->nr_in++;
 		c->in_len += d->len;
 	} else {
@@ -171,6 +175,7 @@ void virtq_push(struct virtq *q, u16 head, u32 len)
 	q->used_idx++;
 	q->pushed++;
 	WRITE_ONCE(q->used->idx, htole16(q->used_idx));
+	guest_mem_mark_dirty(q->mem, q->used_gpa, q->used_len);
 }
 
 bool virtq_should_notify(struct virtq *q)
@@ -197,8 +202,10 @@ bool virtq_enable_notify(struct virtq *q)
 {
 	if (!q->size)
 		return false;
-	if (q->event_idx)
+	if (q->event_idx) {
 		WRITE_ONCE(*q->avail_event, htole16(q->last_avail));
+		guest_mem_mark_dirty(q->mem, q->used_gpa + q->used_len - 2, 2);
+	}
 	/* Publish avail_event before the final look at avail->idx. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return le16toh(READ_ONCE(q->avail->idx)) != q->last_avail;

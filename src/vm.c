@@ -283,10 +283,16 @@ int vm_setup_memory(struct vm *vm)
 
 	region = (struct kvm_userspace_memory_region){
 		.slot = 0,
+		.flags = vm->cfg->track_dirty_pages ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		.guest_phys_addr = ARM64_RAM_BASE,
 		.memory_size = size,
 		.userspace_addr = (u64)(uintptr_t)vm->ram,
 	};
+	/* Diff snapshots: KVM logs the guest's writes, arkvm its own. */
+	if (vm->cfg->track_dirty_pages &&
+	    guest_mem_track_dirty(&vm->mem, ARM64_RAM_BASE, size,
+				  (unsigned int)__builtin_ctzl((unsigned long)sysconf(_SC_PAGESIZE))))
+		return -ENOMEM;
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
 		ret = -errno;
 		pr_err("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
@@ -656,6 +662,7 @@ void vm_destroy(struct vm *vm)
 		munmap(vm->ram, vm->ram_size);
 	if (vm->mem_fd >= 0)
 		close(vm->mem_fd);
+	guest_mem_untrack_dirty(&vm->mem);
 	park_destroy(&vm->io_park);
 	park_destroy(&vm->vcpu_park);
 	pages_free(vm, sizeof(*vm));

@@ -255,7 +255,7 @@ static void test_start_pause_resume(void)
 	/* Paused: the snapshot command reaches the VM's owner (the fake writes nothing). */
 	EXPECT(call(f.vmm, HTTP_PUT, "/snapshot/create",
 		    "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"snapshot_type\":\"Diff\"}"),
-	       400, "Diff");
+	       400, "track_dirty_pages");
 	EXPECT(call(f.vmm, HTTP_PUT, "/snapshot/create",
 		    "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\"}"), 204, "");
 	EXPECT(call(f.vmm, HTTP_GET, "/", NULL), 200, "\"state\":\"Paused\"");

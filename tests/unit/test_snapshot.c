@@ -4,8 +4,11 @@
  * the header refuses each kind of bad file with its own reason.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "snapshot.h"
 #include "state.h"
@@ -120,6 +123,59 @@ static void test_header_checks(void)
 	free(file);
 }
 
+static int make_mem(const char *path, u64 size, const u64 *pages, size_t n, u8 fill)
+{
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	u8 buf[4096];
+
+	if (fd < 0)
+		return -1;
+	memset(buf, fill, sizeof(buf));
+	for (size_t i = 0; i < n; i++)
+		if (pwrite(fd, buf, sizeof(buf), (off_t)(pages[i] * 4096)) != sizeof(buf))
+			return -1;
+	if (ftruncate(fd, (off_t)size))
+		return -1;
+	return close(fd);
+}
+
+static u8 byte_at(const char *path, u64 off)
+{
+	int fd = open(path, O_RDONLY);
+	u8 b = 0xEE;
+
+	if (fd >= 0) {
+		if (pread(fd, &b, 1, (off_t)off) != 1)
+			b = 0xEE;
+		close(fd);
+	}
+	return b;
+}
+
+/* The diff's pages land on the base; the base's others stay. */
+static void test_merge(void)
+{
+	char base[64], diff[64];
+	const u64 base_pages[] = { 0, 1, 7 }, diff_pages[] = { 1, 5 };
+
+	snprintf(base, sizeof(base), "/tmp/arkvm-merge-%d.base", getpid());
+	snprintf(diff, sizeof(diff), "/tmp/arkvm-merge-%d.diff", getpid());
+	CHECK_EQ(make_mem(base, 16 * 4096, base_pages, 3, 0xAA), 0);
+	CHECK_EQ(make_mem(diff, 16 * 4096, diff_pages, 2, 0x55), 0);
+	CHECK_EQ(snapshot_merge(base, diff), 0);
+	CHECK_EQ(byte_at(base, 0), 0xAA);
+	CHECK_EQ(byte_at(base, 1 * 4096 + 9), 0x55);
+	CHECK_EQ(byte_at(base, 5 * 4096), 0x55);
+	CHECK_EQ(byte_at(base, 7 * 4096), 0xAA);
+	CHECK_EQ(byte_at(base, 9 * 4096), 0);
+	/* Another machine's diff does not fit. */
+	CHECK_EQ(make_mem(diff, 8 * 4096, diff_pages, 1, 0x55), 0);
+	CHECK_EQ(snapshot_merge(base, diff), -ERANGE);
+	unlink(base);
+	unlink(diff);
+}
+
 TEST_SUITE(snapshot,
+	   TEST(test_merge),
 	   TEST(test_config_round_trip),
 	   TEST(test_header_checks));
