@@ -85,7 +85,29 @@ static void test_layout_is_consistent(void)
 	CHECK(ARM64_UART_IRQ < ARM64_VIRTIO_IRQ_BASE);
 }
 
+/* arkvm's own writes, page by page, for diff snapshots; taking them clears them. */
+static void test_dirty_tracking(void)
+{
+	struct guest_mem mem = { 0 };
+	unsigned long bits[2] = { 0 };
+
+	guest_mem_mark_dirty(&mem, 0x1000, 8);   /* not tracked: nothing happens */
+	CHECK_EQ(guest_mem_track_dirty(&mem, 0x40000000, 100 * 4096, 12), 0);
+	guest_mem_mark_dirty(&mem, 0x40000000 + 4095, 2);     /* pages 0 and 1 */
+	guest_mem_mark_dirty(&mem, 0x40000000 + 70 * 4096, 1);
+	guest_mem_mark_dirty(&mem, 0x40000000 + 99 * 4096, 4096 * 5);  /* clipped at the end */
+	guest_mem_mark_dirty(&mem, 0x3fffffff, 1);             /* below: ignored */
+	guest_mem_take_dirty(&mem, bits);
+	CHECK_EQ(bits[0], 3);
+	CHECK_EQ(bits[1], (1UL << (70 - 64)) | (1UL << (99 - 64)));
+	bits[0] = bits[1] = 0;
+	guest_mem_take_dirty(&mem, bits);
+	CHECK_EQ(bits[0] | bits[1], 0);
+	guest_mem_untrack_dirty(&mem);
+}
+
 TEST_SUITE(guest_mem,
+	   TEST(test_dirty_tracking),
 	   TEST(test_translate_inside),
 	   TEST(test_translate_refuses_outside),
 	   TEST(test_translate_refuses_wrap),
