@@ -295,8 +295,10 @@ $(BUILD)/loadgen: tests/bench/loadgen.c | $(DEPS_STAMP)
 	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $< $(TARGET_LDFLAGS) -luring
 
 # The bench's API client: starts arkvm and times its socket, PUTs and boot.
-$(BUILD)/apibench: tests/bench/apibench.c | $(DEPS_STAMP)
-	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<
+$(BUILD)/apibench: tests/bench/apibench.c tests/bench/benchproc.c tests/bench/snapbench.c \
+		tests/bench/benchproc.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(TARGET_CC) $(filter-out -MMD -MP,$(CFLAGS_COMMON)) -static -o $@ $(filter %.c,$^)
 
 bench: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm $(BUILD)/loadgen $(BUILD)/apibench

@@ -12,7 +12,8 @@
 # from this script's directory (level 1's /lab), and so are the peers arkvm
 # is set against, each optional: KVMTOOL (a kvmtool lkvm binary) and QEMU
 # (a qemu-system-aarch64, or a script that runs one). APIBENCH
-# (tests/bench/apibench.c, static arm64) times Firecracker's API.
+# (tests/bench/apibench.c, static arm64) times Firecracker's API and
+# snapshots.
 set -u
 ARKVM=$1 KERNEL=$2 INITRD=$3
 here=$(dirname "$0")
@@ -172,6 +173,39 @@ elif [ -f "$MICRO_KERNEL" ]; then
 	api_boot micro "$MICRO_KERNEL"
 else
 	api_boot cloud "$KERNEL"
+fi
+
+# --- snapshots --------------------------------------------------------------------
+
+# snap_bench LABEL KERNEL: BOOT_RUNS rounds of APIBENCH snap
+# (tests/bench/snapbench.c): a 256 MiB guest counting on its console,
+# booted cold over the API, snapshotted, killed, loaded over the API in a
+# fresh process and restored from the command line, then booted cold from
+# the command line; each time to its first COUNT line, smaps 1 s after.
+# Figures come back as "snap-NAME", each run a round, so that bench.sh
+# sets each restore against the cold boot of its own round.
+snap_bench() {
+	label=$1 kernel=$2 n=1
+	mkdir -p "$tmp/snap"
+	while [ $n -le "$BOOT_RUNS" ]; do
+		round=$n
+		"$APIBENCH" snap "$tmp/snap" "$kernel" "$tmp/initrd" 256 -- "$ARKVM" \
+			> "$tmp/snap.fig" 2> "$tmp/snap.err"
+		[ -s "$tmp/snap.err" ] && info "snap $label, run $n: $(tr '\n' '|' < "$tmp/snap.err" | head -c 800)"
+		sed -n 's/^APIBENCH //p' "$tmp/snap.fig" | while read -r fig value unit; do
+			bench "snap-$fig $value $unit"
+		done
+		n=$((n + 1))
+	done
+	round=
+	rm -rf "$tmp/snap"
+}
+if [ ! -x "$APIBENCH" ]; then
+	info "no $APIBENCH: the snapshot figures stay empty"
+elif [ -f "$MICRO_KERNEL" ]; then
+	snap_bench micro "$MICRO_KERNEL"
+else
+	snap_bench cloud "$KERNEL"
 fi
 
 # --- the peers: kvmtool, QEMU ------------------------------------------------------

@@ -154,6 +154,42 @@ function api_rows(kn,    a, v, c) {
 	v = minus(median(a "overhead-api"), median(a "overhead-cli"))
 	row("VMM overhead, API minus CLI (idle, smaps)", v, "KiB", "", "")
 }
+# snap_rows(): snapshots (tests/bench/snapbench.c), a 256 MiB guest that
+# prints a COUNT line every 100 ms; "running" is its first COUNT line.
+# Each restore is set against the cold boot of the same guest in the same
+# round: over the API from the request, from the command line from the
+# fork. Memory is read 1 s after the first COUNT line; Rss and Pss are the
+# whole arkvm process, guest RAM included.
+function snap_rows(    v, r) {
+	v = median("snap-create")
+	row("snapshot create, 256 MiB guest (paused)", v, "ms", "", "")
+	runs_row("snap-create", "ms")
+	row("  memory file on disk (zero pages: holes)", median("snap-mem-file"), "KiB", "", "")
+	row("  snapshot file", median("snap-snap-file"), "KiB", "", "")
+	v = median("snap-load-answer")
+	row("restore: load request to its answer", v, "ms", "<= 3 (hardware)", hw_atmost(v, 3))
+	runs_row("snap-load-answer", "ms")
+	row("restore: load request to guest running", median("snap-load-to-count"), "ms", "", "")
+	runs_row("snap-load-to-count", "ms")
+	row("  cold: InstanceStart to guest running", median("snap-cold-to-count"), "ms", "", "")
+	runs_row("snap-cold-to-count", "ms")
+	r = rratio("snap-load-to-count", "snap-cold-to-count")
+	row("  restore / cold boot (API)", r, "%", "<= 10", atmost(r, 10))
+	rounds_row("snap-load-to-count")
+	row("restore CLI: process start to running", median("snap-restore-cli-to-count"), "ms", "", "")
+	row("  cold CLI: process start to running", median("snap-cold-cli-to-count"), "ms", "", "")
+	r = rratio("snap-restore-cli-to-count", "snap-cold-cli-to-count")
+	row("  restore / cold boot (CLI)", r, "%", "", "")
+	rounds_row("snap-restore-cli-to-count")
+	row("restored VM after 1 s: Rss (with RAM)", median("snap-load-rss"), "KiB", "", "")
+	row("  Pss (with RAM)", median("snap-load-pss"), "KiB", "", "")
+	row("  guest RAM resident", median("snap-load-ram-rss"), "KiB", "", "")
+	row("  guest RAM written (private copies)", median("snap-load-ram-anon"), "KiB", "", "")
+	row("cold VM after 1 s: Rss (with RAM)", median("snap-cold-rss"), "KiB", "", "")
+	row("  Pss (with RAM)", median("snap-cold-pss"), "KiB", "", "")
+	row("  guest RAM resident", median("snap-cold-ram-rss"), "KiB", "", "")
+	row("  restored Rss / cold Rss", rratio("snap-load-rss", "snap-cold-rss"), "%", "", "")
+}
 # peer_rows(PEER, FIGURE, WHAT, UNIT, HOW): the peer, then arkvm, each with
 # its runs; arkvm beats the peer where its figure is the lower one.
 function peer_rows(p, fig, what, unit, how,    a, k, r) {
@@ -179,6 +215,7 @@ function peer_table(p) {
 		peer_rows(p, "off", "start to guest power-off (micro)", "ms", "timed alike")
 		peer_rows(p, "overhead", "VMM overhead (idle, smaps)", "KiB", "read alike")
 		row(p ": Firecracker API figures (it has none)", "", "", "", "")
+		row(p ": snapshot figures (not measured)", "", "", "", "")
 	}
 	if (!cnt["peer-seq-read-" p] && !cnt["peer-tcp-tx-" p])
 		return
@@ -211,6 +248,7 @@ END {
 		    atmost(o, 2048))
 	}
 	api_rows(cnt["api-micro-start-to-init"] ? "micro" : "cloud")
+	snap_rows()
 	# The peers, measured alike (only with BENCH_KVMTOOL, BENCH_QEMU).
 	peer_table("kvmtool")
 	peer_table("qemu")
