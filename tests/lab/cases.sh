@@ -929,6 +929,49 @@ snapshot_case() {
 	fi
 	rm -f "$tmp/vm.mem" "$tmp/snap.img"
 	clones_case
+	diff_case
+}
+
+# A Diff snapshot taken after a little more counting is much smaller than
+# the Full one, and merged onto it restores the guest where the diff left it.
+diff_case() {
+	diff_why= api_why=
+	printf '%s\n' 'i=0; while true; do i=$((i+1)); echo "COUNT $i"; sleep 0.2; done' > "$tmp/diff.in"
+	rm -f "$tmp/api.sock"
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=shell" \
+		--memory 256M,track-dirty --api-sock "$tmp/api.sock" \
+		< "$tmp/diff.in" > "$tmp/diff0.out" 2> "$tmp/diff0.err" &
+	pid=$!
+	wait_for "$tmp/diff0.out" 'COUNT 5' "$BOOT_TIMEOUT" || diff_why="the guest never counted"
+	api pause 204 PATCH /vm '{"state": "Paused"}'
+	api full 204 PUT /snapshot/create "{\"snapshot_path\": \"$tmp/f.snap\", \"mem_file_path\": \"$tmp/f.mem\"}"
+	api resume 204 PATCH /vm '{"state": "Resumed"}'
+	n=$(sed -n 's/^COUNT \([0-9]*\).*/\1/p' "$tmp/diff0.out" | tail -n 1)
+	wait_for "$tmp/diff0.out" "COUNT $((n + 5))" 20
+	api pause-again 204 PATCH /vm '{"state": "Paused"}'
+	api diff 204 PUT /snapshot/create "{\"snapshot_path\": \"$tmp/d.snap\", \"mem_file_path\": \"$tmp/d.mem\", \"snapshot_type\": \"Diff\"}"
+	[ -n "$api_why" ] && diff_why="$diff_why; $api_why"
+	last=$(sed -n 's/^COUNT \([0-9]*\).*/\1/p' "$tmp/diff0.out" | tail -n 1)
+	kill -KILL $pid; wait $pid 2>/dev/null
+	full_kb=$(du -k "$tmp/f.mem" | cut -f1) diff_kb=$(du -k "$tmp/d.mem" | cut -f1)
+	info "diff: full memory file $full_kb KiB on disk, diff $diff_kb KiB; count $last"
+	[ "${diff_kb:-99999}" -lt $((full_kb / 4)) ] || diff_why="$diff_why; the diff ($diff_kb KiB) is not much smaller than the full ($full_kb KiB)"
+	"$ARKVM" snapshot-merge "$tmp/f.mem" "$tmp/d.mem" 2> "$tmp/merge.err" || diff_why="$diff_why; merge: $(cat "$tmp/merge.err")"
+	"$ARKVM" restore --snapshot "$tmp/d.snap" --mem "$tmp/f.mem" < /dev/null \
+		> "$tmp/diff1.out" 2> "$tmp/diff1.err" &
+	pid=$!
+	wait_for "$tmp/diff1.out" "COUNT $((last + 5))" 60 || diff_why="$diff_why; the restored guest did not count on from $last"
+	first=$(sed -n 's/^COUNT \([0-9]*\).*/\1/p' "$tmp/diff1.out" | head -n 1)
+	[ -n "$first" ] && [ "$first" -ge "$last" ] && [ "$first" -le $((last + 2)) ] ||
+		diff_why="$diff_why; the restored count began at '$first', not after $last"
+	kill -TERM $pid; wait $pid
+	if [ -z "$diff_why" ]; then
+		pass "snapshot-diff-is-small-and-restores-on-its-base ($diff_kb of $full_kb KiB)"
+	else
+		fail snapshot-diff-is-small-and-restores-on-its-base "${diff_why#; }"
+		tail -n 5 "$tmp/diff0.err" "$tmp/diff1.err"
+	fi
+	rm -f "$tmp/f.snap" "$tmp/f.mem" "$tmp/d.snap" "$tmp/d.mem"
 }
 
 # Two clones restored at once from one snapshot both run on to power-off.
