@@ -106,6 +106,8 @@ CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_co
              devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c \
              devices/virtio_console.c devices/virtio_gpu.c devices/gpu_3d.c devices/gpu_edid.c \
              devices/gpu_2d.c devices/virtio_input.c src/screenshot.c
+# One device's section of a snapshot (include/device.h).
+CORE_SRCS += src/device_state.c
 # Network backends behind include/net_backend.h.
 CORE_SRCS += src/backends/net_tap.c src/backends/net_vhost.c
 # Disk backends (include/disk.h), under virtio-blk.

@@ -14,6 +14,7 @@
 #include "device.h"
 #include "fdt_build.h"
 #include "log.h"
+#include "state.h"
 
 static u64 clock_ns(clockid_t id)
 {
@@ -140,9 +141,35 @@ static int boot_timer_realize(struct device *dev, struct device_host *host)
 	return ret;
 }
 
+/*
+ * Snapshots: whether init has said it runs.  A restored guest's init ran in
+ * the process that booted it; its write must not be timed against this
+ * process's start.
+ */
+static int boot_timer_save(struct device *dev, struct state_writer *w)
+{
+	struct boot_timer *bt = dev->priv;
+
+	state_put_u8(w, atomic_load(&bt->reported));
+	return w->err;
+}
+
+static int boot_timer_restore(struct device *dev, struct state_reader *r)
+{
+	struct boot_timer *bt = dev->priv;
+	u8 reported = state_get_u8(r);
+
+	if (state_check(r, reported <= 1))
+		return r->err;
+	atomic_store(&bt->reported, reported);
+	return 0;
+}
+
 const struct device_class boot_timer_class = {
 	.name = "boot-timer",
 	.count = boot_timer_count,
 	.create = boot_timer_create,
 	.realize = boot_timer_realize,
+	.save = boot_timer_save,
+	.restore = boot_timer_restore,
 };

@@ -367,6 +367,96 @@ static int uart_realize(struct device *dev, struct device_host *host)
 	return ret;
 }
 
+/*
+ * Snapshots: the registers the driver wrote, and both FIFOs' bytes, oldest
+ * first.  The interrupt line's level follows from them.  Nothing is quiesced
+ * first: the UART writes no guest RAM.
+ */
+static void uart_put_fifo(struct state_writer *w, const u8 *fifo, unsigned int head,
+			  unsigned int count)
+{
+	state_put_u8(w, (u8)count);
+	for (unsigned int i = 0; i < count; i++)
+		state_put_u8(w, fifo[(head + i) % UART_FIFO_SIZE]);
+}
+
+static int uart_save(struct device *dev, struct state_writer *w)
+{
+	struct uart_16550 *u = dev->priv;
+
+	pthread_mutex_lock(&u->lock);
+	state_put_u8(w, u->ier);
+	state_put_u8(w, u->lcr);
+	state_put_u8(w, u->mcr);
+	state_put_u8(w, u->scr);
+	state_put_u8(w, u->dll);
+	state_put_u8(w, u->dlm);
+	state_put_u8(w, u->fifo_enabled);
+	state_put_u8(w, u->thr_ipending);
+	uart_put_fifo(w, u->rx, u->rx_head, u->rx_count);
+	uart_put_fifo(w, u->tx, u->tx_head, u->tx_count);
+	pthread_mutex_unlock(&u->lock);
+	return w->err;
+}
+
+static unsigned int uart_get_fifo(struct state_reader *r, u8 *fifo)
+{
+	unsigned int count = state_get_u8(r);
+
+	if (state_check(r, count <= UART_FIFO_SIZE))
+		return 0;
+	state_get(r, fifo, count);
+	return count;
+}
+
+/* Every value checked before the UART takes any: a refused state changes nothing. */
+static int uart_restore(struct device *dev, struct state_reader *r)
+{
+	struct uart_16550 *u = dev->priv, s = { 0 };
+	u8 flags[2];
+	bool flush;
+
+	s.ier = state_get_u8(r);
+	s.lcr = state_get_u8(r);
+	s.mcr = state_get_u8(r);
+	s.scr = state_get_u8(r);
+	s.dll = state_get_u8(r);
+	s.dlm = state_get_u8(r);
+	state_get(r, flags, sizeof(flags));
+	s.rx_count = uart_get_fifo(r, s.rx);
+	s.tx_count = uart_get_fifo(r, s.tx);
+	state_check(r, !(s.ier & ~IER_MASK) && !(s.mcr & ~MCR_MASK) && flags[0] <= 1 &&
+		       flags[1] <= 1);
+	if (r->err)
+		return r->err;
+
+	pthread_mutex_lock(&u->lock);
+	u->ier = s.ier;
+	u->lcr = s.lcr;
+	u->mcr = s.mcr;
+	u->scr = s.scr;
+	u->dll = s.dll;
+	u->dlm = s.dlm;
+	u->fifo_enabled = flags[0];
+	u->thr_ipending = flags[1];
+	memcpy(u->rx, s.rx, sizeof(u->rx));
+	memcpy(u->tx, s.tx, sizeof(u->tx));
+	u->rx_head = u->tx_head = 0;
+	u->rx_count = s.rx_count;
+	u->tx_count = s.tx_count;
+	/*
+	 * Output the old process's stdout never took goes now, as far as this
+	 * one's takes it: the driver waits for THR empty before it writes more.
+	 */
+	flush = uart_tx_drain(u);
+	/* The line as the registers say: this process's interrupt controller never saw it. */
+	uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	if (flush && u->ops->tx_flush)
+		u->ops->tx_flush(u->opaque);
+	return 0;
+}
+
 static void uart_class_destroy(struct device *dev)
 {
 	uart_destroy(dev->priv);
@@ -379,88 +469,12 @@ static void uart_metrics(struct device *dev, struct metrics_writer *w)
 	metrics_put(w, &uart_metrics_group, NULL, &u->metrics);
 }
 
-/*
- * Its registers and both FIFOs, in order.  A snapshot needs them: the
- * guest's 8250 driver keeps its own copy of IER, and a restored UART with
- * transmit interrupts off would never tell it the FIFO emptied.
- */
-int uart_save(struct uart_16550 *u, struct state_writer *w)
-{
-	pthread_mutex_lock(&u->lock);
-	state_put_u8(w, u->ier);
-	state_put_u8(w, u->lcr);
-	state_put_u8(w, u->mcr);
-	state_put_u8(w, u->scr);
-	state_put_u8(w, u->dll);
-	state_put_u8(w, u->dlm);
-	state_put_u8(w, u->fifo_enabled);
-	state_put_u8(w, u->thr_ipending);
-	state_put_u32(w, u->rx_count);
-	for (unsigned int i = 0; i < u->rx_count; i++)
-		state_put_u8(w, u->rx[(u->rx_head + i) % UART_FIFO_SIZE]);
-	state_put_u32(w, u->tx_count);
-	for (unsigned int i = 0; i < u->tx_count; i++)
-		state_put_u8(w, u->tx[(u->tx_head + i) % UART_FIFO_SIZE]);
-	pthread_mutex_unlock(&u->lock);
-	return w->err;
-}
-
-int uart_restore(struct uart_16550 *u, struct state_reader *r)
-{
-	u8 ier = state_get_u8(r), lcr = state_get_u8(r), mcr = state_get_u8(r),
-	   scr = state_get_u8(r), dll = state_get_u8(r), dlm = state_get_u8(r);
-	bool fifo = state_get_u8(r), thr = state_get_u8(r);
-	u8 rx[UART_FIFO_SIZE], tx[UART_FIFO_SIZE];
-	u32 nrx, ntx;
-
-	nrx = state_get_u32(r);
-	if (state_check(r, nrx <= UART_FIFO_SIZE))
-		return r->err;
-	state_get(r, rx, nrx);
-	ntx = state_get_u32(r);
-	if (state_check(r, ntx <= UART_FIFO_SIZE))
-		return r->err;
-	state_get(r, tx, ntx);
-	if (r->err)
-		return r->err;
-	pthread_mutex_lock(&u->lock);
-	u->ier = ier & 0x0f;
-	u->lcr = lcr;
-	u->mcr = mcr;
-	u->scr = scr;
-	u->dll = dll;
-	u->dlm = dlm;
-	u->fifo_enabled = fifo;
-	u->thr_ipending = thr;
-	memcpy(u->rx, rx, nrx);
-	u->rx_head = 0;
-	u->rx_count = nrx;
-	memcpy(u->tx, tx, ntx);
-	u->tx_head = 0;
-	u->tx_count = ntx;
-	/* The line as the state says, driven again: KVM's level may be stale. */
-	u->irq_level = uart_pending(u) == IIR_NO_INT;
-	uart_update_irq(u);
-	pthread_mutex_unlock(&u->lock);
-	return 0;
-}
-
-static int uart_class_save(struct device *dev, struct state_writer *w)
-{
-	return uart_save(dev->priv, w);
-}
-
-static int uart_class_restore(struct device *dev, struct state_reader *r)
-{
-	return uart_restore(dev->priv, r);
-}
-
 const struct device_class uart_16550_class = {
 	.name = "uart",
 	.create = uart_create,
 	.realize = uart_realize,
-	.save = uart_class_save,
-	.restore = uart_class_restore,
+	.save = uart_save,
+	.restore = uart_restore,
 	.destroy = uart_class_destroy,
 	.metrics = uart_metrics,
 };

@@ -16,6 +16,7 @@
 
 #include "device.h"
 #include "log.h"
+#include "state.h"
 #include "virtio_devices.h"
 
 #define VCON_QUEUE_SIZE 64
@@ -64,8 +65,10 @@ static bool vcon_tx_fill(struct virtio_console *vc)
 	bool used = false;
 	int ret;
 
-	if (vc->tx_held && vc->tx_generation != dev->generation)
+	if (vc->tx_generation != dev->generation) {
 		vc->tx_held = false; /* it belonged to rings a reset forgot */
+		vc->tx_skip = 0;
+	}
 	for (;;) {
 		if (!vc->tx_held) {
 			ret = virtq_pop(vq, &vc->tx_chain);
@@ -76,7 +79,8 @@ static bool vcon_tx_fill(struct virtio_console *vc)
 			if (ret <= 0)
 				return used;
 			vc->tx_held = true;
-			vc->tx_off = 0;
+			vc->tx_off = vc->tx_skip;  /* a chain given back half-sent */
+			vc->tx_skip = 0;
 			vc->tx_generation = dev->generation;
 		}
 		if (!vcon_tx_copy(vc))
@@ -123,6 +127,8 @@ static void vcon_queue_notify(struct virtio_dev *dev, unsigned int q)
 {
 	struct virtio_console *vc = container_of(dev, struct virtio_console, vdev);
 
+	if (vc->quiesced)
+		return; /* paused: resume serves both queues */
 	if (q == VCON_TX_Q)
 		vcon_tx(vc);
 	else
@@ -163,7 +169,7 @@ static bool vcon_rx_buffer(struct virtio_console *vc)
 	}
 	if (vc->rx_held)
 		return true;
-	if (!virtio_dev_running(dev) || !vq->size)
+	if (vc->quiesced || !virtio_dev_running(dev) || !vq->size)
 		return false;
 	ret = virtq_pop(vq, &vc->rx_chain);
 	if (!ret && virtq_enable_notify(vq))
@@ -242,8 +248,81 @@ static int vcon_create(struct device *dev, struct device_host *host, unsigned in
 	return 0;
 }
 
+/*
+ * Pause: the chains the device holds go back to the ring, so that a
+ * snapshot has them as the guest's to give and the restored device takes
+ * them again.  Each is the last its queue gave.  The output chain may be
+ * half in the console already: how much is kept (tx_skip), and saved.
+ */
+static void vcon_give_back(struct virtio_console *vc)
+{
+	struct virtio_dev *dev = &vc->vdev;
+
+	if (vc->rx_held && vc->rx_generation == dev->generation && dev->vqs[VCON_RX_Q].size)
+		virtq_unpop(&dev->vqs[VCON_RX_Q]);
+	vc->rx_held = false;
+	if (vc->tx_held && vc->tx_generation == dev->generation && dev->vqs[VCON_TX_Q].size) {
+		virtq_unpop(&dev->vqs[VCON_TX_Q]);
+		vc->tx_skip = vc->tx_off;
+	}
+	vc->tx_held = false;
+}
+
+static int vcon_quiesce(struct device *dev)
+{
+	struct virtio_console *vc = dev->priv;
+
+	pthread_mutex_lock(&vc->vdev.lock);
+	vc->quiesced = true;
+	vcon_give_back(vc);
+	pthread_mutex_unlock(&vc->vdev.lock);
+	return 0;
+}
+
+static void vcon_resume(struct device *dev)
+{
+	struct virtio_console *vc = dev->priv;
+	struct virtio_dev *vdev = &vc->vdev;
+
+	pthread_mutex_lock(&vdev->lock);
+	vc->quiesced = false;
+	if (virtio_dev_running(vdev) && vdev->vqs[VCON_TX_Q].size)
+		vcon_tx(vc);
+	pthread_mutex_unlock(&vdev->lock);
+	console_rx_room(vc->con);
+}
+
+static int vcon_save(struct device *dev, struct state_writer *w)
+{
+	struct virtio_console *vc = dev->priv;
+
+	pthread_mutex_lock(&vc->vdev.lock);
+	state_put_u64(w, vc->tx_generation == vc->vdev.generation ? vc->tx_skip : 0);
+	pthread_mutex_unlock(&vc->vdev.lock);
+	return w->err;
+}
+
+/* After the transport's: the skip belongs to the rings it just mapped. */
+static int vcon_restore(struct device *dev, struct state_reader *r)
+{
+	struct virtio_console *vc = dev->priv;
+	u64 skip = state_get_u64(r);
+
+	if (r->err)
+		return r->err;
+	pthread_mutex_lock(&vc->vdev.lock);
+	vc->tx_skip = skip;     /* past a chain's end skips it all: nothing to check */
+	vc->tx_generation = vc->vdev.generation;
+	pthread_mutex_unlock(&vc->vdev.lock);
+	return 0;
+}
+
 const struct device_class virtio_console_class = {
 	.name = "virtio-console",
 	.count = vcon_count,
 	.create = vcon_create,
+	.quiesce = vcon_quiesce,
+	.resume = vcon_resume,
+	.save = vcon_save,
+	.restore = vcon_restore,
 };

@@ -554,6 +554,22 @@ void virtio_net_close(struct virtio_net *n)
 	n->vdev.ops = NULL;
 }
 
+/*
+ * The receive buffers taken and not filled go back to the ring: they are
+ * the last ones taken, in order, so the ring's next entry moves back over
+ * them.  A snapshot then holds them as the guest's to give, and the device
+ * restored from it takes them again; kept here, they would be lost to it
+ * (the guest would never see them used, nor post them again).
+ */
+static void net_rx_give_back(struct virtio_net *n)
+{
+	struct virtq *vq = &n->vdev.vqs[NET_RX_Q];
+
+	if (n->rx_generation == n->vdev.generation && vq->size)
+		vq->last_avail = (u16)(vq->last_avail - n->rx_nr_bufs);
+	net_rx_forget(n);
+}
+
 int virtio_net_quiesce(struct virtio_net *n)
 {
 	int ret = 0;
@@ -563,6 +579,7 @@ int virtio_net_quiesce(struct virtio_net *n)
 		ret = n->be.ops->kernel_quiesce(&n->be, &n->vdev);
 	if (!ret) {
 		net_poll_tap(n, false);
+		net_rx_give_back(n);
 		n->quiesced = true;
 	}
 	pthread_mutex_unlock(&n->vdev.lock);

@@ -115,6 +115,16 @@ struct device {
 };
 
 /*
+ * One device's section of a snapshot (src/device_state.c): its class
+ * name, its transport's state, its own; the device quiesced, on the
+ * thread that holds every other one (as vm_devices_save() does).  Restore
+ * reads one section into a device built from the same config: 0, or
+ * -EINVAL when the bytes do not fit, with the device left reset.
+ */
+int device_save(struct device *dev, struct state_writer *w);
+int device_restore(struct device *dev, struct state_reader *r);
+
+/*
  * A class's create starts here: its state, zeroed, becomes dev->priv (the
  * registry frees it).  Its pages are resident only once touched: a device's
  * state is mostly buffers it may never fill.  NULL, said on stderr, when

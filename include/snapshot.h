@@ -21,7 +21,7 @@
  */
 
 #define SNAPSHOT_MAGIC          "ARKVMSNP"
-#define SNAPSHOT_FORMAT_VERSION 1
+#define SNAPSHOT_FORMAT_VERSION 2   /* 2: the UART, boot timer and virtio-console sections */
 #define SNAPSHOT_HEADER_SIZE    128   /* 68 used; the rest zero, room to grow */
 #define SNAPSHOT_MAX_PAYLOAD    (64u << 20)
 

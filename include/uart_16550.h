@@ -58,12 +58,6 @@ void uart_init(struct uart_16550 *u, const struct irq_line *irq,
 	       const struct uart_backend_ops *ops, void *opaque);
 void uart_destroy(struct uart_16550 *u);
 
-/* Its registers and FIFOs, for a snapshot; restore checks every count. */
-struct state_writer;
-struct state_reader;
-int uart_save(struct uart_16550 *u, struct state_writer *w);
-int uart_restore(struct uart_16550 *u, struct state_reader *r);
-
 /* Offers received bytes; returns how many fit in the FIFO. */
 unsigned int uart_receive(struct uart_16550 *u, const u8 *buf, unsigned int len);
 

@@ -164,10 +164,16 @@ struct virtio_console {
 	bool tx_held;
 	u64 tx_off;                      /* bytes of it already in the console */
 	u32 tx_generation;
+	/*
+	 * Bytes of the next output chain already in the console: a pause gave
+	 * a half-sent chain back to the ring, and saves this with the device.
+	 */
+	u64 tx_skip;
 	/* Main thread, under dev->lock: the receive buffer input goes into next. */
 	struct virtq_chain rx_chain;
 	bool rx_held;
 	u32 rx_generation;
+	bool quiesced;                   /* paused: takes no buffer from the guest */
 };
 
 void virtio_console_init(struct virtio_console *vc, const struct guest_mem *mem,

@@ -122,48 +122,16 @@ void vm_devices_resume(struct vm *vm)
 	}
 }
 
-#define DEVICE_STATE_TAG STATE_TAG('D', 'E', 'V', ' ')
-
-/* One section per device: its class name, the transport's state, its own. */
+/* One section per device (src/device_state.c). */
 int vm_devices_save(struct vm *vm, struct state_writer *w)
 {
-	for (unsigned int i = 0; i < vm->nr_devices && !w->err; i++) {
-		struct device *dev = &vm->devices[i];
-		size_t mark;
-		int ret = 0;
+	for (unsigned int i = 0; i < vm->nr_devices; i++) {
+		int ret = device_save(&vm->devices[i], w);
 
-		state_begin(w, DEVICE_STATE_TAG, &mark);
-		state_put_u32(w, (u32)strlen(dev->cls->name));
-		state_put(w, dev->cls->name, strlen(dev->cls->name));
-		if (dev->vdev)
-			ret = virtio_dev_save(dev->vdev, w);
-		if (!ret && dev->cls->save)
-			ret = dev->cls->save(dev, w);
-		state_end(w, mark);
 		if (ret)
 			return ret;
 	}
-	return w->err;
-}
-
-static int vm_device_restore(struct device *dev, struct state_reader *r)
-{
-	char name[64];
-	u32 len = state_get_u32(r);
-	int ret;
-
-	if (state_check(r, len < sizeof(name)))
-		return r->err;
-	state_get(r, name, len);
-	name[len] = '\0';
-	if (state_check(r, !strcmp(name, dev->cls->name)))
-		return r->err;
-	ret = dev->vdev ? virtio_dev_restore(dev->vdev, r) : 0;
-	if (!ret && dev->cls->restore)
-		ret = dev->cls->restore(dev, r);
-	if (!ret)
-		ret = state_check(r, r->off == r->len);
-	return ret;
+	return 0;
 }
 
 /*
@@ -173,11 +141,8 @@ static int vm_device_restore(struct device *dev, struct state_reader *r)
 int vm_devices_restore(struct vm *vm, struct state_reader *r)
 {
 	for (unsigned int i = 0; i < vm->nr_devices; i++) {
-		struct state_reader section;
-		int ret = state_enter(r, DEVICE_STATE_TAG, &section);
+		int ret = device_restore(&vm->devices[i], r);
 
-		if (!ret)
-			ret = vm_device_restore(&vm->devices[i], &section);
 		if (ret) {
 			pr_err("%s: its saved state does not fit: %s", vm->devices[i].id,
 			       strerror(-ret));
