@@ -140,30 +140,19 @@ static int get_vm_config(struct vmm *vmm, const char *id, const json_t *body, st
 	return ok_json(r, fc_dump_config(vmm->cfg, &vmm->opts));
 }
 
-static int put_machine_config(struct vmm *vmm, const char *id, const json_t *body,
-			      struct reply *r, bool patch)
-{
-	struct fc_error e;
+/*
+ * A PUT before the start: @apply reads the body into a copy of the config,
+ * then @check looks at the host (a file, a tap) for what it names.  Only
+ * when both agree does the copy replace the config: a refused request
+ * changes nothing, not even the drive or NIC it would have replaced.
+ */
+struct put_ops {
+	int (*apply)(struct vm_config *c, const json_t *body, const char *id, struct fc_error *e);
+	int (*check)(const struct vm_config *c, const char *id, struct reply *r);  /* optional */
+};
 
-	if (started(vmm))
-		return fault(r, after_start);
-	if (fc_put_machine_config(vmm->cfg, body, patch, &e))
-		return fault(r, "%s", e.msg);
-	vmm->configured = true;
-	return ok(r);
-}
-
-static int put_machine(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
-{
-	return put_machine_config(vmm, id, body, r, false);
-}
-
-static int patch_machine(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
-{
-	return put_machine_config(vmm, id, body, r, true);
-}
-
-static int put_boot_source(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+static int put_config(struct vmm *vmm, const char *id, const json_t *body, struct reply *r,
+		      const struct put_ops *ops)
 {
 	struct vm_config *c;
 	struct fc_error e;
@@ -174,10 +163,9 @@ static int put_boot_source(struct vmm *vmm, const char *id, const json_t *body, 
 	if (!c)
 		return fault(r, "out of memory");
 	*c = *vmm->cfg;
-	if (fc_put_boot_source(c, body, &e))
+	if (ops->apply(c, body, id, &e)) {
 		fault(r, "%s", e.msg);
-	else if (!check_file(c->kernel, false, r, "kernel_image_path") &&
-		 (!c->initrd[0] || !check_file(c->initrd, false, r, "initrd_path"))) {
+	} else if (!ops->check || !ops->check(c, id, r)) {
 		*vmm->cfg = *c;
 		vmm->configured = true;
 		ok(r);
@@ -186,32 +174,63 @@ static int put_boot_source(struct vmm *vmm, const char *id, const json_t *body, 
 	return 0;
 }
 
-static int put_drive(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+static int apply_machine(struct vm_config *c, const json_t *body, const char *id,
+			 struct fc_error *e)
 {
-	struct vm_config *c;
-	struct fc_error e;
-
-	if (started(vmm))
-		return fault(r, after_start);
-	/* On a copy: a refused drive changes nothing, not even the one it would replace. */
-	c = malloc(sizeof(*c));
-	if (!c)
-		return fault(r, "out of memory");
-	*c = *vmm->cfg;
-	if (fc_put_drive(c, body, id, &e)) {
-		fault(r, "%s", e.msg);
-	} else {
-		const struct disk_config *d = &c->disks[fc_find_drive(c, id)];
-
-		if (!check_file(d->path, !d->readonly, r, "path_on_host")) {
-			*vmm->cfg = *c;
-			vmm->configured = true;
-			ok(r);
-		}
-	}
-	free(c);
-	return 0;
+	return fc_put_machine_config(c, body, false, e);
 }
+
+static int apply_machine_patch(struct vm_config *c, const json_t *body, const char *id,
+			       struct fc_error *e)
+{
+	return fc_put_machine_config(c, body, true, e);
+}
+
+static int apply_boot_source(struct vm_config *c, const json_t *body, const char *id,
+			     struct fc_error *e)
+{
+	return fc_put_boot_source(c, body, e);
+}
+
+static int check_boot_source(const struct vm_config *c, const char *id, struct reply *r)
+{
+	if (check_file(c->kernel, false, r, "kernel_image_path"))
+		return -1;
+	return c->initrd[0] ? check_file(c->initrd, false, r, "initrd_path") : 0;
+}
+
+static int check_drive(const struct vm_config *c, const char *id, struct reply *r)
+{
+	const struct disk_config *d = &c->disks[fc_find_drive(c, id)];
+
+	return check_file(d->path, !d->readonly, r, "path_on_host");
+}
+
+static int check_net(const struct vm_config *c, const char *id, struct reply *r)
+{
+	return check_tap(c->nets[fc_find_net(c, id)].tap, r);
+}
+
+static int apply_entropy(struct vm_config *c, const json_t *body, const char *id,
+			 struct fc_error *e)
+{
+	return fc_put_entropy(c, body, e);
+}
+
+#define PUT_HANDLER(name, apply_fn, check_fn)                                        \
+	static int name(struct vmm *vmm, const char *id, const json_t *body,         \
+			struct reply *r)                                              \
+	{                                                                            \
+		static const struct put_ops ops = { apply_fn, check_fn };            \
+		return put_config(vmm, id, body, r, &ops);                           \
+	}
+
+PUT_HANDLER(put_machine, apply_machine, NULL)
+PUT_HANDLER(patch_machine, apply_machine_patch, NULL)
+PUT_HANDLER(put_boot_source, apply_boot_source, check_boot_source)
+PUT_HANDLER(put_drive, fc_put_drive, check_drive)
+PUT_HANDLER(put_net, fc_put_net, check_net)
+PUT_HANDLER(put_entropy, apply_entropy, NULL)
 
 /* PATCH /drives and /network-interfaces: the VM's device takes it, then the config. */
 static int update_device(struct vmm *vmm, const char *cls, const char *id, const void *cfg,
@@ -246,28 +265,6 @@ static int patch_drive(struct vmm *vmm, const char *id, const json_t *body, stru
 	return ok(r);
 }
 
-static int put_net(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
-{
-	struct vm_config *c;
-	struct fc_error e;
-
-	if (started(vmm))
-		return fault(r, after_start);
-	c = malloc(sizeof(*c));
-	if (!c)
-		return fault(r, "out of memory");
-	*c = *vmm->cfg;
-	if (fc_put_net(c, body, id, &e)) {
-		fault(r, "%s", e.msg);
-	} else if (!check_tap(c->nets[fc_find_net(c, id)].tap, r)) {
-		*vmm->cfg = *c;
-		vmm->configured = true;
-		ok(r);
-	}
-	free(c);
-	return 0;
-}
-
 static int patch_net(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
 {
 	struct net_config n;
@@ -285,18 +282,6 @@ static int patch_net(struct vmm *vmm, const char *id, const json_t *body, struct
 	if (update_device(vmm, "virtio-net", id, &n, r))
 		return 0;
 	vmm->cfg->nets[i] = n;
-	return ok(r);
-}
-
-static int put_entropy(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
-{
-	struct fc_error e;
-
-	if (started(vmm))
-		return fault(r, after_start);
-	if (fc_put_entropy(vmm->cfg, body, &e))
-		return fault(r, "%s", e.msg);
-	vmm->configured = true;
 	return ok(r);
 }
 
