@@ -292,6 +292,10 @@ fuzz: fuzz-build
 $(BUILD)/api-call: tests/lab/api-call.c | $(DEPS_STAMP)
 	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<
 
+# The lab's page server for the Uffd snapshot backend (static, with jansson).
+$(BUILD)/uffd-server: tests/lab/uffd-server.c | $(DEPS_STAMP)
+	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $< $(TARGET_LDFLAGS) -ljansson
+
 # The bench's load generator: static, for the guest and the first-level host.
 $(BUILD)/loadgen: tests/bench/loadgen.c | $(DEPS_STAMP)
 	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $< $(TARGET_LDFLAGS) -luring
