@@ -116,6 +116,8 @@ CORE_SRCS += src/backends/disk_raw.c
 CORE_SRCS += src/metrics.c
 # Token buckets for the virtio devices (include/rate_limiter.h).
 CORE_SRCS += src/rate_limiter.c
+# Firecracker's Uffd memory backend, the VMM's half (include/uffd.h).
+CORE_SRCS += src/uffd.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
@@ -291,6 +293,10 @@ fuzz: fuzz-build
 # The lab's HTTP client for the API cases (level 1 has no curl).
 $(BUILD)/api-call: tests/lab/api-call.c | $(DEPS_STAMP)
 	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<
+
+# The lab's page server for the Uffd snapshot backend (static, with jansson).
+$(BUILD)/uffd-server: tests/lab/uffd-server.c | $(DEPS_STAMP)
+	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $< $(TARGET_LDFLAGS) -ljansson
 
 # The bench's load generator: static, for the guest and the first-level host.
 $(BUILD)/loadgen: tests/bench/loadgen.c | $(DEPS_STAMP)

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "mmio_bus.h"
 #include "park.h"
+#include "uffd.h"
 #include "virtio_slots.h"
 #include "vm_state.h"
 /* Why the VM stopped; the first reason given wins. */
@@ -79,6 +80,9 @@ struct vm {
 	unsigned int ipa_bits;     /* the guest's physical address size */
 	/* A restore: guest RAM is this memory file, mapped private (-1: none). */
 	int mem_fd;
+	/* A Uffd restore: RAM starts empty, and the page server on this socket fills it. */
+	const char *uffd_path;
+	struct uffd_backend uffd;
 	struct snapshot_image *restore;
 	struct guest_mem mem;
 	struct boot_layout boot;

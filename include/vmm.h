@@ -59,6 +59,7 @@ struct vmm_restore {
 	bool asked;
 	char snapshot[CFG_MAX_PATH + 1];
 	char mem[CFG_MAX_PATH + 1];
+	bool uffd;                         /* Uffd: @mem is the page server's socket */
 	bool resume;                       /* else it comes up paused */
 	bool track_dirty;                  /* dirty pages tracked: diff snapshots */
 	unsigned int nr_overrides;         /* network_overrides: a NIC's new tap */

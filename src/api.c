@@ -96,6 +96,19 @@ static int check_file(const char *path, bool write, struct reply *r, const char 
 	return 0;
 }
 
+/* A Uffd backend's path: a unix socket that a page server listens on. */
+static int check_socket(const char *path, struct reply *r)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return fault(r, "mem_backend.backend_path '%s': %s", path, strerror(errno)), -1;
+	if (!S_ISSOCK(st.st_mode))
+		return fault(r, "mem_backend.backend_path '%s': not a unix socket (the Uffd "
+			     "backend's page server listens there)", path), -1;
+	return 0;
+}
+
 /* The tap exists in this network namespace. */
 static int check_tap(const char *name, struct reply *r)
 {
@@ -433,7 +446,8 @@ static int snapshot_load(struct vmm *vmm, const char *id, const json_t *body, st
 	if (fc_snapshot_load(&rs, body, &e))
 		return fault(r, "%s", e.msg);
 	if (check_file(rs.snapshot, false, r, "snapshot_path") ||
-	    check_file(rs.mem, false, r, "mem_backend.backend_path"))
+	    (rs.uffd ? check_socket(rs.mem, r) :
+		       check_file(rs.mem, false, r, "mem_backend.backend_path")))
 		return 0;
 	for (unsigned int i = 0; i < rs.nr_overrides; i++)
 		if (check_tap(rs.overrides[i].tap, r))

@@ -688,7 +688,7 @@ int fc_snapshot_create(struct snapshot_request *req, const json_t *o, struct fc_
 	return 0;
 }
 
-/* mem_backend {backend_type, backend_path}: only the File backend for now. */
+/* mem_backend {backend_type, backend_path}: File, or Uffd (a page server's socket). */
 static int get_mem_backend(const json_t *o, struct vmm_restore *rs, struct fc_error *e)
 {
 	static const char *const keys[] = { "backend_type", "backend_path", NULL };
@@ -701,8 +701,7 @@ static int get_mem_backend(const json_t *o, struct vmm_restore *rs, struct fc_er
 		return -EINVAL;
 	if (!json_object_get(o, "backend_type"))
 		return fail(e, "%s: missing field `backend_type`", what);
-	if (type == 1)
-		return fail(e, "%s: the Uffd backend is not supported by arkvm yet", what);
+	rs->uffd = type == 1;
 	return 0;
 }
 

@@ -94,7 +94,7 @@ static struct vm *vm_restore(const struct vmm_restore *rs, struct vm_config *cfg
 {
 	struct vm_config_error verr;
 	struct vm *vm;
-	int fd;
+	int fd = -1;
 
 	if (snapshot_image_load(img, rs->snapshot, cfg, err, err_size))
 		return NULL;
@@ -114,17 +114,22 @@ static struct vm *vm_restore(const struct vmm_restore *rs, struct vm_config *cfg
 		snprintf(err, err_size, "the snapshot's %s: %s", verr.field, verr.msg);
 		goto fail;
 	}
-	fd = open(rs->mem, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, err_size, "memory file '%.300s': %s", rs->mem, strerror(errno));
-		goto fail;
+	/* Uffd: no file here; vm_setup_memory() hands the RAM to @rs->mem's page server. */
+	if (!rs->uffd) {
+		fd = open(rs->mem, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, err_size, "memory file '%.300s': %s", rs->mem, strerror(errno));
+			goto fail;
+		}
 	}
 	vm = vm_alloc(cfg);
 	if (!vm) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		goto fail;
 	}
 	vm->mem_fd = fd;
+	vm->uffd_path = rs->uffd ? rs->mem : NULL;
 	vm->restore = img;
 	vm->start_paused = !rs->resume;
 	vm = vm_build_steps(vm, start, "snapshot_load", restore_steps, ARRAY_SIZE(restore_steps));

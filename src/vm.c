@@ -58,6 +58,7 @@ struct vm *vm_alloc(const struct vm_config *cfg)
 	vm->cmds.src.fd = vm->io_park_src.fd = -1;
 	vm->kvm_fd = vm->vm_fd = vm->gic_fd = vm->mem_fd = -1;
 	vm->signals.fd = -1;
+	uffd_backend_init(&vm->uffd);
 	vm->loop.epoll_fd = vm->loop.wake_fd = -1;
 	vm->io_loop.epoll_fd = vm->io_loop.wake_fd = -1;
 	atomic_init(&vm->stop_reason, VM_RUNNING);
@@ -170,7 +171,7 @@ static int vm_prefault_ram(u8 *ram, u64 size)
 
 static int vm_map_hugetlb(struct vm *vm, u64 size)
 {
-	int populate = vm->cfg->prefault ? MAP_POPULATE : 0;
+	int populate = vm->cfg->prefault && !vm->uffd_path ? MAP_POPULATE : 0;
 	u8 *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | populate, -1, 0);
 
@@ -250,6 +251,16 @@ static int vm_map_ram(struct vm *vm, u64 size)
 		       (unsigned long long)(size / SZ_1M), strerror(errno));
 		return -ENOMEM;
 	}
+	/*
+	 * A Uffd restore's RAM is neither advised nor prefaulted: the page
+	 * server fills it a page at a time, and a page backed here first
+	 * would never reach it (the guest would read zeroes).
+	 */
+	if (vm->uffd_path) {
+		vm->ram = p;
+		vm->ram_size = size;
+		return 0;
+	}
 	madvise(p, size, MADV_HUGEPAGE); /* EINVAL without THP: 4 KiB pages then */
 	if (vm->cfg->prefault) {
 		ret = vm_prefault_ram(p, size);
@@ -261,6 +272,22 @@ static int vm_map_ram(struct vm *vm, u64 size)
 	vm->ram = p;
 	vm->ram_size = size;
 	return 0;
+}
+
+/*
+ * A Uffd restore: the empty RAM goes to the page server before anything
+ * touches it.  Its pages are the host's, or 2 MiB for a hugetlb guest.
+ */
+static int vm_attach_uffd(struct vm *vm)
+{
+	u64 page = vm->cfg->hugepages ? SZ_2M : (u64)sysconf(_SC_PAGESIZE);
+	char err[256];
+	int ret;
+
+	ret = uffd_attach(&vm->uffd, vm->ram, vm->ram_size, page, vm->uffd_path, err, sizeof(err));
+	if (ret)
+		pr_err("%s", err);
+	return ret;
 }
 
 int vm_setup_memory(struct vm *vm)
@@ -280,6 +307,11 @@ int vm_setup_memory(struct vm *vm)
 	if (ret)
 		return ret;
 	madvise(vm->ram, size, MADV_DONTDUMP);
+	if (vm->uffd_path) {
+		ret = vm_attach_uffd(vm);
+		if (ret)
+			return ret;
+	}
 
 	region = (struct kvm_userspace_memory_region){
 		.slot = 0,
@@ -663,6 +695,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->mem_fd >= 0)
 		close(vm->mem_fd);
 	guest_mem_untrack_dirty(&vm->mem);
+	uffd_backend_close(&vm->uffd);  /* after the RAM it covers is gone */
 	park_destroy(&vm->io_park);
 	park_destroy(&vm->vcpu_park);
 	pages_free(vm, sizeof(*vm));

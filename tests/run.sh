@@ -33,10 +33,11 @@ if [ -x build/fuzz/fuzz_cli ]; then
 	step fuzz tests/fuzz/run.sh "${FUZZ_TEST_SECONDS:-10}" \
 		$(make --no-print-directory -s print-fuzz-targets)
 fi
-step build make --no-print-directory STATIC=1 TEST_HOOKS=1 all build/arm64/api-call
+step build make --no-print-directory STATIC=1 TEST_HOOKS=1 all build/arm64/api-call \
+	build/arm64/uffd-server
 if [ -x build/arm64/arkvm ]; then
 	step lab env ARKVM_BIN=build/arm64/arkvm \
-		LAB_FILES="build/arm64/api-call configs/vm-minimal.json" tests/lab/lab.sh test
+		LAB_FILES="build/arm64/api-call build/arm64/uffd-server configs/vm-minimal.json" tests/lab/lab.sh test
 fi
 
 passed=$(grep -c '^PASS: ' "$log")

@@ -1008,8 +1008,75 @@ clones_case() {
 	fi
 	rm -f "$tmp/c.snap" "$tmp/c.mem"
 }
+
+# Firecracker's Uffd backend: the snapshot's memory comes from a page
+# server of our own (tests/lab/uffd-server.c) through a userfaultfd, and
+# the guest restored by PUT /snapshot/load counts on.  The server must
+# have served pages, and it ends when arkvm does.
+UFFD_SERVER=$(dirname "$0")/uffd-server
+uffd_case() {
+	uffd_why= api_why=
+	: > "$tmp/api.calls"
+	printf '%s\n' 'i=0; while true; do i=$((i+1)); echo "COUNT $i"; sleep 0.2; done' \
+		> "$tmp/uffd.in"
+	rm -f "$tmp/api.sock" "$tmp/uffd.sock"
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=shell" \
+		--api-sock "$tmp/api.sock" < "$tmp/uffd.in" > "$tmp/uffd1.out" 2> "$tmp/uffd1.err" &
+	pid=$!
+	wait_for "$tmp/uffd1.out" 'COUNT 5' "$BOOT_TIMEOUT" || uffd_why="the guest never counted"
+	api pause 204 PATCH /vm '{"state": "Paused"}'
+	api create 204 PUT /snapshot/create "{\"snapshot_path\": \"$tmp/u.snap\", \"mem_file_path\": \"$tmp/u.mem\"}"
+	last=$(sed -n 's/^COUNT \([0-9]*\).*/\1/p' "$tmp/uffd1.out" | tail -n 1)
+	kill -KILL $pid; wait $pid 2>/dev/null
+	rm -f "$tmp/api.sock"
+	"$UFFD_SERVER" "$tmp/uffd.sock" "$tmp/u.mem" 2> "$tmp/uffd-server.err" &
+	spid=$!
+	"$ARKVM" --api-sock "$tmp/api.sock" < /dev/null > "$tmp/uffd2.out" 2> "$tmp/uffd2.err" &
+	pid=$!
+	n=0; until { [ -S "$tmp/api.sock" ] && [ -S "$tmp/uffd.sock" ]; } || [ $n -ge 50 ]; do
+		sleep 0.1; n=$((n + 1))
+	done
+	# The backend path must be a socket: a file is refused, and the process stays fresh.
+	api uffd-on-a-file 400 PUT /snapshot/load "{\"snapshot_path\": \"$tmp/u.snap\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$tmp/u.mem\"}}"
+	# Bounded: a restore whose page server is gone would wait for ever.
+	got=$(timeout 120 "$API_CALL" "$tmp/api.sock" PUT /snapshot/load "{\"snapshot_path\": \"$tmp/u.snap\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$tmp/uffd.sock\"}, \"resume_vm\": true}" 2>&1)
+	echo "load Uffd -> $got" >> "$tmp/api.calls"
+	[ "$(echo "$got" | head -n 1)" = 204 ] || api_why="$api_why; load: got '$got', want 204"
+	[ -n "$api_why" ] && uffd_why="$uffd_why; ${api_why#; }"
+	wait_for "$tmp/uffd2.out" "COUNT $((last + 5))" 60 ||
+		uffd_why="$uffd_why; the restored guest did not count on from $last"
+	first=$(sed -n 's/^COUNT \([0-9]*\).*/\1/p' "$tmp/uffd2.out" | head -n 1)
+	[ -n "$first" ] && [ "$first" -ge "$last" ] && [ "$first" -le $((last + 2)) ] ||
+		uffd_why="$uffd_why; the restored count began at '$first', not after $last"
+	grep -q 'ARKVM' "$tmp/uffd2.out" && uffd_why="$uffd_why; the guest booted again"
+	kill -TERM $pid; wait $pid; rc=$?
+	[ $rc -eq 143 ] || uffd_why="$uffd_why; arkvm exit $rc after SIGTERM, expected 143"
+	# arkvm's end closes the connection: the server ends on its own.
+	n=0; while kill -0 $spid 2>/dev/null && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
+	if kill -0 $spid 2>/dev/null; then
+		uffd_why="$uffd_why; the page server outlived arkvm"
+		kill -KILL $spid
+	fi
+	wait $spid; src=$?
+	served=$(sed -n 's/^uffd-server: served \([0-9]*\) pages.*/\1/p' "$tmp/uffd-server.err")
+	[ $src -eq 0 ] && [ "${served:-0}" -gt 0 ] ||
+		uffd_why="$uffd_why; page server exit $src, served '${served}' pages"
+	if [ -z "$uffd_why" ]; then
+		pass "snapshot-uffd-page-server-restores (from $last to $first; $(tail -n 1 "$tmp/uffd-server.err"))"
+	else
+		fail snapshot-uffd-page-server-restores "${uffd_why#; }"
+		cat "$tmp/api.calls"; tail -n 15 "$tmp/uffd1.err" "$tmp/uffd2.err" "$tmp/uffd-server.err"
+		tail -n 5 "$tmp/uffd2.out"
+	fi
+	rm -f "$tmp/u.snap" "$tmp/u.mem"
+}
 if [ -x "$API_CALL" ]; then
 	snapshot_case
+	if [ -x "$UFFD_SERVER" ]; then
+		uffd_case
+	else
+		info "no $UFFD_SERVER: the Uffd case is skipped"
+	fi
 fi
 
 # --- transparent huge pages ------------------------------------------------------

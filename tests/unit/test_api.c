@@ -490,9 +490,15 @@ static void test_snapshot_rules(void)
 		 "\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"%s\"}}",
 		 snap, snap, snap);
 	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "exactly one of");
+	/* Uffd: the backend path is the page server's socket, so a file is refused. */
 	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\","
-		 "\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"/s\"}}", snap);
-	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "Uffd");
+		 "\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"/nonexistent/s\"}}",
+		 snap);
+	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "/nonexistent/s");
+	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\","
+		 "\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"%s\"}}",
+		 snap, snap);
+	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "not a unix socket");
 	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\",\"mem_file_path\":\"/nonexistent/m\"}",
 		 snap);
 	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "/nonexistent/m");
