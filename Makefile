@@ -290,6 +290,11 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# Both ends of the lab's vsock cases: AF_VSOCK in the guest, the hybrid
+# unix-socket protocol in level 1 (busybox has no vsock).
+$(BUILD)/vsock-tool: tests/lab/vsock-tool.c | $(DEPS_STAMP)
+	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<
+
 # The lab's HTTP client for the API cases (level 1 has no curl).
 $(BUILD)/api-call: tests/lab/api-call.c | $(DEPS_STAMP)
 	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Packs the default guest (level 2) into $cache/guest.cpio.gz, a gzipped newc
 # cpio: busybox-static, configs/guest (init, profile, arkvm-report), the
+# programs named in $ARKVM_GUEST_TOOLS, the
 # kernel modules named in configs/guest/modules, and /etc/arkvm-marker with a
 # fresh random token, also saved as $cache/guest-marker so the cases can tell
 # that the guest really runs this initrd.
@@ -53,6 +54,11 @@ cp "$guest/init" "$root/init"
 cp "$guest/arkvm-report" "$root/bin/arkvm-report"
 cp "$guest/profile" "$root/etc/profile"
 chmod 755 "$root/init" "$root/bin/arkvm-report"
+# ARKVM_GUEST_TOOLS: static arm64 programs the cases run in the guest
+# (tests/lab/vsock-tool.c), into its /bin.
+for tool in ${ARKVM_GUEST_TOOLS:-}; do
+	[ -f "$tool" ] && cp "$tool" "$root/bin/"
+done
 
 od -An -N12 -tx1 /dev/urandom | tr -d ' \n' > "$cache/guest-marker"
 cp "$cache/guest-marker" "$root/etc/arkvm-marker"
