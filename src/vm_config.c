@@ -30,6 +30,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->display = (struct display_config){ .vnc = false };
 	cfg->no_seccomp = cfg->boot_timer = cfg->stats = false;
 	cfg->rng_rl = (struct rate_limiter_config){ 0 };
+	cfg->vsock = (struct vsock_config){ .enabled = false };
 }
 
 struct disk_config *vm_config_add_disk(struct vm_config *cfg)
@@ -261,6 +262,19 @@ static int validate_display(const struct vm_config *cfg, struct vm_config_error 
 	return 0;
 }
 
+/* Form only: whether the socket exists is the device's to say, when it binds. */
+static int validate_vsock(const struct vsock_config *v, struct vm_config_error *err)
+{
+	if (!v->enabled)
+		return 0;
+	if (v->cid < CFG_VSOCK_MIN_CID)
+		return refuse(err, "vsock", -1, "the guest's CID must be %d or more (0-2 are reserved)",
+			      CFG_VSOCK_MIN_CID);
+	if (!v->uds_path[0])
+		return refuse(err, "vsock", -1, "needs a unix socket path (socket=PATH)");
+	return 0;
+}
+
 int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
 {
 	int ret = validate_machine(cfg, err);
@@ -273,6 +287,8 @@ int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
 		ret = validate_display(cfg, err);
 	if (!ret)
 		ret = validate_limiter(&cfg->rng_rl, "rng-bw", -1, "rate limiter", err);
+	if (!ret)
+		ret = validate_vsock(&cfg->vsock, err);
 	return ret;
 }
 
