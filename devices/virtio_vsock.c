@@ -412,9 +412,12 @@ static int conn_drain(struct vsock_conn *c)
 		shutdown(c->src.fd, SHUT_WR);
 		c->host_shut_wr = true;
 	}
-	/* Room freed: a guest waiting for credit hears of it. */
-	if (c->fwd_cnt - c->fwd_cnt_told >= VSOCK_CREDIT_THRESH ||
-	    (!c->buf_len && c->fwd_cnt != c->fwd_cnt_told))
+	/*
+	 * Room freed: the guest hears of it once it is a quarter of the
+	 * buffer.  A guest out of credit has buffered + untold = BUF_ALLOC,
+	 * so whatever drains reaches the guest before the host could stall it.
+	 */
+	if (c->fwd_cnt - c->fwd_cnt_told >= VSOCK_CREDIT_THRESH)
 		c->owe |= OWE_CREDIT;
 	return 0;
 }
