@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "fake_driver.h"
 #include "test.h"
 #include "virtio_vsock.h"
@@ -500,6 +501,31 @@ static void test_reset_closes_connections(void)
 	env_teardown(&e);
 }
 
+/* The table holds 1023 connections: the next REQUEST is refused with RST. */
+static void test_connection_table_is_bounded(void)
+{
+	struct vsock_env e;
+	struct virtio_vsock_hdr h;
+	char got[16];
+	int lfd;
+
+	env_setup(&e);
+	lfd = host_listen(&e, 5006);
+	CHECK(!listen(lfd, VSOCK_MAX_CONNS + 8));
+	for (u32 i = 0; i <= VSOCK_MAX_CONNS; i++) {
+		h = guest_hdr(5006, VIRTIO_VSOCK_OP_REQUEST, 0, 4096, 0);
+		h.src_port = htole32(GUEST_PORT + i);
+		post_rx(&e, 1);
+		send_raw(&e, &h, NULL, 0, sizeof(h));
+		CHECK(recv_pkt(&e, &h, got, sizeof(got)));
+		CHECK_EQ(le16toh(h.op), i < VSOCK_MAX_CONNS ? VIRTIO_VSOCK_OP_RESPONSE
+							    : VIRTIO_VSOCK_OP_RST);
+	}
+	CHECK_EQ(e.vs->nr_conns, VSOCK_MAX_CONNS);
+	close(lfd);
+	env_teardown(&e);
+}
+
 static void test_existing_socket_path_is_refused(void)
 {
 	struct vsock_env e;
@@ -512,7 +538,36 @@ static void test_existing_socket_path_is_refused(void)
 	env_teardown(&e);
 }
 
+static int parse(struct vm_config *cfg, int argc, char *const argv[])
+{
+	FILE *out = fopen("/dev/null", "w");
+	int ret = cli_parse(argc, argv, cfg, out);
+
+	fclose(out);
+	return ret;
+}
+
+#define PARSE(cfg, ...) \
+	parse(cfg, (int)(sizeof((char *const[]){ __VA_ARGS__ }) / sizeof(char *)), \
+	      (char *const[]){ __VA_ARGS__ })
+
+static void test_cli_vsock(void)
+{
+	struct vm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--vsock", "cid=7,socket=/tmp/v.sock"),
+		 CLI_RUN);
+	CHECK(cfg.vsock.enabled);
+	CHECK_EQ(cfg.vsock.cid, 7);
+	CHECK(!strcmp(cfg.vsock.uds_path, "/tmp/v.sock"));
+	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--vsock", "cid=2,socket=/tmp/v") < 0);
+	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--vsock", "cid=3") < 0);
+	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--vsock", "cid=3,socket=/v,x=1") < 0);
+	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "K") == CLI_RUN && !cfg.vsock.enabled);
+}
+
 TEST_SUITE(virtio_vsock,
+	   TEST(test_cli_vsock),
 	   TEST(test_request_nobody_listens_gets_rst),
 	   TEST(test_guest_connect_relays_both_ways),
 	   TEST(test_credit_bounds_what_the_guest_gets),
@@ -525,4 +580,5 @@ TEST_SUITE(virtio_vsock,
 	   TEST(test_malformed_headers_are_refused),
 	   TEST(test_half_close_both_ways),
 	   TEST(test_reset_closes_connections),
+	   TEST(test_connection_table_is_bounded),
 	   TEST(test_existing_socket_path_is_refused));
