@@ -904,12 +904,53 @@ static int vsock_quiesce(struct device *dev)
 	return 0;
 }
 
+/*
+ * Tells the driver its connections are gone (a restored snapshot has none
+ * of them): VIRTIO_VSOCK_EVENT_TRANSPORT_RESET in an event buffer, after
+ * which Linux drops every socket and rereads the CID.  Under the lock.
+ */
+static void vsock_send_transport_reset(struct virtio_vsock *vs)
+{
+	struct virtio_dev *dev = &vs->vdev;
+	struct virtq *vq = &dev->vqs[VSOCK_EVT_Q];
+	struct virtio_vsock_event ev = { .id = htole32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET) };
+	int ret;
+
+	if (!virtio_dev_running(dev) || !vq->size)
+		return;
+	ret = virtq_pop(vq, &vs->tx_chain);
+	if (ret > 0 && vs->tx_chain.in_len < sizeof(ev))
+		ret = -EINVAL;
+	if (ret < 0)
+		virtio_dev_fail(dev, "bad vsock event buffer", ret);
+	if (ret <= 0)
+		return; /* no buffer: the driver has no connection to lose either */
+	virtq_chain_write(&vs->tx_chain, 0, &ev, sizeof(ev));
+	virtq_push(vq, vs->tx_chain.head, sizeof(ev));
+	virtio_dev_notify_used(dev, VSOCK_EVT_Q);
+}
+
+/* After the transport's: nothing of the device's own is saved. */
+static int vsock_restore(struct device *dev, struct state_reader *r __unused)
+{
+	struct virtio_vsock *vs = dev->priv;
+
+	pthread_mutex_lock(&vs->vdev.lock);
+	vs->owe_transport_reset = true;  /* sent at resume, when the guest runs again */
+	pthread_mutex_unlock(&vs->vdev.lock);
+	return 0;
+}
+
 static void vsock_resume(struct device *dev)
 {
 	struct virtio_vsock *vs = dev->priv;
 
 	pthread_mutex_lock(&vs->vdev.lock);
 	vs->quiesced = false;
+	if (vs->owe_transport_reset) {
+		vs->owe_transport_reset = false;
+		vsock_send_transport_reset(vs);
+	}
 	if (virtio_dev_running(&vs->vdev) && vs->vdev.vqs[VSOCK_TX_Q].size)
 		vsock_tx(vs); /* and what the host sent meanwhile */
 	pthread_mutex_unlock(&vs->vdev.lock);
@@ -934,6 +975,7 @@ const struct device_class virtio_vsock_class = {
 	.create = vsock_create,
 	.quiesce = vsock_quiesce,
 	.resume = vsock_resume,
+	.restore = vsock_restore,
 	.destroy = vsock_destroy,
 	.stats = vsock_stats,
 };

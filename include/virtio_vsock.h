@@ -43,6 +43,7 @@ struct virtio_vsock {
 	u32 rx_generation;
 	struct virtq_chain tx_chain;
 	bool quiesced;
+	bool owe_transport_reset;       /* restored: the guest must drop its connections */
 	u8 scratch[VSOCK_MAX_PKT];
 	unsigned long bad_packets, resets_sent;
 };

@@ -388,6 +388,10 @@ void vm_config_save(const struct vm_config *cfg, struct state_writer *w)
 		save_limiter(w, &n->rx_rl);
 		save_limiter(w, &n->tx_rl);
 	}
+	/* Last, so that a snapshot from before vsock still reads. */
+	state_put_u8(w, cfg->vsock.enabled);
+	state_put_u32(w, cfg->vsock.cid);
+	state_put_str(w, cfg->vsock.uds_path);
 }
 
 static void restore_disk(struct state_reader *r, struct disk_config *d)
@@ -445,5 +449,12 @@ int vm_config_restore(struct vm_config *cfg, struct state_reader *r)
 		return r->err;
 	for (unsigned int i = 0; i < n; i++)
 		restore_net(r, vm_config_add_net(cfg));
+	if (!r->err && r->off < r->len) {
+		cfg->vsock.enabled = state_get_u8(r);
+		cfg->vsock.cid = state_get_u32(r);
+		state_get_str(r, cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path));
+		state_check(r, !cfg->vsock.enabled || (cfg->vsock.cid >= CFG_VSOCK_MIN_CID &&
+							cfg->vsock.uds_path[0]));
+	}
 	return r->err;
 }

@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "device.h"
 #include "fake_driver.h"
+#include "state.h"
 #include "test.h"
 #include "virtio_vsock.h"
 
@@ -538,6 +540,53 @@ static void test_existing_socket_path_is_refused(void)
 	env_teardown(&e);
 }
 
+/* A restored device tells the guest its connections are gone, once it runs. */
+static void test_restore_sends_transport_reset(void)
+{
+	struct vsock_env e;
+	struct device dev = { .cls = &virtio_vsock_class };
+	struct fake_seg seg = { FAKE_BUF + 0x80000, 4, true };
+	struct virtio_vsock_event ev;
+	u32 id, len;
+
+	env_setup(&e);
+	dev.priv = e.vs;
+	fake_post(&e.evt, &seg, 1, false);
+	CHECK_EQ(virtio_vsock_class.quiesce(&dev), 0);
+	CHECK_EQ(virtio_vsock_class.restore(&dev, NULL), 0);
+	CHECK(!fake_used(&e.evt, &id, &len));     /* not while paused */
+	virtio_vsock_class.resume(&dev);
+	CHECK(fake_used(&e.evt, &id, &len));
+	CHECK_EQ(len, sizeof(ev));
+	memcpy(&ev, fake_hva(&e.evt, FAKE_BUF + 0x80000), sizeof(ev));
+	CHECK_EQ(le32toh(ev.id), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	env_teardown(&e);
+}
+
+/* The vsock settings travel with a snapshot's config. */
+static void test_config_saved_with_snapshot(void)
+{
+	struct vm_config a, b;
+	struct state_writer w;
+	struct state_reader r;
+
+	vm_config_init(&a);
+	a.vsock = (struct vsock_config){ .enabled = true, .cid = 9 };
+	strcpy(a.vsock.uds_path, "/run/v.sock");
+	state_writer_init(&w);
+	vm_config_save(&a, &w);
+	state_reader_init(&r, w.data, w.len);
+	CHECK_EQ(vm_config_restore(&b, &r), 0);
+	CHECK(b.vsock.enabled);
+	CHECK_EQ(b.vsock.cid, 9);
+	CHECK(!strcmp(b.vsock.uds_path, "/run/v.sock"));
+	/* One from before vsock: none. */
+	state_reader_init(&r, w.data, w.len - (1 + 4 + 2 + strlen("/run/v.sock")));
+	CHECK_EQ(vm_config_restore(&b, &r), 0);
+	CHECK(!b.vsock.enabled);
+	state_writer_free(&w);
+}
+
 static int parse(struct vm_config *cfg, int argc, char *const argv[])
 {
 	FILE *out = fopen("/dev/null", "w");
@@ -581,4 +630,6 @@ TEST_SUITE(virtio_vsock,
 	   TEST(test_half_close_both_ways),
 	   TEST(test_reset_closes_connections),
 	   TEST(test_connection_table_is_bounded),
-	   TEST(test_existing_socket_path_is_refused));
+	   TEST(test_existing_socket_path_is_refused),
+	   TEST(test_restore_sends_transport_reset),
+	   TEST(test_config_saved_with_snapshot));
