@@ -131,12 +131,19 @@ static void conn_rearm(struct vsock_conn *c)
 	conn_watch(c, want);
 }
 
+/*
+ * The connection the guest knows by these ports.  A host client still
+ * writing its CONNECT line has no ports yet: it is nobody's to find.
+ */
 static struct vsock_conn *conn_find(struct virtio_vsock *vs, u32 local, u32 peer)
 {
-	for (unsigned int i = 0; i < vs->nr_conns; i++)
-		if (vs->conns[i]->local_port == local && vs->conns[i]->peer_port == peer &&
-		    !vs->conns[i]->dead)
-			return vs->conns[i];
+	for (unsigned int i = 0; i < vs->nr_conns; i++) {
+		struct vsock_conn *c = vs->conns[i];
+
+		if (c->local_port == local && c->peer_port == peer && !c->dead &&
+		    c->state != VS_HANDSHAKE)
+			return c;
+	}
 	return NULL;
 }
 
@@ -627,6 +634,8 @@ static void vsock_tx(struct virtio_vsock *vs)
 		virtq_push(vq, vs->tx_chain.head, 0);
 		used = true;
 	}
+	if (dev->generation != gen)
+		return; /* failed: its rings are no longer ours to touch */
 	if (used)
 		virtio_dev_notify_used(dev, VSOCK_TX_Q);
 	vsock_rx_flush(vs);
@@ -745,6 +754,9 @@ void virtio_vsock_host_ready(struct virtio_vsock *vs, u32 local, u32 peer, u32 e
 	pthread_mutex_lock(&vs->vdev.lock);
 	vsock_reap(vs);
 	c = conn_find(vs, local, peer);
+	for (unsigned int i = 0; !c && !local && !peer && i < vs->nr_conns; i++)
+		if (vs->conns[i]->state == VS_HANDSHAKE)
+			c = vs->conns[i];
 	if (c && !vs->quiesced)
 		conn_host_event(c, events);
 	pthread_mutex_unlock(&vs->vdev.lock);

@@ -354,6 +354,30 @@ static void test_host_connect_handshake(void)
 	env_teardown(&e);
 }
 
+/*
+ * Port 0 is a port like any other to connect to; the new connection must
+ * not find itself while it picks its local port (it looped: fuzzing).
+ */
+static void test_host_connect_to_port_zero(void)
+{
+	struct vsock_env e;
+	struct virtio_vsock_hdr h;
+	char got[32];
+	int fd;
+
+	env_setup(&e);
+	post_rx(&e, 8);
+	fd = host_connect(&e);
+	virtio_vsock_accept(e.vs);
+	CHECK_EQ(write(fd, "CONNECT 0\n", 10), 10);
+	virtio_vsock_host_ready(e.vs, 0, 0, EPOLLIN);
+	CHECK(recv_pkt(&e, &h, got, sizeof(got)));
+	CHECK_EQ(le16toh(h.op), VIRTIO_VSOCK_OP_REQUEST);
+	CHECK_EQ(le32toh(h.dst_port), 0);
+	close(fd);
+	env_teardown(&e);
+}
+
 static void test_host_connect_refused_by_guest(void)
 {
 	struct vsock_env e;
@@ -446,6 +470,25 @@ static void test_malformed_headers_are_refused(void)
 	send_raw(&e, &h, NULL, 0, 20);
 	CHECK(e.vs->vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET);
 	close(lfd);
+	env_teardown(&e);
+}
+
+/*
+ * A good packet, then a broken one, in one kick: the device fails at the
+ * second, and must not touch the rings it just gave up (found by fuzzing).
+ */
+static void test_failure_mid_batch_touches_no_ring(void)
+{
+	struct vsock_env e;
+	struct virtio_vsock_hdr h = guest_hdr(7000, VIRTIO_VSOCK_OP_RST, 0, 0, 0);
+	struct fake_seg good = { TX_BUF, sizeof(h), false }, bad = { TX_BUF, 20, false };
+
+	env_setup(&e);
+	memcpy(fake_hva(&e.tx, TX_BUF), &h, sizeof(h));
+	fake_post(&e.tx, &good, 1, false);
+	fake_post(&e.tx, &bad, 1, false);
+	kick(&e, 1);
+	CHECK(e.vs->vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET);
 	env_teardown(&e);
 }
 
@@ -623,10 +666,12 @@ TEST_SUITE(virtio_vsock,
 	   TEST(test_host_data_waits_for_receive_buffers),
 	   TEST(test_guest_past_our_credit_gets_rst),
 	   TEST(test_host_connect_handshake),
+	   TEST(test_host_connect_to_port_zero),
 	   TEST(test_host_connect_refused_by_guest),
 	   TEST(test_bad_connect_line_is_closed),
 	   TEST(test_packet_for_no_connection_gets_rst),
 	   TEST(test_malformed_headers_are_refused),
+	   TEST(test_failure_mid_batch_touches_no_ring),
 	   TEST(test_half_close_both_ways),
 	   TEST(test_reset_closes_connections),
 	   TEST(test_connection_table_is_bounded),
