@@ -18,12 +18,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "cli.h"
 #include "device.h"
 #include "fake_driver.h"
+#include "fc_config.h"
 #include "state.h"
 #include "test.h"
 #include "virtio_vsock.h"
+#include "vmm.h"
 
 #define RX_RING  (FAKE_RAM_BASE + 0x0000)
 #define TX_RING  (FAKE_RAM_BASE + 0x4000)
@@ -658,7 +661,59 @@ static void test_cli_vsock(void)
 	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "K") == CLI_RUN && !cfg.vsock.enabled);
 }
 
+/* One API request, the way the server hands it over: its status and body. */
+static int api_call(struct vmm *vmm, enum http_method m, const char *path, const char *body,
+		    char *out, size_t size)
+{
+	struct http_request req = { .method = m, .keep_alive = true };
+	char *reply;
+	int status;
+
+	snprintf(req.path, sizeof(req.path), "%s", path);
+	req.body = (char *)body;
+	req.body_len = strlen(body);
+	status = api_handle(vmm, &req, &reply);
+	snprintf(out, size, "%s", reply ? reply : "");
+	free(reply);
+	return status;
+}
+
+/* Firecracker's PUT /vsock, before the start, and the config file's "vsock". */
+static void test_firecracker_vsock(void)
+{
+	struct vmm *vmm = vmm_alloc();
+	struct fc_error err;
+	char out[4096];
+
+	CHECK(vmm);
+	CHECK_EQ(api_call(vmm, HTTP_PUT, "/vsock", "{\"guest_cid\":3,\"uds_path\":\"/tmp/v.sock\"}",
+			  out, sizeof(out)), 204);
+	CHECK(vmm->cfg->vsock.enabled);
+	CHECK_EQ(vmm->cfg->vsock.cid, 3);
+	CHECK(!strcmp(vmm->cfg->vsock.uds_path, "/tmp/v.sock"));
+	CHECK_EQ(api_call(vmm, HTTP_GET, "/vm/config", "", out, sizeof(out)), 200);
+	CHECK(strstr(out, "\"vsock\":{\"guest_cid\":3,\"uds_path\":\"/tmp/v.sock\"}"));
+	/* Refused, and nothing changed: CID 2 is the host's, fields are required. */
+	CHECK_EQ(api_call(vmm, HTTP_PUT, "/vsock", "{\"guest_cid\":2,\"uds_path\":\"/v\"}", out,
+			  sizeof(out)), 400);
+	CHECK(strstr(out, "guest_cid"));
+	CHECK_EQ(api_call(vmm, HTTP_PUT, "/vsock", "{\"guest_cid\":5}", out, sizeof(out)), 400);
+	CHECK(strstr(out, "uds_path"));
+	CHECK_EQ(api_call(vmm, HTTP_PUT, "/vsock", "{\"guest_cid\":5,\"uds_path\":\"/v\",\"x\":1}",
+			  out, sizeof(out)), 400);
+	CHECK_EQ(vmm->cfg->vsock.cid, 3);
+	/* The config file. */
+	CHECK_EQ(fc_load_config(vmm->cfg, &vmm->opts,
+				"{\"boot-source\":{\"kernel_image_path\":\"k\"},"
+				"\"vsock\":{\"guest_cid\":9,\"uds_path\":\"/run/x\",\"vsock_id\":\"v\"}}",
+				&err), 0);
+	CHECK_EQ(vmm->cfg->vsock.cid, 9);
+	CHECK(!strcmp(vmm->cfg->vsock.uds_path, "/run/x"));
+	vmm_free(vmm);
+}
+
 TEST_SUITE(virtio_vsock,
+	   TEST(test_firecracker_vsock),
 	   TEST(test_cli_vsock),
 	   TEST(test_request_nobody_listens_gets_rst),
 	   TEST(test_guest_connect_relays_both_ways),
