@@ -27,14 +27,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "device.h"
 #include "log.h"
 #include "virtio_vsock.h"
 
 #define VSOCK_QUEUE_SIZE 256
-#define VSOCK_RX_Q  0
-#define VSOCK_TX_Q  1
-#define VSOCK_EVT_Q 2
 #define VSOCK_LINE_MAX 32               /* "CONNECT 4294967295\n" and some */
 #define VSOCK_FIRST_LOCAL_PORT (1u << 30)
 /* Tell the guest of room freed once this much of it went to the host. */
@@ -612,7 +608,7 @@ static void tx_packet(struct virtio_vsock *vs, const struct virtq_chain *ch)
 		rst_reply(vs, &h);
 }
 
-static void vsock_tx(struct virtio_vsock *vs)
+void virtio_vsock_serve(struct virtio_vsock *vs)
 {
 	struct virtio_dev *dev = &vs->vdev;
 	struct virtq *vq = &dev->vqs[VSOCK_TX_Q];
@@ -649,7 +645,7 @@ static void vsock_queue_notify(struct virtio_dev *dev, unsigned int q)
 	if (vs->quiesced)
 		return;
 	if (q == VSOCK_TX_Q)
-		vsock_tx(vs);
+		virtio_vsock_serve(vs);
 	else if (q == VSOCK_RX_Q)
 		vsock_rx_flush(vs);
 	/* The event queue: arkvm sends no events, the buffers wait. */
@@ -875,119 +871,3 @@ void virtio_vsock_close(struct virtio_vsock *vs)
 	}
 	virtio_dev_destroy(&vs->vdev);
 }
-
-/* ---- the device class ---- */
-
-static unsigned int vsock_count(const struct vm_config *cfg)
-{
-	return cfg->vsock.enabled;
-}
-
-static int vsock_create(struct device *dev, struct device_host *host, unsigned int index __unused)
-{
-	struct virtio_vsock *vs = device_alloc_priv(dev, sizeof(*vs));
-	int ret;
-
-	if (!vs)
-		return -ENOMEM;
-	ret = virtio_vsock_init(vs, host->cfg->vsock.cid, host->cfg->vsock.uds_path, host->mem,
-				host->io_loop);
-	if (ret)
-		return ret;
-	dev->vdev = &vs->vdev;
-	return 0;
-}
-
-/*
- * Pause: nothing reaches guest RAM until resume.  The connections are not
- * in a snapshot (their host sockets cannot be): a restored guest's
- * connections are gone, as after a host-side reset.
- */
-static int vsock_quiesce(struct device *dev)
-{
-	struct virtio_vsock *vs = dev->priv;
-
-	pthread_mutex_lock(&vs->vdev.lock);
-	vs->quiesced = true;
-	if (vs->rx_held && vs->rx_generation == vs->vdev.generation && vs->vdev.vqs[VSOCK_RX_Q].size)
-		virtq_unpop(&vs->vdev.vqs[VSOCK_RX_Q]);
-	vs->rx_held = false;
-	pthread_mutex_unlock(&vs->vdev.lock);
-	return 0;
-}
-
-/*
- * Tells the driver its connections are gone (a restored snapshot has none
- * of them): VIRTIO_VSOCK_EVENT_TRANSPORT_RESET in an event buffer, after
- * which Linux drops every socket and rereads the CID.  Under the lock.
- */
-static void vsock_send_transport_reset(struct virtio_vsock *vs)
-{
-	struct virtio_dev *dev = &vs->vdev;
-	struct virtq *vq = &dev->vqs[VSOCK_EVT_Q];
-	struct virtio_vsock_event ev = { .id = htole32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET) };
-	int ret;
-
-	if (!virtio_dev_running(dev) || !vq->size)
-		return;
-	ret = virtq_pop(vq, &vs->tx_chain);
-	if (ret > 0 && vs->tx_chain.in_len < sizeof(ev))
-		ret = -EINVAL;
-	if (ret < 0)
-		virtio_dev_fail(dev, "bad vsock event buffer", ret);
-	if (ret <= 0)
-		return; /* no buffer: the driver has no connection to lose either */
-	virtq_chain_write(&vs->tx_chain, 0, &ev, sizeof(ev));
-	virtq_push(vq, vs->tx_chain.head, sizeof(ev));
-	virtio_dev_notify_used(dev, VSOCK_EVT_Q);
-}
-
-/* After the transport's: nothing of the device's own is saved. */
-static int vsock_restore(struct device *dev, struct state_reader *r __unused)
-{
-	struct virtio_vsock *vs = dev->priv;
-
-	pthread_mutex_lock(&vs->vdev.lock);
-	vs->owe_transport_reset = true;  /* sent at resume, when the guest runs again */
-	pthread_mutex_unlock(&vs->vdev.lock);
-	return 0;
-}
-
-static void vsock_resume(struct device *dev)
-{
-	struct virtio_vsock *vs = dev->priv;
-
-	pthread_mutex_lock(&vs->vdev.lock);
-	vs->quiesced = false;
-	if (vs->owe_transport_reset) {
-		vs->owe_transport_reset = false;
-		vsock_send_transport_reset(vs);
-	}
-	if (virtio_dev_running(&vs->vdev) && vs->vdev.vqs[VSOCK_TX_Q].size)
-		vsock_tx(vs); /* and what the host sent meanwhile */
-	pthread_mutex_unlock(&vs->vdev.lock);
-}
-
-static void vsock_destroy(struct device *dev)
-{
-	virtio_vsock_close(dev->priv);
-}
-
-static void vsock_stats(const struct device *dev)
-{
-	const struct virtio_vsock *vs = dev->priv;
-
-	pr_info("virtio-vsock: %u connections open, %lu bad packets, %lu resets for strays",
-		vs->nr_conns, vs->bad_packets, vs->resets_sent);
-}
-
-const struct device_class virtio_vsock_class = {
-	.name = "virtio-vsock",
-	.count = vsock_count,
-	.create = vsock_create,
-	.quiesce = vsock_quiesce,
-	.resume = vsock_resume,
-	.restore = vsock_restore,
-	.destroy = vsock_destroy,
-	.stats = vsock_stats,
-};

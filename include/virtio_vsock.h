@@ -20,6 +20,9 @@
 #define VSOCK_MAX_PKT       (64u * 1024)    /* the most payload one packet carries */
 #define VSOCK_PATH_MAX      108             /* sun_path */
 #define VSOCK_RST_BACKLOG   64              /* RSTs for packets of no connection */
+#define VSOCK_RX_Q  0
+#define VSOCK_TX_Q  1
+#define VSOCK_EVT_Q 2
 
 struct vsock_conn;
 
@@ -65,5 +68,11 @@ void virtio_vsock_close(struct virtio_vsock *vs);
  */
 void virtio_vsock_accept(struct virtio_vsock *vs);
 void virtio_vsock_host_ready(struct virtio_vsock *vs, u32 local, u32 peer, u32 events);
+/*
+ * Serves the transmit queue, then gives the guest what is owed to it as
+ * far as its receive buffers go; I/O thread, vdev.lock held (the device
+ * class's resume).
+ */
+void virtio_vsock_serve(struct virtio_vsock *vs);
 
 #endif
