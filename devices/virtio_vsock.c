@@ -64,6 +64,7 @@ struct vsock_conn {
 	bool host_shut_wr;              /* shutdown(SHUT_WR) done */
 	bool closing;                   /* a RST owed, then freed */
 	bool dead;                      /* the driver reset: the I/O thread frees it */
+	bool guest_gone;                /* the guest closed: the host still gets buf */
 	/* Guest to host: what the host socket has not taken yet. */
 	u8 *buf;                        /* VSOCK_BUF_ALLOC, a ring; allocated at first need */
 	u32 buf_head, buf_len;
@@ -137,7 +138,7 @@ static struct vsock_conn *conn_find(struct virtio_vsock *vs, u32 local, u32 peer
 		struct vsock_conn *c = vs->conns[i];
 
 		if (c->local_port == local && c->peer_port == peer && !c->dead &&
-		    c->state != VS_HANDSHAKE)
+		    !c->guest_gone && c->state != VS_HANDSHAKE)
 			return c;
 	}
 	return NULL;
@@ -307,10 +308,43 @@ static bool conn_send_all_owed(struct vsock_conn *c)
 	while (c->owe && conn_send_owed(c))
 		;
 	if (c->closing && !c->owe) {
-		conn_free(c);
-		return false;
+		if (!(c->guest_gone && c->buf_len))
+			conn_free(c);
+		return false;   /* or left to drain into the host socket */
 	}
 	return true;
+}
+
+static int conn_drain(struct vsock_conn *c);
+
+/*
+ * The guest closed both ways: it hears RST now, and is done with the
+ * ports; what it sent still goes to the host program before the socket
+ * closes, so a guest that writes and closes loses nothing.
+ */
+static void conn_guest_closed(struct vsock_conn *c)
+{
+	if (!c->buf_len) {
+		conn_reset(c);
+		return;
+	}
+	c->guest_gone = c->closing = true;
+	c->owe = OWE_RST;
+	conn_watch(c, EPOLLOUT);
+	conn_send_all_owed(c);
+}
+
+/* The host socket of a connection the guest closed took more of its bytes. */
+static void conn_gone_drain(struct vsock_conn *c)
+{
+	if (conn_drain(c) < 0)
+		c->buf_len = 0;
+	if (c->buf_len)
+		return;
+	if (c->owe)
+		conn_watch(c, 0);   /* the RST still waits for a buffer: rx_flush frees it */
+	else
+		conn_free(c);
 }
 
 /*
@@ -420,7 +454,7 @@ static int conn_drain(struct vsock_conn *c)
 	 * buffer.  A guest out of credit has buffered + untold = BUF_ALLOC,
 	 * so whatever drains reaches the guest before the host could stall it.
 	 */
-	if (c->fwd_cnt - c->fwd_cnt_told >= VSOCK_CREDIT_THRESH)
+	if (c->fwd_cnt - c->fwd_cnt_told >= VSOCK_CREDIT_THRESH && !c->closing)
 		c->owe |= OWE_CREDIT;
 	return 0;
 }
@@ -517,7 +551,7 @@ static void conn_shutdown(struct vsock_conn *c, u32 flags)
 	}
 	/* Both ways shut by the guest: done, as the spec has it, with a RST. */
 	if (c->peer_shut_rcv && c->peer_shut_send)
-		conn_reset(c);
+		conn_guest_closed(c);
 }
 
 /* One packet for an existing connection; @off is where its payload starts. */
@@ -734,6 +768,10 @@ static void conn_host_event(struct vsock_conn *c, u32 events)
 		conn_handshake(c);
 		return;
 	}
+	if (c->guest_gone) {
+		conn_gone_drain(c);
+		return;
+	}
 	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
 		if (conn_drain(c) < 0) {
 			conn_reset(c);
@@ -750,9 +788,13 @@ void virtio_vsock_host_ready(struct virtio_vsock *vs, u32 local, u32 peer, u32 e
 	pthread_mutex_lock(&vs->vdev.lock);
 	vsock_reap(vs);
 	c = conn_find(vs, local, peer);
-	for (unsigned int i = 0; !c && !local && !peer && i < vs->nr_conns; i++)
-		if (vs->conns[i]->state == VS_HANDSHAKE)
-			c = vs->conns[i];
+	for (unsigned int i = 0; !c && i < vs->nr_conns; i++) {
+		struct vsock_conn *o = vs->conns[i];
+
+		if ((!local && !peer && o->state == VS_HANDSHAKE) ||
+		    (o->guest_gone && o->local_port == local && o->peer_port == peer))
+			c = o;
+	}
 	if (c && !vs->quiesced)
 		conn_host_event(c, events);
 	pthread_mutex_unlock(&vs->vdev.lock);

@@ -529,6 +529,46 @@ static void test_half_close_both_ways(void)
 	env_teardown(&e);
 }
 
+/*
+ * The guest sends more than the host program has read yet, then closes:
+ * it gets its RST at once, and the host still receives every byte, then EOF.
+ */
+static void test_guest_close_keeps_unsent_bytes(void)
+{
+	static u8 chunk[60000], got[65536];
+	struct vsock_env e;
+	struct virtio_vsock_hdr h;
+	size_t total = 0;
+	bool eof = false;
+	int lfd, fd;
+
+	env_setup(&e);
+	post_rx(&e, 8);
+	fd = guest_connects(&e, 5007, 4096, &lfd);
+	CHECK(fd >= 0);
+	for (int i = 0; i < 4; i++)
+		send_data(&e, 5007, chunk, sizeof(chunk), 0);
+	send_op(&e, 5007, VIRTIO_VSOCK_OP_SHUTDOWN,
+		VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND, 4096, 0);
+	while (recv_pkt(&e, &h, got, sizeof(got)) && le16toh(h.op) == VIRTIO_VSOCK_OP_CREDIT_UPDATE)
+		;
+	CHECK_EQ(le16toh(h.op), VIRTIO_VSOCK_OP_RST);
+	for (int i = 0; i < 1000 && !eof; i++) {
+		ssize_t n = read(fd, got, sizeof(got));
+
+		if (n > 0)
+			total += (size_t)n;
+		eof = !n;
+		virtio_vsock_host_ready(e.vs, 5007, GUEST_PORT, EPOLLOUT);
+	}
+	CHECK(eof);
+	CHECK_EQ(total, 4 * sizeof(chunk));
+	CHECK_EQ(e.vs->nr_conns, 0);
+	close(fd);
+	close(lfd);
+	env_teardown(&e);
+}
+
 /* A driver reset forgets every connection: the host programs see them end. */
 static void test_reset_closes_connections(void)
 {
@@ -728,6 +768,7 @@ TEST_SUITE(virtio_vsock,
 	   TEST(test_malformed_headers_are_refused),
 	   TEST(test_failure_mid_batch_touches_no_ring),
 	   TEST(test_half_close_both_ways),
+	   TEST(test_guest_close_keeps_unsent_bytes),
 	   TEST(test_reset_closes_connections),
 	   TEST(test_connection_table_is_bounded),
 	   TEST(test_existing_socket_path_is_refused),
