@@ -148,6 +148,7 @@ extern const struct device_class boot_timer_class;
 extern const struct device_class virtio_blk_class;
 extern const struct device_class virtio_net_class;
 extern const struct device_class virtio_console_class;
+extern const struct device_class virtio_vsock_class;
 extern const struct device_class virtio_gpu_class;
 extern const struct device_class virtio_input_class;
 extern const struct device_class vnc_class;

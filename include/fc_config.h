@@ -35,6 +35,8 @@ int fc_patch_drive(struct disk_config *d, const json_t *o, const char *path_id, 
 int fc_put_net(struct vm_config *cfg, const json_t *o, const char *path_id, struct fc_error *e);
 int fc_patch_net(struct net_config *n, const json_t *o, const char *path_id, struct fc_error *e);
 int fc_put_entropy(struct vm_config *cfg, const json_t *o, struct fc_error *e);
+/* PUT /vsock {guest_cid, uds_path}: before the start only. */
+int fc_put_vsock(struct vm_config *cfg, const json_t *o, struct fc_error *e);
 int fc_put_logger(struct log_opts *log, const json_t *o, struct fc_error *e);
 int fc_put_metrics(struct metrics_opts *m, const json_t *o, struct fc_error *e);
 

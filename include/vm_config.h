@@ -118,6 +118,16 @@ struct display_config {
 	u16 port;
 };
 
+/* --vsock cid=N,socket=PATH: virtio-vsock with Firecracker's unix-socket backend. */
+#define CFG_VSOCK_MIN_CID 3
+#define CFG_VSOCK_MAX_PATH 95          /* "<path>_<port>" must fit a sun_path */
+
+struct vsock_config {
+	bool enabled;
+	u32 cid;                            /* the guest's: 3 and up */
+	char uds_path[CFG_VSOCK_MAX_PATH + 1];
+};
+
 struct vm_config {
 	char kernel[CFG_MAX_PATH + 1];
 	char initrd[CFG_MAX_PATH + 1];      /* empty: none */
@@ -138,6 +148,7 @@ struct vm_config {
 	struct gpu_config gpu;
 	struct display_config display;
 	struct rate_limiter_config rng_rl;  /* the entropy device's */
+	struct vsock_config vsock;
 	bool no_seccomp;        /* no syscall filters */
 	bool boot_timer;        /* the boot timer device */
 	bool stats;             /* counters on exit */

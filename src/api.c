@@ -230,6 +230,12 @@ static int apply_entropy(struct vm_config *c, const json_t *body, const char *id
 	return fc_put_entropy(c, body, e);
 }
 
+static int apply_vsock(struct vm_config *c, const json_t *body, const char *id,
+		       struct fc_error *e)
+{
+	return fc_put_vsock(c, body, e);
+}
+
 #define PUT_HANDLER(name, apply_fn, check_fn)                                        \
 	static int name(struct vmm *vmm, const char *id, const json_t *body,         \
 			struct reply *r)                                              \
@@ -244,6 +250,7 @@ PUT_HANDLER(put_boot_source, apply_boot_source, check_boot_source)
 PUT_HANDLER(put_drive, fc_put_drive, check_drive)
 PUT_HANDLER(put_net, fc_put_net, check_net)
 PUT_HANDLER(put_entropy, apply_entropy, NULL)
+PUT_HANDLER(put_vsock, apply_vsock, NULL)
 
 /* PATCH /drives and /network-interfaces: the VM's device takes it, then the config. */
 static int update_device(struct vmm *vmm, const char *cls, const char *id, const void *cfg,
@@ -496,6 +503,7 @@ static const struct route routes[] = {
 	{ HTTP_PUT,   "logger",             false, true,  put_logger, PUT_M(logger) },
 	{ HTTP_PUT,   "metrics",            false, true,  put_metrics, PUT_M(metrics) },
 	{ HTTP_PUT,   "entropy",            false, true,  put_entropy, 0, 0 },
+	{ HTTP_PUT,   "vsock",              false, true,  put_vsock, PUT_M(vsock) },
 	{ HTTP_PUT,   "actions",            false, true,  put_actions, PUT_M(actions) },
 	{ HTTP_PATCH, "vm",                 false, true,  patch_vm, 0, 0 },
 	{ HTTP_PUT,   "snapshot/create",    false, true,  snapshot_create, 0, 0 },

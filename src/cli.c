@@ -387,6 +387,27 @@ static int set_rng_bw(struct vm_config *cfg, const char *name, const char *arg)
 	return 0;
 }
 
+/* --vsock cid=N,socket=PATH */
+static int set_vsock(struct vm_config *cfg, const char *name, const char *arg)
+{
+	struct vsock_config *v = &cfg->vsock;
+	const char *p = arg, *item = arg;
+	char num[16];
+	size_t len;
+
+	*v = (struct vsock_config){ .enabled = true };
+	while (next_item(&p, &item, &len)) {
+		if (item_value(item, len, "socket", v->uds_path, sizeof(v->uds_path)) && v->uds_path[0])
+			continue;
+		if (item_value(item, len, "cid", num, sizeof(num)) && !parse_uint(num, &v->cid))
+			continue;
+		pr_err("--%s '%s': bad option '%.*s' (cid=N of 3 or more, socket=PATH of up to %d "
+		       "bytes)", name, arg, (int)len, item, CFG_VSOCK_MAX_PATH);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int set_console(struct vm_config *cfg, const char *name, const char *arg)
 {
 	if (!strcmp(arg, "serial")) {
@@ -490,6 +511,10 @@ static const struct cli_option run_options[] = {
 	  true, set_net },
 	{ "rng-bw", "RATE", "limit the entropy device to RATE bytes/s (as --disk bw)",
 	  false, set_rng_bw },
+	{ "vsock", "cid=N,socket=PATH",
+	  "a virtio-vsock for guest CID N: host programs connect to PATH and write "
+	  "'CONNECT <port>\\n'; the guest's connections to CID 2 port P reach PATH_P",
+	  false, set_vsock },
 	{ "console", "serial|virtio", "guest console: the UART (ttyS0, default) or virtio (hvc0)",
 	  false, set_console },
 	{ "gpu", "2d|virgl[,width=W,height=H]",

@@ -20,6 +20,7 @@ static const struct device_class *const device_classes[] = {
 	&virtio_blk_class,
 	&virtio_net_class,
 	&virtio_console_class,
+	&virtio_vsock_class,
 	&virtio_gpu_class,
 	&virtio_input_class,     /* with --display vnc: keyboard, tablet */
 	&vnc_class,              /* after the display and its input devices */

@@ -426,6 +426,34 @@ int fc_put_entropy(struct vm_config *cfg, const json_t *o, struct fc_error *e)
 	return 0;
 }
 
+/*
+ * PUT /vsock, or the config file's "vsock": the guest's CID and the unix
+ * socket of the hybrid backend.  vsock_id, which Firecracker no longer
+ * needs, is taken and ignored.  Whether the path exists is the device's
+ * to say at start (it binds there).
+ */
+int fc_put_vsock(struct vm_config *cfg, const json_t *o, struct fc_error *e)
+{
+	static const char *const keys[] = { "guest_cid", "uds_path", "vsock_id", NULL };
+	static const char what[] = "vsock";
+	struct vsock_config v = { .enabled = true };
+	char id[CFG_MAX_ID + 1];
+	u64 cid;
+
+	if (only_keys(o, what, keys, e) ||
+	    get_u64(o, what, "guest_cid", true, &cid, e) < 0 ||
+	    get_str(o, what, "uds_path", true, v.uds_path, sizeof(v.uds_path), e) < 0 ||
+	    get_str(o, what, "vsock_id", false, id, sizeof(id), e) < 0)
+		return -EINVAL;
+	if (cid < CFG_VSOCK_MIN_CID || cid > UINT32_MAX)
+		return fail(e, "%s: `guest_cid` must be %d to %u", what, CFG_VSOCK_MIN_CID, UINT32_MAX);
+	if (!v.uds_path[0])
+		return fail(e, "%s: `uds_path` is empty", what);
+	v.cid = (u32)cid;
+	cfg->vsock = v;
+	return 0;
+}
+
 static const char *const fc_levels[] = { "Off", "Error", "Warning", "Info", "Debug", "Trace",
 					 NULL };
 
@@ -489,7 +517,7 @@ static int load_array(struct vm_config *cfg, const json_t *root, const char *key
 }
 
 /* Keys Firecracker has and arkvm does not serve: refused unless null. */
-static const char *const fc_unsupported[] = { "balloon", "vsock", "mmds-config", "cpu-config",
+static const char *const fc_unsupported[] = { "balloon", "mmds-config", "cpu-config",
 					      "serial", "pmem", "memory-hotplug", NULL };
 
 static int load_root(struct vm_config *cfg, struct vmm_opts *opts, const json_t *root,
@@ -526,6 +554,8 @@ static int load_root(struct vm_config *cfg, struct vmm_opts *opts, const json_t 
 	    load_array(cfg, root, "network-interfaces", fc_put_net, e))
 		return -EINVAL;
 	if ((v = json_object_get(root, "entropy")) && !json_is_null(v) && fc_put_entropy(cfg, v, e))
+		return -EINVAL;
+	if ((v = json_object_get(root, "vsock")) && !json_is_null(v) && fc_put_vsock(cfg, v, e))
 		return -EINVAL;
 	return 0;
 }
@@ -645,6 +675,13 @@ static json_t *dump_logger(const struct log_opts *l)
 			 l->show_origin, "module");
 }
 
+static json_t *dump_vsock(const struct vsock_config *v)
+{
+	if (!v->enabled)
+		return json_null();
+	return json_pack("{s:I, s:s}", "guest_cid", (json_int_t)v->cid, "uds_path", v->uds_path);
+}
+
 json_t *fc_dump_config(const struct vm_config *cfg, const struct vmm_opts *opts)
 {
 	json_t *drives = json_array(), *nets = json_array(), *boot;
@@ -657,7 +694,7 @@ json_t *fc_dump_config(const struct vm_config *cfg, const struct vmm_opts *opts)
 		json_pack("{s:s, s:s?, s:s}", "kernel_image_path", cfg->kernel, "initrd_path",
 			  cfg->initrd[0] ? cfg->initrd : NULL, "boot_args", cfg->cmdline) :
 		json_null();
-	return json_pack("{s:n, s:o, s:o, s:n, s:o, s:o, s:o, s:o, s:n, s:o, s:n, s:o}",
+	return json_pack("{s:n, s:o, s:o, s:n, s:o, s:o, s:o, s:o, s:n, s:o, s:o, s:o}",
 			 "balloon", "drives", drives, "boot-source", boot, "cpu-config",
 			 "logger", dump_logger(&opts->log), "machine-config",
 			 fc_dump_machine_config(cfg), "metrics",
@@ -667,7 +704,7 @@ json_t *fc_dump_config(const struct vm_config *cfg, const struct vmm_opts *opts)
 			 rate_limiter_config_set(&cfg->rng_rl) ?
 				 json_pack("{s:o}", "rate_limiter", dump_limiter(&cfg->rng_rl)) :
 				 json_object(),
-			 "vsock", "pmem", json_array());
+			 "vsock", dump_vsock(&cfg->vsock), "pmem", json_array());
 }
 
 int fc_snapshot_create(struct snapshot_request *req, const json_t *o, struct fc_error *e)

@@ -94,6 +94,12 @@ static const int io_syscalls[] = {
 	SCMP_SYS(io_uring_enter), SCMP_SYS(getrandom),
 	/* Rate limiters: a device's one-shot timer, armed when tokens run out. */
 	SCMP_SYS(timerfd_settime),
+	/*
+	 * virtio-vsock's host side: clients accepted on its socket, guest
+	 * connections made to "<path>_<port>" (socket() is AF_UNIX only,
+	 * below), half-closes passed on, and sockets closed.
+	 */
+	SCMP_SYS(accept4), SCMP_SYS(connect), SCMP_SYS(shutdown), SCMP_SYS(close),
 };
 /*
  * A NIC on vhost-net: its queues stop at reset (vCPU) or when the kernel
@@ -191,8 +197,11 @@ static int sandbox_add_rules(scmp_filter_ctx ctx, const struct sandbox_rules *r,
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 2,
 				       SCMP_A3(SCMP_CMP_EQ, CONSOLE_SEND_FLAGS), SCMP_A4(SCMP_CMP_EQ, 0));
-	/* The API's own: a unix socket for a tap's index, files opened to write. */
-	if (!ret && r == &sandbox_rules[SANDBOX_API])
+	/*
+	 * The API's own: a unix socket for a tap's index (and the I/O thread's,
+	 * for vsock), files opened to write.
+	 */
+	if (!ret && (r == &sandbox_rules[SANDBOX_API] || r == &sandbox_rules[SANDBOX_IO]))
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 				       SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	if (!ret && r == &sandbox_rules[SANDBOX_API])

@@ -30,6 +30,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->display = (struct display_config){ .vnc = false };
 	cfg->no_seccomp = cfg->boot_timer = cfg->stats = false;
 	cfg->rng_rl = (struct rate_limiter_config){ 0 };
+	cfg->vsock = (struct vsock_config){ .enabled = false };
 }
 
 struct disk_config *vm_config_add_disk(struct vm_config *cfg)
@@ -261,6 +262,19 @@ static int validate_display(const struct vm_config *cfg, struct vm_config_error 
 	return 0;
 }
 
+/* Form only: whether the socket exists is the device's to say, when it binds. */
+static int validate_vsock(const struct vsock_config *v, struct vm_config_error *err)
+{
+	if (!v->enabled)
+		return 0;
+	if (v->cid < CFG_VSOCK_MIN_CID)
+		return refuse(err, "vsock", -1, "the guest's CID must be %d or more (0-2 are reserved)",
+			      CFG_VSOCK_MIN_CID);
+	if (!v->uds_path[0])
+		return refuse(err, "vsock", -1, "needs a unix socket path (socket=PATH)");
+	return 0;
+}
+
 int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
 {
 	int ret = validate_machine(cfg, err);
@@ -273,6 +287,8 @@ int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
 		ret = validate_display(cfg, err);
 	if (!ret)
 		ret = validate_limiter(&cfg->rng_rl, "rng-bw", -1, "rate limiter", err);
+	if (!ret)
+		ret = validate_vsock(&cfg->vsock, err);
 	return ret;
 }
 
@@ -372,6 +388,10 @@ void vm_config_save(const struct vm_config *cfg, struct state_writer *w)
 		save_limiter(w, &n->rx_rl);
 		save_limiter(w, &n->tx_rl);
 	}
+	/* Last, so that a snapshot from before vsock still reads. */
+	state_put_u8(w, cfg->vsock.enabled);
+	state_put_u32(w, cfg->vsock.cid);
+	state_put_str(w, cfg->vsock.uds_path);
 }
 
 static void restore_disk(struct state_reader *r, struct disk_config *d)
@@ -429,5 +449,12 @@ int vm_config_restore(struct vm_config *cfg, struct state_reader *r)
 		return r->err;
 	for (unsigned int i = 0; i < n; i++)
 		restore_net(r, vm_config_add_net(cfg));
+	if (!r->err && r->off < r->len) {
+		cfg->vsock.enabled = state_get_u8(r);
+		cfg->vsock.cid = state_get_u32(r);
+		state_get_str(r, cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path));
+		state_check(r, !cfg->vsock.enabled || (cfg->vsock.cid >= CFG_VSOCK_MIN_CID &&
+							cfg->vsock.uds_path[0]));
+	}
 	return r->err;
 }

@@ -149,6 +149,31 @@ def virtio_net():
         bytes(1500))
 
 
+def vsock_hdr(op, src_port, dst_port, length=0, flags=0, buf_alloc=4096, fwd_cnt=0):
+    return struct.pack("<QQIIIHHIII", 3, 2, src_port, dst_port, length, 1, op, flags,
+                       buf_alloc, fwd_cnt)
+
+
+def virtio_vsock():
+    """Guest packets in RAM (REQUEST, RW, SHUTDOWN to host port 1), then host steps."""
+    ram = Ram(0x10000)
+    for i in range(4):
+        ram.desc(0, i, 0xc000 + i * 0x400, 0x400, F_WRITE, 0)
+    ram.avail(0, [0, 1, 2, 3])
+    pkts = [vsock_hdr(1, 1000, 1), vsock_hdr(5, 1000, 1, 5) + b"hello",
+            vsock_hdr(4, 1000, 1, 0, 3)]
+    for i, p in enumerate(pkts):
+        ram.w(0xd000 + i * 0x100, p)
+        ram.desc(0x4000, i, 0xd000 + i * 0x100, len(p), 0, 0)
+    ram.avail(0x4000, [0, 1, 2])
+    ram.desc(0x8000, 0, 0xf000, 8, F_WRITE, 0)
+    ram.avail(0x8000, [0])
+    line = b"CONNECT 52\n"
+    steps = (bytes([0, 0, 6, 0, 3, 0]) + struct.pack("<H", 3) + b"abc" +
+             bytes([2, 0, len(line)]) + line + bytes([1, 0, 7, 0, 4, 1, 5, 0]))
+    put("virtio_vsock", "guest-and-host", struct.pack("<Q", 0) + bytes(ram.b) + steps)
+
+
 def mmio_program(ops):
     out = b""
     for kind, off, width, val in ops:
@@ -266,6 +291,7 @@ def fc_config():
 
 # Every target's seeds, or those named: ./make-seeds.py api fc_config
 TARGETS = {f.__name__: f for f in (loader, virtqueue, virtio_blk, virtio_net, virtio_mmio,
-                                   uart, cli, virtio_gpu, virtio_state, api, fc_config)}
+                                   uart, cli, virtio_gpu, virtio_state, api, fc_config,
+                                   virtio_vsock)}
 for name in sys.argv[1:] or TARGETS:
     TARGETS[name]()

@@ -1,0 +1,915 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * virtio-vsock, streams only, with Firecracker's hybrid unix-socket
+ * backend.  Every guest connection is to the host (CID 2) and becomes a
+ * unix socket: "<uds_path>_<port>" for one the guest opens, an accepted
+ * client of uds_path that wrote "CONNECT <port>\n" for one the host opens.
+ *
+ * Everything runs on the I/O thread under vdev.lock; host sockets are
+ * non-blocking, so the lock is never held across a wait.  Flow control is
+ * the spec's credit scheme both ways: arkvm sends the guest no more than
+ * the guest said it has room for, and buffers at most VSOCK_BUF_ALLOC of
+ * what the guest sent per connection (a guest that sends past the credit
+ * arkvm gave loses the connection).  When the guest gives no receive
+ * buffer or no credit, arkvm stops reading the host socket (no EPOLLIN)
+ * until it does: nothing polls.
+ */
+#include <errno.h>
+#include <endian.h>
+#include <fcntl.h>
+#include <linux/virtio_ids.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "virtio_vsock.h"
+
+#define VSOCK_QUEUE_SIZE 256
+#define VSOCK_LINE_MAX 32               /* "CONNECT 4294967295\n" and some */
+#define VSOCK_FIRST_LOCAL_PORT (1u << 30)
+/* Tell the guest of room freed once this much of it went to the host. */
+#define VSOCK_CREDIT_THRESH (VSOCK_BUF_ALLOC / 4)
+
+enum vsock_state {
+	VS_HANDSHAKE,       /* host client: reading its CONNECT line */
+	VS_CONNECTING,      /* REQUEST sent (or owed) to the guest: waiting for RESPONSE */
+	VS_ESTABLISHED,
+};
+
+/* Control packets owed to the guest, sent as receive buffers come. */
+#define OWE_REQUEST  (1u << 0)
+#define OWE_RESPONSE (1u << 1)
+#define OWE_SHUTDOWN (1u << 2)
+#define OWE_CREDIT   (1u << 3)
+#define OWE_RST      (1u << 4)
+
+struct vsock_conn {
+	struct virtio_vsock *vs;
+	struct event_source src;
+	enum vsock_state state;
+	u32 local_port, peer_port;      /* arkvm's side, the guest's */
+	u32 events;                     /* what the loop watches the socket for */
+	u32 owe;                        /* OWE_* */
+	char line[VSOCK_LINE_MAX];      /* the CONNECT line so far */
+	unsigned int line_len;
+	bool host_eof;                  /* the host socket read 0: told the guest SEND */
+	bool peer_shut_send;            /* the guest sends nothing more */
+	bool peer_shut_rcv;             /* the guest takes nothing more */
+	bool host_shut_wr;              /* shutdown(SHUT_WR) done */
+	bool closing;                   /* a RST owed, then freed */
+	bool dead;                      /* the driver reset: the I/O thread frees it */
+	bool guest_gone;                /* the guest closed: the host still gets buf */
+	/* Guest to host: what the host socket has not taken yet. */
+	u8 *buf;                        /* VSOCK_BUF_ALLOC, a ring; allocated at first need */
+	u32 buf_head, buf_len;
+	u32 rx_cnt, fwd_cnt;            /* bytes from the guest; of those, given to the host */
+	u32 fwd_cnt_told;               /* the fwd_cnt the guest last heard */
+	/* Host to guest: the guest's credit. */
+	u32 tx_cnt;                     /* bytes sent to the guest */
+	u32 peer_buf_alloc, peer_fwd_cnt;
+};
+
+/* Without a loop (unit tests) the events are only recorded. */
+static void conn_watch(struct vsock_conn *c, u32 want)
+{
+	struct event_loop *loop = c->vs->loop;
+
+	if (want == c->events)
+		return;
+	if (loop) {
+		if (!want)
+			event_loop_del(loop, &c->src);
+		else if (!c->events)
+			event_loop_add(loop, &c->src, want);
+		else
+			event_loop_mod(loop, &c->src, want);
+	}
+	c->events = want;
+}
+
+static u32 peer_credit(const struct vsock_conn *c)
+{
+	u32 in_flight = c->tx_cnt - c->peer_fwd_cnt;
+
+	return in_flight > c->peer_buf_alloc ? 0 : c->peer_buf_alloc - in_flight;
+}
+
+static bool conn_wants_read(const struct vsock_conn *c)
+{
+	if (c->state == VS_HANDSHAKE)
+		return true;
+	return c->state == VS_ESTABLISHED && !c->host_eof && !c->peer_shut_rcv &&
+	       !(c->owe & OWE_RST);
+}
+
+static bool rx_buffer(struct virtio_vsock *vs);
+
+/*
+ * What the loop watches for: reading while the guest can take what comes
+ * (credit, and a receive buffer, held from here), writing while output
+ * waits.  Otherwise the socket is left alone until a kick or a credit
+ * update brings room: nothing polls.
+ */
+static void conn_rearm(struct vsock_conn *c)
+{
+	u32 want = 0;
+
+	if (conn_wants_read(c) &&
+	    (c->state == VS_HANDSHAKE || (peer_credit(c) && rx_buffer(c->vs))))
+		want |= EPOLLIN;
+	if (c->buf_len)
+		want |= EPOLLOUT;
+	conn_watch(c, want);
+}
+
+/*
+ * The connection the guest knows by these ports.  A host client still
+ * writing its CONNECT line has no ports yet: it is nobody's to find.
+ */
+static struct vsock_conn *conn_find(struct virtio_vsock *vs, u32 local, u32 peer)
+{
+	for (unsigned int i = 0; i < vs->nr_conns; i++) {
+		struct vsock_conn *c = vs->conns[i];
+
+		if (c->local_port == local && c->peer_port == peer && !c->dead &&
+		    !c->guest_gone && c->state != VS_HANDSHAKE)
+			return c;
+	}
+	return NULL;
+}
+
+static void conn_ready(struct event_source *src, uint32_t events);
+
+static struct vsock_conn *conn_new(struct virtio_vsock *vs, int fd, u32 local, u32 peer,
+				   enum vsock_state state)
+{
+	struct vsock_conn *c;
+
+	if (vs->nr_conns == VSOCK_MAX_CONNS)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->vs = vs;
+	c->src = (struct event_source){ .fd = fd, .ready = conn_ready };
+	c->state = state;
+	c->local_port = local;
+	c->peer_port = peer;
+	vs->conns[vs->nr_conns++] = c;
+	return c;
+}
+
+static void conn_free(struct vsock_conn *c)
+{
+	struct virtio_vsock *vs = c->vs;
+
+	conn_watch(c, 0);
+	close(c->src.fd);
+	free(c->buf);
+	for (unsigned int i = 0; i < vs->nr_conns; i++) {
+		if (vs->conns[i] == c) {
+			vs->conns[i] = vs->conns[--vs->nr_conns];
+			break;
+		}
+	}
+	free(c);
+}
+
+/* Frees what a reset left: on the I/O thread, whose filter allows close(). */
+static void vsock_reap(struct virtio_vsock *vs)
+{
+	for (unsigned int i = vs->nr_conns; i-- > 0;)
+		if (vs->conns[i]->dead)
+			conn_free(vs->conns[i]);
+}
+
+/* ---- to the guest ---- */
+
+static void hdr_fill(struct virtio_vsock *vs, struct virtio_vsock_hdr *h, u32 local, u32 peer,
+		     u16 op)
+{
+	*h = (struct virtio_vsock_hdr){
+		.src_cid = htole64(VSOCK_HOST_CID),
+		.dst_cid = htole64(vs->cid),
+		.src_port = htole32(local),
+		.dst_port = htole32(peer),
+		.type = htole16(VIRTIO_VSOCK_TYPE_STREAM),
+		.op = htole16(op),
+	};
+}
+
+/* The next receive buffer, held until filled; under the lock. */
+static bool rx_buffer(struct virtio_vsock *vs)
+{
+	struct virtio_dev *dev = &vs->vdev;
+	struct virtq *vq = &dev->vqs[VSOCK_RX_Q];
+	int ret;
+
+	if (vs->rx_generation != dev->generation) {
+		vs->rx_held = false; /* it belonged to rings a reset forgot */
+		vs->rx_generation = dev->generation;
+	}
+	if (vs->rx_held)
+		return true;
+	if (vs->quiesced || !virtio_dev_running(dev) || !vq->size)
+		return false;
+	ret = virtq_pop(vq, &vs->rx_chain);
+	if (!ret && virtq_enable_notify(vq))
+		ret = virtq_pop(vq, &vs->rx_chain);
+	if (ret > 0 && (vs->rx_chain.nr_out || vs->rx_chain.in_len < VSOCK_HDR_SIZE))
+		ret = -EINVAL; /* a receive buffer is device-writable and holds a header */
+	if (ret < 0)
+		virtio_dev_fail(dev, "bad vsock receive buffer", ret);
+	vs->rx_held = ret > 0;
+	return vs->rx_held;
+}
+
+/* Fills the held buffer with @h and @len bytes of vs->scratch. */
+static void rx_send(struct virtio_vsock *vs, struct virtio_vsock_hdr *h, u32 len)
+{
+	h->len = htole32(len);
+	virtq_chain_write(&vs->rx_chain, 0, h, VSOCK_HDR_SIZE);
+	if (len)
+		virtq_chain_write(&vs->rx_chain, VSOCK_HDR_SIZE, vs->scratch, len);
+	virtq_push(&vs->vdev.vqs[VSOCK_RX_Q], vs->rx_chain.head, VSOCK_HDR_SIZE + len);
+	vs->rx_held = false;
+	virtio_dev_notify_used(&vs->vdev, VSOCK_RX_Q);
+}
+
+/* A packet of @c's, with its credit; the guest hears fwd_cnt. */
+static void conn_send(struct vsock_conn *c, u16 op, u32 flags, u32 len)
+{
+	struct virtio_vsock_hdr h;
+
+	hdr_fill(c->vs, &h, c->local_port, c->peer_port, op);
+	h.flags = htole32(flags);
+	h.buf_alloc = htole32(VSOCK_BUF_ALLOC);
+	h.fwd_cnt = htole32(c->fwd_cnt);
+	c->fwd_cnt_told = c->fwd_cnt;
+	rx_send(c->vs, &h, len);
+}
+
+/* Sends one owed control packet if a buffer is there: true when it did. */
+static bool conn_send_owed(struct vsock_conn *c)
+{
+	static const struct { u32 bit; u16 op; } order[] = {
+		{ OWE_RST, VIRTIO_VSOCK_OP_RST },
+		{ OWE_REQUEST, VIRTIO_VSOCK_OP_REQUEST },
+		{ OWE_RESPONSE, VIRTIO_VSOCK_OP_RESPONSE },
+		{ OWE_CREDIT, VIRTIO_VSOCK_OP_CREDIT_UPDATE },
+		{ OWE_SHUTDOWN, VIRTIO_VSOCK_OP_SHUTDOWN },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+		if (!(c->owe & order[i].bit))
+			continue;
+		if (!rx_buffer(c->vs))
+			return false;
+		c->owe &= ~order[i].bit;
+		conn_send(c, order[i].op,
+			  order[i].op == VIRTIO_VSOCK_OP_SHUTDOWN ? VIRTIO_VSOCK_SHUTDOWN_SEND : 0, 0);
+		if (order[i].bit == OWE_RST)
+			c->owe = 0; /* nothing follows a reset */
+		return true;
+	}
+	return false;
+}
+
+/* Host EOF seen and guest done sending, all of it forwarded: the end. */
+static bool conn_finished(const struct vsock_conn *c)
+{
+	return c->host_eof && c->peer_shut_send && !c->buf_len && !c->owe;
+}
+
+/* Ends @c: the guest gets a RST (when it knows the connection), the socket closes. */
+static void conn_reset(struct vsock_conn *c)
+{
+	if (c->state == VS_HANDSHAKE) {
+		conn_free(c);
+		return;
+	}
+	c->owe = OWE_RST;
+	c->closing = true;
+	c->buf_len = 0;
+	conn_watch(c, 0);
+	if (conn_send_owed(c))
+		conn_free(c);
+}
+
+/* Every control packet @c owes, as far as buffers go; false when @c is gone. */
+static bool conn_send_all_owed(struct vsock_conn *c)
+{
+	while (c->owe && conn_send_owed(c))
+		;
+	if (c->closing && !c->owe) {
+		if (!(c->guest_gone && c->buf_len))
+			conn_free(c);
+		return false;   /* or left to drain into the host socket */
+	}
+	return true;
+}
+
+static int conn_drain(struct vsock_conn *c);
+
+/*
+ * The guest closed both ways: it hears RST now, and is done with the
+ * ports; what it sent still goes to the host program before the socket
+ * closes, so a guest that writes and closes loses nothing.
+ */
+static void conn_guest_closed(struct vsock_conn *c)
+{
+	if (!c->buf_len) {
+		conn_reset(c);
+		return;
+	}
+	c->guest_gone = c->closing = true;
+	c->owe = OWE_RST;
+	conn_watch(c, EPOLLOUT);
+	conn_send_all_owed(c);
+}
+
+/* The host socket of a connection the guest closed took more of its bytes. */
+static void conn_gone_drain(struct vsock_conn *c)
+{
+	if (conn_drain(c) < 0)
+		c->buf_len = 0;
+	if (c->buf_len)
+		return;
+	if (c->owe)
+		conn_watch(c, 0);   /* the RST still waits for a buffer: rx_flush frees it */
+	else
+		conn_free(c);
+}
+
+/*
+ * Reads the host socket into receive buffers while the guest has both
+ * buffers and credit.  An EOF is passed on as SHUTDOWN SEND.
+ */
+static void conn_pump_rx(struct vsock_conn *c)
+{
+	struct virtio_vsock *vs = c->vs;
+
+	if (!conn_send_all_owed(c) || c->closing)
+		return;
+	while (conn_wants_read(c) && !c->owe) {
+		u32 room, n;
+		ssize_t got;
+
+		if (!peer_credit(c) || !rx_buffer(vs))
+			break;
+		room = (u32)MIN(vs->rx_chain.in_len - VSOCK_HDR_SIZE, (u64)VSOCK_MAX_PKT);
+		n = MIN(room, peer_credit(c));
+		if (!n)
+			break; /* a buffer with room for a header only: kept for control packets */
+		got = read(c->src.fd, vs->scratch, n);
+		if (got < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (got < 0) {
+			conn_reset(c);
+			return;
+		}
+		if (!got) {
+			c->host_eof = true;
+			c->owe |= OWE_SHUTDOWN;
+			break;
+		}
+		c->tx_cnt += (u32)got;
+		conn_send(c, VIRTIO_VSOCK_OP_RW, 0, (u32)got);
+	}
+	if (!conn_send_all_owed(c))
+		return;
+	if (conn_finished(c)) {
+		conn_reset(c);
+		return;
+	}
+	conn_rearm(c);
+}
+
+/* Everything owed to the guest, as far as its buffers go; under the lock. */
+static void vsock_rx_flush(struct virtio_vsock *vs)
+{
+	unsigned int n;
+
+	while (vs->nr_rsts && rx_buffer(vs)) {
+		rx_send(vs, &vs->rsts[0], 0);
+		memmove(&vs->rsts[0], &vs->rsts[1], --vs->nr_rsts * sizeof(vs->rsts[0]));
+	}
+	n = vs->nr_conns;
+	for (unsigned int i = 0; i < n && vs->nr_conns; i++) {
+		struct vsock_conn *c = vs->conns[(vs->rr + i) % vs->nr_conns];
+
+		if (c->dead)
+			continue;
+		if (c->state == VS_HANDSHAKE)
+			conn_watch(c, EPOLLIN); /* a pause may have stopped watching it */
+		else
+			conn_pump_rx(c);
+	}
+	if (vs->nr_conns)
+		vs->rr = (vs->rr + 1) % vs->nr_conns;
+}
+
+/* A RST for a packet no connection owns (its ports swapped). */
+static void rst_reply(struct virtio_vsock *vs, const struct virtio_vsock_hdr *in)
+{
+	struct virtio_vsock_hdr h;
+
+	if (le16toh(in->op) == VIRTIO_VSOCK_OP_RST || vs->nr_rsts == VSOCK_RST_BACKLOG)
+		return; /* never answer a reset; a guest flooding us loses replies */
+	hdr_fill(vs, &h, le32toh(in->dst_port), le32toh(in->src_port),
+		 VIRTIO_VSOCK_OP_RST);
+	vs->rsts[vs->nr_rsts++] = h;
+	vs->resets_sent++;
+}
+
+/* ---- from the guest ---- */
+
+/* Gives the host socket what it takes of @c's buffer. */
+static int conn_drain(struct vsock_conn *c)
+{
+	while (c->buf_len) {
+		u32 chunk = MIN(c->buf_len, VSOCK_BUF_ALLOC - c->buf_head);
+		ssize_t done = write(c->src.fd, c->buf + c->buf_head, chunk);
+
+		if (done < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		c->buf_head = (c->buf_head + (u32)done) % VSOCK_BUF_ALLOC;
+		c->buf_len -= (u32)done;
+		c->fwd_cnt += (u32)done;
+		if ((u32)done < chunk)
+			break;
+	}
+	if (!c->buf_len && c->peer_shut_send && !c->host_shut_wr) {
+		shutdown(c->src.fd, SHUT_WR);
+		c->host_shut_wr = true;
+	}
+	/*
+	 * Room freed: the guest hears of it once it is a quarter of the
+	 * buffer.  A guest out of credit has buffered + untold = BUF_ALLOC,
+	 * so whatever drains reaches the guest before the host could stall it.
+	 */
+	if (c->fwd_cnt - c->fwd_cnt_told >= VSOCK_CREDIT_THRESH && !c->closing)
+		c->owe |= OWE_CREDIT;
+	return 0;
+}
+
+/* RW: the payload of the chain from @off goes into @c's buffer, then out. */
+static int conn_take(struct vsock_conn *c, const struct virtq_chain *ch, u64 off, u32 len)
+{
+	u32 tail;
+
+	if (c->rx_cnt - c->fwd_cnt + len > VSOCK_BUF_ALLOC)
+		return -ENOBUFS; /* past the credit we gave */
+	if (!c->buf) {
+		c->buf = malloc(VSOCK_BUF_ALLOC);
+		if (!c->buf)
+			return -ENOMEM;
+	}
+	tail = (c->buf_head + c->buf_len) % VSOCK_BUF_ALLOC;
+	for (u32 done = 0; done < len;) {
+		u32 n = MIN(len - done, VSOCK_BUF_ALLOC - tail);
+
+		virtq_chain_read(ch, off + done, c->buf + tail, n);
+		done += n;
+		tail = (tail + n) % VSOCK_BUF_ALLOC;
+	}
+	c->buf_len += len;
+	c->rx_cnt += len;
+	return conn_drain(c);
+}
+
+static bool host_port_path(const struct virtio_vsock *vs, u32 port, struct sockaddr_un *sa)
+{
+	int n;
+
+	*sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s_%u", vs->uds_path, port);
+	return n > 0 && (size_t)n < sizeof(sa->sun_path);
+}
+
+/* REQUEST: the guest connects to host port dst_port. */
+static void guest_connect(struct virtio_vsock *vs, const struct virtio_vsock_hdr *h)
+{
+	u32 local = le32toh(h->dst_port), peer = le32toh(h->src_port);
+	struct sockaddr_un sa;
+	struct vsock_conn *c;
+	int fd;
+
+	if (conn_find(vs, local, peer) || !vs->uds_path[0] || !host_port_path(vs, local, &sa))
+		goto refuse;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto refuse;
+	/* A unix connect either completes at once or fails: nobody listening, a full backlog. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		goto refuse;
+	}
+	c = conn_new(vs, fd, local, peer, VS_ESTABLISHED);
+	if (!c) {
+		close(fd);
+		goto refuse;
+	}
+	c->peer_buf_alloc = le32toh(h->buf_alloc);
+	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
+	c->owe = OWE_RESPONSE;
+	return;
+refuse:
+	rst_reply(vs, h);
+}
+
+/* RESPONSE to a connection the host started: tell it which port it got. */
+static void host_connected(struct vsock_conn *c)
+{
+	char ok[VSOCK_LINE_MAX];
+	int n = snprintf(ok, sizeof(ok), "OK %u\n", c->local_port);
+
+	/* A fresh socket has room for a line: a short write means it is gone. */
+	if (write(c->src.fd, ok, (size_t)n) != n) {
+		conn_reset(c);
+		return;
+	}
+	c->state = VS_ESTABLISHED;
+}
+
+static void conn_shutdown(struct vsock_conn *c, u32 flags)
+{
+	if (flags & VIRTIO_VSOCK_SHUTDOWN_RCV)
+		c->peer_shut_rcv = true;
+	if (flags & VIRTIO_VSOCK_SHUTDOWN_SEND) {
+		c->peer_shut_send = true;
+		if (conn_drain(c) < 0) {
+			conn_reset(c);
+			return;
+		}
+	}
+	/* Both ways shut by the guest: done, as the spec has it, with a RST. */
+	if (c->peer_shut_rcv && c->peer_shut_send)
+		conn_guest_closed(c);
+}
+
+/* One packet for an existing connection; @off is where its payload starts. */
+static void conn_packet(struct vsock_conn *c, const struct virtio_vsock_hdr *h,
+			const struct virtq_chain *ch, u32 len)
+{
+	u16 op = le16toh(h->op);
+
+	c->peer_buf_alloc = le32toh(h->buf_alloc);
+	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
+	switch (op) {
+	case VIRTIO_VSOCK_OP_RESPONSE:
+		if (c->state != VS_CONNECTING || (c->owe & OWE_REQUEST))
+			goto reset;
+		host_connected(c);
+		return;
+	case VIRTIO_VSOCK_OP_RST:
+		if (c->state == VS_CONNECTING)
+			pr_debug("vsock: nobody listens on guest port %u", c->peer_port);
+		conn_free(c);
+		return;
+	case VIRTIO_VSOCK_OP_RW:
+		if (c->state != VS_ESTABLISHED || c->peer_shut_send)
+			goto reset;
+		if (conn_take(c, ch, VSOCK_HDR_SIZE, len) < 0) {
+			pr_warn_ratelimited("vsock: guest port %u sent past its credit",
+					    c->peer_port);
+			goto reset;
+		}
+		return;
+	case VIRTIO_VSOCK_OP_SHUTDOWN:
+		conn_shutdown(c, le32toh(h->flags));
+		return;
+	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
+		return; /* the credit above is all it says */
+	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
+		c->owe |= OWE_CREDIT;
+		return;
+	default: /* a second REQUEST, or no op at all */
+		goto reset;
+	}
+reset:
+	conn_reset(c);
+}
+
+/* Checks a header against the spec and our one peer: NULL, or why not. */
+static const char *hdr_problem(const struct virtio_vsock *vs, const struct virtio_vsock_hdr *h,
+			       u64 payload_room)
+{
+	if (le16toh(h->type) != VIRTIO_VSOCK_TYPE_STREAM)
+		return "not a stream";
+	if (le64toh(h->src_cid) != vs->cid)
+		return "source CID is not the guest's";
+	if (le64toh(h->dst_cid) != VSOCK_HOST_CID)
+		return "destination is not the host";
+	if (le32toh(h->len) > payload_room || le32toh(h->len) > VSOCK_MAX_PKT)
+		return "length past its buffer";
+	if (le32toh(h->len) && le16toh(h->op) != VIRTIO_VSOCK_OP_RW)
+		return "payload on a control packet";
+	return NULL;
+}
+
+static void tx_packet(struct virtio_vsock *vs, const struct virtq_chain *ch)
+{
+	struct virtio_vsock_hdr h;
+	const char *why;
+	struct vsock_conn *c;
+
+	if (ch->out_len < VSOCK_HDR_SIZE) {
+		virtio_dev_fail(&vs->vdev, "vsock packet shorter than its header", -EINVAL);
+		return;
+	}
+	virtq_chain_read(ch, 0, &h, sizeof(h)); /* a copy: the guest cannot change it under us */
+	why = hdr_problem(vs, &h, ch->out_len - VSOCK_HDR_SIZE);
+	if (why) {
+		vs->bad_packets++;
+		pr_warn_ratelimited("vsock: packet dropped: %s", why);
+		if (le64toh(h.src_cid) == vs->cid && le16toh(h.type) != VIRTIO_VSOCK_TYPE_STREAM)
+			rst_reply(vs, &h); /* the guest's socket hears it is unsupported */
+		return;
+	}
+	c = conn_find(vs, le32toh(h.dst_port), le32toh(h.src_port));
+	if (c)
+		conn_packet(c, &h, ch, le32toh(h.len));
+	else if (le16toh(h.op) == VIRTIO_VSOCK_OP_REQUEST)
+		guest_connect(vs, &h);
+	else
+		rst_reply(vs, &h);
+}
+
+void virtio_vsock_serve(struct virtio_vsock *vs)
+{
+	struct virtio_dev *dev = &vs->vdev;
+	struct virtq *vq = &dev->vqs[VSOCK_TX_Q];
+	u32 gen = dev->generation;
+	bool used = false;
+	int ret;
+
+	for (unsigned int n = 0; n < VIRTIO_SERVE_BUDGET && dev->generation == gen; n++) {
+		ret = virtq_pop(vq, &vs->tx_chain);
+		if (!ret && virtq_enable_notify(vq))
+			ret = virtq_pop(vq, &vs->tx_chain);
+		if (ret < 0)
+			virtio_dev_fail(dev, "malformed vsock transmit buffer", ret);
+		if (ret <= 0)
+			break;
+		tx_packet(vs, &vs->tx_chain);
+		if (dev->generation != gen)
+			break; /* the packet failed the device */
+		virtq_push(vq, vs->tx_chain.head, 0);
+		used = true;
+	}
+	if (dev->generation != gen)
+		return; /* failed: its rings are no longer ours to touch */
+	if (used)
+		virtio_dev_notify_used(dev, VSOCK_TX_Q);
+	vsock_rx_flush(vs);
+}
+
+static void vsock_queue_notify(struct virtio_dev *dev, unsigned int q)
+{
+	struct virtio_vsock *vs = container_of(dev, struct virtio_vsock, vdev);
+
+	vsock_reap(vs);
+	if (vs->quiesced)
+		return;
+	if (q == VSOCK_TX_Q)
+		virtio_vsock_serve(vs);
+	else if (q == VSOCK_RX_Q)
+		vsock_rx_flush(vs);
+	/* The event queue: arkvm sends no events, the buffers wait. */
+}
+
+static u64 vsock_features(struct virtio_dev *dev)
+{
+	return 0; /* streams only: no SEQPACKET */
+}
+
+static void vsock_drop_all(struct virtio_vsock *vs)
+{
+	while (vs->nr_conns)
+		conn_free(vs->conns[vs->nr_conns - 1]);
+	vs->nr_rsts = 0;
+	vs->rx_held = false;
+}
+
+/*
+ * The driver forgot every connection: so does arkvm.  This runs on a vCPU
+ * thread (a Status write), which may stop watching the sockets but not
+ * close them: the I/O thread does, at its next look at the device.
+ */
+static void vsock_reset(struct virtio_dev *dev)
+{
+	struct virtio_vsock *vs = container_of(dev, struct virtio_vsock, vdev);
+
+	for (unsigned int i = 0; i < vs->nr_conns; i++) {
+		conn_watch(vs->conns[i], 0);
+		vs->conns[i]->dead = true;
+	}
+	vs->nr_rsts = 0;
+	vs->rx_held = false;
+}
+
+static const struct virtio_dev_ops virtio_vsock_ops = {
+	.features = vsock_features,
+	.queue_notify = vsock_queue_notify,
+	.reset = vsock_reset,
+};
+
+/* ---- the host side ---- */
+
+/* The CONNECT line, a byte at a time so nothing past it is read. */
+static void conn_handshake(struct vsock_conn *c)
+{
+	struct virtio_vsock *vs = c->vs;
+	char *end;
+	unsigned long port;
+	ssize_t got;
+
+	for (;;) {
+		got = read(c->src.fd, &c->line[c->line_len], 1);
+		if (got < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (got <= 0 || ++c->line_len == sizeof(c->line))
+			goto drop;
+		if (c->line[c->line_len - 1] == '\n')
+			break;
+	}
+	c->line[c->line_len - 1] = '\0';
+	if (strncmp(c->line, "CONNECT ", 8) || c->line[8] < '0' || c->line[8] > '9')
+		goto drop;
+	errno = 0;
+	port = strtoul(c->line + 8, &end, 10);
+	if (*end || errno || port > UINT32_MAX)
+		goto drop;
+	do {
+		c->local_port = vs->next_local_port++;
+		if (vs->next_local_port < VSOCK_FIRST_LOCAL_PORT)
+			vs->next_local_port = VSOCK_FIRST_LOCAL_PORT;
+	} while (conn_find(vs, c->local_port, (u32)port));
+	c->peer_port = (u32)port;
+	c->state = VS_CONNECTING;
+	c->owe = OWE_REQUEST;
+	conn_watch(c, 0); /* nothing more is read before the guest answers */
+	vsock_rx_flush(vs);
+	return;
+drop:
+	conn_free(c);
+}
+
+static void conn_host_event(struct vsock_conn *c, u32 events)
+{
+	if (c->state == VS_HANDSHAKE) {
+		conn_handshake(c);
+		return;
+	}
+	if (c->guest_gone) {
+		conn_gone_drain(c);
+		return;
+	}
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+		if (conn_drain(c) < 0) {
+			conn_reset(c);
+			return;
+		}
+	}
+	conn_pump_rx(c);
+}
+
+void virtio_vsock_host_ready(struct virtio_vsock *vs, u32 local, u32 peer, u32 events)
+{
+	struct vsock_conn *c;
+
+	pthread_mutex_lock(&vs->vdev.lock);
+	vsock_reap(vs);
+	c = conn_find(vs, local, peer);
+	for (unsigned int i = 0; !c && i < vs->nr_conns; i++) {
+		struct vsock_conn *o = vs->conns[i];
+
+		if ((!local && !peer && o->state == VS_HANDSHAKE) ||
+		    (o->guest_gone && o->local_port == local && o->peer_port == peer))
+			c = o;
+	}
+	if (c && !vs->quiesced)
+		conn_host_event(c, events);
+	pthread_mutex_unlock(&vs->vdev.lock);
+}
+
+static void conn_ready(struct event_source *src, uint32_t events)
+{
+	struct vsock_conn *c = container_of(src, struct vsock_conn, src);
+	struct virtio_vsock *vs = c->vs;
+
+	pthread_mutex_lock(&vs->vdev.lock);
+	if (c->dead)
+		vsock_reap(vs);
+	else if (vs->quiesced)
+		conn_watch(c, 0); /* resume watches again */
+	else
+		conn_host_event(c, events);
+	pthread_mutex_unlock(&vs->vdev.lock);
+}
+
+void virtio_vsock_accept(struct virtio_vsock *vs)
+{
+	int fd;
+
+	pthread_mutex_lock(&vs->vdev.lock);
+	vsock_reap(vs);
+	while ((fd = accept4(vs->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct vsock_conn *c = NULL;
+
+		/* Before the driver is up there is nobody to connect to. */
+		if (virtio_dev_running(&vs->vdev))
+			c = conn_new(vs, fd, 0, 0, VS_HANDSHAKE);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		conn_watch(c, EPOLLIN);
+	}
+	pthread_mutex_unlock(&vs->vdev.lock);
+}
+
+static void listen_ready(struct event_source *src, uint32_t events __unused)
+{
+	virtio_vsock_accept(container_of(src, struct virtio_vsock, listen_src));
+}
+
+static int vsock_listen(struct virtio_vsock *vs, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(vs->uds_path) - 12) {
+		pr_err("vsock: socket path '%s' too long (a port is added to it)", path);
+		return -ENAMETOOLONG;
+	}
+	if (!lstat(path, &st)) {
+		pr_err("vsock: '%s' exists already: remove it, or name another socket", path);
+		return -EEXIST;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
+		int err = -errno;
+
+		pr_err("vsock: cannot listen on '%s': %s", path, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	memcpy(vs->uds_path, path, strlen(path) + 1);
+	vs->listen_fd = fd;
+	return 0;
+}
+
+int virtio_vsock_init(struct virtio_vsock *vs, u64 cid, const char *uds_path,
+		      const struct guest_mem *mem, struct event_loop *loop)
+{
+	int ret;
+
+	memset(vs, 0, sizeof(*vs));
+	vs->listen_fd = -1;
+	vs->cid = cid;
+	vs->loop = loop;
+	vs->next_local_port = VSOCK_FIRST_LOCAL_PORT;
+	vs->config.guest_cid = htole64(cid);
+	if (uds_path) {
+		ret = vsock_listen(vs, uds_path);
+		if (ret)
+			return ret;
+	}
+	virtio_dev_init(&vs->vdev, &virtio_vsock_ops, "virtio-vsock", VIRTIO_ID_VSOCK, 3,
+			VSOCK_QUEUE_SIZE, mem);
+	vs->vdev.config = &vs->config;
+	vs->vdev.config_len = sizeof(vs->config);
+	vs->listen_src = (struct event_source){ .fd = vs->listen_fd, .ready = listen_ready };
+	if (loop && vs->listen_fd >= 0) {
+		ret = event_loop_add(loop, &vs->listen_src, EPOLLIN);
+		if (ret) {
+			virtio_vsock_close(vs);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void virtio_vsock_close(struct virtio_vsock *vs)
+{
+	vsock_drop_all(vs);
+	if (vs->listen_fd >= 0) {
+		if (vs->loop)
+			event_loop_del(vs->loop, &vs->listen_src);
+		close(vs->listen_fd);
+		unlink(vs->uds_path);
+		vs->listen_fd = -1;
+	}
+	virtio_dev_destroy(&vs->vdev);
+}
