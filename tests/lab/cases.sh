@@ -1079,6 +1079,71 @@ if [ -x "$API_CALL" ]; then
 	fi
 fi
 
+# --- virtio-vsock ----------------------------------------------------------------
+
+# 16 MiB each way over Firecracker's hybrid protocol, with matching sha256:
+# host to guest through "CONNECT 5000" on the device's socket, guest to host
+# through the socket's _1234 listener.  Then a port nobody listens on, on
+# each side: the guest's connect fails and the host's socket is closed.
+VSOCK_TOOL=$(dirname "$0")/vsock-tool
+vsock_case() {
+	v_why=
+	uds=$tmp/v.sock
+	rm -f "$uds" "${uds}_1234"
+	head -c 16777216 /dev/urandom > "$tmp/v-down.bin"
+	down_sha=$(sha256sum "$tmp/v-down.bin" | cut -d' ' -f1)
+	cat > "$tmp/v.in" <<'GUEST'
+vsock-tool listen 5000 > /down 2> /dev/null &
+sleep 2; echo VSOCK-LISTENING
+dd if=/dev/urandom of=/up bs=1M count=16 2> /dev/null
+echo "VSOCK-UP-SHA=$(sha256sum /up | cut -d' ' -f1)"
+vsock-tool connect 2 1234 < /up > /dev/null; echo "VSOCK-UP-RC=$?"
+wait; echo "VSOCK-DOWN-SHA=$(sha256sum /down | cut -d' ' -f1) $(wc -c < /down)"
+vsock-tool connect 2 9 < /dev/null; echo "VSOCK-REFUSED-RC=$?"
+echo VSOCK-DONE
+sleep 30
+poweroff -f
+GUEST
+	"$VSOCK_TOOL" ulisten "${uds}_1234" > "$tmp/v-up.bin" 2> /dev/null < /dev/null &
+	lpid=$!
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=shell" \
+		--vsock "cid=3,socket=$uds" < "$tmp/v.in" > "$tmp/v.out" 2> "$tmp/v.err" &
+	pid=$!
+	# Anchored: the guest's shell echoes each command line after its prompt.
+	wait_for "$tmp/v.out" '^VSOCK-LISTENING' "$BOOT_TIMEOUT" || v_why="the guest never listened"
+	"$VSOCK_TOOL" uconnect "$uds" 5000 < "$tmp/v-down.bin" > /dev/null 2> "$tmp/v-uc.err" ||
+		v_why="$v_why; CONNECT 5000: $(cat "$tmp/v-uc.err")"
+	wait_for "$tmp/v.out" '^VSOCK-DONE' 120 || v_why="$v_why; the guest did not finish"
+	wait $lpid
+	"$VSOCK_TOOL" uconnect "$uds" 6 < /dev/null > /dev/null 2> "$tmp/v-ref.err"
+	ref_rc=$?
+	kill -TERM $pid; wait $pid
+	tr -d '\r' < "$tmp/v.out" > "$tmp/v.log"
+	vfield() { sed -n "s/^VSOCK-$1=//p" "$tmp/v.log" | head -n 1; }
+	up_sha=$(sha256sum "$tmp/v-up.bin" | cut -d' ' -f1)
+	[ "$(vfield UP-SHA)" = "$up_sha" ] && [ "$(vfield UP-RC)" = 0 ] ||
+		v_why="$v_why; guest to host: guest $(vfield UP-SHA) rc $(vfield UP-RC), host $up_sha ($(wc -c < "$tmp/v-up.bin") bytes)"
+	[ "$(vfield DOWN-SHA)" = "$down_sha 16777216" ] ||
+		v_why="$v_why; host to guest: guest $(vfield DOWN-SHA), host $down_sha"
+	if [ -z "$v_why" ]; then
+		pass vsock-16MiB-each-way-sha256
+	else
+		fail vsock-16MiB-each-way-sha256 "${v_why#; }"
+		tail -n 5 "$tmp/v.err" "$tmp/v.log"
+	fi
+	if [ "$(vfield REFUSED-RC)" = 1 ] && [ $ref_rc -eq 1 ]; then
+		pass vsock-unlistened-port-refused-both-ways
+	else
+		fail vsock-unlistened-port-refused-both-ways "guest rc $(vfield REFUSED-RC), host rc $ref_rc: $(cat "$tmp/v-ref.err")"
+	fi
+	rm -f "$tmp/v-down.bin" "$tmp/v-up.bin"
+}
+if [ -x "$VSOCK_TOOL" ] && "$ARKVM" run --help 2>&1 | grep -q -- '--vsock'; then
+	vsock_case
+else
+	info "no vsock-tool or no --vsock here: the vsock cases are skipped"
+fi
+
 # --- transparent huge pages ------------------------------------------------------
 
 # smaps_inside SMAPS FIELD LO HI: FIELD (kB) summed over the mappings that

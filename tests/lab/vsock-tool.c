@@ -47,14 +47,17 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* stdin -> sock and sock -> stdout until both are done; 0, or -1. */
+/*
+ * stdin -> sock and sock -> stdout until both are done: the peer's end of
+ * data does not end ours, nor the other way round.  0, or -1.
+ */
 static int relay(int sock)
 {
 	struct pollfd p[2] = { { .fd = 0, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
 	char buf[65536];
 	bool in_open = true, sock_open = true;
 
-	while (sock_open) {
+	while (sock_open || in_open) {
 		ssize_t n;
 
 		if (poll(p, 2, -1) < 0) {
@@ -78,8 +81,10 @@ static int relay(int sock)
 				return -1;
 			if (n < 0)
 				return -1;
-			if (n == 0)
+			if (n == 0) {
 				sock_open = false;
+				p[1].fd = -1;
+			}
 		}
 	}
 	return 0;
