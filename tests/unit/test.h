@@ -53,4 +53,14 @@ bool test_failed(void);
 		}                                                           \
 	} while (0)
 
+/*
+ * arkvm's command line, parsed quietly: PARSE(cfg, "arkvm", "run", ...)
+ * (tests/unit/cli_parse_quiet.c).
+ */
+struct vm_config;
+int test_cli_parse(struct vm_config *cfg, int argc, char *const argv[]);
+#define PARSE(cfg, ...) \
+	test_cli_parse(cfg, (int)(sizeof((char *const[]){ __VA_ARGS__ }) / sizeof(char *)), \
+		       (char *const[]){ __VA_ARGS__ })
+
 #endif

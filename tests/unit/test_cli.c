@@ -6,19 +6,6 @@
 #include "cli.h"
 #include "test.h"
 
-static int parse(struct vm_config *cfg, int argc, char *const argv[])
-{
-	FILE *out = fopen("/dev/null", "w");
-	int ret = cli_parse(argc, argv, cfg, out);
-
-	fclose(out);
-	return ret;
-}
-
-#define PARSE(cfg, ...) \
-	parse(cfg, (int)(sizeof((char *const[]){ __VA_ARGS__ }) / sizeof(char *)), \
-	      (char *const[]){ __VA_ARGS__ })
-
 static void test_sizes(void)
 {
 	u64 v;

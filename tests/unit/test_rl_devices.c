@@ -431,19 +431,6 @@ static void test_rng_limited(void)
 
 /* --- options and validation ---------------------------------------------------- */
 
-static int parse(struct vm_config *cfg, int argc, char *const argv[])
-{
-	FILE *out = fopen("/dev/null", "w");
-	int ret = cli_parse(argc, argv, cfg, out);
-
-	fclose(out);
-	return ret;
-}
-
-#define PARSE(cfg, ...) \
-	parse(cfg, (int)(sizeof((char *const[]){ __VA_ARGS__ }) / sizeof(char *)), \
-	      (char *const[]){ __VA_ARGS__ })
-
 static bool per_second(const struct token_bucket_config *tb, u64 n)
 {
 	return tb->size == n && tb->refill_time_ms == 1000 && !tb->one_time_burst;

@@ -673,19 +673,6 @@ static void test_config_saved_with_snapshot(void)
 	state_writer_free(&w);
 }
 
-static int parse(struct vm_config *cfg, int argc, char *const argv[])
-{
-	FILE *out = fopen("/dev/null", "w");
-	int ret = cli_parse(argc, argv, cfg, out);
-
-	fclose(out);
-	return ret;
-}
-
-#define PARSE(cfg, ...) \
-	parse(cfg, (int)(sizeof((char *const[]){ __VA_ARGS__ }) / sizeof(char *)), \
-	      (char *const[]){ __VA_ARGS__ })
-
 static void test_cli_vsock(void)
 {
 	struct vm_config cfg;
