@@ -103,7 +103,7 @@ CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_co
              src/park.c src/vm_state.c src/state.c src/virtio_state.c \
              src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \
              src/virtqueue.c src/virtio_mmio.c devices/uart_16550.c devices/boot_timer.c \
-             devices/virtio_blk.c devices/virtio_rng.c devices/virtio_net.c \
+             devices/virtio_blk.c devices/virtio_blk_class.c devices/virtio_rng.c devices/virtio_net.c \
              devices/virtio_console.c devices/virtio_gpu.c devices/gpu_3d.c devices/gpu_edid.c \
              devices/gpu_2d.c devices/virtio_input.c src/screenshot.c
 # One device's section of a snapshot (include/device.h).
@@ -401,4 +401,5 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(TSAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)
+-include $(TARGET_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(TSAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) \
+         $(patsubst $(FUZZ)/fuzz_%,$(FUZZ)/obj/tests/fuzz/fuzz_%.d,$(FUZZ_BINS))
