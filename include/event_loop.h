@@ -2,6 +2,7 @@
 #ifndef ARKVM_EVENT_LOOP_H
 #define ARKVM_EVENT_LOOP_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,6 +15,10 @@
 struct event_source {
 	int fd;
 	void (*ready)(struct event_source *src, uint32_t events);
+	/* Set by event_loop_retire(): */
+	void (*release)(struct event_source *src);
+	struct event_source *next_retired;
+	atomic_bool retired;
 };
 
 struct event_loop {
@@ -21,6 +26,8 @@ struct event_loop {
 	int wake_fd;          /* eventfd: event_loop_stop() from any thread */
 	struct event_source wake;
 	atomic_bool stopped;
+	pthread_mutex_t retired_lock;
+	struct event_source *retired;   /* released after the batch in flight */
 };
 
 int event_loop_init(struct event_loop *loop);
@@ -29,6 +36,16 @@ void event_loop_destroy(struct event_loop *loop);
 int event_loop_add(struct event_loop *loop, struct event_source *src, uint32_t events);
 int event_loop_mod(struct event_loop *loop, struct event_source *src, uint32_t events);
 int event_loop_del(struct event_loop *loop, struct event_source *src);
+
+/*
+ * For a source whose owner is about to free it: stops watching it, and
+ * calls @release once no event of the batch in flight can still reach it
+ * (a batch may hold an event for a source another callback ends).  Its
+ * ready() is not called again.  Any thread; the owner closes the fd when
+ * it likes, even at once.
+ */
+void event_loop_retire(struct event_loop *loop, struct event_source *src,
+		       void (*release)(struct event_source *src));
 
 /* Dispatches until event_loop_stop(); returns 0 or -errno. */
 int event_loop_run(struct event_loop *loop);

@@ -25,6 +25,7 @@ int event_loop_init(struct event_loop *loop)
 	int ret;
 
 	atomic_init(&loop->stopped, false);
+	loop->retired = NULL;
 	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epoll_fd < 0)
 		return -errno;
@@ -37,6 +38,9 @@ int event_loop_init(struct event_loop *loop)
 	ret = event_loop_add(loop, &loop->wake, EPOLLIN);
 	if (ret)
 		goto err_eventfd;
+	ret = -pthread_mutex_init(&loop->retired_lock, NULL);
+	if (ret)
+		goto err_eventfd;
 	return 0;
 
 err_eventfd:
@@ -46,8 +50,26 @@ err_epoll:
 	return ret;
 }
 
+static void release_retired(struct event_loop *loop)
+{
+	struct event_source *src;
+
+	pthread_mutex_lock(&loop->retired_lock);
+	src = loop->retired;
+	loop->retired = NULL;
+	pthread_mutex_unlock(&loop->retired_lock);
+	while (src) {
+		struct event_source *next = src->next_retired;
+
+		src->release(src);
+		src = next;
+	}
+}
+
 void event_loop_destroy(struct event_loop *loop)
 {
+	release_retired(loop);
+	pthread_mutex_destroy(&loop->retired_lock);
 	close(loop->wake_fd);
 	close(loop->epoll_fd);
 }
@@ -75,6 +97,18 @@ int event_loop_del(struct event_loop *loop, struct event_source *src)
 	return event_loop_ctl(loop, EPOLL_CTL_DEL, src, 0);
 }
 
+void event_loop_retire(struct event_loop *loop, struct event_source *src,
+		       void (*release)(struct event_source *src))
+{
+	event_loop_del(loop, src); /* may fail: a source never added or already off */
+	atomic_store(&src->retired, true);
+	src->release = release;
+	pthread_mutex_lock(&loop->retired_lock);
+	src->next_retired = loop->retired;
+	loop->retired = src;
+	pthread_mutex_unlock(&loop->retired_lock);
+}
+
 int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 {
 	struct epoll_event events[EVENT_BATCH];
@@ -85,8 +119,10 @@ int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 	for (int i = 0; i < n; i++) {
 		struct event_source *src = events[i].data.ptr;
 
-		src->ready(src, events[i].events);
+		if (!atomic_load(&src->retired))
+			src->ready(src, events[i].events);
 	}
+	release_retired(loop);
 	return n;
 }
 
