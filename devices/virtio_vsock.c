@@ -28,55 +28,15 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "virtio_vsock.h"
+#include "virtio_vsock_conn.h"
 
 #define VSOCK_QUEUE_SIZE 256
-#define VSOCK_LINE_MAX 32               /* "CONNECT 4294967295\n" and some */
-#define VSOCK_FIRST_LOCAL_PORT (1u << 30)
 /* Tell the guest of room freed once this much of it went to the host. */
 #define VSOCK_CREDIT_THRESH (VSOCK_BUF_ALLOC / 4)
 
-enum vsock_state {
-	VS_HANDSHAKE,       /* host client: reading its CONNECT line */
-	VS_CONNECTING,      /* REQUEST sent (or owed) to the guest: waiting for RESPONSE */
-	VS_ESTABLISHED,
-};
-
-/* Control packets owed to the guest, sent as receive buffers come. */
-#define OWE_REQUEST  (1u << 0)
-#define OWE_RESPONSE (1u << 1)
-#define OWE_SHUTDOWN (1u << 2)
-#define OWE_CREDIT   (1u << 3)
-#define OWE_RST      (1u << 4)
-
-struct vsock_conn {
-	struct virtio_vsock *vs;
-	struct event_source src;
-	enum vsock_state state;
-	u32 local_port, peer_port;      /* arkvm's side, the guest's */
-	u32 events;                     /* what the loop watches the socket for */
-	u32 owe;                        /* OWE_* */
-	char line[VSOCK_LINE_MAX];      /* the CONNECT line so far */
-	unsigned int line_len;
-	bool host_eof;                  /* the host socket read 0: told the guest SEND */
-	bool peer_shut_send;            /* the guest sends nothing more */
-	bool peer_shut_rcv;             /* the guest takes nothing more */
-	bool host_shut_wr;              /* shutdown(SHUT_WR) done */
-	bool closing;                   /* a RST owed, then freed */
-	bool dead;                      /* the driver reset: the I/O thread frees it */
-	bool guest_gone;                /* the guest closed: the host still gets buf */
-	/* Guest to host: what the host socket has not taken yet. */
-	u8 *buf;                        /* VSOCK_BUF_ALLOC, a ring; allocated at first need */
-	u32 buf_head, buf_len;
-	u32 rx_cnt, fwd_cnt;            /* bytes from the guest; of those, given to the host */
-	u32 fwd_cnt_told;               /* the fwd_cnt the guest last heard */
-	/* Host to guest: the guest's credit. */
-	u32 tx_cnt;                     /* bytes sent to the guest */
-	u32 peer_buf_alloc, peer_fwd_cnt;
-};
 
 /* Without a loop (unit tests) the events are only recorded. */
-static void conn_watch(struct vsock_conn *c, u32 want)
+void vsock_conn_watch(struct vsock_conn *c, u32 want)
 {
 	struct event_loop *loop = c->vs->loop;
 
@@ -125,14 +85,14 @@ static void conn_rearm(struct vsock_conn *c)
 		want |= EPOLLIN;
 	if (c->buf_len)
 		want |= EPOLLOUT;
-	conn_watch(c, want);
+	vsock_conn_watch(c, want);
 }
 
 /*
  * The connection the guest knows by these ports.  A host client still
  * writing its CONNECT line has no ports yet: it is nobody's to find.
  */
-static struct vsock_conn *conn_find(struct virtio_vsock *vs, u32 local, u32 peer)
+struct vsock_conn *vsock_conn_find(struct virtio_vsock *vs, u32 local, u32 peer)
 {
 	for (unsigned int i = 0; i < vs->nr_conns; i++) {
 		struct vsock_conn *c = vs->conns[i];
@@ -144,9 +104,8 @@ static struct vsock_conn *conn_find(struct virtio_vsock *vs, u32 local, u32 peer
 	return NULL;
 }
 
-static void conn_ready(struct event_source *src, uint32_t events);
 
-static struct vsock_conn *conn_new(struct virtio_vsock *vs, int fd, u32 local, u32 peer,
+struct vsock_conn *vsock_conn_new(struct virtio_vsock *vs, int fd, u32 local, u32 peer,
 				   enum vsock_state state)
 {
 	struct vsock_conn *c;
@@ -157,7 +116,7 @@ static struct vsock_conn *conn_new(struct virtio_vsock *vs, int fd, u32 local, u
 	if (!c)
 		return NULL;
 	c->vs = vs;
-	c->src = (struct event_source){ .fd = fd, .ready = conn_ready };
+	c->src = (struct event_source){ .fd = fd, .ready = vsock_conn_ready };
 	c->state = state;
 	c->local_port = local;
 	c->peer_port = peer;
@@ -165,28 +124,42 @@ static struct vsock_conn *conn_new(struct virtio_vsock *vs, int fd, u32 local, u
 	return c;
 }
 
-static void conn_free(struct vsock_conn *c)
+static void conn_release(struct event_source *src)
+{
+	free(container_of(src, struct vsock_conn, src));
+}
+
+/*
+ * Gone from the device at once; its memory lasts until the loop's batch
+ * in flight is done, since that batch may hold an event for its socket
+ * (a kick that finds the socket at EOF ends it before its own event runs).
+ */
+void vsock_conn_free(struct vsock_conn *c)
 {
 	struct virtio_vsock *vs = c->vs;
 
-	conn_watch(c, 0);
-	close(c->src.fd);
-	free(c->buf);
 	for (unsigned int i = 0; i < vs->nr_conns; i++) {
 		if (vs->conns[i] == c) {
 			vs->conns[i] = vs->conns[--vs->nr_conns];
 			break;
 		}
 	}
-	free(c);
+	free(c->buf);
+	c->buf = NULL;
+	c->freed = true;
+	if (vs->loop)
+		event_loop_retire(vs->loop, &c->src, conn_release);
+	close(c->src.fd);
+	if (!vs->loop)
+		free(c);
 }
 
 /* Frees what a reset left: on the I/O thread, whose filter allows close(). */
-static void vsock_reap(struct virtio_vsock *vs)
+void vsock_reap(struct virtio_vsock *vs)
 {
 	for (unsigned int i = vs->nr_conns; i-- > 0;)
 		if (vs->conns[i]->dead)
-			conn_free(vs->conns[i]);
+			vsock_conn_free(vs->conns[i]);
 }
 
 /* ---- to the guest ---- */
@@ -288,18 +261,18 @@ static bool conn_finished(const struct vsock_conn *c)
 }
 
 /* Ends @c: the guest gets a RST (when it knows the connection), the socket closes. */
-static void conn_reset(struct vsock_conn *c)
+void vsock_conn_reset(struct vsock_conn *c)
 {
 	if (c->state == VS_HANDSHAKE) {
-		conn_free(c);
+		vsock_conn_free(c);
 		return;
 	}
 	c->owe = OWE_RST;
 	c->closing = true;
 	c->buf_len = 0;
-	conn_watch(c, 0);
+	vsock_conn_watch(c, 0);
 	if (conn_send_owed(c))
-		conn_free(c);
+		vsock_conn_free(c);
 }
 
 /* Every control packet @c owes, as far as buffers go; false when @c is gone. */
@@ -309,13 +282,12 @@ static bool conn_send_all_owed(struct vsock_conn *c)
 		;
 	if (c->closing && !c->owe) {
 		if (!(c->guest_gone && c->buf_len))
-			conn_free(c);
+			vsock_conn_free(c);
 		return false;   /* or left to drain into the host socket */
 	}
 	return true;
 }
 
-static int conn_drain(struct vsock_conn *c);
 
 /*
  * The guest closed both ways: it hears RST now, and is done with the
@@ -325,33 +297,33 @@ static int conn_drain(struct vsock_conn *c);
 static void conn_guest_closed(struct vsock_conn *c)
 {
 	if (!c->buf_len) {
-		conn_reset(c);
+		vsock_conn_reset(c);
 		return;
 	}
 	c->guest_gone = c->closing = true;
 	c->owe = OWE_RST;
-	conn_watch(c, EPOLLOUT);
+	vsock_conn_watch(c, EPOLLOUT);
 	conn_send_all_owed(c);
 }
 
 /* The host socket of a connection the guest closed took more of its bytes. */
-static void conn_gone_drain(struct vsock_conn *c)
+void vsock_conn_gone_drain(struct vsock_conn *c)
 {
-	if (conn_drain(c) < 0)
+	if (vsock_conn_drain(c) < 0)
 		c->buf_len = 0;
 	if (c->buf_len)
 		return;
 	if (c->owe)
-		conn_watch(c, 0);   /* the RST still waits for a buffer: rx_flush frees it */
+		vsock_conn_watch(c, 0);   /* the RST still waits for a buffer: rx_flush frees it */
 	else
-		conn_free(c);
+		vsock_conn_free(c);
 }
 
 /*
  * Reads the host socket into receive buffers while the guest has both
  * buffers and credit.  An EOF is passed on as SHUTDOWN SEND.
  */
-static void conn_pump_rx(struct vsock_conn *c)
+void vsock_conn_pump_rx(struct vsock_conn *c)
 {
 	struct virtio_vsock *vs = c->vs;
 
@@ -371,7 +343,7 @@ static void conn_pump_rx(struct vsock_conn *c)
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (got < 0) {
-			conn_reset(c);
+			vsock_conn_reset(c);
 			return;
 		}
 		if (!got) {
@@ -385,14 +357,14 @@ static void conn_pump_rx(struct vsock_conn *c)
 	if (!conn_send_all_owed(c))
 		return;
 	if (conn_finished(c)) {
-		conn_reset(c);
+		vsock_conn_reset(c);
 		return;
 	}
 	conn_rearm(c);
 }
 
 /* Everything owed to the guest, as far as its buffers go; under the lock. */
-static void vsock_rx_flush(struct virtio_vsock *vs)
+void vsock_rx_flush(struct virtio_vsock *vs)
 {
 	unsigned int n;
 
@@ -400,16 +372,26 @@ static void vsock_rx_flush(struct virtio_vsock *vs)
 		rx_send(vs, &vs->rsts[0], 0);
 		memmove(&vs->rsts[0], &vs->rsts[1], --vs->nr_rsts * sizeof(vs->rsts[0]));
 	}
+	/*
+	 * Every connection once, from where the last round stopped.  One that
+	 * ends leaves the table with another moved into its slot: the round
+	 * starts again, passing over those it has seen, so none is missed.
+	 */
+	vs->flush_round++;
+again:
 	n = vs->nr_conns;
-	for (unsigned int i = 0; i < n && vs->nr_conns; i++) {
-		struct vsock_conn *c = vs->conns[(vs->rr + i) % vs->nr_conns];
+	for (unsigned int i = 0; i < n; i++) {
+		struct vsock_conn *c = vs->conns[(vs->rr + i) % n];
 
-		if (c->dead)
+		if (c->dead || c->flush_round == vs->flush_round)
 			continue;
+		c->flush_round = vs->flush_round;
 		if (c->state == VS_HANDSHAKE)
-			conn_watch(c, EPOLLIN); /* a pause may have stopped watching it */
+			vsock_conn_watch(c, EPOLLIN); /* a pause may have stopped watching it */
 		else
-			conn_pump_rx(c);
+			vsock_conn_pump_rx(c);
+		if (vs->nr_conns != n)
+			goto again;
 	}
 	if (vs->nr_conns)
 		vs->rr = (vs->rr + 1) % vs->nr_conns;
@@ -431,7 +413,7 @@ static void rst_reply(struct virtio_vsock *vs, const struct virtio_vsock_hdr *in
 /* ---- from the guest ---- */
 
 /* Gives the host socket what it takes of @c's buffer. */
-static int conn_drain(struct vsock_conn *c)
+int vsock_conn_drain(struct vsock_conn *c)
 {
 	while (c->buf_len) {
 		u32 chunk = MIN(c->buf_len, VSOCK_BUF_ALLOC - c->buf_head);
@@ -481,7 +463,7 @@ static int conn_take(struct vsock_conn *c, const struct virtq_chain *ch, u64 off
 	}
 	c->buf_len += len;
 	c->rx_cnt += len;
-	return conn_drain(c);
+	return vsock_conn_drain(c);
 }
 
 static bool host_port_path(const struct virtio_vsock *vs, u32 port, struct sockaddr_un *sa)
@@ -501,7 +483,7 @@ static void guest_connect(struct virtio_vsock *vs, const struct virtio_vsock_hdr
 	struct vsock_conn *c;
 	int fd;
 
-	if (conn_find(vs, local, peer) || !vs->uds_path[0] || !host_port_path(vs, local, &sa))
+	if (vsock_conn_find(vs, local, peer) || !vs->uds_path[0] || !host_port_path(vs, local, &sa))
 		goto refuse;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -511,7 +493,7 @@ static void guest_connect(struct virtio_vsock *vs, const struct virtio_vsock_hdr
 		close(fd);
 		goto refuse;
 	}
-	c = conn_new(vs, fd, local, peer, VS_ESTABLISHED);
+	c = vsock_conn_new(vs, fd, local, peer, VS_ESTABLISHED);
 	if (!c) {
 		close(fd);
 		goto refuse;
@@ -532,7 +514,7 @@ static void host_connected(struct vsock_conn *c)
 
 	/* A fresh socket has room for a line: a short write means it is gone. */
 	if (write(c->src.fd, ok, (size_t)n) != n) {
-		conn_reset(c);
+		vsock_conn_reset(c);
 		return;
 	}
 	c->state = VS_ESTABLISHED;
@@ -544,8 +526,8 @@ static void conn_shutdown(struct vsock_conn *c, u32 flags)
 		c->peer_shut_rcv = true;
 	if (flags & VIRTIO_VSOCK_SHUTDOWN_SEND) {
 		c->peer_shut_send = true;
-		if (conn_drain(c) < 0) {
-			conn_reset(c);
+		if (vsock_conn_drain(c) < 0) {
+			vsock_conn_reset(c);
 			return;
 		}
 	}
@@ -571,7 +553,7 @@ static void conn_packet(struct vsock_conn *c, const struct virtio_vsock_hdr *h,
 	case VIRTIO_VSOCK_OP_RST:
 		if (c->state == VS_CONNECTING)
 			pr_debug("vsock: nobody listens on guest port %u", c->peer_port);
-		conn_free(c);
+		vsock_conn_free(c);
 		return;
 	case VIRTIO_VSOCK_OP_RW:
 		if (c->state != VS_ESTABLISHED || c->peer_shut_send)
@@ -594,7 +576,7 @@ static void conn_packet(struct vsock_conn *c, const struct virtio_vsock_hdr *h,
 		goto reset;
 	}
 reset:
-	conn_reset(c);
+	vsock_conn_reset(c);
 }
 
 /* Checks a header against the spec and our one peer: NULL, or why not. */
@@ -633,7 +615,7 @@ static void tx_packet(struct virtio_vsock *vs, const struct virtq_chain *ch)
 			rst_reply(vs, &h); /* the guest's socket hears it is unsupported */
 		return;
 	}
-	c = conn_find(vs, le32toh(h.dst_port), le32toh(h.src_port));
+	c = vsock_conn_find(vs, le32toh(h.dst_port), le32toh(h.src_port));
 	if (c)
 		conn_packet(c, &h, ch, le32toh(h.len));
 	else if (le16toh(h.op) == VIRTIO_VSOCK_OP_REQUEST)
@@ -693,7 +675,7 @@ static u64 vsock_features(struct virtio_dev *dev)
 static void vsock_drop_all(struct virtio_vsock *vs)
 {
 	while (vs->nr_conns)
-		conn_free(vs->conns[vs->nr_conns - 1]);
+		vsock_conn_free(vs->conns[vs->nr_conns - 1]);
 	vs->nr_rsts = 0;
 	vs->rx_held = false;
 }
@@ -708,7 +690,7 @@ static void vsock_reset(struct virtio_dev *dev)
 	struct virtio_vsock *vs = container_of(dev, struct virtio_vsock, vdev);
 
 	for (unsigned int i = 0; i < vs->nr_conns; i++) {
-		conn_watch(vs->conns[i], 0);
+		vsock_conn_watch(vs->conns[i], 0);
 		vs->conns[i]->dead = true;
 	}
 	vs->nr_rsts = 0;
@@ -721,155 +703,6 @@ static const struct virtio_dev_ops virtio_vsock_ops = {
 	.reset = vsock_reset,
 };
 
-/* ---- the host side ---- */
-
-/* The CONNECT line, a byte at a time so nothing past it is read. */
-static void conn_handshake(struct vsock_conn *c)
-{
-	struct virtio_vsock *vs = c->vs;
-	char *end;
-	unsigned long port;
-	ssize_t got;
-
-	for (;;) {
-		got = read(c->src.fd, &c->line[c->line_len], 1);
-		if (got < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (got <= 0 || ++c->line_len == sizeof(c->line))
-			goto drop;
-		if (c->line[c->line_len - 1] == '\n')
-			break;
-	}
-	c->line[c->line_len - 1] = '\0';
-	if (strncmp(c->line, "CONNECT ", 8) || c->line[8] < '0' || c->line[8] > '9')
-		goto drop;
-	errno = 0;
-	port = strtoul(c->line + 8, &end, 10);
-	if (*end || errno || port > UINT32_MAX)
-		goto drop;
-	do {
-		c->local_port = vs->next_local_port++;
-		if (vs->next_local_port < VSOCK_FIRST_LOCAL_PORT)
-			vs->next_local_port = VSOCK_FIRST_LOCAL_PORT;
-	} while (conn_find(vs, c->local_port, (u32)port));
-	c->peer_port = (u32)port;
-	c->state = VS_CONNECTING;
-	c->owe = OWE_REQUEST;
-	conn_watch(c, 0); /* nothing more is read before the guest answers */
-	vsock_rx_flush(vs);
-	return;
-drop:
-	conn_free(c);
-}
-
-static void conn_host_event(struct vsock_conn *c, u32 events)
-{
-	if (c->state == VS_HANDSHAKE) {
-		conn_handshake(c);
-		return;
-	}
-	if (c->guest_gone) {
-		conn_gone_drain(c);
-		return;
-	}
-	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
-		if (conn_drain(c) < 0) {
-			conn_reset(c);
-			return;
-		}
-	}
-	conn_pump_rx(c);
-}
-
-void virtio_vsock_host_ready(struct virtio_vsock *vs, u32 local, u32 peer, u32 events)
-{
-	struct vsock_conn *c;
-
-	pthread_mutex_lock(&vs->vdev.lock);
-	vsock_reap(vs);
-	c = conn_find(vs, local, peer);
-	for (unsigned int i = 0; !c && i < vs->nr_conns; i++) {
-		struct vsock_conn *o = vs->conns[i];
-
-		if ((!local && !peer && o->state == VS_HANDSHAKE) ||
-		    (o->guest_gone && o->local_port == local && o->peer_port == peer))
-			c = o;
-	}
-	if (c && !vs->quiesced)
-		conn_host_event(c, events);
-	pthread_mutex_unlock(&vs->vdev.lock);
-}
-
-static void conn_ready(struct event_source *src, uint32_t events)
-{
-	struct vsock_conn *c = container_of(src, struct vsock_conn, src);
-	struct virtio_vsock *vs = c->vs;
-
-	pthread_mutex_lock(&vs->vdev.lock);
-	if (c->dead)
-		vsock_reap(vs);
-	else if (vs->quiesced)
-		conn_watch(c, 0); /* resume watches again */
-	else
-		conn_host_event(c, events);
-	pthread_mutex_unlock(&vs->vdev.lock);
-}
-
-void virtio_vsock_accept(struct virtio_vsock *vs)
-{
-	int fd;
-
-	pthread_mutex_lock(&vs->vdev.lock);
-	vsock_reap(vs);
-	while ((fd = accept4(vs->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		struct vsock_conn *c = NULL;
-
-		/* Before the driver is up there is nobody to connect to. */
-		if (virtio_dev_running(&vs->vdev))
-			c = conn_new(vs, fd, 0, 0, VS_HANDSHAKE);
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		conn_watch(c, EPOLLIN);
-	}
-	pthread_mutex_unlock(&vs->vdev.lock);
-}
-
-static void listen_ready(struct event_source *src, uint32_t events __unused)
-{
-	virtio_vsock_accept(container_of(src, struct virtio_vsock, listen_src));
-}
-
-static int vsock_listen(struct virtio_vsock *vs, const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
-
-	if (strlen(path) >= sizeof(vs->uds_path) - 12) {
-		pr_err("vsock: socket path '%s' too long (a port is added to it)", path);
-		return -ENAMETOOLONG;
-	}
-	if (!lstat(path, &st)) {
-		pr_err("vsock: '%s' exists already: remove it, or name another socket", path);
-		return -EEXIST;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
-		int err = -errno;
-
-		pr_err("vsock: cannot listen on '%s': %s", path, strerror(-err));
-		if (fd >= 0)
-			close(fd);
-		return err;
-	}
-	memcpy(vs->uds_path, path, strlen(path) + 1);
-	vs->listen_fd = fd;
-	return 0;
-}
-
 int virtio_vsock_init(struct virtio_vsock *vs, u64 cid, const char *uds_path,
 		      const struct guest_mem *mem, struct event_loop *loop)
 {
@@ -877,6 +710,7 @@ int virtio_vsock_init(struct virtio_vsock *vs, u64 cid, const char *uds_path,
 
 	memset(vs, 0, sizeof(*vs));
 	vs->listen_fd = -1;
+	vs->timer_fd = -1;
 	vs->cid = cid;
 	vs->loop = loop;
 	vs->next_local_port = VSOCK_FIRST_LOCAL_PORT;
@@ -890,20 +724,19 @@ int virtio_vsock_init(struct virtio_vsock *vs, u64 cid, const char *uds_path,
 			VSOCK_QUEUE_SIZE, mem);
 	vs->vdev.config = &vs->config;
 	vs->vdev.config_len = sizeof(vs->config);
-	vs->listen_src = (struct event_source){ .fd = vs->listen_fd, .ready = listen_ready };
-	if (loop && vs->listen_fd >= 0) {
+	vs->listen_src = (struct event_source){ .fd = vs->listen_fd, .ready = vsock_listen_ready };
+	ret = vsock_timer_init(vs);
+	if (!ret && loop && vs->listen_fd >= 0)
 		ret = event_loop_add(loop, &vs->listen_src, EPOLLIN);
-		if (ret) {
-			virtio_vsock_close(vs);
-			return ret;
-		}
-	}
-	return 0;
+	if (ret)
+		virtio_vsock_close(vs);
+	return ret;
 }
 
 void virtio_vsock_close(struct virtio_vsock *vs)
 {
 	vsock_drop_all(vs);
+	vsock_timer_close(vs);
 	if (vs->listen_fd >= 0) {
 		if (vs->loop)
 			event_loop_del(vs->loop, &vs->listen_src);

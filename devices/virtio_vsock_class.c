@@ -98,6 +98,7 @@ static void vsock_resume(struct device *dev)
 	}
 	if (virtio_dev_running(&vs->vdev) && vs->vdev.vqs[VSOCK_TX_Q].size)
 		virtio_vsock_serve(vs); /* and what the host sent meanwhile */
+	virtio_vsock_expire(vs, vsock_now_ns()); /* deadlines that passed while paused */
 	pthread_mutex_unlock(&vs->vdev.lock);
 }
 

@@ -20,6 +20,11 @@
 #define VSOCK_MAX_PKT       (64u * 1024)    /* the most payload one packet carries */
 #define VSOCK_PATH_MAX      108             /* sun_path */
 #define VSOCK_RST_BACKLOG   64              /* RSTs for packets of no connection */
+/*
+ * How long a host program has to write its CONNECT line, and then how
+ * long the guest has to answer the request (Firecracker's 2 s).
+ */
+#define VSOCK_CONNECT_TIMEOUT_NS (2ull * 1000 * 1000 * 1000)
 #define VSOCK_RX_Q  0
 #define VSOCK_TX_Q  1
 #define VSOCK_EVT_Q 2
@@ -34,10 +39,14 @@ struct virtio_vsock {
 	char uds_path[VSOCK_PATH_MAX];
 	int listen_fd;
 	struct event_source listen_src;
+	int timer_fd;                   /* rings at the first CONNECT deadline; -1 without a loop */
+	struct event_source timer_src;
+	u64 timer_armed_ns;             /* the deadline it is set for, or 0 */
 	/* I/O thread, under vdev.lock: the table and everything in it. */
 	struct vsock_conn *conns[VSOCK_MAX_CONNS];
 	unsigned int nr_conns;
 	unsigned int rr;                /* where the next round of the table starts */
+	u32 flush_round;                /* counts vsock_rx_flush() rounds */
 	u32 next_local_port;            /* for connections the host starts */
 	struct virtio_vsock_hdr rsts[VSOCK_RST_BACKLOG];  /* replies owed, no connection */
 	unsigned int nr_rsts;
@@ -68,6 +77,12 @@ void virtio_vsock_close(struct virtio_vsock *vs);
  */
 void virtio_vsock_accept(struct virtio_vsock *vs);
 void virtio_vsock_host_ready(struct virtio_vsock *vs, u32 local, u32 peer, u32 events);
+/*
+ * Ends the host-opened connections whose CONNECT deadline is before
+ * @now_ns (CLOCK_MONOTONIC, vsock_now_ns()); under vdev.lock.
+ */
+void virtio_vsock_expire(struct virtio_vsock *vs, u64 now_ns);
+u64 vsock_now_ns(void);
 /*
  * Serves the transmit queue, then gives the guest what is owed to it as
  * far as its receive buffers go; I/O thread, vdev.lock held (the device

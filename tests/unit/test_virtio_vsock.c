@@ -403,6 +403,50 @@ static void test_host_connect_refused_by_guest(void)
 	env_teardown(&e);
 }
 
+/*
+ * A host program waits at most VSOCK_CONNECT_TIMEOUT_NS for its CONNECT
+ * line's answer, and has as long to write the line: then its socket
+ * closes, and the guest hears a RST for the request it never answered.
+ * A connection already made is not timed.
+ */
+static void test_unanswered_connect_times_out(void)
+{
+	struct vsock_env e;
+	struct virtio_vsock_hdr h;
+	char got[32];
+	int fd, idle, lfd, made;
+	u64 t0;
+
+	env_setup(&e);
+	post_rx(&e, 8);
+	made = guest_connects(&e, 5010, 4096, &lfd);
+	CHECK(made >= 0);
+	fd = host_connect(&e);
+	virtio_vsock_accept(e.vs);
+	CHECK_EQ(write(fd, "CONNECT 54\n", 11), 11);
+	virtio_vsock_host_ready(e.vs, 0, 0, EPOLLIN);
+	CHECK(recv_pkt(&e, &h, got, sizeof(got)));
+	CHECK_EQ(le16toh(h.op), VIRTIO_VSOCK_OP_REQUEST);
+	idle = host_connect(&e);                  /* never writes its line */
+	virtio_vsock_accept(e.vs);
+	CHECK_EQ(e.vs->nr_conns, 3);
+	t0 = vsock_now_ns();
+	virtio_vsock_expire(e.vs, t0);            /* too early: nothing happens */
+	CHECK_EQ(e.vs->nr_conns, 3);
+	virtio_vsock_expire(e.vs, t0 + VSOCK_CONNECT_TIMEOUT_NS + 1);
+	CHECK_EQ(e.vs->nr_conns, 1);              /* the one made stays */
+	CHECK_EQ(read(fd, got, sizeof(got)), 0);
+	CHECK_EQ(read(idle, got, sizeof(got)), 0);
+	CHECK(recv_pkt(&e, &h, got, sizeof(got)));
+	CHECK_EQ(le16toh(h.op), VIRTIO_VSOCK_OP_RST);
+	CHECK_EQ(le32toh(h.dst_port), 54);
+	close(idle);
+	close(fd);
+	close(made);
+	close(lfd);
+	env_teardown(&e);
+}
+
 static void test_bad_connect_line_is_closed(void)
 {
 	struct vsock_env e;
@@ -750,6 +794,7 @@ TEST_SUITE(virtio_vsock,
 	   TEST(test_host_connect_handshake),
 	   TEST(test_host_connect_to_port_zero),
 	   TEST(test_host_connect_refused_by_guest),
+	   TEST(test_unanswered_connect_times_out),
 	   TEST(test_bad_connect_line_is_closed),
 	   TEST(test_packet_for_no_connection_gets_rst),
 	   TEST(test_malformed_headers_are_refused),
