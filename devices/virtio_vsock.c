@@ -117,6 +117,7 @@ struct vsock_conn *vsock_conn_new(struct virtio_vsock *vs, int fd, u32 local, u3
 		return NULL;
 	c->vs = vs;
 	c->src = (struct event_source){ .fd = fd, .ready = vsock_conn_ready };
+	metric_inc(&vs->metrics.conns_added);
 	c->state = state;
 	c->local_port = local;
 	c->peer_port = peer;
@@ -138,6 +139,7 @@ void vsock_conn_free(struct vsock_conn *c)
 {
 	struct virtio_vsock *vs = c->vs;
 
+	metric_inc(&vs->metrics.conns_removed);
 	for (unsigned int i = 0; i < vs->nr_conns; i++) {
 		if (vs->conns[i] == c) {
 			vs->conns[i] = vs->conns[--vs->nr_conns];
@@ -212,6 +214,8 @@ static void rx_send(struct virtio_vsock *vs, struct virtio_vsock_hdr *h, u32 len
 		virtq_chain_write(&vs->rx_chain, VSOCK_HDR_SIZE, vs->scratch, len);
 	virtq_push(&vs->vdev.vqs[VSOCK_RX_Q], vs->rx_chain.head, VSOCK_HDR_SIZE + len);
 	vs->rx_held = false;
+	metric_inc(&vs->metrics.rx_packets_count);
+	metric_add(&vs->metrics.rx_bytes_count, len);
 	virtio_dev_notify_used(&vs->vdev, VSOCK_RX_Q);
 }
 
@@ -263,6 +267,7 @@ static bool conn_finished(const struct vsock_conn *c)
 /* Ends @c: the guest gets a RST (when it knows the connection), the socket closes. */
 void vsock_conn_reset(struct vsock_conn *c)
 {
+	metric_inc(&c->vs->metrics.conns_killed);
 	if (c->state == VS_HANDSHAKE) {
 		vsock_conn_free(c);
 		return;
@@ -343,6 +348,7 @@ void vsock_conn_pump_rx(struct vsock_conn *c)
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (got < 0) {
+			metric_inc(&vs->metrics.rx_read_fails);
 			vsock_conn_reset(c);
 			return;
 		}
@@ -419,8 +425,12 @@ int vsock_conn_drain(struct vsock_conn *c)
 		u32 chunk = MIN(c->buf_len, VSOCK_BUF_ALLOC - c->buf_head);
 		ssize_t done = write(c->src.fd, c->buf + c->buf_head, chunk);
 
-		if (done < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		if (done < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (done < 0) {
+			metric_inc(&c->vs->metrics.tx_write_fails);
+			return -errno;
+		}
 		c->buf_head = (c->buf_head + (u32)done) % VSOCK_BUF_ALLOC;
 		c->buf_len -= (u32)done;
 		c->fwd_cnt += (u32)done;
@@ -615,6 +625,8 @@ static void tx_packet(struct virtio_vsock *vs, const struct virtq_chain *ch)
 			rst_reply(vs, &h); /* the guest's socket hears it is unsupported */
 		return;
 	}
+	metric_inc(&vs->metrics.tx_packets_count);
+	metric_add(&vs->metrics.tx_bytes_count, le32toh(h.len));
 	c = vsock_conn_find(vs, le32toh(h.dst_port), le32toh(h.src_port));
 	if (c)
 		conn_packet(c, &h, ch, le32toh(h.len));

@@ -115,6 +115,19 @@ static void vsock_stats(const struct device *dev)
 		vs->nr_conns, vs->bad_packets, vs->resets_sent);
 }
 
+/* vsock: kicks and failed activations come from the transport. */
+static void vsock_metrics(struct device *dev, struct metrics_writer *w)
+{
+	struct virtio_vsock *vs = dev->priv;
+
+	metric_set_total(&vs->metrics.rx_queue_event_count,
+			 virtio_stat(&vs->vdev.stats.kicks[VSOCK_RX_Q]));
+	metric_set_total(&vs->metrics.tx_queue_event_count,
+			 virtio_stat(&vs->vdev.stats.kicks[VSOCK_TX_Q]));
+	metric_set_total(&vs->metrics.activate_fails, virtio_stat(&vs->vdev.stats.activate_fails));
+	metrics_put(w, &vsock_metrics_group, NULL, &vs->metrics);
+}
+
 const struct device_class virtio_vsock_class = {
 	.name = "virtio-vsock",
 	.count = vsock_count,
@@ -124,4 +137,5 @@ const struct device_class virtio_vsock_class = {
 	.restore = vsock_restore,
 	.destroy = vsock_destroy,
 	.stats = vsock_stats,
+	.metrics = vsock_metrics,
 };

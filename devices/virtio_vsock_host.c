@@ -64,9 +64,10 @@ again:
 			continue;
 		pr_debug("vsock: CONNECT %u: no answer in time", c->peer_port);
 		/* A guest that never heard the request gets no RST for it. */
-		if (c->state == VS_HANDSHAKE || (c->owe & OWE_REQUEST))
+		if (c->state == VS_HANDSHAKE || (c->owe & OWE_REQUEST)) {
+			metric_inc(&vs->metrics.conns_killed);
 			vsock_conn_free(c);
-		else
+		} else
 			vsock_conn_reset(c);
 		goto again; /* the table changed under the loop */
 	}

@@ -21,7 +21,7 @@
  * reader looking one up finds it: the ones arkvm has no counter for are 0
  * (the lists below say which arkvm counts).  Left out: Firecracker's
  * latency aggregates (*_agg: arkvm times no exits or requests) and the
- * groups of what arkvm does not have (balloon, vsock, mmds, i8042, rtc,
+ * groups of what arkvm does not have (balloon, mmds, i8042, rtc,
  * vhost_user, pmem, memory hotplug, seccomp, signals, deprecated_api,
  * interrupts).
  *
@@ -156,6 +156,22 @@ static inline void metric_store(struct metric_store *m, u64 value)
 	X(error_count) X(flush_count) X(missed_read_count) X(missed_write_count)      \
 	X(read_count) X(write_count) X(rate_limiter_dropped_bytes)
 
+/*
+ * vsock: [arkvm] activate_fails, rx_queue_event_count and
+ * tx_queue_event_count (kicks), rx_bytes_count and rx_packets_count (to
+ * the guest), tx_bytes_count and tx_packets_count (from the guest; bytes
+ * are payload), conns_added, conns_killed (reset, timed out, refused),
+ * conns_removed, tx_write_fails (a host socket refused the guest's bytes),
+ * rx_read_fails (reading a host socket failed).
+ */
+#define VSOCK_METRICS(X)                                                            \
+	X(activate_fails) X(cfg_fails) X(rx_queue_event_fails) X(tx_queue_event_fails) \
+	X(ev_queue_event_fails) X(muxer_event_fails) X(conn_event_fails)              \
+	X(rx_queue_event_count) X(tx_queue_event_count) X(rx_bytes_count)             \
+	X(tx_bytes_count) X(rx_packets_count) X(tx_packets_count) X(conns_added)      \
+	X(conns_killed) X(conns_removed) X(killq_resync) X(tx_flush_fails)            \
+	X(tx_write_fails) X(rx_read_fails)
+
 struct api_server_metrics { API_SERVER_METRICS(METRIC_STORE_FIELD) };
 struct get_api_metrics { GET_API_METRICS(METRIC_INC_FIELD) };
 struct put_api_metrics { PUT_API_METRICS(METRIC_INC_FIELD) };
@@ -168,6 +184,7 @@ struct block_metrics { BLOCK_METRICS(METRIC_INC_FIELD) };
 struct net_metrics { NET_METRICS(METRIC_INC_FIELD) };
 struct entropy_metrics { ENTROPY_METRICS(METRIC_INC_FIELD) };
 struct uart_metrics { UART_METRICS(METRIC_INC_FIELD) };
+struct vsock_metrics { VSOCK_METRICS(METRIC_INC_FIELD) };
 
 /* A group: its name in the JSON, and where each field is in its struct. */
 struct metric_field {
@@ -185,7 +202,7 @@ struct metrics_group {
 extern const struct metrics_group api_server_metrics_group, get_api_metrics_group,
 	put_api_metrics_group, patch_api_metrics_group, latencies_metrics_group,
 	logger_metrics_group, vcpu_metrics_group, vmm_metrics_group, block_metrics_group,
-	net_metrics_group, entropy_metrics_group, uart_metrics_group;
+	net_metrics_group, entropy_metrics_group, uart_metrics_group, vsock_metrics_group;
 
 typedef struct json_t json_t;
 

@@ -5,6 +5,7 @@
 #include <linux/virtio_vsock.h>
 
 #include "event_loop.h"
+#include "metrics.h"
 #include "virtio_mmio.h"
 
 /*
@@ -58,6 +59,7 @@ struct virtio_vsock {
 	bool owe_transport_reset;       /* restored: the guest must drop its connections */
 	u8 scratch[VSOCK_MAX_PKT];
 	unsigned long bad_packets, resets_sent;
+	struct vsock_metrics metrics;   /* bumped under the lock, read by the flush */
 };
 
 /*

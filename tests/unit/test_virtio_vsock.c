@@ -232,6 +232,12 @@ static void test_guest_connect_relays_both_ways(void)
 	CHECK_EQ(le16toh(h.op), VIRTIO_VSOCK_OP_RW);
 	CHECK_EQ(le32toh(h.len), 5);
 	CHECK(!memcmp(got, "world", 5));
+	/* Firecracker's vsock metrics: rx is to the guest, tx from it. */
+	CHECK_EQ(e.vs->metrics.tx_bytes_count.total, 5);
+	CHECK_EQ(e.vs->metrics.tx_packets_count.total, 2);   /* REQUEST, RW */
+	CHECK_EQ(e.vs->metrics.rx_bytes_count.total, 5);
+	CHECK_EQ(e.vs->metrics.rx_packets_count.total, 2);   /* RESPONSE, RW */
+	CHECK_EQ(e.vs->metrics.conns_added.total, 1);
 	close(fd);
 	close(lfd);
 	env_teardown(&e);
@@ -440,6 +446,7 @@ static void test_unanswered_connect_times_out(void)
 	CHECK(recv_pkt(&e, &h, got, sizeof(got)));
 	CHECK_EQ(le16toh(h.op), VIRTIO_VSOCK_OP_RST);
 	CHECK_EQ(le32toh(h.dst_port), 54);
+	CHECK_EQ(e.vs->metrics.conns_killed.total, 2);
 	close(idle);
 	close(fd);
 	close(made);
