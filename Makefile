@@ -119,6 +119,7 @@ CORE_SRCS += src/rate_limiter.c
 # Firecracker's Uffd memory backend, the VMM's half (include/uffd.h).
 CORE_SRCS += src/uffd.c
 CORE_SRCS += devices/virtio_vsock.c devices/virtio_vsock_class.c
+CORE_SRCS += devices/virtio_balloon.c devices/virtio_balloon_class.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
