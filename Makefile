@@ -170,6 +170,7 @@ DEPS_STAMP := $(CACHE)/deps-$(shell echo '$(APT_PACKAGES)' | cksum | cut -d' ' -
 FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net virtio_gpu uart loader cli \
                 virtio_state api fc_config snapshot
 FUZZ_TARGETS += virtio_vsock
+FUZZ_TARGETS += virtio_balloon
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120
