@@ -641,9 +641,15 @@ int virtio_balloon_init(struct virtio_balloon *b, const struct balloon_config *c
 	b->stats_interval_s = cfg->stats_interval_s;
 	b->loop = loop;
 	b->stats_timer = (struct event_source){ .fd = -1, .ready = stats_timer_fired };
-	if (balloon_target_ok(b, cfg->amount_mib) || stats_interval_ok(b, cfg->stats_interval_s)) {
+	/* vm_config_validate() said so already, for a config from any front end. */
+	if (balloon_target_ok(b, cfg->amount_mib)) {
 		pr_err("virtio-balloon: %uM is more than the guest's %lluM", cfg->amount_mib,
 		       (unsigned long long)b->ram_mib);
+		return -EINVAL;
+	}
+	if (stats_interval_ok(b, cfg->stats_interval_s)) {
+		pr_err("virtio-balloon: statistics every %u s: at most %d", cfg->stats_interval_s,
+		       CFG_BALLOON_MAX_STATS_S);
 		return -EINVAL;
 	}
 	b->config.num_pages = htole32(cfg->amount_mib * BALLOON_PAGES_PER_MIB);

@@ -157,6 +157,49 @@ static void test_inflate_releases_pages(void)
 	env_teardown(&e);
 }
 
+/*
+ * Where RAM is dropped in larger pieces than the guest's pages (a 64 KiB
+ * host page, hugetlb): only whole pieces go, never one the guest still
+ * partly uses.  Here a piece is four host pages.
+ */
+static void test_release_trimmed_to_whole_pieces(void)
+{
+	struct balloon_env e;
+	u32 pfns[256], id, len;
+	unsigned int n = 0;
+	size_t piece;
+	u64 g;
+
+	env_setup(&e, &plain);
+	piece = 4 * e.page;
+	virtio_balloon_close(e.b);
+	CHECK_EQ(virtio_balloon_init(e.b, &plain, piece, &e.q[0].mem, NULL), 0);
+	e.b->vdev.interrupt = count_interrupt;
+	e.b->vdev.interrupt_opaque = &e;
+	env_up(&e, 0, 2);
+	for (g = PAGES_GPA; (uintptr_t)hva(&e, g) % piece; g += e.page)
+		;
+	memset(hva(&e, g), 0x5a, 2 * piece);
+	/* Four host pages straddling two pieces: neither is whole. */
+	for (u64 a = g + e.page; a < g + e.page + piece; a += BALLOON_PAGE_SIZE)
+		pfns[n++] = pfn(a);
+	post_pfns(&e, &e.q[0], LIST_GPA, pfns, n);
+	kick(&e, 0);
+	CHECK(fake_used(&e.q[0], &id, &len));
+	CHECK(all_bytes(hva(&e, g), 2 * piece, 0x5a));
+	CHECK_EQ(atomic_load(&e.b->inflated_pages), n);
+	/* The rest of the first piece: it is whole now, in one list. */
+	n = 0;
+	for (u64 a = g; a < g + piece; a += BALLOON_PAGE_SIZE)
+		pfns[n++] = pfn(a);
+	post_pfns(&e, &e.q[0], LIST2_GPA, pfns, n);
+	kick(&e, 0);
+	CHECK(fake_used(&e.q[0], &id, &len));
+	CHECK(all_bytes(hva(&e, g), piece, 0));
+	CHECK(all_bytes(hva(&e, g + piece), piece, 0x5a));
+	env_teardown(&e);
+}
+
 /* A page number past RAM resets the device; nothing of the buffer is used. */
 static void test_pfn_outside_ram_resets(void)
 {
@@ -646,6 +689,7 @@ static void test_config_saved_with_snapshot(void)
 
 TEST_SUITE(virtio_balloon,
 	   TEST(test_inflate_releases_pages),
+	   TEST(test_release_trimmed_to_whole_pieces),
 	   TEST(test_pfn_outside_ram_resets),
 	   TEST(test_run_crossing_ram_end_refused),
 	   TEST(test_deflate_only_counts),
