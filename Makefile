@@ -119,6 +119,7 @@ CORE_SRCS += src/rate_limiter.c
 # Firecracker's Uffd memory backend, the VMM's half (include/uffd.h).
 CORE_SRCS += src/uffd.c
 CORE_SRCS += devices/virtio_vsock.c devices/virtio_vsock_host.c devices/virtio_vsock_class.c
+CORE_SRCS += devices/virtio_balloon.c devices/virtio_balloon_class.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
@@ -169,6 +170,7 @@ DEPS_STAMP := $(CACHE)/deps-$(shell echo '$(APT_PACKAGES)' | cksum | cut -d' ' -
 FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net virtio_gpu uart loader cli \
                 virtio_state api fc_config snapshot
 FUZZ_TARGETS += virtio_vsock
+FUZZ_TARGETS += virtio_balloon
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120

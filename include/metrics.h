@@ -21,7 +21,7 @@
  * reader looking one up finds it: the ones arkvm has no counter for are 0
  * (the lists below say which arkvm counts).  Left out: Firecracker's
  * latency aggregates (*_agg: arkvm times no exits or requests) and the
- * groups of what arkvm does not have (balloon, mmds, i8042, rtc,
+ * groups of what arkvm does not have (mmds, i8042, rtc,
  * vhost_user, pmem, memory hotplug, seccomp, signals, deprecated_api,
  * interrupts).
  *
@@ -172,6 +172,19 @@ static inline void metric_store(struct metric_store *m, u64 value)
 	X(conns_killed) X(conns_removed) X(killq_resync) X(tx_flush_fails)            \
 	X(tx_write_fails) X(rx_read_fails)
 
+/*
+ * balloon: [arkvm] activate_fails, inflate_count and deflate_count (buffers
+ * served), stats_updates_count (statistics buffers read), stats_update_fails
+ * (entries of tags arkvm does not know), event_fails (malformed buffers),
+ * free_page_report_count (buffers), free_page_report_freed (bytes),
+ * free_page_report_fails (ranges madvise refused).  No free page hinting.
+ */
+#define BALLOON_METRICS(X)                                                          \
+	X(activate_fails) X(inflate_count) X(stats_updates_count)                     \
+	X(stats_update_fails) X(deflate_count) X(event_fails)                         \
+	X(free_page_report_count) X(free_page_report_freed) X(free_page_report_fails) \
+	X(free_page_hint_count) X(free_page_hint_freed) X(free_page_hint_fails)
+
 struct api_server_metrics { API_SERVER_METRICS(METRIC_STORE_FIELD) };
 struct get_api_metrics { GET_API_METRICS(METRIC_INC_FIELD) };
 struct put_api_metrics { PUT_API_METRICS(METRIC_INC_FIELD) };
@@ -185,6 +198,7 @@ struct net_metrics { NET_METRICS(METRIC_INC_FIELD) };
 struct entropy_metrics { ENTROPY_METRICS(METRIC_INC_FIELD) };
 struct uart_metrics { UART_METRICS(METRIC_INC_FIELD) };
 struct vsock_metrics { VSOCK_METRICS(METRIC_INC_FIELD) };
+struct balloon_metrics { BALLOON_METRICS(METRIC_INC_FIELD) };
 
 /* A group: its name in the JSON, and where each field is in its struct. */
 struct metric_field {
@@ -202,7 +216,8 @@ struct metrics_group {
 extern const struct metrics_group api_server_metrics_group, get_api_metrics_group,
 	put_api_metrics_group, patch_api_metrics_group, latencies_metrics_group,
 	logger_metrics_group, vcpu_metrics_group, vmm_metrics_group, block_metrics_group,
-	net_metrics_group, entropy_metrics_group, uart_metrics_group, vsock_metrics_group;
+	net_metrics_group, entropy_metrics_group, uart_metrics_group, vsock_metrics_group,
+	balloon_metrics_group;
 
 typedef struct json_t json_t;
 

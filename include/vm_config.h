@@ -128,6 +128,21 @@ struct vsock_config {
 	char uds_path[CFG_VSOCK_MAX_PATH + 1];
 };
 
+/*
+ * --balloon [size=MiB][,deflate-on-oom][,free-page-reporting][,stats=SECONDS]:
+ * virtio-balloon (Firecracker's PUT /balloon).  Stats every 0 s: no
+ * statistics queue, and none can be asked for later (as Firecracker).
+ */
+#define CFG_BALLOON_MAX_STATS_S 65535   /* Firecracker's stats_polling_interval_s: a u16 */
+
+struct balloon_config {
+	bool enabled;
+	u32 amount_mib;                     /* the target: what the guest should give back */
+	bool deflate_on_oom;                /* the guest may take pages back when it runs out */
+	bool free_page_reporting;           /* the guest reports free pages: released on the host */
+	u32 stats_interval_s;               /* how often the guest's statistics are asked; 0: never */
+};
+
 struct vm_config {
 	char kernel[CFG_MAX_PATH + 1];
 	char initrd[CFG_MAX_PATH + 1];      /* empty: none */
@@ -149,6 +164,7 @@ struct vm_config {
 	struct display_config display;
 	struct rate_limiter_config rng_rl;  /* the entropy device's */
 	struct vsock_config vsock;
+	struct balloon_config balloon;
 	bool no_seccomp;        /* no syscall filters */
 	bool boot_timer;        /* the boot timer device */
 	bool stats;             /* counters on exit */

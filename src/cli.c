@@ -17,6 +17,15 @@ struct cli_option {
 	int (*set)(struct vm_config *cfg, const char *name, const char *arg);
 };
 
+/*
+ * A metavar wholly in brackets ("[size=MiB][,...]"): the value may be left
+ * out (--balloon alone), and set() gets NULL then.
+ */
+static bool value_optional(const struct cli_option *o)
+{
+	return o->metavar && o->metavar[0] == '[';
+}
+
 static int parse_digits(const char *s, u64 limit, u64 *out, const char **end)
 {
 	u64 v = 0;
@@ -408,6 +417,42 @@ static int set_vsock(struct vm_config *cfg, const char *name, const char *arg)
 	return 0;
 }
 
+/* One of --balloon's flags: true when @item is one, set in @b. */
+static bool balloon_flag(struct balloon_config *b, const char *item, size_t len)
+{
+	if (len == 14 && !strncmp(item, "deflate-on-oom", 14))
+		b->deflate_on_oom = true;
+	else if (len == 19 && !strncmp(item, "free-page-reporting", 19))
+		b->free_page_reporting = true;
+	else
+		return false;
+	return true;
+}
+
+/* --balloon [size=MiB][,deflate-on-oom][,free-page-reporting][,stats=SECONDS] */
+static int set_balloon(struct vm_config *cfg, const char *name, const char *arg)
+{
+	struct balloon_config *b = &cfg->balloon;
+	const char *p = arg, *item = arg;
+	char num[16];
+	size_t len;
+
+	*b = (struct balloon_config){ .enabled = true };
+	while (next_item(&p, &item, &len)) {
+		if (balloon_flag(b, item, len))
+			continue;
+		if (item_value(item, len, "size", num, sizeof(num)) && !parse_uint(num, &b->amount_mib))
+			continue;
+		if (item_value(item, len, "stats", num, sizeof(num)) &&
+		    !parse_uint(num, &b->stats_interval_s))
+			continue;
+		pr_err("--%s '%s': bad option '%.*s' (size=MiB, deflate-on-oom, "
+		       "free-page-reporting, stats=SECONDS)", name, arg, (int)len, item);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int set_console(struct vm_config *cfg, const char *name, const char *arg)
 {
 	if (!strcmp(arg, "serial")) {
@@ -515,6 +560,11 @@ static const struct cli_option run_options[] = {
 	  "a virtio-vsock for guest CID N: host programs connect to PATH and write "
 	  "'CONNECT <port>\\n'; the guest's connections to CID 2 port P reach PATH_P",
 	  false, set_vsock },
+	{ "balloon", "[size=MiB][,deflate-on-oom][,free-page-reporting][,stats=SECONDS]",
+	  "a virtio-balloon asking the guest for MiB of its RAM back (default 0); "
+	  "deflate-on-oom: the guest takes pages back when it runs out; free-page-reporting: "
+	  "pages it frees go back to the host; stats: ask its memory statistics every SECONDS",
+	  false, set_balloon },
 	{ "console", "serial|virtio", "guest console: the UART (ttyS0, default) or virtio (hvc0)",
 	  false, set_console },
 	{ "gpu", "2d|virgl[,width=W,height=H]",
@@ -645,6 +695,8 @@ static int parse_run(int argc, char *const argv[], struct vm_config *cfg, struct
 			value = NULL;
 		} else if (eq) {
 			value = eq + 1;
+		} else if (value_optional(o) && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))) {
+			value = NULL;
 		} else {
 			if (i + 1 >= argc) {
 				pr_err("option --%s needs a value (%s)", o->name, o->metavar);

@@ -12,6 +12,7 @@
 #include "arch.h"
 #include "log.h"
 #include "state.h"
+#include "virtio_balloon.h"
 #include "vm.h"
 
 static const struct device_class *const device_classes[] = {
@@ -25,6 +26,7 @@ static const struct device_class *const device_classes[] = {
 	&virtio_input_class,     /* with --display vnc: keyboard, tablet */
 	&vnc_class,              /* after the display and its input devices */
 	&virtio_rng_class,
+	&virtio_balloon_class,   /* last: no other device's slot moves with it */
 };
 
 static struct device *host_find(struct device_host *host, const struct device_class *cls,
@@ -203,6 +205,17 @@ int vm_devices_update(struct vm *vm, const char *class_name, const char *id,
 		return dev->cls->update ? dev->cls->update(dev, new_cfg) : -EOPNOTSUPP;
 	}
 	return -ENOENT;
+}
+
+struct virtio_balloon *vm_balloon(struct vm *vm)
+{
+	for (unsigned int i = 0; vm && i < vm->nr_devices; i++) {
+		struct virtio_balloon *b = virtio_balloon_of(&vm->devices[i]);
+
+		if (b)
+			return b;
+	}
+	return NULL;
 }
 
 void vm_devices_print_stats(const struct vm *vm)

@@ -44,6 +44,7 @@
 #define entropy_metrics_FIELD(n)    FIELD_OF(entropy_metrics, n)
 #define uart_metrics_FIELD(n)       FIELD_OF(uart_metrics, n)
 #define vsock_metrics_FIELD(n)      FIELD_OF(vsock_metrics, n)
+#define balloon_metrics_FIELD(n)    FIELD_OF(balloon_metrics, n)
 
 GROUP(api_server_metrics, "api_server", API_SERVER_METRICS, true);
 GROUP(get_api_metrics, "get_api_requests", GET_API_METRICS, false);
@@ -58,6 +59,7 @@ GROUP(net_metrics, "net", NET_METRICS, false);
 GROUP(entropy_metrics, "entropy", ENTROPY_METRICS, false);
 GROUP(uart_metrics, "uart", UART_METRICS, false);
 GROUP(vsock_metrics, "vsock", VSOCK_METRICS, false);
+GROUP(balloon_metrics, "balloon", BALLOON_METRICS, false);
 
 /*
  * A counter's delta since the last line written.  Noted in @w, so that it
@@ -171,6 +173,7 @@ static void metrics_put_vm(struct metrics_writer *w, struct vm *vm)
 	group_zero(w->root, &entropy_metrics_group);
 	group_zero(w->root, &uart_metrics_group);
 	group_zero(w->root, &vsock_metrics_group);
+	group_zero(w->root, &balloon_metrics_group);
 }
 
 static void metrics_collect(struct metrics *m, struct metrics_writer *w, struct vm *vm)

@@ -92,7 +92,12 @@ static const int io_syscalls[] = {
 	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev),
 	SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(fallocate),
 	SCMP_SYS(io_uring_enter), SCMP_SYS(getrandom),
-	/* Rate limiters: a device's one-shot timer, armed when tokens run out. */
+	/*
+	 * Rate limiters: a device's one-shot timer, armed when tokens run out.
+	 * virtio-balloon needs nothing more: its statistics timer is armed at
+	 * start-up and by PATCH on the main thread, and the pages it releases
+	 * go with madvise(MADV_DONTNEED), which every thread has.
+	 */
 	SCMP_SYS(timerfd_settime),
 	/*
 	 * virtio-vsock's host side: clients accepted on its socket, guest

@@ -31,6 +31,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->no_seccomp = cfg->boot_timer = cfg->stats = false;
 	cfg->rng_rl = (struct rate_limiter_config){ 0 };
 	cfg->vsock = (struct vsock_config){ .enabled = false };
+	cfg->balloon = (struct balloon_config){ .enabled = false };
 }
 
 struct disk_config *vm_config_add_disk(struct vm_config *cfg)
@@ -275,6 +276,22 @@ static int validate_vsock(const struct vsock_config *v, struct vm_config_error *
 	return 0;
 }
 
+/* The balloon cannot hold more than the guest has. */
+static int validate_balloon(const struct vm_config *cfg, struct vm_config_error *err)
+{
+	const struct balloon_config *b = &cfg->balloon;
+
+	if (!b->enabled)
+		return 0;
+	if ((u64)b->amount_mib > cfg->mem_size / SZ_1M)
+		return refuse(err, "balloon", -1, "%uM is more than the guest's %lluM of RAM",
+			      b->amount_mib, (unsigned long long)(cfg->mem_size / SZ_1M));
+	if (b->stats_interval_s > CFG_BALLOON_MAX_STATS_S)
+		return refuse(err, "balloon", -1, "statistics every %u s: at most %d",
+			      b->stats_interval_s, CFG_BALLOON_MAX_STATS_S);
+	return 0;
+}
+
 int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
 {
 	int ret = validate_machine(cfg, err);
@@ -289,6 +306,8 @@ int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
 		ret = validate_limiter(&cfg->rng_rl, "rng-bw", -1, "rate limiter", err);
 	if (!ret)
 		ret = validate_vsock(&cfg->vsock, err);
+	if (!ret)
+		ret = validate_balloon(cfg, err);
 	return ret;
 }
 
@@ -392,6 +411,12 @@ void vm_config_save(const struct vm_config *cfg, struct state_writer *w)
 	state_put_u8(w, cfg->vsock.enabled);
 	state_put_u32(w, cfg->vsock.cid);
 	state_put_str(w, cfg->vsock.uds_path);
+	/* After vsock's, for the same reason: a snapshot from before the balloon reads. */
+	state_put_u8(w, cfg->balloon.enabled);
+	state_put_u32(w, cfg->balloon.amount_mib);
+	state_put_u8(w, cfg->balloon.deflate_on_oom);
+	state_put_u8(w, cfg->balloon.free_page_reporting);
+	state_put_u32(w, cfg->balloon.stats_interval_s);
 }
 
 static void restore_disk(struct state_reader *r, struct disk_config *d)
@@ -455,6 +480,17 @@ int vm_config_restore(struct vm_config *cfg, struct state_reader *r)
 		state_get_str(r, cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path));
 		state_check(r, !cfg->vsock.enabled || (cfg->vsock.cid >= CFG_VSOCK_MIN_CID &&
 							cfg->vsock.uds_path[0]));
+	}
+	if (!r->err && r->off < r->len) {
+		struct balloon_config *b = &cfg->balloon;
+
+		b->enabled = state_get_u8(r);
+		b->amount_mib = state_get_u32(r);
+		b->deflate_on_oom = state_get_u8(r);
+		b->free_page_reporting = state_get_u8(r);
+		b->stats_interval_s = state_get_u32(r);
+		state_check(r, !b->enabled || ((u64)b->amount_mib <= cfg->mem_size / SZ_1M &&
+					       b->stats_interval_s <= CFG_BALLOON_MAX_STATS_S));
 	}
 	return r->err;
 }

@@ -174,6 +174,29 @@ def virtio_vsock():
     put("virtio_vsock", "guest-and-host", struct.pack("<Q", 0) + bytes(ram.b) + steps)
 
 
+def virtio_balloon():
+    """Statistics and reporting accepted: an inflate list, a deflate list, a
+    statistics buffer and a free page report, each at its ring's spare page,
+    then kicks of all four queues, a tick, a new target and a pause."""
+    ram = Ram(0x10000)
+    pfns = [(RAM_BASE + 0x80000 >> 12) + i for i in range(4)]
+    ram.w(0x3000, struct.pack("<4I", *pfns))
+    ram.desc(0, 0, 0x3000, 16, 0, 0)
+    ram.avail(0, [0])
+    ram.w(0x7000, struct.pack("<2I", *pfns[:2]))
+    ram.desc(0x4000, 0, 0x7000, 8, 0, 0)
+    ram.avail(0x4000, [0])
+    stats = struct.pack("<HQ", 4, 1 << 20) + struct.pack("<HQ", 5, 1 << 28)
+    ram.w(0xb000, stats)
+    ram.desc(0x8000, 0, 0xb000, len(stats), 0, 0)
+    ram.avail(0x8000, [0])
+    ram.desc(0xc000, 0, 0x90000, 0x8000, F_WRITE, 0)
+    ram.avail(0xc000, [0])
+    features = (1 << 32) | (1 << 1) | (1 << 5)
+    steps = bytes([0, 1, 2, 4, 3, 5, 1, 7, 2])
+    put("virtio_balloon", "all-queues", struct.pack("<Q", features) + bytes(ram.b) + steps)
+
+
 def mmio_program(ops):
     out = b""
     for kind, off, width, val in ops:
@@ -292,6 +315,6 @@ def fc_config():
 # Every target's seeds, or those named: ./make-seeds.py api fc_config
 TARGETS = {f.__name__: f for f in (loader, virtqueue, virtio_blk, virtio_net, virtio_mmio,
                                    uart, cli, virtio_gpu, virtio_state, api, fc_config,
-                                   virtio_vsock)}
+                                   virtio_vsock, virtio_balloon)}
 for name in sys.argv[1:] or TARGETS:
     TARGETS[name]()

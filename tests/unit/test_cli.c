@@ -220,6 +220,48 @@ static void test_gpu(void)
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--screenshot", "s.png"), -EINVAL);
 }
 
+static void test_balloon(void)
+{
+	struct vm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K"), CLI_RUN);
+	CHECK(!cfg.balloon.enabled);
+	/* Alone, last or before another option: a balloon of 0 MiB, nothing else. */
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon"), CLI_RUN);
+	CHECK(cfg.balloon.enabled);
+	CHECK_EQ(cfg.balloon.amount_mib, 0);
+	CHECK(!cfg.balloon.deflate_on_oom && !cfg.balloon.free_page_reporting);
+	CHECK_EQ(cfg.balloon.stats_interval_s, 0);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--balloon", "--kernel", "K"), CLI_RUN);
+	CHECK(cfg.balloon.enabled);
+	CHECK(!strcmp(cfg.kernel, "K"));
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon",
+		       "size=64,deflate-on-oom,free-page-reporting,stats=5"), CLI_RUN);
+	CHECK_EQ(cfg.balloon.amount_mib, 64);
+	CHECK(cfg.balloon.deflate_on_oom && cfg.balloon.free_page_reporting);
+	CHECK_EQ(cfg.balloon.stats_interval_s, 5);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon=stats=1"), CLI_RUN);
+	CHECK_EQ(cfg.balloon.stats_interval_s, 1);
+	CHECK_EQ(cfg.balloon.amount_mib, 0);
+	/* All of RAM may be asked for, not more. */
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "256M", "--balloon",
+		       "size=256"), CLI_RUN);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "256M", "--balloon",
+		       "size=257"), -EINVAL);
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon", "size=1G"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon", "size="), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon", "64"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon", "hinting"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon", "stats=-1"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon", "stats=65536"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon", "size=99999999999"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon", "--balloon"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon", "size=1,"), -EINVAL);
+}
+
 static void test_help_and_version(void)
 {
 	struct vm_config cfg;
@@ -239,4 +281,5 @@ TEST_SUITE(cli,
 	   TEST(test_net),
 	   TEST(test_console),
 	   TEST(test_gpu),
+	   TEST(test_balloon),
 	   TEST(test_help_and_version));
