@@ -10,6 +10,7 @@
 #include "device.h"
 #include "log.h"
 #include "virtio_balloon.h"
+#include "vm.h"
 
 static unsigned int balloon_count(const struct vm_config *cfg)
 {
@@ -119,3 +120,14 @@ const struct device_class virtio_balloon_class = {
 	.stats = balloon_stats,
 	.metrics = balloon_metrics,
 };
+
+struct virtio_balloon *vm_balloon(struct vm *vm)
+{
+	for (unsigned int i = 0; vm && i < vm->nr_devices; i++) {
+		struct virtio_balloon *b = virtio_balloon_of(&vm->devices[i]);
+
+		if (b)
+			return b;
+	}
+	return NULL;
+}

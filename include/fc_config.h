@@ -37,6 +37,14 @@ int fc_patch_net(struct net_config *n, const json_t *o, const char *path_id, str
 int fc_put_entropy(struct vm_config *cfg, const json_t *o, struct fc_error *e);
 /* PUT /vsock {guest_cid, uds_path}: before the start only. */
 int fc_put_vsock(struct vm_config *cfg, const json_t *o, struct fc_error *e);
+int fc_put_balloon(struct vm_config *cfg, const json_t *o, struct fc_error *e);
+int fc_put_balloon_check(const struct vm_config *cfg, struct fc_error *e);
+int fc_patch_balloon(struct balloon_config *b, const json_t *o, struct fc_error *e);
+int fc_patch_balloon_stats(struct balloon_config *b, const json_t *o, struct fc_error *e);
+json_t *fc_dump_balloon(const struct balloon_config *b);
+struct balloon_info;
+struct balloon_stats;
+json_t *fc_dump_balloon_stats(const struct balloon_info *info, const struct balloon_stats *st);
 int fc_put_logger(struct log_opts *log, const json_t *o, struct fc_error *e);
 int fc_put_metrics(struct metrics_opts *m, const json_t *o, struct fc_error *e);
 

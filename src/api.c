@@ -31,6 +31,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "snapshot.h"
+#include "virtio_balloon.h"
 #include "vm_state.h"
 #include "vmm.h"
 
@@ -236,6 +237,12 @@ static int apply_vsock(struct vm_config *c, const json_t *body, const char *id,
 	return fc_put_vsock(c, body, e);
 }
 
+static int fc_put_balloon_api(struct vm_config *c, const json_t *body, const char *id,
+			      struct fc_error *e)
+{
+	return fc_put_balloon(c, body, e);
+}
+
 #define PUT_HANDLER(name, apply_fn, check_fn)                                        \
 	static int name(struct vmm *vmm, const char *id, const json_t *body,         \
 			struct reply *r)                                              \
@@ -251,6 +258,7 @@ PUT_HANDLER(put_drive, fc_put_drive, check_drive)
 PUT_HANDLER(put_net, fc_put_net, check_net)
 PUT_HANDLER(put_entropy, apply_entropy, NULL)
 PUT_HANDLER(put_vsock, apply_vsock, NULL)
+PUT_HANDLER(put_balloon, fc_put_balloon_api, NULL)
 
 /* PATCH /drives and /network-interfaces: the VM's device takes it, then the config. */
 static int update_device(struct vmm *vmm, const char *cls, const char *id, const void *cfg,
@@ -303,6 +311,93 @@ static int patch_net(struct vmm *vmm, const char *id, const json_t *body, struct
 		return 0;
 	vmm->cfg->nets[i] = n;
 	return ok(r);
+}
+
+/* ---- the balloon ---- */
+
+static const char no_balloon[] = "No balloon device configured: PUT /balloon before the start.";
+
+static int get_balloon(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	if (!vmm->cfg->balloon.enabled)
+		return fault(r, no_balloon);
+	return ok_json(r, fc_dump_balloon(&vmm->cfg->balloon));
+}
+
+/*
+ * A change to a running balloon goes through the main thread, which may
+ * re-arm the statistics timer; before the start it is only the config's.
+ */
+static int change_balloon(struct vmm *vmm, const struct balloon_config *b, struct reply *r)
+{
+	struct fc_error e;
+
+	if (started(vmm) && update_device(vmm, "virtio-balloon", "balloon", b, r))
+		return 0;
+	if (!started(vmm)) {
+		struct vm_config *c = malloc(sizeof(*c));
+		int ret;
+
+		if (!c)
+			return fault(r, "out of memory");
+		*c = *vmm->cfg;
+		c->balloon = *b;
+		ret = fc_put_balloon_check(c, &e);
+		free(c);
+		if (ret)
+			return fault(r, "%s", e.msg);
+	}
+	vmm->cfg->balloon = *b;
+	return ok(r);
+}
+
+static int patch_balloon(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
+{
+	struct balloon_config b = vmm->cfg->balloon;
+	struct fc_error e;
+
+	if (!b.enabled)
+		return fault(r, no_balloon);
+	if (fc_patch_balloon(&b, body, &e))
+		return fault(r, "%s", e.msg);
+	return change_balloon(vmm, &b, r);
+}
+
+static int get_balloon_stats(struct vmm *vmm, const char *id, const json_t *body,
+			     struct reply *r)
+{
+	struct virtio_balloon *b = vmm->vm ? vm_balloon(vmm->vm) : NULL;
+	struct balloon_stats st;
+	struct balloon_info info;
+
+	if (!vmm->cfg->balloon.enabled)
+		return fault(r, no_balloon);
+	if (!vmm->cfg->balloon.stats_interval_s)
+		return fault(r, "Statistics for the balloon device are not enabled: give "
+			     "stats_polling_interval_s in PUT /balloon before the start.");
+	if (!b)
+		return fault(r, before_start);
+	virtio_balloon_get_info(b, &info);
+	virtio_balloon_get_stats(b, &st);
+	return ok_json(r, fc_dump_balloon_stats(&info, &st));
+}
+
+/* Like Firecracker, statistics are not turned on or off once the VM runs. */
+static int patch_balloon_stats(struct vmm *vmm, const char *id, const json_t *body,
+			       struct reply *r)
+{
+	struct balloon_config b = vmm->cfg->balloon;
+	struct fc_error e;
+	bool was_on = b.stats_interval_s;
+
+	if (!b.enabled)
+		return fault(r, no_balloon);
+	if (fc_patch_balloon_stats(&b, body, &e))
+		return fault(r, "%s", e.msg);
+	if (started(vmm) && was_on != !!b.stats_interval_s)
+		return fault(r, "Statistics for the balloon device cannot be turned %s after the "
+			     "start.", was_on ? "off" : "on");
+	return change_balloon(vmm, &b, r);
 }
 
 static int put_logger(struct vmm *vmm, const char *id, const json_t *body, struct reply *r)
@@ -504,6 +599,12 @@ static const struct route routes[] = {
 	{ HTTP_PUT,   "metrics",            false, true,  put_metrics, PUT_M(metrics) },
 	{ HTTP_PUT,   "entropy",            false, true,  put_entropy, 0, 0 },
 	{ HTTP_PUT,   "vsock",              false, true,  put_vsock, PUT_M(vsock) },
+	{ HTTP_GET,   "balloon/statistics", false, false, get_balloon_stats, 0, 0 },
+	{ HTTP_PATCH, "balloon/statistics", false, true,  patch_balloon_stats,
+	  0, 0 },
+	{ HTTP_GET,   "balloon",            false, false, get_balloon, 0, 0 },
+	{ HTTP_PUT,   "balloon",            false, true,  put_balloon, 0, 0 },
+	{ HTTP_PATCH, "balloon",            false, true,  patch_balloon, 0, 0 },
 	{ HTTP_PUT,   "actions",            false, true,  put_actions, PUT_M(actions) },
 	{ HTTP_PATCH, "vm",                 false, true,  patch_vm, 0, 0 },
 	{ HTTP_PUT,   "snapshot/create",    false, true,  snapshot_create, 0, 0 },

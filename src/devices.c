@@ -207,17 +207,6 @@ int vm_devices_update(struct vm *vm, const char *class_name, const char *id,
 	return -ENOENT;
 }
 
-struct virtio_balloon *vm_balloon(struct vm *vm)
-{
-	for (unsigned int i = 0; vm && i < vm->nr_devices; i++) {
-		struct virtio_balloon *b = virtio_balloon_of(&vm->devices[i]);
-
-		if (b)
-			return b;
-	}
-	return NULL;
-}
-
 void vm_devices_print_stats(const struct vm *vm)
 {
 	for (unsigned int i = 0; i < vm->nr_devices; i++) {

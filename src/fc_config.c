@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "fc_config.h"
 #include "snapshot.h"
+#include "virtio_balloon.h"
 
 static __printf(2, 3) int fail(struct fc_error *e, const char *fmt, ...)
 {
@@ -454,6 +455,110 @@ int fc_put_vsock(struct vm_config *cfg, const json_t *o, struct fc_error *e)
 	return 0;
 }
 
+/*
+ * PUT /balloon, or the config file's "balloon".  Free page hinting (a
+ * newer Firecracker's) is refused when asked for: arkvm reports free
+ * pages instead, which needs no host command.
+ */
+int fc_put_balloon(struct vm_config *cfg, const json_t *o, struct fc_error *e)
+{
+	static const char *const keys[] = { "amount_mib", "deflate_on_oom",
+					    "stats_polling_interval_s", "free_page_hinting",
+					    "free_page_reporting", NULL };
+	static const char what[] = "balloon";
+	struct balloon_config b = { .enabled = true };
+	bool hinting = false;
+	u64 mib, secs = 0;
+
+	if (only_keys(o, what, keys, e) ||
+	    get_u64(o, what, "amount_mib", true, &mib, e) < 0 ||
+	    get_bool(o, what, "deflate_on_oom", true, &b.deflate_on_oom, e) < 0 ||
+	    get_u64(o, what, "stats_polling_interval_s", false, &secs, e) < 0 ||
+	    get_bool(o, what, "free_page_hinting", false, &hinting, e) < 0 ||
+	    get_bool(o, what, "free_page_reporting", false, &b.free_page_reporting, e) < 0)
+		return -EINVAL;
+	if (hinting)
+		return fail(e, "%s: `free_page_hinting` is not supported by arkvm: use "
+			    "`free_page_reporting`", what);
+	if (mib > UINT32_MAX || secs > CFG_BALLOON_MAX_STATS_S)
+		return fail(e, "%s: `%s` is too large", what,
+			    mib > UINT32_MAX ? "amount_mib" : "stats_polling_interval_s");
+	b.amount_mib = (u32)mib;
+	b.stats_interval_s = (u32)secs;
+	cfg->balloon = b;
+	return check_config(cfg, e);
+}
+
+/* A balloon changed before the start: whether the config still holds. */
+int fc_put_balloon_check(const struct vm_config *cfg, struct fc_error *e)
+{
+	return check_config(cfg, e);
+}
+
+/* PATCH /balloon {amount_mib}: the new target. */
+int fc_patch_balloon(struct balloon_config *b, const json_t *o, struct fc_error *e)
+{
+	static const char *const keys[] = { "amount_mib", NULL };
+	u64 mib;
+
+	if (only_keys(o, "balloon", keys, e) || get_u64(o, "balloon", "amount_mib", true, &mib, e) < 0)
+		return -EINVAL;
+	if (mib > UINT32_MAX)
+		return fail(e, "balloon: `amount_mib` is too large");
+	b->amount_mib = (u32)mib;
+	return 0;
+}
+
+/* PATCH /balloon/statistics {stats_polling_interval_s}. */
+int fc_patch_balloon_stats(struct balloon_config *b, const json_t *o, struct fc_error *e)
+{
+	static const char *const keys[] = { "stats_polling_interval_s", NULL };
+	static const char what[] = "balloon/statistics";
+	u64 secs;
+
+	if (only_keys(o, what, keys, e) ||
+	    get_u64(o, what, "stats_polling_interval_s", true, &secs, e) < 0)
+		return -EINVAL;
+	if (secs > CFG_BALLOON_MAX_STATS_S)
+		return fail(e, "%s: `stats_polling_interval_s` is at most %d", what,
+			    CFG_BALLOON_MAX_STATS_S);
+	b->stats_interval_s = (u32)secs;
+	return 0;
+}
+
+json_t *fc_dump_balloon(const struct balloon_config *b)
+{
+	if (!b->enabled)
+		return json_null();
+	return json_pack("{s:I, s:b, s:I, s:b, s:b}", "amount_mib", (json_int_t)b->amount_mib,
+			 "deflate_on_oom", b->deflate_on_oom, "stats_polling_interval_s",
+			 (json_int_t)b->stats_interval_s, "free_page_hinting", 0,
+			 "free_page_reporting", b->free_page_reporting);
+}
+
+/* Firecracker's names for the statistics' tags, in tag order (virtio 1.x, Linux). */
+static const char *const balloon_stat_names[] = {
+	"swap_in", "swap_out", "major_faults", "minor_faults", "free_memory", "total_memory",
+	"available_memory", "disk_caches", "hugetlb_allocations", "hugetlb_failures",
+	"oom_kill", "alloc_stall", "async_scan", "direct_scan", "async_reclaim",
+	"direct_reclaim",
+};
+
+/* GET /balloon/statistics: sizes always, each statistic once the guest has sent it. */
+json_t *fc_dump_balloon_stats(const struct balloon_info *info, const struct balloon_stats *st)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "target_pages",
+			      (json_int_t)info->target_pages, "actual_pages",
+			      (json_int_t)info->actual_pages, "target_mib",
+			      (json_int_t)info->target_mib, "actual_mib", (json_int_t)info->actual_mib);
+
+	for (unsigned int i = 0; o && i < ARRAY_SIZE(balloon_stat_names) && i < BALLOON_NR_STATS; i++)
+		if (st->valid & (1u << i))
+			json_object_set_new(o, balloon_stat_names[i],
+					    json_integer((json_int_t)MIN(st->val[i], (u64)INT64_MAX)));
+	return o;
+}
+
 static const char *const fc_levels[] = { "Off", "Error", "Warning", "Info", "Debug", "Trace",
 					 NULL };
 
@@ -517,7 +622,7 @@ static int load_array(struct vm_config *cfg, const json_t *root, const char *key
 }
 
 /* Keys Firecracker has and arkvm does not serve: refused unless null. */
-static const char *const fc_unsupported[] = { "balloon", "mmds-config", "cpu-config",
+static const char *const fc_unsupported[] = { "mmds-config", "cpu-config",
 					      "serial", "pmem", "memory-hotplug", NULL };
 
 static int load_root(struct vm_config *cfg, struct vmm_opts *opts, const json_t *root,
@@ -556,6 +661,8 @@ static int load_root(struct vm_config *cfg, struct vmm_opts *opts, const json_t 
 	if ((v = json_object_get(root, "entropy")) && !json_is_null(v) && fc_put_entropy(cfg, v, e))
 		return -EINVAL;
 	if ((v = json_object_get(root, "vsock")) && !json_is_null(v) && fc_put_vsock(cfg, v, e))
+		return -EINVAL;
+	if ((v = json_object_get(root, "balloon")) && !json_is_null(v) && fc_put_balloon(cfg, v, e))
 		return -EINVAL;
 	return 0;
 }
@@ -694,8 +801,8 @@ json_t *fc_dump_config(const struct vm_config *cfg, const struct vmm_opts *opts)
 		json_pack("{s:s, s:s?, s:s}", "kernel_image_path", cfg->kernel, "initrd_path",
 			  cfg->initrd[0] ? cfg->initrd : NULL, "boot_args", cfg->cmdline) :
 		json_null();
-	return json_pack("{s:n, s:o, s:o, s:n, s:o, s:o, s:o, s:o, s:n, s:o, s:o, s:o}",
-			 "balloon", "drives", drives, "boot-source", boot, "cpu-config",
+	return json_pack("{s:o, s:o, s:o, s:n, s:o, s:o, s:o, s:o, s:n, s:o, s:o, s:o}",
+			 "balloon", fc_dump_balloon(&cfg->balloon), "drives", drives, "boot-source", boot, "cpu-config",
 			 "logger", dump_logger(&opts->log), "machine-config",
 			 fc_dump_machine_config(cfg), "metrics",
 			 opts->metrics.set ? json_pack("{s:s}", "metrics_path", opts->metrics.path) :

@@ -273,6 +273,70 @@ static void test_start_pause_resume(void)
 	vmm_free(f.vmm);
 }
 
+/*
+ * Firecracker's balloon routes before the start, and the rules that hold
+ * after it: statistics stay on or off, a GET of them needs them on.
+ */
+static void test_balloon_routes(void)
+{
+	struct fake_main f = { 0 };
+	struct fc_error err;
+	char kernel[128], body[256];
+	pthread_t t;
+
+	f.vmm = vmm_alloc();
+	CHECK(f.vmm);
+	EXPECT(call(f.vmm, HTTP_GET, "/balloon", NULL), 400, "No balloon device");
+	EXPECT(call(f.vmm, HTTP_PATCH, "/balloon", "{\"amount_mib\":1}"), 400, "No balloon");
+	EXPECT(call(f.vmm, HTTP_PUT, "/balloon", "{\"amount_mib\":16}"), 400, "deflate_on_oom");
+	EXPECT(call(f.vmm, HTTP_PUT, "/balloon",
+		    "{\"amount_mib\":16,\"deflate_on_oom\":true,\"free_page_hinting\":true}"),
+	       400, "free_page_reporting");
+	EXPECT(call(f.vmm, HTTP_PUT, "/balloon", "{\"amount_mib\":4096,\"deflate_on_oom\":false}"),
+	       400, "RAM");                                  /* the default guest has 512M */
+	CHECK(!f.vmm->cfg->balloon.enabled);
+	EXPECT(call(f.vmm, HTTP_PUT, "/balloon",
+		    "{\"amount_mib\":16,\"deflate_on_oom\":true,\"stats_polling_interval_s\":1,"
+		    "\"free_page_reporting\":true}"), 204, "");
+	EXPECT(call(f.vmm, HTTP_GET, "/balloon", NULL), 200,
+	       "{\"amount_mib\":16,\"deflate_on_oom\":true,\"stats_polling_interval_s\":1,"
+	       "\"free_page_hinting\":false,\"free_page_reporting\":true}");
+	EXPECT(call(f.vmm, HTTP_GET, "/vm/config", NULL), 200, "\"balloon\":{\"amount_mib\":16");
+	EXPECT(call(f.vmm, HTTP_PATCH, "/balloon", "{\"amount_mib\":32}"), 204, "");
+	CHECK_EQ(f.vmm->cfg->balloon.amount_mib, 32);
+	EXPECT(call(f.vmm, HTTP_PATCH, "/balloon", "{\"amount_mib\":9999}"), 400, "RAM");
+	CHECK_EQ(f.vmm->cfg->balloon.amount_mib, 32);
+	EXPECT(call(f.vmm, HTTP_PATCH, "/balloon/statistics", "{\"stats_polling_interval_s\":5}"),
+	       204, "");
+	CHECK_EQ(f.vmm->cfg->balloon.stats_interval_s, 5);
+	EXPECT(call(f.vmm, HTTP_GET, "/balloon/statistics", NULL), 400, "before starting");
+	/* After the start: no PUT, and statistics are not turned off. */
+	CHECK_EQ(event_loop_init(&f.loop), 0);
+	CHECK_EQ(vm_cmd_queue_init(&f.q, &f.loop, fake_handle), 0);
+	CHECK_EQ(pthread_create(&t, NULL, fake_main_thread, &f), 0);
+	make_file(kernel, sizeof(kernel), "Image-balloon");
+	snprintf(body, sizeof(body), "{\"kernel_image_path\":\"%s\"}", kernel);
+	EXPECT(call(f.vmm, HTTP_PUT, "/boot-source", body), 204, "");
+	EXPECT(call(f.vmm, HTTP_PUT, "/actions", "{\"action_type\":\"InstanceStart\"}"), 204, "");
+	EXPECT(call(f.vmm, HTTP_PUT, "/balloon", "{\"amount_mib\":1,\"deflate_on_oom\":true}"),
+	       400, "not supported after starting");
+	EXPECT(call(f.vmm, HTTP_PATCH, "/balloon/statistics", "{\"stats_polling_interval_s\":0}"),
+	       400, "cannot be turned off");
+	event_loop_stop(&f.loop);
+	pthread_join(t, NULL);
+	vm_cmd_queue_destroy(&f.q);
+	event_loop_destroy(&f.loop);
+	unlink(kernel);
+	/* The config file's "balloon". */
+	CHECK_EQ(fc_load_config(f.vmm->cfg, &f.vmm->opts,
+				"{\"boot-source\":{\"kernel_image_path\":\"k\"},"
+				"\"balloon\":{\"amount_mib\":8,\"deflate_on_oom\":false}}", &err), 0);
+	CHECK(f.vmm->cfg->balloon.enabled);
+	CHECK_EQ(f.vmm->cfg->balloon.amount_mib, 8);
+	CHECK_EQ(f.vmm->cfg->balloon.stats_interval_s, 0);
+	vmm_free(f.vmm);
+}
+
 /* Bytes in, one HTTP response out, over the real socket. */
 static int sock_roundtrip(const char *path, const char *req, char *resp, size_t size)
 {
@@ -517,6 +581,7 @@ static void test_snapshot_rules(void)
 }
 
 TEST_SUITE(api,
+	   TEST(test_balloon_routes),
 	   TEST(test_snapshot_rules),
 	   TEST(test_reads_before_start),
 	   TEST(test_machine_config),
