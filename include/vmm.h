@@ -67,6 +67,7 @@ struct vmm_restore {
 		char id[CFG_MAX_ID + 1];
 		char tap[CFG_MAX_IFNAME + 1];
 	} overrides[CFG_MAX_NETS];
+	char vsock_uds[CFG_VSOCK_MAX_PATH + 1];  /* vsock_override: a new uds_path, or empty */
 };
 
 /*

@@ -595,10 +595,14 @@ static void print_help(FILE *out)
 		"Options for run:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(run_options); i++) {
 		const struct cli_option *o = &run_options[i];
-		char left[48];
+		char left[160];
 
+		/* A long synopsis gets a line of its own, not cut short. */
 		snprintf(left, sizeof(left), "--%s %s", o->name, o->metavar ? o->metavar : "");
-		fprintf(out, "  %-34s %s\n", left, o->help);
+		if (strlen(left) > 34)
+			fprintf(out, "  %s\n  %-34s %s\n", left, "", o->help);
+		else
+			fprintf(out, "  %-34s %s\n", left, o->help);
 	}
 	fprintf(out, "  %-34s %s\n", "--api-sock PATH",
 		"also serve Firecracker's API on a unix socket (mode 0600)");

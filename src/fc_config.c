@@ -874,6 +874,22 @@ static int get_overrides(const json_t *a, struct vmm_restore *rs, struct fc_erro
 	return 0;
 }
 
+/* vsock_override {uds_path}: the restored vsock device listens there instead. */
+static int get_vsock_override(const json_t *o, struct vmm_restore *rs, struct fc_error *e)
+{
+	static const char *const keys[] = { "uds_path", NULL };
+	static const char what[] = "vsock_override";
+
+	if (!o || json_is_null(o))
+		return 0;
+	if (only_keys(o, what, keys, e) ||
+	    get_str(o, what, "uds_path", true, rs->vsock_uds, sizeof(rs->vsock_uds), e) < 0)
+		return -EINVAL;
+	if (!rs->vsock_uds[0])
+		return fail(e, "%s: `uds_path` is empty", what);
+	return 0;
+}
+
 int fc_snapshot_load(struct vmm_restore *out, const json_t *o, struct fc_error *e)
 {
 	static const char *const keys[] = { "snapshot_path", "mem_file_path", "mem_backend",
@@ -897,8 +913,8 @@ int fc_snapshot_load(struct vmm_restore *out, const json_t *o, struct fc_error *
 		return fail(e, "%s: give exactly one of `mem_file_path` and `mem_backend`", what);
 	if (!has_file && get_mem_backend(backend, &rs, e))
 		return -EINVAL;
-	if (json_object_get(o, "vsock_override") && !json_is_null(json_object_get(o, "vsock_override")))
-		return fail(e, "%s: `vsock_override`: arkvm has no vsock yet", what);
+	if (get_vsock_override(json_object_get(o, "vsock_override"), &rs, e))
+		return -EINVAL;
 	if (get_overrides(json_object_get(o, "network_overrides"), &rs, e))
 		return -EINVAL;
 	rs.track_dirty = dirty || dirty_old;

@@ -110,6 +110,13 @@ static struct vm *vm_restore(const struct vmm_restore *rs, struct vm_config *cfg
 		}
 		snprintf(cfg->nets[n].tap, sizeof(cfg->nets[n].tap), "%s", rs->overrides[i].tap);
 	}
+	if (rs->vsock_uds[0]) {
+		if (!cfg->vsock.enabled) {
+			snprintf(err, err_size, "vsock_override: the snapshot has no vsock device");
+			goto fail;
+		}
+		snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", rs->vsock_uds);
+	}
 	if (vm_config_validate(cfg, &verr)) {
 		snprintf(err, err_size, "the snapshot's %s: %s", verr.field, verr.msg);
 		goto fail;
@@ -348,7 +355,8 @@ static int fc_main(int argc, char **argv, u64 start)
 
 static const char restore_usage[] =
 	"Usage: arkvm restore --snapshot FILE --mem FILE [--net-override ID=TAP]...\n"
-	"                     [--api-sock PATH] [--paused] [--track-dirty-pages] [--no-seccomp]\n"
+	"                     [--vsock-override PATH] [--api-sock PATH] [--paused]\n"
+	"                     [--track-dirty-pages] [--no-seccomp]\n"
 	"Resumes the VM a snapshot holds (PUT /snapshot/create wrote both files).\n";
 
 /* The value of "--name VALUE" / "--name=VALUE" at argv[*i], or NULL (said). */
@@ -393,16 +401,23 @@ static int restore_parse(int argc, char **argv, struct vmm_restore *rs, struct v
 		} else if (!strcmp(a, "--track-dirty-pages")) {
 			rs->track_dirty = true;
 		} else if (restore_flag(a, "snapshot") || restore_flag(a, "mem") ||
-			   restore_flag(a, "api-sock")) {
-			char *dst = restore_flag(a, "snapshot") ? rs->snapshot :
-				    restore_flag(a, "mem") ? rs->mem : opts->api_sock;
+			   restore_flag(a, "api-sock") || restore_flag(a, "vsock-override")) {
+			static const char *const names[] = { "snapshot", "mem", "api-sock",
+							     "vsock-override" };
+			char *const dsts[] = { rs->snapshot, rs->mem, opts->api_sock, rs->vsock_uds };
+			const size_t max[] = { CFG_MAX_PATH, CFG_MAX_PATH, CFG_MAX_PATH,
+					       CFG_VSOCK_MAX_PATH };
 			const char *name = a + 2;
+			unsigned int k = 0;
+			char *dst;
 
-			v = restore_value(argc, argv, &i, restore_flag(a, "snapshot") ? "snapshot" :
-					  restore_flag(a, "mem") ? "mem" : "api-sock");
+			while (!restore_flag(a, names[k]))
+				k++;
+			dst = dsts[k];
+			v = restore_value(argc, argv, &i, names[k]);
 			if (!v)
 				return -EINVAL;
-			if (!*v || strlen(v) > CFG_MAX_PATH) {
+			if (!*v || strlen(v) > max[k]) {
 				pr_err("--%.*s: give a path", (int)strcspn(name, "="), name);
 				return -EINVAL;
 			}

@@ -1144,6 +1144,76 @@ else
 	info "no vsock-tool or no --vsock here: the vsock cases are skipped"
 fi
 
+# --- virtio-balloon -----------------------------------------------------------
+
+# The guest fills 128 MiB of its page cache and frees it: arkvm's resident
+# memory keeps those pages until the guest gives them back, through the
+# balloon inflated with PATCH /balloon, or by reporting them free.
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# rss_below PID KIB SECONDS: true once PID's resident memory is at most KIB.
+rss_below() {
+	n=0
+	until [ "$(rss_kib "$1")" -le "$2" ] || [ $n -ge $(($3 * 5)) ]; do sleep 0.2; n=$((n + 1)); done
+	[ "$(rss_kib "$1")" -le "$2" ]
+}
+# balloon_vm NAME BALLOON_OPTIONS: boots a guest that fills and frees 128 MiB.
+balloon_vm() {
+	cat > "$tmp/$1.in" <<'GUEST'
+dd if=/dev/zero of=/big bs=1M count=128 2> /dev/null; sync
+echo BALLOON-FILLED; sleep 3; rm /big; echo BALLOON-FREED
+GUEST
+	rm -f "$tmp/api.sock"
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=shell" \
+		--memory 384M --balloon "$2" --api-sock "$tmp/api.sock" \
+		< "$tmp/$1.in" > "$tmp/$1.out" 2> "$tmp/$1.err" &
+	pid=$!
+	wait_for "$tmp/$1.out" '^BALLOON-FILLED' "$BOOT_TIMEOUT" || api_why="the guest never filled its memory"
+	sleep 1
+	filled=$(rss_kib $pid)
+	wait_for "$tmp/$1.out" '^BALLOON-FREED' 30 || api_why="$api_why; the guest never freed it"
+}
+balloon_case() {
+	api_why=
+	: > "$tmp/api.calls"
+	balloon_vm balloon stats=1
+	sleep 3
+	freed=$(rss_kib $pid)
+	api inflate 204 PATCH /balloon '{"amount_mib": 160}'
+	rss_below $pid $((freed - 102400)) 90 ||
+		api_why="$api_why; resident memory went from $freed KiB (filled: $filled) to $(rss_kib $pid) KiB, not 100 MiB less"
+	sleep 2
+	api stats 200 GET /balloon/statistics
+	grep -q '"actual_mib":160' "$tmp/api.calls" || api_why="$api_why; the guest did not reach 160 MiB"
+	grep -q '"total_memory":' "$tmp/api.calls" || api_why="$api_why; no guest statistics"
+	api stats-off 400 PATCH /balloon/statistics '{"stats_polling_interval_s": 0}'
+	info "balloon: resident $filled KiB filled, $freed KiB freed, $(rss_kib $pid) KiB inflated to 160 MiB"
+	kill -TERM $pid; wait $pid
+	if [ -z "$api_why" ]; then
+		pass balloon-inflate-gives-back-100MiB
+	else
+		fail balloon-inflate-gives-back-100MiB "${api_why#; }"
+		cat "$tmp/api.calls"; tail -n 5 "$tmp/balloon.err"
+	fi
+	# Free page reporting: no API call at all.
+	api_why=
+	balloon_vm reporting free-page-reporting
+	rss_below $pid $((filled - 65536)) 60 ||
+		api_why="$api_why; resident memory went from $filled KiB to $(rss_kib $pid) KiB, not 64 MiB less"
+	info "balloon: free page reporting, resident $filled KiB filled, $(rss_kib $pid) KiB after"
+	kill -TERM $pid; wait $pid
+	if [ -z "$api_why" ]; then
+		pass balloon-free-page-reporting-gives-back-freed-memory
+	else
+		fail balloon-free-page-reporting-gives-back-freed-memory "${api_why#; }"
+		tail -n 5 "$tmp/reporting.err" "$tmp/reporting.out"
+	fi
+}
+if "$ARKVM" run --help 2>&1 | grep -q -- '--balloon'; then
+	balloon_case
+else
+	info "no --balloon here: the balloon cases are skipped"
+fi
+
 # --- transparent huge pages ------------------------------------------------------
 
 # smaps_inside SMAPS FIELD LO HI: FIELD (kB) summed over the mappings that

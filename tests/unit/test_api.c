@@ -567,8 +567,18 @@ static void test_snapshot_rules(void)
 		 snap);
 	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "/nonexistent/m");
 	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\",\"mem_file_path\":\"%s\","
-		 "\"vsock_override\":{\"uds_path\":\"/v\"}}", snap, snap);
-	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "vsock");
+		 "\"vsock_override\":{\"uds_path\":7}}", snap, snap);
+	EXPECT(call(vmm, HTTP_PUT, "/snapshot/load", body), 400, "vsock_override: `uds_path`");
+	{
+		json_t *o = json_pack("{s:s, s:s, s:{s:s}}", "snapshot_path", "s", "mem_file_path",
+				      "m", "vsock_override", "uds_path", "/run/new.sock");
+		struct vmm_restore rs;
+		struct fc_error e;
+
+		CHECK_EQ(fc_snapshot_load(&rs, o, &e), 0);
+		CHECK(!strcmp(rs.vsock_uds, "/run/new.sock"));
+		json_decref(o);
+	}
 	/* Once a boot resource is set, a load is refused. */
 	EXPECT(call(vmm, HTTP_PUT, "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":64}"),
 	       204, "");
