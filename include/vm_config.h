@@ -143,6 +143,34 @@ struct balloon_config {
 	u32 stats_interval_s;               /* how often the guest's statistics are asked; 0: never */
 };
 
+/*
+ * --share HOSTDIR,tag=TAG[,readonly][,cache=auto|always|never][,uid-map=H:G][,gid-map=H:G]:
+ * a host directory the guest mounts with "mount -t virtiofs TAG DIR",
+ * served by arkvm's own FUSE server (include/fuse_server.h).
+ */
+#define CFG_MAX_SHARES    8
+#define CFG_SHARE_TAG_MAX 36            /* virtio-fs config: tag[36], not NUL-terminated */
+
+enum share_cache {
+	SHARE_CACHE_AUTO,     /* the guest caches for a second, and keeps data across opens */
+	SHARE_CACHE_ALWAYS,   /* the guest caches and trusts it: nothing changes the dir but it */
+	SHARE_CACHE_NEVER,    /* every access goes to the host: for dirs the host changes too */
+};
+
+struct share_config {
+	char path[CFG_MAX_PATH + 1];        /* HOSTDIR */
+	char tag[CFG_SHARE_TAG_MAX + 1];
+	bool readonly;                      /* every change refused with EROFS */
+	enum share_cache cache;
+	/*
+	 * An id map: host id @uid_host is reported to the guest as
+	 * @uid_guest and the other way round (uid-map=1000:0 shows arkvm's
+	 * user as root).  Without it ids pass unchanged.
+	 */
+	bool uid_map, gid_map;
+	u32 uid_host, uid_guest, gid_host, gid_guest;
+};
+
 struct vm_config {
 	char kernel[CFG_MAX_PATH + 1];
 	char initrd[CFG_MAX_PATH + 1];      /* empty: none */
@@ -165,6 +193,8 @@ struct vm_config {
 	struct rate_limiter_config rng_rl;  /* the entropy device's */
 	struct vsock_config vsock;
 	struct balloon_config balloon;
+	struct share_config shares[CFG_MAX_SHARES];
+	unsigned int nr_shares;
 	bool no_seccomp;        /* no syscall filters */
 	bool boot_timer;        /* the boot timer device */
 	bool stats;             /* counters on exit */
