@@ -332,7 +332,7 @@ static int change_balloon(struct vmm *vmm, const struct balloon_config *b, struc
 {
 	struct fc_error e;
 
-	if (started(vmm) && update_device(vmm, "virtio-balloon", "balloon", b, r))
+	if (started(vmm) && update_device(vmm, "virtio-balloon", "virtio-balloon", b, r))
 		return 0;
 	if (!started(vmm)) {
 		struct vm_config *c = malloc(sizeof(*c));
