@@ -318,7 +318,8 @@ $(BUILD)/apibench: tests/bench/apibench.c tests/bench/benchproc.c tests/bench/sn
 	$(TARGET_CC) $(filter-out -MMD -MP,$(CFLAGS_COMMON)) -static -o $@ $(filter %.c,$^)
 
 bench: $(DEPS_STAMP)
-	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm $(BUILD)/loadgen $(BUILD)/apibench
+	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm $(BUILD)/loadgen $(BUILD)/apibench \
+		$(BUILD)/vsock-tool $(BUILD)/api-call
 	@tests/bench/bench.sh
 
 guest-kernel:

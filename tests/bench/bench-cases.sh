@@ -427,6 +427,41 @@ bench_net() {
 	bench "host-tcp-loopback $(awk '{ print $3 }' "$tmp/lo.out") MB/s"
 }
 
+# vsock in the same rounds, on the same kernel: 32 MiB each way through
+# Firecracker's hybrid protocol (tests/lab/vsock-tool.c in the guest and
+# here), each timed on this side from the connection to both ends done.
+VSOCK_TOOL=${VSOCK_TOOL:-$here/vsock-tool}
+VSOCK_MIB=32
+cat > "$tmp/vs.in" <<GUEST
+(sleep 1; echo VSOCK-READY) &
+vsock-tool listen 5000 < /dev/null > /dev/null
+head -c $((VSOCK_MIB * 1048576)) /dev/zero | vsock-tool connect 2 1234 > /dev/null
+echo VSOCK-TX-DONE
+poweroff -f
+GUEST
+# mbps FILE: MB/s from vsock-tool's "sent S received R bytes in T s", for
+# whichever of S and R is the transfer.
+mbps() {
+	sed -n 's/^vsock-tool: sent \([0-9]*\) received \([0-9]*\) bytes in \([0-9.]*\) s/\1 \2 \3/p' "$1" |
+		awk '{ b = $1 > $2 ? $1 : $2; if ($3 > 0) printf "%.1f", b / 1e6 / $3 }'
+}
+bench_vsock() {
+	uds=$tmp/vs.sock
+	rm -f "$uds" "${uds}_1234"
+	VSOCK_TOOL_STATS=1 "$VSOCK_TOOL" ulisten "${uds}_1234" < /dev/null > /dev/null 2> "$tmp/vs-tx.err" &
+	lpid=$!
+	start vsock --kernel "$IO_KERNEL" --memory 256M --vsock "cid=3,socket=$uds" \
+		--cmdline "quiet arkvm.test=shell" < "$tmp/vs.in"
+	wait_for vsock '^VSOCK-READY'
+	head -c $((VSOCK_MIB * 1048576)) /dev/zero |
+		VSOCK_TOOL_STATS=1 "$VSOCK_TOOL" uconnect "$uds" 5000 > /dev/null 2> "$tmp/vs-rx.err"
+	wait_for vsock '^VSOCK-TX-DONE'
+	wait $lpid
+	finish
+	bench "guest-vsock-tx $(mbps "$tmp/vs-tx.err") MB/s"
+	bench "guest-vsock-rx $(mbps "$tmp/vs-rx.err") MB/s"
+}
+
 tap=arkvmbench0 have_tap=yes
 ip link set lo up 2> /dev/null  # level 1 brings up no interface at all
 net_host_up $tap 10.79.0.1/24 2> "$tmp/tap.err" || { have_tap=no; info "no tap: $(cat "$tmp/tap.err")"; }
@@ -435,8 +470,49 @@ while [ $round -le "$ROUNDS" ]; do
 	info "round $round of $ROUNDS"
 	bench_block
 	[ $have_tap = no ] || bench_net $((7200 + 10 * round))
+	[ -x "$VSOCK_TOOL" ] && bench_vsock
 	round=$((round + 1))
 done
+
+# --- the balloon ---------------------------------------------------------------------
+
+# A guest fills 128 MiB of page cache and frees it; arkvm's resident memory
+# (guest RAM included) then, and after the guest gave it back: through the
+# balloon inflated to 160 MiB with PATCH /balloon, or by free page
+# reporting with no call at all.
+API_CALL=${API_CALL:-$here/api-call}
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2> /dev/null || echo 0; }
+# settled PID SECONDS: resident memory once it stops falling (or after SECONDS).
+settled() {
+	last=$(rss_kib "$1") n=0
+	while [ $n -lt "$2" ]; do
+		sleep 2; n=$((n + 2)); now=$(rss_kib "$1")
+		[ "$now" -ge $((last - 1024)) ] && break
+		last=$now
+	done
+	rss_kib "$1"
+}
+cat > "$tmp/balloon.in" <<'GUEST'
+dd if=/dev/zero of=/big bs=1M count=128 2> /dev/null; sync
+echo BALLOON-FILLED; sleep 2; rm /big; sleep 2; echo BALLOON-FREED; sleep 600
+GUEST
+bench_balloon() {
+	rm -f "$tmp/b.sock"
+	start balloon --kernel "$IO_KERNEL" --memory 384M --balloon "$1" --api-sock "$tmp/b.sock" \
+		--cmdline "quiet arkvm.test=shell" < "$tmp/balloon.in"
+	wait_for balloon '^BALLOON-FILLED'
+	sleep 1
+	bench "balloon-$2-filled $(rss_kib $pid) KiB"
+	wait_for balloon '^BALLOON-FREED'
+	[ "$2" = api ] && "$API_CALL" "$tmp/b.sock" PATCH /balloon '{"amount_mib": 160}' > /dev/null
+	bench "balloon-$2-after $(settled $pid 60) KiB"
+	kill -TERM $pid
+	finish
+}
+if "$ARKVM" run --help 2>&1 | grep -q -- '--balloon'; then
+	[ -x "$API_CALL" ] && bench_balloon size=0 api
+	bench_balloon free-page-reporting reporting
+fi
 
 # --- block and network against the peers -----------------------------------------
 

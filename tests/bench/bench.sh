@@ -18,6 +18,9 @@ rm -rf "$stage/extra" && mkdir -p "$stage/extra/bin"
 cp build/arm64/loadgen "$stage/loadgen"
 cp build/arm64/loadgen "$stage/extra/bin/loadgen"
 cp build/arm64/apibench "$stage/apibench"
+cp build/arm64/vsock-tool "$stage/vsock-tool"
+cp build/arm64/vsock-tool "$stage/extra/bin/vsock-tool"
+cp build/arm64/api-call "$stage/api-call"
 mkdir -p "$stage/extra/bench" && cp tests/bench/guest-loads.sh "$stage/extra/bench/loads"
 (cd "$stage/extra" && find . | cpio -o -H newc -R 0:0 --quiet) > "$stage/loadgen.cpio"
 rm -f "$stage/Image-micro"
@@ -57,10 +60,11 @@ if [ -n "${BENCH_QEMU:-}" ]; then
 	chmod +x "$stage/qemu"
 fi
 export LOADGEN="$stage/loadgen" LOADGEN_CPIO="$stage/loadgen.cpio" MICRO_KERNEL="$stage/Image-micro" \
-	KVMTOOL="$stage/lkvm" QEMU="$stage/qemu" APIBENCH="$stage/apibench"
+	KVMTOOL="$stage/lkvm" QEMU="$stage/qemu" APIBENCH="$stage/apibench" \
+	VSOCK_TOOL="$stage/vsock-tool" API_CALL="$stage/api-call"
 raw=$stage/raw.txt
 LAB_CASES=tests/bench/bench-cases.sh LAB_TREE=$tree \
-	LAB_FILES="$(ls "$stage"/loadgen "$stage"/apibench "$stage"/loadgen.cpio "$stage"/Image-micro "$stage"/lkvm \
+	LAB_FILES="$(ls "$stage"/loadgen "$stage"/apibench "$stage"/vsock-tool "$stage"/api-call "$stage"/loadgen.cpio "$stage"/Image-micro "$stage"/lkvm \
 		"$stage"/qemu 2> /dev/null)" \
 	LAB_TIMEOUT=${LAB_TIMEOUT:-2400} tests/lab/lab.sh test | tee "$raw" | grep -v '^BENCH: ' || true
 
@@ -282,6 +286,22 @@ END {
 	tcp_rows("", "")
 	row("  loopback", median("host-tcp-loopback"), "MB/s", "", "")
 	tcp_rows("-vhost", ", vhost-net")
+	r = rratio("guest-vsock-tx", "guest-tcp-tx")
+	row("vsock guest->host / TCP over the tap", r, "%", ">= 100", atleast(r, 100))
+	rounds_row("guest-vsock-tx")
+	r = rratio("guest-vsock-rx", "guest-tcp-rx")
+	row("vsock host->guest / TCP over the tap", r, "%", ">= 100", atleast(r, 100))
+	rounds_row("guest-vsock-rx")
+	row("  vsock guest->host", median("guest-vsock-tx"), "MB/s", "", "")
+	row("  vsock host->guest", median("guest-vsock-rx"), "MB/s", "", "")
+	row("balloon: Rss, guest filled 128 MiB", median("balloon-api-filled"), "KiB", "", "")
+	row("  after it freed them, balloon at 160 MiB", median("balloon-api-after"), "KiB", "", "")
+	row("  given back (API)", minus(median("balloon-api-filled"), median("balloon-api-after")),
+	    "KiB", ">= 102400", atleast(minus(median("balloon-api-filled"), median("balloon-api-after")), 102400))
+	row("balloon (reporting): Rss, guest filled 128 MiB", median("balloon-reporting-filled"), "KiB", "", "")
+	row("  freed, free page reporting", median("balloon-reporting-after"), "KiB", "", "")
+	row("  given back (reporting)", minus(median("balloon-reporting-filled"),
+	    median("balloon-reporting-after")), "KiB", "", "")
 	row("exits to arkvm per packet, vhost-net", median("net-vhost-exits-per-packet"), "x", "", "")
 	row("interrupts per packet, TCP both ways", median("net-interrupts-per-packet"), "x", "", "")
 	row("kicks per packet, TCP both ways", median("net-kicks-per-packet"), "x", "", "")

@@ -12,7 +12,9 @@
  *   vsock-tool uconnect PATH PORT    host: "CONNECT PORT" on arkvm's uds_path
  *
  * Exit 0 when the transfer ended cleanly, 1 when the peer refused or
- * went away, 2 for bad arguments.
+ * went away, 2 for bad arguments.  With VSOCK_TOOL_STATS set in the
+ * environment (make bench), it says on stderr how many bytes went each way
+ * and in how long, from the connection made to both directions done.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -51,7 +54,30 @@ static int write_all(int fd, const char *buf, size_t len)
  * stdin -> sock and sock -> stdout until both are done: the peer's end of
  * data does not end ours, nor the other way round.  0, or -1.
  */
+static unsigned long long sent, received;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int relay_both(int sock);
+
 static int relay(int sock)
+{
+	double t0 = now_s();
+	int ret = relay_both(sock);
+
+	if (getenv("VSOCK_TOOL_STATS"))
+		fprintf(stderr, "vsock-tool: sent %llu received %llu bytes in %.3f s\n", sent, received,
+			now_s() - t0);
+	return ret;
+}
+
+static int relay_both(int sock)
 {
 	struct pollfd p[2] = { { .fd = 0, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
 	char buf[65536];
@@ -69,6 +95,8 @@ static int relay(int sock)
 			n = read(0, buf, sizeof(buf));
 			if (n > 0 && write_all(sock, buf, (size_t)n))
 				return -1;
+			if (n > 0)
+				sent += (unsigned long long)n;
 			if (n <= 0) {
 				in_open = false;
 				p[0].fd = -1;
@@ -79,6 +107,8 @@ static int relay(int sock)
 			n = read(sock, buf, sizeof(buf));
 			if (n > 0 && write_all(1, buf, (size_t)n))
 				return -1;
+			if (n > 0)
+				received += (unsigned long long)n;
 			if (n < 0)
 				return -1;
 			if (n == 0) {
