@@ -1182,6 +1182,110 @@ else
 	info "no vsock-tool or no --vsock here: the vsock cases are skipped"
 fi
 
+# --- virtio-fs ----------------------------------------------------------------
+
+# A host directory shared with the guest: ordinary work on it (reads, the
+# usual changes, a 16 MiB write, tar in and out) must land on the host as
+# the guest did it; a readonly share refuses changes; symlinks in the share
+# that point outside it (absolute, relative) show the guest nothing of the
+# host, since the guest resolves them in its own tree.
+share_case() {
+	fs_why=
+	sd=$tmp/share out=$tmp/outside ro=$tmp/ro
+	rm -rf "$sd" "$out" "$ro"
+	mkdir -p "$sd/tree/a/b" "$out" "$ro"
+	echo "HOST-SECRET-$$" > "$out/secret"
+	echo readonly > "$ro/file"
+	head -c 1048576 /dev/urandom > "$sd/host.bin"
+	i=0; while [ $i -lt 50 ]; do i=$((i + 1)); echo "file $i" > "$sd/tree/a/b/f$i"; done
+	ln -s "$out" "$sd/escape-abs"
+	ln -s ../outside "$sd/escape-rel"
+	cat > "$tmp/fs.in" <<'GUEST'
+mkdir -p /mnt/s /mnt/ro
+mount -t virtiofs work /mnt/s && mount -t virtiofs ro /mnt/ro && echo FS-MOUNTED
+echo "FS-HOST-SHA=$(sha256sum /mnt/s/host.bin | cut -d' ' -f1)"
+cd /mnt/s
+echo one > new.txt; echo two >> new.txt; mv new.txt renamed.txt
+mkdir dir1; ln -s renamed.txt link1; echo x > gone; rm gone
+dd if=/dev/urandom of=big bs=1M count=16 2> /dev/null
+echo "FS-BIG-SHA=$(sha256sum big | cut -d' ' -f1)"
+tar cf /tmp/t.tar tree && mkdir untar && tar xf /tmp/t.tar -C untar
+echo "FS-TAR=$(find untar -type f | wc -l)"
+echo "FS-ESCAPE=$(cat escape-abs/secret escape-rel/secret 2>&1 | tr '\n' ' ')"
+touch /mnt/ro/new 2> /dev/null || echo FS-RO-CREATE-REFUSED
+(echo more >> /mnt/ro/file) 2> /dev/null || echo FS-RO-WRITE-REFUSED
+cd /; sync; umount /mnt/s; umount /mnt/ro; echo FS-DONE
+poweroff -f
+GUEST
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "quiet arkvm.test=shell" \
+		--memory 256M --share "$sd,tag=work" --share "$ro,tag=ro,readonly" --stats \
+		< "$tmp/fs.in" > "$tmp/fs.out" 2> "$tmp/fs.err" &
+	pid=$!
+	wait_for "$tmp/fs.out" '^FS-DONE' "$((BOOT_TIMEOUT + 120))" || fs_why="the guest did not finish"
+	wait $pid
+	tr -d '\r' < "$tmp/fs.out" > "$tmp/fs.log"
+	ffield() { sed -n "s/^FS-$1=//p" "$tmp/fs.log" | head -n 1; }
+	grep -q '^FS-MOUNTED' "$tmp/fs.log" || fs_why="$fs_why; no mount"
+	[ "$(ffield HOST-SHA)" = "$(sha256sum "$sd/host.bin" | cut -d' ' -f1)" ] ||
+		fs_why="$fs_why; the guest read the host's file as $(ffield HOST-SHA)"
+	[ "$(cat "$sd/renamed.txt" 2> /dev/null | tr '\n' ,)" = "one,two," ] ||
+		fs_why="$fs_why; renamed.txt on the host: '$(cat "$sd/renamed.txt" 2>&1)'"
+	[ -d "$sd/dir1" ] && [ "$(readlink "$sd/link1")" = renamed.txt ] && [ ! -e "$sd/gone" ] &&
+		[ ! -e "$sd/new.txt" ] || fs_why="$fs_why; mkdir, symlink, unlink or rename missing on the host"
+	[ "$(ffield BIG-SHA)" = "$(sha256sum "$sd/big" 2> /dev/null | cut -d' ' -f1)" ] &&
+		[ "$(wc -c < "$sd/big")" -eq 16777216 ] || fs_why="$fs_why; the 16 MiB write differs on the host"
+	[ "$(ffield TAR)" = 50 ] && [ "$(find "$sd/untar" -type f | wc -l)" -eq 50 ] &&
+		diff -r "$sd/tree" "$sd/untar/tree" > /dev/null || fs_why="$fs_why; tar in and out: $(ffield TAR) files"
+	if [ -z "$fs_why" ]; then
+		pass share-ordinary-work-lands-on-the-host
+	else
+		fail share-ordinary-work-lands-on-the-host "${fs_why#; }"
+		tail -n 5 "$tmp/fs.err" "$tmp/fs.log"
+	fi
+	if grep -q '^FS-RO-CREATE-REFUSED' "$tmp/fs.log" && grep -q '^FS-RO-WRITE-REFUSED' "$tmp/fs.log" &&
+	   [ "$(cat "$ro/file")" = readonly ] && [ ! -e "$ro/new" ]; then
+		pass share-readonly-refuses-changes
+	else
+		fail share-readonly-refuses-changes "$(grep '^FS-RO' "$tmp/fs.log" | tr '\n' ' ')"
+	fi
+	if grep -q '^FS-ESCAPE=' "$tmp/fs.log" && ! grep -q "HOST-SECRET" "$tmp/fs.log"; then
+		pass share-symlink-out-shows-nothing-of-the-host
+	else
+		fail share-symlink-out-shows-nothing-of-the-host "$(ffield ESCAPE)"
+	fi
+}
+
+# Root on virtio-fs: the default guest's own tree, unpacked into a host
+# directory, booted with rootfstype=virtiofs root=TAG.  The guest must see
+# a virtiofs root, and what it writes there must reach the host.
+root_share_case() {
+	rd=$tmp/rootfs
+	rm -rf "$rd"; mkdir -p "$rd"
+	(cd "$rd" && gzip -dc "$INITRD" | cpio -id 2> /dev/null)
+	printf '%s\n' 'echo "ROOT-FS=$(awk '"'"'$2 == "/" { t = $3 } END { print t }'"'"' /proc/mounts)"' \
+		'echo from-guest > /written-by-guest; sync; echo ROOT-DONE' 'poweroff -f' > "$tmp/root.in"
+	"$ARKVM" run --kernel "$KERNEL" --initrd "$INITRD" --share "$rd,tag=rootfs" \
+		--cmdline "quiet arkvm.test=shell rootfstype=virtiofs root=rootfs rw" \
+		< "$tmp/root.in" > "$tmp/root.out" 2> "$tmp/root.err" &
+	pid=$!
+	wait_for "$tmp/root.out" '^ROOT-DONE' "$BOOT_TIMEOUT"
+	wait $pid
+	tr -d '\r' < "$tmp/root.out" > "$tmp/root.log"
+	if grep -q '^ROOT-FS=virtiofs' "$tmp/root.log" && [ "$(cat "$rd/written-by-guest" 2>&1)" = from-guest ]; then
+		pass share-boots-a-directory-as-the-root
+	else
+		fail share-boots-a-directory-as-the-root "$(grep '^ROOT' "$tmp/root.log" | tr '\n' ' ')"
+		tail -n 5 "$tmp/root.err" "$tmp/root.log"
+	fi
+	rm -rf "$rd"
+}
+if "$ARKVM" run --help 2>&1 | grep -q -- '--share'; then
+	share_case
+	root_share_case
+else
+	info "no --share here: the virtio-fs cases are skipped"
+fi
+
 # --- virtio-balloon -----------------------------------------------------------
 
 # The guest fills 128 MiB of its page cache and frees it: arkvm's resident
