@@ -435,7 +435,7 @@ VSOCK_MIB=32
 cat > "$tmp/vs.in" <<GUEST
 (sleep 1; echo VSOCK-READY) &
 vsock-tool listen 5000 < /dev/null > /dev/null
-head -c $((VSOCK_MIB * 1048576)) /dev/zero | vsock-tool connect 2 1234 > /dev/null
+VSOCK_TOOL_ZEROS=$((VSOCK_MIB * 1048576)) vsock-tool connect 2 1234 > /dev/null
 echo VSOCK-TX-DONE
 poweroff -f
 GUEST
@@ -453,8 +453,8 @@ bench_vsock() {
 	start vsock --kernel "$IO_KERNEL" --memory 256M --vsock "cid=3,socket=$uds" \
 		--cmdline "quiet arkvm.test=shell" < "$tmp/vs.in"
 	wait_for vsock '^VSOCK-READY'
-	head -c $((VSOCK_MIB * 1048576)) /dev/zero |
-		VSOCK_TOOL_STATS=1 "$VSOCK_TOOL" uconnect "$uds" 5000 > /dev/null 2> "$tmp/vs-rx.err"
+	VSOCK_TOOL_ZEROS=$((VSOCK_MIB * 1048576)) VSOCK_TOOL_STATS=1 \
+		"$VSOCK_TOOL" uconnect "$uds" 5000 < /dev/null > /dev/null 2> "$tmp/vs-rx.err"
 	wait_for vsock '^VSOCK-TX-DONE'
 	wait $lpid
 	finish

@@ -14,7 +14,8 @@
  * Exit 0 when the transfer ended cleanly, 1 when the peer refused or
  * went away, 2 for bad arguments.  With VSOCK_TOOL_STATS set in the
  * environment (make bench), it says on stderr how many bytes went each way
- * and in how long, from the connection made to both directions done.
+ * and in how long, from the connection made to both directions done;
+ * with VSOCK_TOOL_ZEROS=N it sends N zero bytes instead of its stdin.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -66,10 +67,36 @@ static double now_s(void)
 
 static int relay_both(int sock);
 
+/*
+ * make bench's source: @n zero bytes in 64 KiB writes instead of stdin
+ * (a pipe from head would hand the socket 4 KiB writes, one packet each),
+ * then the peer's data to EOF.
+ */
+static int send_zeros(int sock, unsigned long long n)
+{
+	static char zeros[65536];
+	char buf[65536];
+	ssize_t got;
+
+	while (n) {
+		size_t len = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+
+		if (write_all(sock, zeros, len))
+			return -1;
+		sent += len;
+		n -= len;
+	}
+	shutdown(sock, SHUT_WR);
+	while ((got = read(sock, buf, sizeof(buf))) > 0)
+		received += (unsigned long long)got;
+	return got < 0 ? -1 : 0;
+}
+
 static int relay(int sock)
 {
+	const char *zeros = getenv("VSOCK_TOOL_ZEROS");
 	double t0 = now_s();
-	int ret = relay_both(sock);
+	int ret = zeros ? send_zeros(sock, strtoull(zeros, NULL, 10)) : relay_both(sock);
 
 	if (getenv("VSOCK_TOOL_STATS"))
 		fprintf(stderr, "vsock-tool: sent %llu received %llu bytes in %.3f s\n", sent, received,
