@@ -38,7 +38,6 @@ int fc_put_entropy(struct vm_config *cfg, const json_t *o, struct fc_error *e);
 /* PUT /vsock {guest_cid, uds_path}: before the start only. */
 int fc_put_vsock(struct vm_config *cfg, const json_t *o, struct fc_error *e);
 int fc_put_balloon(struct vm_config *cfg, const json_t *o, struct fc_error *e);
-int fc_put_balloon_check(const struct vm_config *cfg, struct fc_error *e);
 int fc_patch_balloon(struct balloon_config *b, const json_t *o, struct fc_error *e);
 int fc_patch_balloon_stats(struct balloon_config *b, const json_t *o, struct fc_error *e);
 json_t *fc_dump_balloon(const struct balloon_config *b);

@@ -28,6 +28,7 @@
 #include "api.h"
 #include "cli.h"
 #include "fc_config.h"
+#include "fc_json.h"
 #include "log.h"
 #include "sandbox.h"
 #include "snapshot.h"
@@ -342,7 +343,7 @@ static int change_balloon(struct vmm *vmm, const struct balloon_config *b, struc
 			return fault(r, "out of memory");
 		*c = *vmm->cfg;
 		c->balloon = *b;
-		ret = fc_put_balloon_check(c, &e);
+		ret = fc_check_config(c, &e);
 		free(c);
 		if (ret)
 			return fault(r, "%s", e.msg);

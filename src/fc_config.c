@@ -13,171 +13,9 @@
 
 #include "cli.h"
 #include "fc_config.h"
+#include "fc_json.h"
 #include "snapshot.h"
 #include "virtio_balloon.h"
-
-static __printf(2, 3) int fail(struct fc_error *e, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-/* Every key of @o is one of @allowed (NULL-terminated). */
-static int only_keys(const json_t *o, const char *what, const char *const *allowed,
-		     struct fc_error *e)
-{
-	const char *key;
-	json_t *v;
-
-	if (!json_is_object(o))
-		return fail(e, "%s: expected a JSON object", what);
-	json_object_foreach((json_t *)o, key, v) {
-		const char *const *a = allowed;
-
-		while (*a && strcmp(*a, key))
-			a++;
-		if (!*a)
-			return fail(e, "%s: unknown field `%s`", what, key);
-	}
-	return 0;
-}
-
-/* A string field: 1 when present (copied), 0 when absent, -EINVAL. */
-static int get_str(const json_t *o, const char *what, const char *key, bool required,
-		   char *dst, size_t size, struct fc_error *e)
-{
-	const json_t *v = json_object_get(o, key);
-	size_t len;
-
-	if (!v || json_is_null(v)) {
-		if (required)
-			return fail(e, "%s: missing field `%s`", what, key);
-		return 0;
-	}
-	if (!json_is_string(v))
-		return fail(e, "%s: `%s` must be a string", what, key);
-	len = json_string_length(v);
-	if (len >= size)
-		return fail(e, "%s: `%s` is longer than %zu bytes", what, key, size - 1);
-	memcpy(dst, json_string_value(v), len + 1);
-	return 1;
-}
-
-static int get_u64(const json_t *o, const char *what, const char *key, bool required,
-		   u64 *dst, struct fc_error *e)
-{
-	const json_t *v = json_object_get(o, key);
-
-	if (!v || json_is_null(v)) {
-		if (required)
-			return fail(e, "%s: missing field `%s`", what, key);
-		return 0;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return fail(e, "%s: `%s` must be a non-negative integer", what, key);
-	*dst = (u64)json_integer_value(v);
-	return 1;
-}
-
-static int get_bool(const json_t *o, const char *what, const char *key, bool required,
-		    bool *dst, struct fc_error *e)
-{
-	const json_t *v = json_object_get(o, key);
-
-	if (!v || json_is_null(v)) {
-		if (required)
-			return fail(e, "%s: missing field `%s`", what, key);
-		return 0;
-	}
-	if (!json_is_boolean(v))
-		return fail(e, "%s: `%s` must be true or false", what, key);
-	*dst = json_is_true(v);
-	return 1;
-}
-
-/* One of @names (case as given): its index, 0 when absent. */
-static int get_enum(const json_t *o, const char *what, const char *key,
-		    const char *const *names, unsigned int *dst, struct fc_error *e)
-{
-	char s[32];
-	int ret = get_str(o, what, key, false, s, sizeof(s), e);
-
-	if (ret <= 0)
-		return ret;
-	for (unsigned int i = 0; names[i]; i++)
-		if (!strcmp(names[i], s)) {
-			*dst = i;
-			return 1;
-		}
-	return fail(e, "%s: `%s` cannot be \"%s\"", what, key, s);
-}
-
-static int get_bucket(const json_t *o, const char *what, struct token_bucket_config *tb,
-		      struct fc_error *e)
-{
-	static const char *const keys[] = { "size", "one_time_burst", "refill_time", NULL };
-	struct token_bucket_config t = { 0 };
-
-	if (only_keys(o, what, keys, e) ||
-	    get_u64(o, what, "size", true, &t.size, e) < 0 ||
-	    get_u64(o, what, "one_time_burst", false, &t.one_time_burst, e) < 0 ||
-	    get_u64(o, what, "refill_time", true, &t.refill_time_ms, e) < 0)
-		return -EINVAL;
-	*tb = t;
-	return 0;
-}
-
-/* A RateLimiter object under @key: 1 when present. */
-static int get_limiter(const json_t *o, const char *key, struct rate_limiter_config *rl,
-		       struct fc_error *e)
-{
-	static const char *const keys[] = { "bandwidth", "ops", NULL };
-	const json_t *v = json_object_get(o, key), *b;
-	struct rate_limiter_config r = { 0 };
-	char what[64];
-
-	if (!v || json_is_null(v))
-		return 0;
-	snprintf(what, sizeof(what), "%s", key);
-	if (only_keys(v, what, keys, e))
-		return -EINVAL;
-	b = json_object_get(v, "bandwidth");
-	if (b && !json_is_null(b) && get_bucket(b, "bandwidth", &r.bandwidth, e))
-		return -EINVAL;
-	b = json_object_get(v, "ops");
-	if (b && !json_is_null(b) && get_bucket(b, "ops", &r.ops, e))
-		return -EINVAL;
-	*rl = r;
-	return 1;
-}
-
-/*
- * The config's own judgement, worded for the API.  Before boot-source is
- * given the kernel is missing, which only InstanceStart may refuse.
- */
-static int check_config(const struct vm_config *cfg, struct fc_error *e)
-{
-	struct vm_config_error err;
-	struct vm_config *t = malloc(sizeof(*t));
-	int ret;
-
-	if (!t)
-		return fail(e, "out of memory");
-	*t = *cfg;
-	if (!t->kernel[0])
-		strcpy(t->kernel, "-");
-	ret = vm_config_validate(t, &err);
-	free(t);
-	if (!ret)
-		return 0;
-	if (err.index >= 0)
-		return fail(e, "%s %d: %s", err.field, err.index, err.msg);
-	return fail(e, "%s: %s", err.field, err.msg);
-}
 
 int fc_put_boot_source(struct vm_config *cfg, const json_t *o, struct fc_error *e)
 {
@@ -186,10 +24,10 @@ int fc_put_boot_source(struct vm_config *cfg, const json_t *o, struct fc_error *
 	char kernel[sizeof(cfg->kernel)], initrd[sizeof(cfg->initrd)] = "";
 	char args[sizeof(cfg->cmdline)] = FC_DEFAULT_BOOT_ARGS;
 
-	if (only_keys(o, what, keys, e) ||
-	    get_str(o, what, "kernel_image_path", true, kernel, sizeof(kernel), e) < 0 ||
-	    get_str(o, what, "initrd_path", false, initrd, sizeof(initrd), e) < 0 ||
-	    get_str(o, what, "boot_args", false, args, sizeof(args), e) < 0)
+	if (fc_only_keys(o, what, keys, e) ||
+	    fc_get_str(o, what, "kernel_image_path", true, kernel, sizeof(kernel), e) < 0 ||
+	    fc_get_str(o, what, "initrd_path", false, initrd, sizeof(initrd), e) < 0 ||
+	    fc_get_str(o, what, "boot_args", false, args, sizeof(args), e) < 0)
 		return -EINVAL;
 	memcpy(cfg->kernel, kernel, sizeof(kernel));
 	memcpy(cfg->initrd, initrd, sizeof(initrd));
@@ -216,24 +54,24 @@ int fc_put_machine_config(struct vm_config *cfg, const json_t *o, bool patch, st
 		c.track_dirty_pages = false;
 		huge = 0;
 	}
-	if (only_keys(o, what, keys, e) ||
-	    get_u64(o, what, "vcpu_count", !patch, &cpus, e) < 0 ||
-	    get_u64(o, what, "mem_size_mib", !patch, &mib, e) < 0 ||
-	    get_bool(o, what, "smt", false, &c.smt, e) < 0 ||
-	    get_bool(o, what, "track_dirty_pages", false, &c.track_dirty_pages, e) < 0 ||
-	    get_enum(o, what, "huge_pages", hugepages, &huge, e) < 0 ||
-	    get_enum(o, what, "cpu_template", templates, &tmpl, e) < 0)
+	if (fc_only_keys(o, what, keys, e) ||
+	    fc_get_u64(o, what, "vcpu_count", !patch, &cpus, e) < 0 ||
+	    fc_get_u64(o, what, "mem_size_mib", !patch, &mib, e) < 0 ||
+	    fc_get_bool(o, what, "smt", false, &c.smt, e) < 0 ||
+	    fc_get_bool(o, what, "track_dirty_pages", false, &c.track_dirty_pages, e) < 0 ||
+	    fc_get_enum(o, what, "huge_pages", hugepages, &huge, e) < 0 ||
+	    fc_get_enum(o, what, "cpu_template", templates, &tmpl, e) < 0)
 		return -EINVAL;
 	if (cpus < 1 || cpus > FC_MAX_VCPUS)
-		return fail(e, "%s: vcpu_count must be 1 to %d", what, FC_MAX_VCPUS);
+		return fc_fail(e, "%s: vcpu_count must be 1 to %d", what, FC_MAX_VCPUS);
 	if (c.smt)
-		return fail(e, "%s: smt cannot be enabled on arm64", what);
+		return fc_fail(e, "%s: smt cannot be enabled on arm64", what);
 	if (mib == 0 || mib > (1ULL << 24))
-		return fail(e, "%s: mem_size_mib must be 1 to %llu", what, 1ULL << 24);
+		return fc_fail(e, "%s: mem_size_mib must be 1 to %llu", what, 1ULL << 24);
 	c.nr_cpus = (unsigned int)cpus;
 	c.mem_size = mib * SZ_1M;
 	c.hugepages = huge == 1;
-	if (check_config(&c, e))
+	if (fc_check_config(&c, e))
 		return -EINVAL;
 	*cfg = c;
 	return 0;
@@ -259,13 +97,13 @@ int fc_find_net(const struct vm_config *cfg, const char *id)
 static int get_id(const json_t *o, const char *what, const char *key, const char *path_id,
 		  char *id, size_t size, struct fc_error *e)
 {
-	if (get_str(o, what, key, true, id, size, e) < 0)
+	if (fc_get_str(o, what, key, true, id, size, e) < 0)
 		return -EINVAL;
 	if (!vm_config_id_ok(id))
-		return fail(e, "%s: `%s` \"%s\": use 1 to %d letters, digits, '_' or '-'", what,
+		return fc_fail(e, "%s: `%s` \"%s\": use 1 to %d letters, digits, '_' or '-'", what,
 			    key, id, CFG_MAX_ID);
 	if (path_id && strcmp(path_id, id))
-		return fail(e, "The id from the path [%s] does not match the id from the body [%s]",
+		return fc_fail(e, "The id from the path [%s] does not match the id from the body [%s]",
 			    path_id, id);
 	return 0;
 }
@@ -282,21 +120,21 @@ static int parse_drive(const json_t *o, const char *path_id, struct disk_config 
 	unsigned int cache = DISK_CACHE_UNSAFE, engine = 0;
 
 	memset(d, 0, sizeof(*d));
-	if (only_keys(o, what, keys, e) ||
+	if (fc_only_keys(o, what, keys, e) ||
 	    get_id(o, what, "drive_id", path_id, d->id, sizeof(d->id), e))
 		return -EINVAL;
 	if (json_object_get(o, "socket") && !json_is_null(json_object_get(o, "socket")))
-		return fail(e, "%s: vhost-user drives (`socket`) are not supported by arkvm", what);
-	if (get_str(o, what, "path_on_host", true, d->path, sizeof(d->path), e) < 0 ||
-	    get_bool(o, what, "is_root_device", true, &d->root, e) < 0 ||
-	    get_bool(o, what, "is_read_only", false, &d->readonly, e) < 0 ||
-	    get_str(o, what, "partuuid", false, d->partuuid, sizeof(d->partuuid), e) < 0 ||
-	    get_enum(o, what, "cache_type", caches, &cache, e) < 0 ||
-	    get_enum(o, what, "io_engine", engines, &engine, e) < 0 ||
-	    get_limiter(o, "rate_limiter", &d->rl, e) < 0)
+		return fc_fail(e, "%s: vhost-user drives (`socket`) are not supported by arkvm", what);
+	if (fc_get_str(o, what, "path_on_host", true, d->path, sizeof(d->path), e) < 0 ||
+	    fc_get_bool(o, what, "is_root_device", true, &d->root, e) < 0 ||
+	    fc_get_bool(o, what, "is_read_only", false, &d->readonly, e) < 0 ||
+	    fc_get_str(o, what, "partuuid", false, d->partuuid, sizeof(d->partuuid), e) < 0 ||
+	    fc_get_enum(o, what, "cache_type", caches, &cache, e) < 0 ||
+	    fc_get_enum(o, what, "io_engine", engines, &engine, e) < 0 ||
+	    fc_get_limiter(o, "rate_limiter", &d->rl, e) < 0)
 		return -EINVAL;
 	if (d->partuuid[0] && strspn(d->partuuid, "0123456789abcdefABCDEF-") != strlen(d->partuuid))
-		return fail(e, "%s: `partuuid` \"%s\" is not a partition UUID", what, d->partuuid);
+		return fc_fail(e, "%s: `partuuid` \"%s\" is not a partition UUID", what, d->partuuid);
 	d->cache = cache;
 	return 0;
 }
@@ -313,18 +151,18 @@ int fc_put_drive(struct vm_config *cfg, const json_t *o, const char *path_id, st
 	if (d.root)
 		for (unsigned int j = 0; j < c.nr_disks; j++)
 			if (c.disks[j].root && (int)j != i)
-				return fail(e, "A root block device already exists: %s",
+				return fc_fail(e, "A root block device already exists: %s",
 					    c.disks[j].id);
 	if (i < 0) {
 		struct disk_config *slot = vm_config_add_disk(&c);
 
 		if (!slot)
-			return fail(e, "drive: arkvm takes at most %d drives", CFG_MAX_DISKS);
+			return fc_fail(e, "drive: arkvm takes at most %d drives", CFG_MAX_DISKS);
 		*slot = d;
 	} else {
 		c.disks[i] = d;
 	}
-	if (check_config(&c, e))
+	if (fc_check_config(&c, e))
 		return -EINVAL;
 	*cfg = c;
 	return 0;
@@ -337,12 +175,12 @@ int fc_patch_drive(struct disk_config *d, const json_t *o, const char *path_id, 
 	struct disk_config n = *d;
 	char id[CFG_MAX_ID + 1];
 
-	if (only_keys(o, what, keys, e) || get_id(o, what, "drive_id", path_id, id, sizeof(id), e) ||
-	    get_str(o, what, "path_on_host", false, n.path, sizeof(n.path), e) < 0 ||
-	    get_limiter(o, "rate_limiter", &n.rl, e) < 0)
+	if (fc_only_keys(o, what, keys, e) || get_id(o, what, "drive_id", path_id, id, sizeof(id), e) ||
+	    fc_get_str(o, what, "path_on_host", false, n.path, sizeof(n.path), e) < 0 ||
+	    fc_get_limiter(o, "rate_limiter", &n.rl, e) < 0)
 		return -EINVAL;
 	if (!n.path[0])
-		return fail(e, "%s: `path_on_host` cannot be empty", what);
+		return fc_fail(e, "%s: `path_on_host` cannot be empty", what);
 	*d = n;
 	return 0;
 }
@@ -357,21 +195,21 @@ static int parse_net(const json_t *o, const char *path_id, struct net_config *n,
 	int ret;
 
 	memset(n, 0, sizeof(*n));
-	if (only_keys(o, what, keys, e) ||
+	if (fc_only_keys(o, what, keys, e) ||
 	    get_id(o, what, "iface_id", path_id, n->id, sizeof(n->id), e) ||
-	    get_str(o, what, "host_dev_name", true, n->tap, sizeof(n->tap), e) < 0)
+	    fc_get_str(o, what, "host_dev_name", true, n->tap, sizeof(n->tap), e) < 0)
 		return -EINVAL;
-	ret = get_str(o, what, "guest_mac", false, mac, sizeof(mac), e);
+	ret = fc_get_str(o, what, "guest_mac", false, mac, sizeof(mac), e);
 	if (ret < 0)
 		return -EINVAL;
 	if (ret) {
 		if (parse_mac(mac, n->mac))
-			return fail(e, "%s: `guest_mac` \"%s\" is not a unicast MAC address", what,
+			return fc_fail(e, "%s: `guest_mac` \"%s\" is not a unicast MAC address", what,
 				    mac);
 		n->has_mac = true;
 	}
-	if (get_limiter(o, "rx_rate_limiter", &n->rx_rl, e) < 0 ||
-	    get_limiter(o, "tx_rate_limiter", &n->tx_rl, e) < 0)
+	if (fc_get_limiter(o, "rx_rate_limiter", &n->rx_rl, e) < 0 ||
+	    fc_get_limiter(o, "tx_rate_limiter", &n->tx_rl, e) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -389,13 +227,13 @@ int fc_put_net(struct vm_config *cfg, const json_t *o, const char *path_id, stru
 		struct net_config *slot = vm_config_add_net(&c);
 
 		if (!slot)
-			return fail(e, "network-interface: arkvm takes at most %d interfaces",
+			return fc_fail(e, "network-interface: arkvm takes at most %d interfaces",
 				    CFG_MAX_NETS);
 		*slot = n;
 	} else {
 		c.nets[i] = n;
 	}
-	if (check_config(&c, e))
+	if (fc_check_config(&c, e))
 		return -EINVAL;
 	*cfg = c;
 	return 0;
@@ -408,9 +246,9 @@ int fc_patch_net(struct net_config *n, const json_t *o, const char *path_id, str
 	struct net_config c = *n;
 	char id[CFG_MAX_ID + 1];
 
-	if (only_keys(o, what, keys, e) || get_id(o, what, "iface_id", path_id, id, sizeof(id), e) ||
-	    get_limiter(o, "rx_rate_limiter", &c.rx_rl, e) < 0 ||
-	    get_limiter(o, "tx_rate_limiter", &c.tx_rl, e) < 0)
+	if (fc_only_keys(o, what, keys, e) || get_id(o, what, "iface_id", path_id, id, sizeof(id), e) ||
+	    fc_get_limiter(o, "rx_rate_limiter", &c.rx_rl, e) < 0 ||
+	    fc_get_limiter(o, "tx_rate_limiter", &c.tx_rl, e) < 0)
 		return -EINVAL;
 	*n = c;
 	return 0;
@@ -421,7 +259,7 @@ int fc_put_entropy(struct vm_config *cfg, const json_t *o, struct fc_error *e)
 	static const char *const keys[] = { "rate_limiter", NULL };
 	struct rate_limiter_config rl = { 0 };
 
-	if (only_keys(o, "entropy", keys, e) || get_limiter(o, "rate_limiter", &rl, e) < 0)
+	if (fc_only_keys(o, "entropy", keys, e) || fc_get_limiter(o, "rate_limiter", &rl, e) < 0)
 		return -EINVAL;
 	cfg->rng_rl = rl;
 	return 0;
@@ -441,15 +279,15 @@ int fc_put_vsock(struct vm_config *cfg, const json_t *o, struct fc_error *e)
 	char id[CFG_MAX_ID + 1];
 	u64 cid;
 
-	if (only_keys(o, what, keys, e) ||
-	    get_u64(o, what, "guest_cid", true, &cid, e) < 0 ||
-	    get_str(o, what, "uds_path", true, v.uds_path, sizeof(v.uds_path), e) < 0 ||
-	    get_str(o, what, "vsock_id", false, id, sizeof(id), e) < 0)
+	if (fc_only_keys(o, what, keys, e) ||
+	    fc_get_u64(o, what, "guest_cid", true, &cid, e) < 0 ||
+	    fc_get_str(o, what, "uds_path", true, v.uds_path, sizeof(v.uds_path), e) < 0 ||
+	    fc_get_str(o, what, "vsock_id", false, id, sizeof(id), e) < 0)
 		return -EINVAL;
 	if (cid < CFG_VSOCK_MIN_CID || cid > UINT32_MAX)
-		return fail(e, "%s: `guest_cid` must be %d to %u", what, CFG_VSOCK_MIN_CID, UINT32_MAX);
+		return fc_fail(e, "%s: `guest_cid` must be %d to %u", what, CFG_VSOCK_MIN_CID, UINT32_MAX);
 	if (!v.uds_path[0])
-		return fail(e, "%s: `uds_path` is empty", what);
+		return fc_fail(e, "%s: `uds_path` is empty", what);
 	v.cid = (u32)cid;
 	cfg->vsock = v;
 	return 0;
@@ -470,29 +308,23 @@ int fc_put_balloon(struct vm_config *cfg, const json_t *o, struct fc_error *e)
 	bool hinting = false;
 	u64 mib, secs = 0;
 
-	if (only_keys(o, what, keys, e) ||
-	    get_u64(o, what, "amount_mib", true, &mib, e) < 0 ||
-	    get_bool(o, what, "deflate_on_oom", true, &b.deflate_on_oom, e) < 0 ||
-	    get_u64(o, what, "stats_polling_interval_s", false, &secs, e) < 0 ||
-	    get_bool(o, what, "free_page_hinting", false, &hinting, e) < 0 ||
-	    get_bool(o, what, "free_page_reporting", false, &b.free_page_reporting, e) < 0)
+	if (fc_only_keys(o, what, keys, e) ||
+	    fc_get_u64(o, what, "amount_mib", true, &mib, e) < 0 ||
+	    fc_get_bool(o, what, "deflate_on_oom", true, &b.deflate_on_oom, e) < 0 ||
+	    fc_get_u64(o, what, "stats_polling_interval_s", false, &secs, e) < 0 ||
+	    fc_get_bool(o, what, "free_page_hinting", false, &hinting, e) < 0 ||
+	    fc_get_bool(o, what, "free_page_reporting", false, &b.free_page_reporting, e) < 0)
 		return -EINVAL;
 	if (hinting)
-		return fail(e, "%s: `free_page_hinting` is not supported by arkvm: use "
+		return fc_fail(e, "%s: `free_page_hinting` is not supported by arkvm: use "
 			    "`free_page_reporting`", what);
 	if (mib > UINT32_MAX || secs > CFG_BALLOON_MAX_STATS_S)
-		return fail(e, "%s: `%s` is too large", what,
+		return fc_fail(e, "%s: `%s` is too large", what,
 			    mib > UINT32_MAX ? "amount_mib" : "stats_polling_interval_s");
 	b.amount_mib = (u32)mib;
 	b.stats_interval_s = (u32)secs;
 	cfg->balloon = b;
-	return check_config(cfg, e);
-}
-
-/* A balloon changed before the start: whether the config still holds. */
-int fc_put_balloon_check(const struct vm_config *cfg, struct fc_error *e)
-{
-	return check_config(cfg, e);
+	return fc_check_config(cfg, e);
 }
 
 /* PATCH /balloon {amount_mib}: the new target. */
@@ -501,10 +333,10 @@ int fc_patch_balloon(struct balloon_config *b, const json_t *o, struct fc_error 
 	static const char *const keys[] = { "amount_mib", NULL };
 	u64 mib;
 
-	if (only_keys(o, "balloon", keys, e) || get_u64(o, "balloon", "amount_mib", true, &mib, e) < 0)
+	if (fc_only_keys(o, "balloon", keys, e) || fc_get_u64(o, "balloon", "amount_mib", true, &mib, e) < 0)
 		return -EINVAL;
 	if (mib > UINT32_MAX)
-		return fail(e, "balloon: `amount_mib` is too large");
+		return fc_fail(e, "balloon: `amount_mib` is too large");
 	b->amount_mib = (u32)mib;
 	return 0;
 }
@@ -516,11 +348,11 @@ int fc_patch_balloon_stats(struct balloon_config *b, const json_t *o, struct fc_
 	static const char what[] = "balloon/statistics";
 	u64 secs;
 
-	if (only_keys(o, what, keys, e) ||
-	    get_u64(o, what, "stats_polling_interval_s", true, &secs, e) < 0)
+	if (fc_only_keys(o, what, keys, e) ||
+	    fc_get_u64(o, what, "stats_polling_interval_s", true, &secs, e) < 0)
 		return -EINVAL;
 	if (secs > CFG_BALLOON_MAX_STATS_S)
-		return fail(e, "%s: `stats_polling_interval_s` is at most %d", what,
+		return fc_fail(e, "%s: `stats_polling_interval_s` is at most %d", what,
 			    CFG_BALLOON_MAX_STATS_S);
 	b->stats_interval_s = (u32)secs;
 	return 0;
@@ -571,20 +403,20 @@ int fc_put_logger(struct log_opts *log, const json_t *o, struct fc_error *e)
 	char module[128];
 	unsigned int level = 3;
 
-	if (only_keys(o, what, keys, e) ||
-	    get_str(o, what, "log_path", false, l.path, sizeof(l.path), e) < 0 ||
-	    get_bool(o, what, "show_level", false, &l.show_level, e) < 0 ||
-	    get_bool(o, what, "show_log_origin", false, &l.show_origin, e) < 0 ||
-	    get_str(o, what, "module", false, module, sizeof(module), e) < 0)
+	if (fc_only_keys(o, what, keys, e) ||
+	    fc_get_str(o, what, "log_path", false, l.path, sizeof(l.path), e) < 0 ||
+	    fc_get_bool(o, what, "show_level", false, &l.show_level, e) < 0 ||
+	    fc_get_bool(o, what, "show_log_origin", false, &l.show_origin, e) < 0 ||
+	    fc_get_str(o, what, "module", false, module, sizeof(module), e) < 0)
 		return -EINVAL;
-	if (get_str(o, what, "level", false, l.level, sizeof(l.level), e) < 0)
+	if (fc_get_str(o, what, "level", false, l.level, sizeof(l.level), e) < 0)
 		return -EINVAL;
 	/* Firecracker takes its level names in any case. */
 	for (level = 0; fc_levels[level]; level++)
 		if (!strcasecmp(fc_levels[level], l.level))
 			break;
 	if (!fc_levels[level])
-		return fail(e, "%s: `level` \"%s\" is not one of Error, Warning, Info, Debug, Trace, Off",
+		return fc_fail(e, "%s: `level` \"%s\" is not one of Error, Warning, Info, Debug, Trace, Off",
 			    what, l.level);
 	snprintf(l.level, sizeof(l.level), "%s", fc_levels[level]);
 	*log = l;
@@ -596,8 +428,8 @@ int fc_put_metrics(struct metrics_opts *m, const json_t *o, struct fc_error *e)
 	static const char *const keys[] = { "metrics_path", NULL };
 	struct metrics_opts n = { .set = true };
 
-	if (only_keys(o, "metrics", keys, e) ||
-	    get_str(o, "metrics", "metrics_path", true, n.path, sizeof(n.path), e) < 0)
+	if (fc_only_keys(o, "metrics", keys, e) ||
+	    fc_get_str(o, "metrics", "metrics_path", true, n.path, sizeof(n.path), e) < 0)
 		return -EINVAL;
 	*m = n;
 	return 0;
@@ -614,7 +446,7 @@ static int load_array(struct vm_config *cfg, const json_t *root, const char *key
 	if (!a || json_is_null(a))
 		return 0;
 	if (!json_is_array(a))
-		return fail(e, "%s: expected a JSON array", key);
+		return fc_fail(e, "%s: expected a JSON array", key);
 	json_array_foreach(a, i, v)
 		if (put(cfg, v, NULL, e))
 			return -EINVAL;
@@ -634,12 +466,12 @@ static int load_root(struct vm_config *cfg, struct vmm_opts *opts, const json_t 
 					    "serial", "pmem", "memory-hotplug", NULL };
 	const json_t *v;
 
-	if (only_keys(root, "config file", keys, e))
+	if (fc_only_keys(root, "config file", keys, e))
 		return -EINVAL;
 	for (const char *const *k = fc_unsupported; *k; k++) {
 		v = json_object_get(root, *k);
 		if (v && !json_is_null(v))
-			return fail(e, "config file: `%s` is not supported by arkvm yet", *k);
+			return fc_fail(e, "config file: `%s` is not supported by arkvm yet", *k);
 	}
 	if ((v = json_object_get(root, "logger")) && !json_is_null(v) &&
 	    fc_put_logger(&opts->log, v, e))
@@ -649,7 +481,7 @@ static int load_root(struct vm_config *cfg, struct vmm_opts *opts, const json_t 
 		return -EINVAL;
 	v = json_object_get(root, "boot-source");
 	if (!v || json_is_null(v))
-		return fail(e, "config file: missing field `boot-source`");
+		return fc_fail(e, "config file: missing field `boot-source`");
 	if (fc_put_boot_source(cfg, v, e))
 		return -EINVAL;
 	if ((v = json_object_get(root, "machine-config")) && !json_is_null(v) &&
@@ -675,7 +507,7 @@ int fc_load_config(struct vm_config *cfg, struct vmm_opts *opts, const char *tex
 	int ret;
 
 	if (!root)
-		return fail(e, "config file: line %d, column %d: %s", jerr.line, jerr.column,
+		return fc_fail(e, "config file: line %d, column %d: %s", jerr.line, jerr.column,
 			    jerr.text);
 	ret = load_root(cfg, opts, root, e);
 	json_decref(root);
@@ -697,7 +529,7 @@ static int add_root_arg(struct vm_config *cfg, struct fc_error *e)
 			     len ? " " : "", d->readonly ? "ro" : "rw");
 	if (n < 0 || (size_t)n >= sizeof(cfg->cmdline) - len) {
 		cfg->cmdline[len] = '\0';
-		return fail(e, "boot-source: no room left in boot_args for the root drive");
+		return fc_fail(e, "boot-source: no room left in boot_args for the root drive");
 	}
 	return 0;
 }
@@ -707,7 +539,7 @@ int fc_finish_config(struct vm_config *cfg, struct fc_error *e)
 	struct vm_config c = *cfg;
 
 	if (!c.kernel[0])
-		return fail(e, "Cannot start microvm without kernel configuration.");
+		return fc_fail(e, "Cannot start microvm without kernel configuration.");
 	/* The root drive goes first, so that it is /dev/vda, as in Firecracker. */
 	for (unsigned int i = 1; i < c.nr_disks; i++)
 		if (c.disks[i].root) {
@@ -718,7 +550,7 @@ int fc_finish_config(struct vm_config *cfg, struct fc_error *e)
 		}
 	if (c.nr_disks && c.disks[0].root && add_root_arg(&c, e))
 		return -EINVAL;
-	if (check_config(&c, e))
+	if (fc_check_config(&c, e))
 		return -EINVAL;
 	vm_config_complete(&c);
 	*cfg = c;
@@ -822,11 +654,11 @@ int fc_snapshot_create(struct snapshot_request *req, const json_t *o, struct fc_
 	static const char what[] = "snapshot/create";
 	unsigned int type = SNAPSHOT_FULL;
 
-	if (only_keys(o, what, keys, e) ||
-	    get_str(o, what, "snapshot_path", true, req->snapshot_path,
+	if (fc_only_keys(o, what, keys, e) ||
+	    fc_get_str(o, what, "snapshot_path", true, req->snapshot_path,
 		    sizeof(req->snapshot_path), e) < 0 ||
-	    get_str(o, what, "mem_file_path", true, req->mem_path, sizeof(req->mem_path), e) < 0 ||
-	    get_enum(o, what, "snapshot_type", types, &type, e) < 0)
+	    fc_get_str(o, what, "mem_file_path", true, req->mem_path, sizeof(req->mem_path), e) < 0 ||
+	    fc_get_enum(o, what, "snapshot_type", types, &type, e) < 0)
 		return -EINVAL;
 	req->type = (enum snapshot_type)type;
 	return 0;
@@ -840,11 +672,11 @@ static int get_mem_backend(const json_t *o, struct vmm_restore *rs, struct fc_er
 	static const char what[] = "mem_backend";
 	unsigned int type = 0;
 
-	if (only_keys(o, what, keys, e) || get_enum(o, what, "backend_type", types, &type, e) < 0 ||
-	    get_str(o, what, "backend_path", true, rs->mem, sizeof(rs->mem), e) < 0)
+	if (fc_only_keys(o, what, keys, e) || fc_get_enum(o, what, "backend_type", types, &type, e) < 0 ||
+	    fc_get_str(o, what, "backend_path", true, rs->mem, sizeof(rs->mem), e) < 0)
 		return -EINVAL;
 	if (!json_object_get(o, "backend_type"))
-		return fail(e, "%s: missing field `backend_type`", what);
+		return fc_fail(e, "%s: missing field `backend_type`", what);
 	rs->uffd = type == 1;
 	return 0;
 }
@@ -859,14 +691,14 @@ static int get_overrides(const json_t *a, struct vmm_restore *rs, struct fc_erro
 	if (!a || json_is_null(a))
 		return 0;
 	if (!json_is_array(a))
-		return fail(e, "%s: expected a JSON array", what);
+		return fc_fail(e, "%s: expected a JSON array", what);
 	if (json_array_size(a) > CFG_MAX_NETS)
-		return fail(e, "%s: at most %d", what, CFG_MAX_NETS);
+		return fc_fail(e, "%s: at most %d", what, CFG_MAX_NETS);
 	json_array_foreach(a, i, v) {
-		if (only_keys(v, what, keys, e) ||
-		    get_str(v, what, "iface_id", true, rs->overrides[i].id,
+		if (fc_only_keys(v, what, keys, e) ||
+		    fc_get_str(v, what, "iface_id", true, rs->overrides[i].id,
 			    sizeof(rs->overrides[i].id), e) < 0 ||
-		    get_str(v, what, "host_dev_name", true, rs->overrides[i].tap,
+		    fc_get_str(v, what, "host_dev_name", true, rs->overrides[i].tap,
 			    sizeof(rs->overrides[i].tap), e) < 0)
 			return -EINVAL;
 	}
@@ -882,11 +714,11 @@ static int get_vsock_override(const json_t *o, struct vmm_restore *rs, struct fc
 
 	if (!o || json_is_null(o))
 		return 0;
-	if (only_keys(o, what, keys, e) ||
-	    get_str(o, what, "uds_path", true, rs->vsock_uds, sizeof(rs->vsock_uds), e) < 0)
+	if (fc_only_keys(o, what, keys, e) ||
+	    fc_get_str(o, what, "uds_path", true, rs->vsock_uds, sizeof(rs->vsock_uds), e) < 0)
 		return -EINVAL;
 	if (!rs->vsock_uds[0])
-		return fail(e, "%s: `uds_path` is empty", what);
+		return fc_fail(e, "%s: `uds_path` is empty", what);
 	return 0;
 }
 
@@ -902,15 +734,15 @@ int fc_snapshot_load(struct vmm_restore *out, const json_t *o, struct fc_error *
 	bool dirty = false, dirty_old = false;
 	int has_file;
 
-	if (only_keys(o, what, keys, e) ||
-	    get_str(o, what, "snapshot_path", true, rs.snapshot, sizeof(rs.snapshot), e) < 0 ||
-	    (has_file = get_str(o, what, "mem_file_path", false, rs.mem, sizeof(rs.mem), e)) < 0 ||
-	    get_bool(o, what, "resume_vm", false, &rs.resume, e) < 0 ||
-	    get_bool(o, what, "track_dirty_pages", false, &dirty, e) < 0 ||
-	    get_bool(o, what, "enable_diff_snapshots", false, &dirty_old, e) < 0)
+	if (fc_only_keys(o, what, keys, e) ||
+	    fc_get_str(o, what, "snapshot_path", true, rs.snapshot, sizeof(rs.snapshot), e) < 0 ||
+	    (has_file = fc_get_str(o, what, "mem_file_path", false, rs.mem, sizeof(rs.mem), e)) < 0 ||
+	    fc_get_bool(o, what, "resume_vm", false, &rs.resume, e) < 0 ||
+	    fc_get_bool(o, what, "track_dirty_pages", false, &dirty, e) < 0 ||
+	    fc_get_bool(o, what, "enable_diff_snapshots", false, &dirty_old, e) < 0)
 		return -EINVAL;
 	if (has_file == (backend && !json_is_null(backend)))
-		return fail(e, "%s: give exactly one of `mem_file_path` and `mem_backend`", what);
+		return fc_fail(e, "%s: give exactly one of `mem_file_path` and `mem_backend`", what);
 	if (!has_file && get_mem_backend(backend, &rs, e))
 		return -EINVAL;
 	if (get_vsock_override(json_object_get(o, "vsock_override"), &rs, e))
