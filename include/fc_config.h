@@ -38,6 +38,9 @@ int fc_put_entropy(struct vm_config *cfg, const json_t *o, struct fc_error *e);
 /* PUT /vsock {guest_cid, uds_path}: before the start only. */
 int fc_put_vsock(struct vm_config *cfg, const json_t *o, struct fc_error *e);
 int fc_put_balloon(struct vm_config *cfg, const json_t *o, struct fc_error *e);
+/* arkvm's extension: a virtio-fs share (src/fc_shares.c). */
+int fc_put_share(struct vm_config *cfg, const json_t *o, const char *path_tag, struct fc_error *e);
+json_t *fc_dump_shares(const struct vm_config *cfg);
 int fc_patch_balloon(struct balloon_config *b, const json_t *o, struct fc_error *e);
 int fc_patch_balloon_stats(struct balloon_config *b, const json_t *o, struct fc_error *e);
 json_t *fc_dump_balloon(const struct balloon_config *b);

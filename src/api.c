@@ -260,6 +260,7 @@ PUT_HANDLER(put_net, fc_put_net, check_net)
 PUT_HANDLER(put_entropy, apply_entropy, NULL)
 PUT_HANDLER(put_vsock, apply_vsock, NULL)
 PUT_HANDLER(put_balloon, fc_put_balloon_api, NULL)
+PUT_HANDLER(put_share, fc_put_share, NULL)
 
 /* PATCH /drives and /network-interfaces: the VM's device takes it, then the config. */
 static int update_device(struct vmm *vmm, const char *cls, const char *id, const void *cfg,
@@ -600,6 +601,7 @@ static const struct route routes[] = {
 	{ HTTP_PUT,   "metrics",            false, true,  put_metrics, PUT_M(metrics) },
 	{ HTTP_PUT,   "entropy",            false, true,  put_entropy, 0, 0 },
 	{ HTTP_PUT,   "vsock",              false, true,  put_vsock, PUT_M(vsock) },
+	{ HTTP_PUT,   "arkvm/shares",       true,  true,  put_share, 0, 0 },
 	{ HTTP_GET,   "balloon/statistics", false, false, get_balloon_stats, 0, 0 },
 	{ HTTP_PATCH, "balloon/statistics", false, true,  patch_balloon_stats,
 	  0, 0 },

@@ -463,7 +463,8 @@ static int load_root(struct vm_config *cfg, struct vmm_opts *opts, const json_t 
 	static const char *const keys[] = { "boot-source", "drives", "machine-config",
 					    "network-interfaces", "logger", "metrics", "entropy",
 					    "balloon", "vsock", "mmds-config", "cpu-config",
-					    "serial", "pmem", "memory-hotplug", NULL };
+					    "serial", "pmem", "memory-hotplug", "arkvm-shares",
+					    NULL };
 	const json_t *v;
 
 	if (fc_only_keys(root, "config file", keys, e))
@@ -495,6 +496,8 @@ static int load_root(struct vm_config *cfg, struct vmm_opts *opts, const json_t 
 	if ((v = json_object_get(root, "vsock")) && !json_is_null(v) && fc_put_vsock(cfg, v, e))
 		return -EINVAL;
 	if ((v = json_object_get(root, "balloon")) && !json_is_null(v) && fc_put_balloon(cfg, v, e))
+		return -EINVAL;
+	if (load_array(cfg, root, "arkvm-shares", fc_put_share, e))
 		return -EINVAL;
 	return 0;
 }
@@ -633,7 +636,7 @@ json_t *fc_dump_config(const struct vm_config *cfg, const struct vmm_opts *opts)
 		json_pack("{s:s, s:s?, s:s}", "kernel_image_path", cfg->kernel, "initrd_path",
 			  cfg->initrd[0] ? cfg->initrd : NULL, "boot_args", cfg->cmdline) :
 		json_null();
-	return json_pack("{s:o, s:o, s:o, s:n, s:o, s:o, s:o, s:o, s:n, s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:o, s:n, s:o, s:o, s:o, s:o, s:n, s:o, s:o, s:o, s:o}",
 			 "balloon", fc_dump_balloon(&cfg->balloon), "drives", drives, "boot-source", boot, "cpu-config",
 			 "logger", dump_logger(&opts->log), "machine-config",
 			 fc_dump_machine_config(cfg), "metrics",
@@ -643,7 +646,8 @@ json_t *fc_dump_config(const struct vm_config *cfg, const struct vmm_opts *opts)
 			 rate_limiter_config_set(&cfg->rng_rl) ?
 				 json_pack("{s:o}", "rate_limiter", dump_limiter(&cfg->rng_rl)) :
 				 json_object(),
-			 "vsock", dump_vsock(&cfg->vsock), "pmem", json_array());
+			 "vsock", dump_vsock(&cfg->vsock), "pmem", json_array(),
+			 "arkvm-shares", fc_dump_shares(cfg));
 }
 
 int fc_snapshot_create(struct snapshot_request *req, const json_t *o, struct fc_error *e)

@@ -337,6 +337,45 @@ static void test_balloon_routes(void)
 	vmm_free(f.vmm);
 }
 
+/* arkvm's extension: virtio-fs shares over the API and in the config file. */
+static void test_share_routes(void)
+{
+	struct vmm *vmm = vmm_alloc();
+	struct fc_error err;
+
+	CHECK(vmm);
+	EXPECT(call(vmm, HTTP_PUT, "/arkvm/shares/work",
+		    "{\"tag\":\"work\",\"host_path\":\"/tmp\",\"cache\":\"never\","
+		    "\"uid_map\":{\"host\":1000,\"guest\":0}}"), 204, "");
+	CHECK_EQ(vmm->cfg->nr_shares, 1);
+	CHECK_EQ(vmm->cfg->shares[0].cache, SHARE_CACHE_NEVER);
+	CHECK(vmm->cfg->shares[0].uid_map && !vmm->cfg->shares[0].gid_map);
+	CHECK_EQ(vmm->cfg->shares[0].uid_host, 1000);
+	EXPECT(call(vmm, HTTP_GET, "/vm/config", NULL), 200,
+	       "\"arkvm-shares\":[{\"tag\":\"work\",\"host_path\":\"/tmp\",\"readonly\":false,"
+	       "\"cache\":\"never\",\"uid_map\":{\"host\":1000,\"guest\":0}}]");
+	/* The same tag replaces; refusals change nothing. */
+	EXPECT(call(vmm, HTTP_PUT, "/arkvm/shares/work",
+		    "{\"tag\":\"work\",\"host_path\":\"/srv\",\"readonly\":true}"), 204, "");
+	CHECK_EQ(vmm->cfg->nr_shares, 1);
+	CHECK(vmm->cfg->shares[0].readonly);
+	EXPECT(call(vmm, HTTP_PUT, "/arkvm/shares/other", "{\"tag\":\"work\",\"host_path\":\"/\"}"),
+	       400, "does not match");
+	EXPECT(call(vmm, HTTP_PUT, "/arkvm/shares/x", "{\"tag\":\"x\",\"host_path\":\"/\",\"dax\":1}"),
+	       400, "unknown field `dax`");
+	EXPECT(call(vmm, HTTP_PUT, "/arkvm/shares/x",
+		    "{\"tag\":\"x\",\"host_path\":\"/\",\"cache\":\"sometimes\"}"), 400, "cache");
+	EXPECT(call(vmm, HTTP_PUT, "/arkvm/shares/x", "{\"tag\":\"x\"}"), 400, "host_path");
+	CHECK_EQ(vmm->cfg->nr_shares, 1);
+	CHECK_EQ(fc_load_config(vmm->cfg, &vmm->opts,
+				"{\"boot-source\":{\"kernel_image_path\":\"k\"},\"arkvm-shares\":["
+				"{\"tag\":\"a\",\"host_path\":\"/tmp\"},"
+				"{\"tag\":\"b\",\"host_path\":\"/tmp\",\"readonly\":true}]}", &err), 0);
+	CHECK_EQ(vmm->cfg->nr_shares, 3);   /* added to the one the API made */
+	CHECK(!strcmp(vmm->cfg->shares[2].tag, "b") && vmm->cfg->shares[2].readonly);
+	vmm_free(vmm);
+}
+
 /* Bytes in, one HTTP response out, over the real socket. */
 static int sock_roundtrip(const char *path, const char *req, char *resp, size_t size)
 {
@@ -591,6 +630,7 @@ static void test_snapshot_rules(void)
 }
 
 TEST_SUITE(api,
+	   TEST(test_share_routes),
 	   TEST(test_balloon_routes),
 	   TEST(test_snapshot_rules),
 	   TEST(test_reads_before_start),
