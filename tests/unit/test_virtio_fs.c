@@ -6,16 +6,29 @@
  * workers do, and waits for the device's interrupts: never for time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/fuse.h>
+#include <linux/openat2.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cli.h"
 #include "fake_driver.h"
 #include "fake_fuse_server.h"
+#include "sandbox.h"
+#include "state.h"
 #include "test.h"
 #include "virtio_fs.h"
 
@@ -479,6 +492,250 @@ static void test_workers_per_share(void)
 	      VIRTIO_FS_TOTAL_WORKERS);
 }
 
+static void test_cli_share(void)
+{
+	struct vm_config cfg;
+	const struct share_config *sh = &cfg.shares[0];
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K"), CLI_RUN);
+	CHECK_EQ(cfg.nr_shares, 0);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/srv/ci,tag=ci"), CLI_RUN);
+	CHECK_EQ(cfg.nr_shares, 1);
+	CHECK(!strcmp(sh->path, "/srv/ci") && !strcmp(sh->tag, "ci"));
+	CHECK(!sh->readonly && sh->cache == SHARE_CACHE_AUTO && !sh->uid_map && !sh->gid_map);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share",
+		       "/srv/root,tag=root,readonly,cache=never,uid-map=1000:0,gid-map=1001:0",
+		       "--share", "/srv/b,tag=b,cache=always"), CLI_RUN);
+	CHECK_EQ(cfg.nr_shares, 2);
+	CHECK(sh->readonly && sh->cache == SHARE_CACHE_NEVER);
+	CHECK(sh->uid_map && sh->uid_host == 1000 && sh->uid_guest == 0);
+	CHECK(sh->gid_map && sh->gid_host == 1001 && sh->gid_guest == 0);
+	CHECK_EQ(cfg.shares[1].cache, SHARE_CACHE_ALWAYS);
+	/* A 36-byte tag fits the config space; 37 does not. */
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share",
+		       "/d,tag=abcdefghijabcdefghijabcdefghijabcdef"), CLI_RUN);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share",
+		       "/d,tag=abcdefghijabcdefghijabcdefghijabcdefg"), -EINVAL);
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/d"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/d,tag="), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", ",tag=a"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/d,tag=a,cache=some"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/d,tag=a,uid-map=1000"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/d,tag=a,uid-map=1:x"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share",
+		       "/d,tag=a,gid-map=4294967295:0"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/d,tag=a,rw"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/d,tag=a,"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/d,tag=a",
+		       "--share", "/e,tag=a"), -EINVAL);
+	/* The guest mounts by it (root=TAG): no spaces, no control characters. */
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/d,tag=a b"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/d,tag=a\tb"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--share", "/d,tag=a\x01"), -EINVAL);
+}
+
+static void test_cli_share_count_bounded(void)
+{
+	char args[CFG_MAX_SHARES + 1][40];
+	char *argv[3 + 2 * (CFG_MAX_SHARES + 1)] = { "arkvm", "run", "--kernel=K" };
+	struct vm_config cfg;
+	int argc = 3;
+
+	for (unsigned int i = 0; i <= CFG_MAX_SHARES; i++) {
+		snprintf(args[i], sizeof(args[i]), "/d%u,tag=t%u", i, i);
+		argv[argc++] = "--share";
+		argv[argc++] = args[i];
+	}
+	CHECK_EQ(test_cli_parse(&cfg, argc - 2, argv), CLI_RUN);
+	CHECK_EQ(cfg.nr_shares, CFG_MAX_SHARES);
+	CHECK_EQ(test_cli_parse(&cfg, argc, argv), -EINVAL);
+}
+
+/* What the API and config file will fill in directly, checked as the CLI's is. */
+static void test_share_validation(void)
+{
+	struct vm_config_error err;
+	struct share_config *sh;
+	struct vm_config cfg;
+
+	vm_config_init(&cfg);
+	strcpy(cfg.kernel, "K");
+	sh = vm_config_add_share(&cfg);
+	CHECK(sh);
+	strcpy(sh->path, "/srv");
+	CHECK_EQ(vm_config_validate(&cfg, &err), -EINVAL);
+	CHECK(!strcmp(err.field, "share") && err.index == 0);
+	strcpy(sh->tag, "root");
+	CHECK_EQ(vm_config_validate(&cfg, &err), 0);
+	sh->tag[1] = '\n';
+	CHECK_EQ(vm_config_validate(&cfg, &err), -EINVAL);
+	strcpy(sh->tag, "root");
+	sh->cache = (enum share_cache)7;
+	CHECK_EQ(vm_config_validate(&cfg, &err), -EINVAL);
+	sh->cache = SHARE_CACHE_NEVER;
+	sh->uid_map = true;
+	sh->uid_host = (u32)-1;
+	CHECK_EQ(vm_config_validate(&cfg, &err), -EINVAL);
+	sh->uid_host = 1000;
+	CHECK_EQ(vm_config_validate(&cfg, &err), 0);
+	sh->path[0] = '\0';
+	CHECK_EQ(vm_config_validate(&cfg, &err), -EINVAL);
+	for (unsigned int i = 1; i < CFG_MAX_SHARES; i++)
+		CHECK(vm_config_add_share(&cfg));
+	CHECK(!vm_config_add_share(&cfg));
+}
+
+static void test_share_config_saved_with_snapshot(void)
+{
+	struct vm_config a, b;
+	struct state_writer w;
+	struct state_reader r;
+	struct share_config *sh;
+
+	vm_config_init(&a);
+	sh = vm_config_add_share(&a);
+	*sh = (struct share_config){ .path = "/srv/root", .tag = "root", .readonly = true,
+				     .cache = SHARE_CACHE_ALWAYS, .uid_map = true, .uid_host = 1000,
+				     .uid_guest = 0, .gid_map = true, .gid_host = 1001,
+				     .gid_guest = 5 };
+	sh = vm_config_add_share(&a);
+	*sh = (struct share_config){ .path = "/srv/b", .tag = "b" };
+	state_writer_init(&w);
+	vm_config_save(&a, &w);
+	state_reader_init(&r, w.data, w.len);
+	CHECK_EQ(vm_config_restore(&b, &r), 0);
+	CHECK_EQ(b.nr_shares, 2);
+	sh = &b.shares[0];
+	CHECK(!strcmp(sh->path, "/srv/root") && !strcmp(sh->tag, "root"));
+	CHECK(sh->readonly && sh->cache == SHARE_CACHE_ALWAYS);
+	CHECK(sh->uid_map && sh->uid_host == 1000 && sh->uid_guest == 0);
+	CHECK(sh->gid_map && sh->gid_host == 1001 && sh->gid_guest == 5);
+	CHECK(!strcmp(b.shares[1].path, "/srv/b") && !strcmp(b.shares[1].tag, "b"));
+	CHECK(!b.shares[1].readonly && !b.shares[1].uid_map);
+
+	/* A snapshot from before the shares: none. */
+	vm_config_init(&a);
+	state_writer_free(&w);
+	state_writer_init(&w);
+	vm_config_save(&a, &w);
+	state_reader_init(&r, w.data, w.len - 4);
+	CHECK_EQ(vm_config_restore(&b, &r), 0);
+	CHECK_EQ(b.nr_shares, 0);
+	/* A count past the limit is refused. */
+	w.data[w.len - 1] = 0x7f;
+	state_reader_init(&r, w.data, w.len);
+	CHECK_EQ(vm_config_restore(&b, &r), -EINVAL);
+	state_writer_free(&w);
+}
+
+static char fs_dir[48];
+
+/*
+ * What the FUSE server does, in a child under the workers' filter: each
+ * call may fail (a file system without xattrs, fallocate), but none may
+ * be refused by the filter (SIGSYS ends the child).
+ */
+static int fs_calls(void)
+{
+	struct open_how how = { .flags = O_RDWR | O_CREAT, .mode = 0600,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+	struct timespec times[2] = { { 0, UTIME_NOW }, { 0, UTIME_NOW } };
+	char buf[512], link[16];
+	struct statfs sfs;
+	struct statx stx;
+	struct stat st;
+	int dir, fd, sub;
+	long fl;
+
+	dir = open(fs_dir, O_PATH | O_DIRECTORY);
+	fd = (int)syscall(SYS_openat2, dir, "f", &how, sizeof(how));
+	if (dir < 0 || fd < 0)
+		return 2;
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	if (pwrite(fd, "data", 4, 0) != 4 || pread(fd, buf, 4, 0) != 4)
+		return 3;
+	lseek(fd, 0, SEEK_END);
+	fstat(fd, &st);
+	fstatat(dir, "f", &st, AT_SYMLINK_NOFOLLOW);
+	statx(dir, "f", AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx);
+	fstatfs(fd, &sfs);
+	fsync(fd);
+	fdatasync(fd);
+	ftruncate(fd, 2);
+	fallocate(fd, 0, 0, 4096);
+	fchmod(fd, 0640);
+	fchown(fd, (uid_t)-1, (gid_t)-1);
+	fchmodat(dir, "f", 0600, 0);
+	fchownat(dir, "f", (uid_t)-1, (gid_t)-1, AT_SYMLINK_NOFOLLOW);
+	utimensat(dir, "f", times, AT_SYMLINK_NOFOLLOW);
+	fsetxattr(fd, "user.k", "v", 1, 0);
+	fgetxattr(fd, "user.k", buf, sizeof(buf));
+	flistxattr(fd, buf, sizeof(buf));
+	fremovexattr(fd, "user.k");
+	faccessat(dir, "f", R_OK, 0);
+	mkdirat(dir, "d", 0700);
+	mknodat(dir, "p", S_IFIFO | 0600, 0);
+	symlinkat("f", dir, "l");
+	readlinkat(dir, "l", link, sizeof(link));
+	linkat(dir, "f", dir, "h", 0);
+	renameat(dir, "h", dir, "h2");
+	syscall(SYS_renameat2, dir, "h2", dir, "f", RENAME_EXCHANGE);
+	sub = openat(dir, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	syscall(SYS_getdents64, sub, buf, sizeof(buf));
+	close(sub);
+	unlinkat(dir, "d", AT_REMOVEDIR);
+	close(fd);
+	close(dir);
+	return 0;
+}
+
+static int open_socket(void)
+{
+	return syscall(SYS_socket, AF_INET, SOCK_STREAM, 0) >= 0 ? 0 : 1;
+}
+
+static int run_fs_filtered(int (*fn)(void), bool quiet)
+{
+	int status = -1;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (quiet && !freopen("/dev/null", "w", stderr))
+			_exit(101);
+		if (sandbox_enter(SANDBOX_FS, true))
+			_exit(100);
+		_exit(fn());
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
+}
+
+/* The workers' filter lets the server's calls through, and nothing like a socket. */
+static void test_fs_filter(void)
+{
+	char cmd[80];
+	int status;
+
+	snprintf(fs_dir, sizeof(fs_dir), "/tmp/arkvm-fs-XXXXXX");
+	CHECK(mkdtemp(fs_dir));
+	CHECK(!sandbox_prepare(NULL));
+	status = run_fs_filtered(fs_calls, false);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", fs_dir);
+	if (system(cmd))
+		perror("rm");
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	status = run_fs_filtered(open_socket, true);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), EXIT_SECCOMP_VIOLATION);
+}
+
 TEST_SUITE(virtio_fs,
 	TEST(test_config_space),
 	TEST(test_config_long_tag),
@@ -491,4 +748,9 @@ TEST_SUITE(virtio_fs,
 	TEST(test_failure_mid_request_drops_answer),
 	TEST(test_quiesce_and_resume),
 	TEST(test_many_requests_all_answered),
-	TEST(test_workers_per_share));
+	TEST(test_workers_per_share),
+	TEST(test_cli_share),
+	TEST(test_cli_share_count_bounded),
+	TEST(test_share_validation),
+	TEST(test_share_config_saved_with_snapshot),
+	TEST(test_fs_filter));
