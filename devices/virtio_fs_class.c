@@ -73,6 +73,7 @@ static int vfs_create(struct device *dev, struct device_host *host, unsigned int
 	const struct vm_config *cfg = host->cfg;
 	const struct share_config *share = &cfg->shares[index];
 	struct vfs_device *vd = device_alloc_priv(dev, sizeof(*vd));
+	struct fuse_server *server = NULL;
 	int ret;
 
 	if (!vd)
@@ -82,11 +83,13 @@ static int vfs_create(struct device *dev, struct device_host *host, unsigned int
 		vfs_raise_nofile(cfg->nr_shares);
 	ret = vfs_check_dir(share);
 	if (!ret)
-		ret = fuse_server_create(&vd->server, share);
-	if (!ret)
+		ret = fuse_server_create(&server, share);
+	if (!ret) {
+		vd->server = server; /* only now: a failed create says nothing of *out */
 		ret = virtio_fs_init(&vd->fs, share, vd->server, fuse_server_handle,
 				     virtio_fs_workers_per_share(cfg->nr_shares), !cfg->no_seccomp,
 				     host->mem);
+	}
 	if (ret)
 		return ret;
 	vd->running = true;
