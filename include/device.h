@@ -154,5 +154,6 @@ extern const struct device_class virtio_input_class;
 extern const struct device_class vnc_class;
 extern const struct device_class virtio_rng_class;
 extern const struct device_class virtio_balloon_class;
+extern const struct device_class virtio_fs_class;
 
 #endif

@@ -18,6 +18,7 @@ enum sandbox_thread {
 	SANDBOX_VCPU,   /* KVM_RUN and the MMIO exits it returns */
 	SANDBOX_VNC,    /* libvncserver's listener and viewer threads (src/vnc.c) */
 	SANDBOX_API,    /* the API server: its socket, file checks, log and metrics files */
+	SANDBOX_FS,     /* virtio-fs workers: the FUSE server's file-system calls */
 	SANDBOX_NR_THREADS
 };
 

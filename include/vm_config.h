@@ -229,6 +229,7 @@ int vm_config_set_str(char *field, size_t size, const char *value);
  */
 struct disk_config *vm_config_add_disk(struct vm_config *cfg);
 struct net_config *vm_config_add_net(struct vm_config *cfg);
+struct share_config *vm_config_add_share(struct vm_config *cfg);
 
 /* 0, or -EINVAL with @err filled in. */
 int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err);

@@ -453,6 +453,87 @@ static int set_balloon(struct vm_config *cfg, const char *name, const char *arg)
 	return 0;
 }
 
+/* "HOST:GUEST", two ids (not -1: chown's "no change"). */
+static int parse_id_map(const char *s, u32 *host, u32 *guest)
+{
+	const char *end;
+	u64 h, g;
+
+	if (parse_digits(s, UINT32_MAX - 1, &h, &end) || *end != ':' ||
+	    parse_digits(end + 1, UINT32_MAX - 1, &g, &end) || *end)
+		return -EINVAL;
+	*host = (u32)h;
+	*guest = (u32)g;
+	return 0;
+}
+
+static int parse_share_cache(const char *s, enum share_cache *cache)
+{
+	static const char *const names[] = {
+		[SHARE_CACHE_AUTO] = "auto", [SHARE_CACHE_ALWAYS] = "always",
+		[SHARE_CACHE_NEVER] = "never",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(s, names[i])) {
+			*cache = (enum share_cache)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* One of --share's items after the directory: 0, or -EINVAL when it is none. */
+static int share_item(struct share_config *sh, const char *item, size_t len)
+{
+	char val[32];
+
+	if ((len == 8 && !strncmp(item, "readonly", 8)) || (len == 2 && !strncmp(item, "ro", 2))) {
+		sh->readonly = true;
+		return 0;
+	}
+	if (item_value(item, len, "tag", sh->tag, sizeof(sh->tag)))
+		return 0;
+	if (item_value(item, len, "cache", val, sizeof(val)))
+		return parse_share_cache(val, &sh->cache);
+	if (item_value(item, len, "uid-map", val, sizeof(val))) {
+		sh->uid_map = true;
+		return parse_id_map(val, &sh->uid_host, &sh->uid_guest);
+	}
+	if (item_value(item, len, "gid-map", val, sizeof(val))) {
+		sh->gid_map = true;
+		return parse_id_map(val, &sh->gid_host, &sh->gid_guest);
+	}
+	return -EINVAL;
+}
+
+/* --share HOSTDIR,tag=TAG[,readonly][,cache=auto|always|never][,uid-map=H:G][,gid-map=H:G] */
+static int set_share(struct vm_config *cfg, const char *name, const char *arg)
+{
+	struct share_config *sh = vm_config_add_share(cfg);
+	const char *p = arg, *item = arg;
+	size_t len = 0;
+
+	if (!sh) {
+		pr_err("--%s: at most %d shares", name, CFG_MAX_SHARES);
+		return -EINVAL;
+	}
+	next_item(&p, &item, &len);
+	if (!len || len > CFG_MAX_PATH) {
+		pr_err("--%s '%s': %s", name, arg, len ? "path too long" : "no directory given");
+		return -EINVAL;
+	}
+	memcpy(sh->path, item, len);
+	while (next_item(&p, &item, &len)) {
+		if (share_item(sh, item, len)) {
+			pr_err("--%s '%s': bad option '%.*s' (tag=TAG of 1 to %d bytes, readonly, "
+			       "cache=auto|always|never, uid-map=HOST:GUEST, gid-map=HOST:GUEST)",
+			       name, arg, (int)len, item, CFG_SHARE_TAG_MAX);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int set_console(struct vm_config *cfg, const char *name, const char *arg)
 {
 	if (!strcmp(arg, "serial")) {
@@ -565,6 +646,13 @@ static const struct cli_option run_options[] = {
 	  "deflate-on-oom: the guest takes pages back when it runs out; free-page-reporting: "
 	  "pages it frees go back to the host; stats: ask its memory statistics every SECONDS",
 	  false, set_balloon },
+	{ "share", "DIR,tag=TAG[,readonly][,cache=auto|always|never][,uid-map=H:G][,gid-map=H:G]",
+	  "share the host directory DIR with the guest over virtio-fs (repeat for more): "
+	  "mount -t virtiofs TAG /mnt, or boot it as root with rootfstype=virtiofs root=TAG; "
+	  "readonly refuses every change; cache: how long the guest trusts what it read "
+	  "(always: nothing else changes DIR; never: the host does too; default auto); "
+	  "uid-map/gid-map: host id H shows as guest id G (1000:0 shows you as root)",
+	  true, set_share },
 	{ "console", "serial|virtio", "guest console: the UART (ttyS0, default) or virtio (hvc0)",
 	  false, set_console },
 	{ "gpu", "2d|virgl[,width=W,height=H]",

@@ -22,6 +22,7 @@ static const struct device_class *const device_classes[] = {
 	&virtio_net_class,
 	&virtio_console_class,
 	&virtio_vsock_class,
+	&virtio_fs_class,        /* one per --share */
 	&virtio_gpu_class,
 	&virtio_input_class,     /* with --display vnc: keyboard, tablet */
 	&vnc_class,              /* after the display and its input devices */

@@ -161,6 +161,42 @@ static const int api_syscalls[] = {
 static const unsigned long api_ioctls[] = { SIOCGIFINDEX, FIONREAD };
 
 /*
+ * A virtio-fs share's workers (devices/virtio_fs.c) and the FUSE server
+ * they run (src/fuse/): file-system calls on descriptors under the share's
+ * root, which the server holds, and nothing that reaches beyond them: no
+ * sockets, no exec, no ioctl, no process or credential changes.  Wake-ups
+ * between the workers, the I/O thread and vCPUs are condition variables
+ * (futex, in the common list).
+ */
+static const int fs_syscalls[] = {
+	/* Names resolved one component at a time under a held directory. */
+	SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(close),
+	/* Attributes: GETATTR, the check before and after an open, STATFS. */
+	SCMP_SYS(statx), SCMP_SYS(fstatfs), SCMP_SYS(readlinkat),
+	SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
+	/* Data: READ and WRITE straight between the file and guest RAM, LSEEK. */
+	SCMP_SYS(pread64), SCMP_SYS(preadv), SCMP_SYS(pwrite64), SCMP_SYS(pwritev),
+	SCMP_SYS(lseek),
+	/* FSYNC, FSYNCDIR, FALLOCATE, SETATTR's size. */
+	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(fallocate), SCMP_SYS(ftruncate),
+	/* READDIR, READDIRPLUS. */
+	SCMP_SYS(getdents64),
+	/* SETATTR: mode, owner, times. */
+	SCMP_SYS(fchmod), SCMP_SYS(fchmodat), SCMP_SYS(fchown), SCMP_SYS(fchownat),
+	SCMP_SYS(utimensat),
+	/*
+	 * Names: MKDIR, MKNOD (fifos and regular files: the server refuses
+	 * device nodes), SYMLINK, LINK, UNLINK, RMDIR, RENAME and RENAME2
+	 * (renameat for a C library that calls it for flags 0).
+	 */
+	SCMP_SYS(mkdirat), SCMP_SYS(mknodat), SCMP_SYS(symlinkat), SCMP_SYS(linkat),
+	SCMP_SYS(unlinkat), SCMP_SYS(renameat), SCMP_SYS(renameat2),
+	/* Extended attributes (the server allows user.* only), on open descriptors. */
+	SCMP_SYS(fgetxattr), SCMP_SYS(fsetxattr), SCMP_SYS(flistxattr), SCMP_SYS(fremovexattr),
+};
+static const unsigned long fs_ioctls[] = { };
+
+/*
  * Native filters only: what the unit tests' sanitizer runtimes (ASan,
  * TSan) call in a thread they start, on top of what arkvm's own code does.
  */
@@ -180,6 +216,7 @@ static const struct sandbox_rules sandbox_rules[] = {
 	[SANDBOX_VCPU] = RULES("vcpu", vcpu),
 	[SANDBOX_VNC] = RULES("vnc", vnc),
 	[SANDBOX_API] = RULES("api", api),
+	[SANDBOX_FS] = RULES("fs", fs),
 };
 
 static int sandbox_add_rules(scmp_filter_ctx ctx, const struct sandbox_rules *r, bool native)
@@ -216,6 +253,14 @@ static int sandbox_add_rules(scmp_filter_ctx ctx, const struct sandbox_rules *r,
 	if (!ret && r == &sandbox_rules[SANDBOX_API])
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
 				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDWR));
+	/*
+	 * virtio-fs: the server opens files O_NONBLOCK (a FIFO swapped in
+	 * must not hang it) and clears the flag once it has checked what it
+	 * opened: F_GETFL and F_SETFL only.
+	 */
+	for (int cmd = F_GETFL; !ret && r == &sandbox_rules[SANDBOX_FS] && cmd <= F_SETFL; cmd++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				       SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)cmd));
 	/* malloc maps and protects memory; none of it may become code. */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,

@@ -201,6 +201,12 @@ int vm_snapshot_create(struct vm *vm, struct snapshot_request *req)
 		snprintf(req->err, sizeof(req->err), "a VM with a GPU cannot be snapshotted yet");
 		return -EOPNOTSUPP;
 	}
+	if (vm->cfg->nr_shares) {
+		/* The FUSE server's inodes are host descriptors: no file holds them. */
+		snprintf(req->err, sizeof(req->err), "a VM with a --share (%s) cannot be snapshotted",
+			 vm->cfg->shares[0].tag);
+		return -EOPNOTSUPP;
+	}
 	for (unsigned int i = 0; i < vm->cfg->nr_nets; i++)
 		if (vm->cfg->nets[i].vhost) {
 			snprintf(req->err, sizeof(req->err),

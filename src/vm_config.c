@@ -32,6 +32,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->rng_rl = (struct rate_limiter_config){ 0 };
 	cfg->vsock = (struct vsock_config){ .enabled = false };
 	cfg->balloon = (struct balloon_config){ .enabled = false };
+	cfg->nr_shares = 0;
 }
 
 struct disk_config *vm_config_add_disk(struct vm_config *cfg)
@@ -64,6 +65,17 @@ int vm_config_set_str(char *field, size_t size, const char *value)
 		return -ENAMETOOLONG;
 	memcpy(field, value, len + 1);
 	return 0;
+}
+
+struct share_config *vm_config_add_share(struct vm_config *cfg)
+{
+	struct share_config *sh;
+
+	if (cfg->nr_shares >= CFG_MAX_SHARES)
+		return NULL;
+	sh = &cfg->shares[cfg->nr_shares++];
+	memset(sh, 0, sizeof(*sh));
+	return sh;
 }
 
 bool vm_config_id_ok(const char *id)
@@ -292,6 +304,52 @@ static int validate_balloon(const struct vm_config *cfg, struct vm_config_error 
 	return 0;
 }
 
+/*
+ * A tag is what the guest mounts by (and root=TAG on its command line):
+ * 1 to 36 bytes, none of them a space or a control character.
+ */
+static bool share_tag_ok(const char *tag)
+{
+	size_t len = strnlen(tag, CFG_SHARE_TAG_MAX + 1);
+
+	if (!len || len > CFG_SHARE_TAG_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((u8)tag[i] <= ' ' || (u8)tag[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Form only: whether HOSTDIR is a directory is the device's to say, when it opens it. */
+static int validate_shares(const struct vm_config *cfg, struct vm_config_error *err)
+{
+	if (cfg->nr_shares > CFG_MAX_SHARES)
+		return refuse(err, "share", -1, "at most %d shares", CFG_MAX_SHARES);
+	for (unsigned int i = 0; i < cfg->nr_shares; i++) {
+		const struct share_config *sh = &cfg->shares[i];
+
+		if (!sh->path[0])
+			return refuse(err, "share", (int)i, "no directory given");
+		if (!sh->tag[0])
+			return refuse(err, "share", (int)i,
+				      "'%s' needs a tag (tag=TAG), the name the guest mounts it by",
+				      sh->path);
+		if (!share_tag_ok(sh->tag))
+			return refuse(err, "share", (int)i,
+				      "tag '%.40s': use 1 to %d bytes, no spaces or control characters",
+				      sh->tag, CFG_SHARE_TAG_MAX);
+		for (unsigned int j = 0; j < i; j++)
+			if (!strcmp(cfg->shares[j].tag, sh->tag))
+				return refuse(err, "share", (int)i, "tag '%s' given twice", sh->tag);
+		if (sh->cache > SHARE_CACHE_NEVER)
+			return refuse(err, "share", (int)i, "cache must be auto, always or never");
+		if ((sh->uid_map && (sh->uid_host == (u32)-1 || sh->uid_guest == (u32)-1)) ||
+		    (sh->gid_map && (sh->gid_host == (u32)-1 || sh->gid_guest == (u32)-1)))
+			return refuse(err, "share", (int)i, "an id map cannot name id -1");
+	}
+	return 0;
+}
+
 int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
 {
 	int ret = validate_machine(cfg, err);
@@ -308,6 +366,8 @@ int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
 		ret = validate_vsock(&cfg->vsock, err);
 	if (!ret)
 		ret = validate_balloon(cfg, err);
+	if (!ret)
+		ret = validate_shares(cfg, err);
 	return ret;
 }
 
@@ -370,6 +430,20 @@ static void restore_limiter(struct state_reader *r, struct rate_limiter_config *
 	restore_bucket(r, &rl->ops);
 }
 
+static void save_share(struct state_writer *w, const struct share_config *sh)
+{
+	state_put_str(w, sh->path);
+	state_put_str(w, sh->tag);
+	state_put_u8(w, sh->readonly);
+	state_put_u8(w, (u8)sh->cache);
+	state_put_u8(w, sh->uid_map);
+	state_put_u32(w, sh->uid_host);
+	state_put_u32(w, sh->uid_guest);
+	state_put_u8(w, sh->gid_map);
+	state_put_u32(w, sh->gid_host);
+	state_put_u32(w, sh->gid_guest);
+}
+
 void vm_config_save(const struct vm_config *cfg, struct state_writer *w)
 {
 	state_put_str(w, cfg->kernel);
@@ -417,6 +491,10 @@ void vm_config_save(const struct vm_config *cfg, struct state_writer *w)
 	state_put_u8(w, cfg->balloon.deflate_on_oom);
 	state_put_u8(w, cfg->balloon.free_page_reporting);
 	state_put_u32(w, cfg->balloon.stats_interval_s);
+	/* After the balloon's: a snapshot from before the shares still reads. */
+	state_put_u32(w, cfg->nr_shares);
+	for (unsigned int i = 0; i < cfg->nr_shares; i++)
+		save_share(w, &cfg->shares[i]);
 }
 
 static void restore_disk(struct state_reader *r, struct disk_config *d)
@@ -444,6 +522,38 @@ static void restore_net(struct state_reader *r, struct net_config *n)
 	n->vhost = state_get_u8(r);
 	restore_limiter(r, &n->rx_rl);
 	restore_limiter(r, &n->tx_rl);
+}
+
+static void restore_share(struct state_reader *r, struct share_config *sh)
+{
+	u8 cache;
+
+	state_get_str(r, sh->path, sizeof(sh->path));
+	state_get_str(r, sh->tag, sizeof(sh->tag));
+	sh->readonly = state_get_u8(r);
+	cache = state_get_u8(r);
+	state_check(r, cache <= SHARE_CACHE_NEVER);
+	sh->cache = cache <= SHARE_CACHE_NEVER ? (enum share_cache)cache : SHARE_CACHE_AUTO;
+	sh->uid_map = state_get_u8(r);
+	sh->uid_host = state_get_u32(r);
+	sh->uid_guest = state_get_u32(r);
+	sh->gid_map = state_get_u8(r);
+	sh->gid_host = state_get_u32(r);
+	sh->gid_guest = state_get_u32(r);
+}
+
+/* The shares, if the snapshot is recent enough to have them. */
+static void restore_shares(struct state_reader *r, struct vm_config *cfg)
+{
+	unsigned int n;
+
+	if (r->err || r->off >= r->len)
+		return;
+	n = state_get_u32(r);
+	if (state_check(r, n <= CFG_MAX_SHARES))
+		return;
+	for (unsigned int i = 0; i < n && !r->err; i++)
+		restore_share(r, vm_config_add_share(cfg));
 }
 
 int vm_config_restore(struct vm_config *cfg, struct state_reader *r)
@@ -492,5 +602,6 @@ int vm_config_restore(struct vm_config *cfg, struct state_reader *r)
 		state_check(r, !b->enabled || ((u64)b->amount_mib <= cfg->mem_size / SZ_1M &&
 					       b->stats_interval_s <= CFG_BALLOON_MAX_STATS_S));
 	}
+	restore_shares(r, cfg);
 	return r->err;
 }

@@ -717,8 +717,9 @@ static void test_config_saved_with_snapshot(void)
 	CHECK(b.vsock.enabled);
 	CHECK_EQ(b.vsock.cid, 9);
 	CHECK(!strcmp(b.vsock.uds_path, "/run/v.sock"));
-	/* One from before vsock (so before the balloon's fields after it): none. */
-	state_reader_init(&r, w.data, w.len - (1 + 4 + 1 + 1 + 4) - (1 + 4 + 2 + strlen("/run/v.sock")));
+	/* One from before vsock (so before the balloon's and the shares' after it): none. */
+	state_reader_init(&r, w.data, w.len - 4 - (1 + 4 + 1 + 1 + 4) -
+				       (1 + 4 + 2 + strlen("/run/v.sock")));
 	CHECK_EQ(vm_config_restore(&b, &r), 0);
 	CHECK(!b.vsock.enabled);
 	state_writer_free(&w);
