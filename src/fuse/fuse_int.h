@@ -63,6 +63,8 @@ struct fuse_server {
 	u32 inode_free, nr_inodes;
 	struct fuse_handle *handles; /* slots 1..FUSE_MAX_HANDLES */
 	u32 handle_free, nr_handles;
+	/* The caps: FUSE_MAX_INODES and FUSE_MAX_HANDLES (lower in tests). */
+	u32 max_inodes, max_handles;
 
 	unsigned long requests, errors;  /* atomics */
 };
@@ -92,7 +94,6 @@ int fuse_reply2(struct fuse_req *r, const void *p1, size_t n1, const void *p2, s
 int fuse_reply_err(struct fuse_req *r, int err);
 /* Only the header: @n bytes of payload are already in out[] after it. */
 int fuse_reply_data(struct fuse_req *r, size_t n);
-size_t iov_copy_to(const struct iovec *iov, unsigned int nr, size_t off, const void *p, size_t n);
 /* Builds an iovec array for bytes [off, off + len) of iov[] (malloc'd; NULL: -ENOMEM). */
 struct iovec *iov_slice(const struct iovec *iov, unsigned int nr, size_t off, size_t len,
 			unsigned int *nr_slice);

@@ -110,6 +110,8 @@ int fuse_tables_init(struct fuse_server *s, int root_fd, const struct stat *st)
 	};
 	hash_insert(s, FUSE_ROOT_SLOT);
 	s->nr_inodes = 1;
+	s->max_inodes = FUSE_MAX_INODES;
+	s->max_handles = FUSE_MAX_HANDLES;
 	return 0;
 }
 
@@ -257,7 +259,7 @@ static int inode_add(struct fuse_server *s, int fd, const struct stat *st, u64 *
 	if (slot) {
 		n = &s->inodes[slot];
 		n->nlookup++;
-	} else if (!s->inode_free) {
+	} else if (!s->inode_free || s->nr_inodes >= s->max_inodes) {
 		ret = -ENFILE;
 	} else {
 		slot = s->inode_free;
@@ -280,7 +282,7 @@ static int inode_add(struct fuse_server *s, int fd, const struct stat *st, u64 *
 		close(fd);
 	if (ret)
 		pr_warn_ratelimited("fuse %s: the guest holds %u inodes, the cap", s->cfg.tag,
-				    FUSE_MAX_INODES);
+				    s->max_inodes);
 	return ret;
 }
 
@@ -434,7 +436,7 @@ int handle_new(struct fuse_server *s, int fd, bool dir, u64 *fh)
 
 	pthread_mutex_lock(&s->lock);
 	slot = s->handle_free;
-	if (!slot) {
+	if (!slot || s->nr_handles >= s->max_handles) {
 		ret = -EMFILE;
 	} else {
 		h = &s->handles[slot];
@@ -449,7 +451,7 @@ int handle_new(struct fuse_server *s, int fd, bool dir, u64 *fh)
 	pthread_mutex_unlock(&s->lock);
 	if (ret)
 		pr_warn_ratelimited("fuse %s: the guest holds %u open files, the cap", s->cfg.tag,
-				    FUSE_MAX_HANDLES);
+				    s->max_handles);
 	return ret;
 }
 

@@ -17,6 +17,7 @@
 
 #include "fuse_int.h"
 #include "log.h"
+#include "virtqueue.h"
 
 /*
  * The largest arguments any opcode we serve carries: SETXATTR's value
@@ -44,44 +45,6 @@ static bool iov_total(const struct iovec *iov, unsigned int nr, size_t *total)
 	}
 	*total = t;
 	return true;
-}
-
-static size_t iov_copy_from(const struct iovec *iov, unsigned int nr, size_t off, void *p, size_t n)
-{
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < nr && done < n; i++) {
-		size_t len = iov[i].iov_len, c;
-
-		if (off >= len) {
-			off -= len;
-			continue;
-		}
-		c = MIN(len - off, n - done);
-		memcpy((u8 *)p + done, (const u8 *)iov[i].iov_base + off, c);
-		done += c;
-		off = 0;
-	}
-	return done;
-}
-
-size_t iov_copy_to(const struct iovec *iov, unsigned int nr, size_t off, const void *p, size_t n)
-{
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < nr && done < n; i++) {
-		size_t len = iov[i].iov_len, c;
-
-		if (off >= len) {
-			off -= len;
-			continue;
-		}
-		c = MIN(len - off, n - done);
-		memcpy((u8 *)iov[i].iov_base + off, (const u8 *)p + done, c);
-		done += c;
-		off = 0;
-	}
-	return done;
 }
 
 struct iovec *iov_slice(const struct iovec *iov, unsigned int nr, size_t off, size_t len,

@@ -10,7 +10,7 @@ extern const struct test_suite guest_mem_suite, mmio_bus_suite, cli_suite, loade
 	lifecycle_suite, virtio_state_suite, sandbox_suite, disk_raw_suite, api_suite, log_suite,
 	metrics_suite, rate_limiter_suite,
 	rl_devices_suite, snapshot_suite, device_state_suite,
-	uffd_suite, virtio_vsock_suite, event_loop_suite, virtio_balloon_suite;
+	uffd_suite, virtio_vsock_suite, event_loop_suite, virtio_balloon_suite, fuse_suite;
 #ifdef ARKVM_VIRGL
 extern const struct test_suite gpu_virgl_suite;
 #endif
@@ -25,7 +25,7 @@ static const struct test_suite *const suites[] = {
 	&virtio_gpu_suite, &screenshot_suite, &virtio_input_suite, &vm_config_suite, &lifecycle_suite,
 	&virtio_state_suite, &sandbox_suite, &disk_raw_suite, &api_suite, &log_suite, &metrics_suite,
 	&rate_limiter_suite, &rl_devices_suite, &snapshot_suite, &device_state_suite, &uffd_suite,
-	&virtio_vsock_suite, &event_loop_suite, &virtio_balloon_suite,
+	&virtio_vsock_suite, &event_loop_suite, &virtio_balloon_suite, &fuse_suite,
 #ifdef ARKVM_VIRGL
 	&gpu_virgl_suite,
 #endif
