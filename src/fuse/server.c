@@ -27,6 +27,12 @@
 
 /* Protocol 7.28 brought max_pages; every virtio-fs guest (7.31+) has it. */
 #define FUSE_MIN_MINOR 28
+/*
+ * The protocol spoken: 7.38, whichever <linux/fuse.h> the build has
+ * (the arm64 cross headers are 7.37, whose only difference that matters
+ * here is the name of the header's extension length, see hdr_extlen()).
+ */
+#define FUSE_SERVER_MINOR 38
 
 /* What INIT can offer: each honoured by this server (see fuse_init_flags). */
 #define FUSE_OFFERED (FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS | \
@@ -171,13 +177,13 @@ static int op_init(struct fuse_req *r)
 	again = s->initialized;
 	if (!again) {
 		s->initialized = true;
-		s->minor = MIN(in.minor, FUSE_KERNEL_MINOR_VERSION);
+		s->minor = MIN(in.minor, FUSE_SERVER_MINOR);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (again)
 		return -EPROTO;
 
-	o.minor = MIN(in.minor, FUSE_KERNEL_MINOR_VERSION);
+	o.minor = MIN(in.minor, FUSE_SERVER_MINOR);
 	o.max_readahead = MIN(in.max_readahead, FUSE_MAX_WRITE);
 	fuse_init_flags(s, in.flags, &o);
 	o.max_background = 64;
@@ -286,13 +292,27 @@ static bool is_initialized(struct fuse_server *s)
 }
 
 /*
+ * The length of the extensions after the arguments, in 8-byte units:
+ * total_extlen since 7.38, padding (zero) in older headers.
+ */
+_Static_assert(sizeof(struct fuse_in_header) == 40, "the extension length is bytes 36-37");
+
+static u32 hdr_extlen(const struct fuse_in_header *h)
+{
+	u16 v;
+
+	memcpy(&v, (const u8 *)h + 36, sizeof(v));
+	return v;
+}
+
+/*
  * Copies the arguments (all of them but a WRITE's data) out of guest
  * memory; @len is what the header claims, already checked against the
  * segments.
  */
 static int copy_args(struct fuse_req *r, size_t len, u8 **buf)
 {
-	size_t args = len - sizeof(r->hdr), ext = (size_t)r->hdr.total_extlen * 8;
+	size_t args = len - sizeof(r->hdr), ext = (size_t)hdr_extlen(&r->hdr) * 8;
 
 	if (ext > args)
 		return -EINVAL;
