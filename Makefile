@@ -120,15 +120,14 @@ CORE_SRCS += src/rate_limiter.c
 CORE_SRCS += src/uffd.c
 CORE_SRCS += devices/virtio_vsock.c devices/virtio_vsock_host.c devices/virtio_vsock_class.c
 CORE_SRCS += devices/virtio_balloon.c devices/virtio_balloon_class.c
-# virtio-fs: the device and its workers; its registry class calls the FUSE
-# server (src/fuse/), so it is arkvm's only.  Until src/fuse/ holds the
-# server, a stand-in that refuses every --share keeps arkvm linking.
+# virtio-fs: the device and its workers (host-independent), its registry
+# class (arkvm's only), and the in-process FUSE server behind it
+# (include/fuse_server.h).
 VFS_SRCS  := devices/virtio_fs.c
 CORE_SRCS += $(VFS_SRCS)
 VFS_VMM_SRCS := devices/virtio_fs_class.c
-ifeq ($(wildcard src/fuse/*.c),)
-VFS_VMM_SRCS += devices/virtio_fs_noserver.c
-endif
+CORE_SRCS += src/fuse/server.c src/fuse/inode.c src/fuse/ops_name.c src/fuse/ops_file.c \
+             src/fuse/ops_dir.c src/fuse/ops_xattr.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
@@ -181,6 +180,7 @@ FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net virtio_gpu uart load
                 virtio_state api fc_config snapshot
 FUZZ_TARGETS += virtio_vsock
 FUZZ_TARGETS += virtio_balloon
+FUZZ_TARGETS += fuse
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120

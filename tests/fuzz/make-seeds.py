@@ -312,9 +312,81 @@ def fc_config():
             put("fc_config", name, f.read())
 
 
+def fuse_req(opcode, nodeid, args=b"", room=4096, split=0x80):
+    """One request of fuzz_fuse's input: length, reply room, split, bytes."""
+    body = struct.pack("<IIQQIIIHH", 40 + len(args), opcode, 1, nodeid, 1000, 1000, 1, 0, 0) + args
+    return struct.pack("<HHB", len(body), room, split) + body
+
+
+def fuse():
+    (LOOKUP, FORGET, GETATTR, SETATTR, READLINK, SYMLINK, MKNOD, MKDIR, UNLINK, RMDIR, RENAME,
+     LINK, OPEN, READ, WRITE, STATFS, RELEASE, FSYNC, SETXATTR, GETXATTR, LISTXATTR, FLUSH,
+     INIT, OPENDIR, READDIR, RELEASEDIR, CREATE, READDIRPLUS, RENAME2, FALLOCATE, LSEEK) = (
+        1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 25, 26, 27,
+        28, 29, 35, 44, 45, 43, 46)
+    # Nodeids and handles 2..15 stand for those the server returned (the harness maps them).
+    files = [
+        fuse_req(LOOKUP, 1, b"file\0"),
+        fuse_req(GETATTR, 2, bytes(16)),
+        fuse_req(OPEN, 2, struct.pack("<II", 2, 0)),
+        fuse_req(READ, 2, struct.pack("<QQIIQII", 2, 0, 64, 0, 0, 0, 0)),
+        fuse_req(WRITE, 2, struct.pack("<QQIIQII", 2, 5, 4, 0, 0, 0, 0) + b"abcd"),
+        fuse_req(FSYNC, 2, struct.pack("<QII", 2, 0, 0)),
+        fuse_req(FLUSH, 2, struct.pack("<QIIQ", 2, 0, 0, 0)),
+        fuse_req(SETATTR, 2, struct.pack("<IIQQQQQQIIIIIIII", 1 | 8, 0, 0, 3, 0, 0, 0, 0,
+                                         0, 0, 0, 0o4755, 0, 0, 0, 0)),
+        fuse_req(RELEASE, 2, struct.pack("<QIIQ", 2, 0, 0, 0)),
+        fuse_req(FORGET, 2, struct.pack("<Q", 1)),
+        fuse_req(STATFS, 1),
+    ]
+    put("fuse", "file-io", b"\x00" + b"".join(files))
+    names = [
+        fuse_req(MKDIR, 1, struct.pack("<II", 0o755, 0) + b"d\0"),
+        fuse_req(CREATE, 2, struct.pack("<IIII", 0o102, 0o100644, 0, 0) + b"f\0"),
+        fuse_req(SYMLINK, 2, b"l\0../../outside\0"),
+        fuse_req(READLINK, 4),
+        fuse_req(LINK, 1, struct.pack("<Q", 3) + b"f2\0"),
+        fuse_req(MKNOD, 2, struct.pack("<IIII", 0o10644, 0, 0, 0) + b"p\0"),
+        fuse_req(MKNOD, 2, struct.pack("<IIII", 0o20644, 0x103, 0, 0) + b"c\0"),
+        fuse_req(RENAME, 2, struct.pack("<Q", 1) + b"f\0g\0"),
+        fuse_req(RENAME2, 1, struct.pack("<QII", 2, 2, 0) + b"g\0f2\0"),
+        fuse_req(SETXATTR, 3, struct.pack("<II", 3, 0) + b"user.a\0xyz"),
+        fuse_req(GETXATTR, 3, struct.pack("<II", 64, 0) + b"user.a\0"),
+        fuse_req(LISTXATTR, 3, struct.pack("<II", 64, 0)),
+        fuse_req(UNLINK, 1, b"f2\0"),
+        fuse_req(RMDIR, 1, b"d\0"),
+    ]
+    put("fuse", "names", b"\x00" + b"".join(names))
+    dirs = [
+        fuse_req(LOOKUP, 1, b"dir\0"),
+        fuse_req(OPENDIR, 2, struct.pack("<II", 0, 0)),
+        fuse_req(READDIR, 2, struct.pack("<QQIIQII", 2, 0, 4096, 0, 0, 0, 0), room=4200),
+        fuse_req(READDIRPLUS, 2, struct.pack("<QQIIQII", 2, 0, 4096, 0, 0, 0, 0), room=4200),
+        fuse_req(RELEASEDIR, 2, struct.pack("<QIIQ", 2, 0, 0, 0)),
+    ]
+    put("fuse", "dirs", b"\x06" + b"".join(dirs))
+    hostile = [
+        fuse_req(LOOKUP, 1, b"..\0"),
+        fuse_req(LOOKUP, 1, b"out\0"),
+        fuse_req(LOOKUP, 2, b"canary\0"),
+        fuse_req(LOOKUP, 1, b"etc\0"),
+        fuse_req(OPEN, 3, struct.pack("<II", 0, 0)),
+        fuse_req(LOOKUP, 1, b"fifo\0"),
+        fuse_req(OPEN, 4, struct.pack("<II", 0, 0)),
+        fuse_req(UNLINK, 1, b"out/canary\0"),
+        fuse_req(RENAME, 1, struct.pack("<Q", 0xdeadbeef) + b"file\0x\0"),
+        fuse_req(READ, 2, struct.pack("<QQIIQII", 2, 0, 60000, 0, 0, 0, 0), room=100),
+        fuse_req(LOOKUP, 1, b"noterm"),
+        fuse_req(INIT, 0, struct.pack("<IIII", 7, 38, 0, 0)),
+    ]
+    put("fuse", "hostile", b"\x08" + b"".join(hostile))
+    put("fuse", "before-init", b"\x10" + fuse_req(LOOKUP, 1, b"file\0") +
+        fuse_req(INIT, 0, struct.pack("<IIII", 7, 38, 0, 0xffffffff)) + fuse_req(LOOKUP, 1, b"file\0"))
+
+
 # Every target's seeds, or those named: ./make-seeds.py api fc_config
 TARGETS = {f.__name__: f for f in (loader, virtqueue, virtio_blk, virtio_net, virtio_mmio,
                                    uart, cli, virtio_gpu, virtio_state, api, fc_config,
-                                   virtio_vsock, virtio_balloon)}
+                                   virtio_vsock, virtio_balloon, fuse)}
 for name in sys.argv[1:] or TARGETS:
     TARGETS[name]()
