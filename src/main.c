@@ -5,6 +5,8 @@
  * and run it.  With an API the VM is built when InstanceStart asks.
  */
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -492,6 +494,21 @@ static int merge_main(int argc, char **argv)
 	return ret ? EXIT_VMM_ERROR : 0;
 }
 
+/*
+ * glibc's malloc, the first time it gives a thread arena's memory back
+ * (free() leaving more than the trim threshold on top), reads
+ * /proc/sys/vm/overcommit_memory: an openat() that the API and I/O
+ * threads' filters refuse, so a large free() there killed arkvm (the API
+ * thread freeing its copies of the config, vsock's buffers).  Fixed
+ * thresholds keep it from ever trimming a heap: blocks of 128 KiB and up
+ * are mapped and unmapped whole, the rest stays for reuse.
+ */
+static void malloc_for_sandboxes(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
+}
+
 int main(int argc, char **argv)
 {
 	u64 start = boot_clock_ns();  /* first: the boot timer counts from here */
@@ -502,6 +519,7 @@ int main(int argc, char **argv)
 	struct vm *vm;
 	int ret, sig_fd, status = EXIT_VMM_ERROR;
 
+	malloc_for_sandboxes();
 	if (fc_cli_wanted(argc, argv))
 		finish(fc_main(argc, argv, start));
 	if (argc > 1 && !strcmp(argv[1], "restore"))
