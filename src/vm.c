@@ -675,8 +675,13 @@ int vm_run(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	vcpus_destroy(vm);
-	virtio_slots_detach(vm);
+	/*
+	 * Devices first: a device with threads of its own (virtio-fs's
+	 * workers) may still raise its interrupt until it is destroyed, and
+	 * its irqfd's number must not be a file another thread just opened.
+	 */
 	vm_devices_destroy(vm);
+	virtio_slots_detach(vm);
 	if (vm->io_loop.epoll_fd >= 0)
 		event_loop_destroy(&vm->io_loop);
 	vm_lifecycle_destroy(vm);
