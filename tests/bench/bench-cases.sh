@@ -474,6 +474,54 @@ while [ $round -le "$ROUNDS" ]; do
 	round=$((round + 1))
 done
 
+# --- virtio-fs ----------------------------------------------------------------------
+
+# A share against virtio-blk in the same guest: 256 MiB written and read
+# back through each (loadgen, O_DIRECT where the file system takes it), the
+# first-level host's own read of the same file, and the untar of a source
+# tree of 2000 small files onto each (ext2 on the disk, made by the guest).
+FS_MIB=256
+bench_fs() {
+	fsb=$tmp/fsb
+	rm -rf "$fsb"; mkdir -p "$fsb/src"
+	d=0
+	while [ $d -lt 40 ]; do
+		mkdir -p "$fsb/src/d$d"; f=0
+		while [ $f -lt 50 ]; do echo "/* file $d.$f */ int f${d}_$f;" > "$fsb/src/d$d/f$f.c"; f=$((f + 1)); done
+		d=$((d + 1))
+	done
+	(cd "$fsb" && tar cf src.tar src && rm -rf src)
+	dd if=/dev/zero of="$tmp/fsdisk.img" bs=1M count=0 seek=1024 2> /dev/null
+	cat > "$tmp/fsb.in" <<GUEST
+mkdir -p /mnt/s /mnt/d
+mount -t virtiofs bench /mnt/s
+mke2fs /dev/vda > /dev/null 2>&1; mount /dev/vda /mnt/d
+cp /mnt/s/src.tar /tmp/src.tar
+for m in s d; do echo "FSB \$m-seq-write \$(loadgen seq-write /mnt/\$m/w $FS_MIB | awk '{ print \$3 }')"; done
+sync; echo 3 > /proc/sys/vm/drop_caches
+for m in s d; do echo "FSB \$m-seq-read \$(loadgen seq-read /mnt/\$m/w $FS_MIB | awk '{ print \$3 }')"; done
+for m in s d; do echo "FSB \$m-untar \$(loadgen wall tar xf /tmp/src.tar -C /mnt/\$m | awk '{ print \$3 }')"; done
+echo FSB-DONE
+poweroff -f
+GUEST
+	start fs --kernel "$IO_KERNEL" --memory 512M --disk "$tmp/fsdisk.img" --share "$fsb,tag=bench" \
+		--cmdline "quiet arkvm.test=shell" < "$tmp/fsb.in"
+	finish
+	tr -d '\r' < "$tmp/fs.out" | sed -n 's/^FSB \([sd]\)-\([a-z-]*\) \([0-9.]*\)$/\1 \2 \3/p' |
+		while read -r m what v; do
+			case "$what" in untar) unit=ms ;; *) unit=MB/s ;; esac
+			[ "$m" = s ] && dev=fs || dev=blk
+			bench "$dev-$what $v $unit"
+		done
+	"$LOADGEN" seq-write "$fsb/host" $FS_MIB > /dev/null
+	sync; echo 3 > /proc/sys/vm/drop_caches 2> /dev/null
+	bench "fs-host-seq-read $("$LOADGEN" seq-read "$fsb/host" $FS_MIB | awk '{ print $3 }') MB/s"
+	rm -rf "$fsb" "$tmp/fsdisk.img"
+}
+if "$ARKVM" run --help 2>&1 | grep -q -- '--share'; then
+	bench_fs
+fi
+
 # --- the balloon ---------------------------------------------------------------------
 
 # A guest fills 128 MiB of page cache and frees it; arkvm's resident memory
