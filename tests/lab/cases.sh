@@ -1185,7 +1185,7 @@ fi
 # --- virtio-fs ----------------------------------------------------------------
 
 # A host directory shared with the guest: ordinary work on it (reads, the
-# usual changes, a 16 MiB write, tar in and out) must land on the host as
+# usual changes, a 16 MiB write, tar in and out, cp -a, rm -rf, find) must land on the host as
 # the guest did it; a readonly share refuses changes; symlinks in the share
 # that point outside it (absolute, relative) show the guest nothing of the
 # host, since the guest resolves them in its own tree.
@@ -1211,6 +1211,7 @@ dd if=/dev/urandom of=big bs=1M count=16 2> /dev/null
 echo "FS-BIG-SHA=$(sha256sum big | cut -d' ' -f1)"
 tar cf /tmp/t.tar tree && mkdir untar && tar xf /tmp/t.tar -C untar
 echo "FS-TAR=$(find untar -type f | wc -l)"
+cp -a tree copied && cp -a tree doomed && rm -rf doomed && echo "FS-CPA=$(find copied -type f | wc -l)"
 echo "FS-ESCAPE=$(cat escape-abs/secret escape-rel/secret 2>&1 | tr '\n' ' ')"
 touch /mnt/ro/new 2> /dev/null || echo FS-RO-CREATE-REFUSED
 (echo more >> /mnt/ro/file) 2> /dev/null || echo FS-RO-WRITE-REFUSED
@@ -1236,6 +1237,8 @@ GUEST
 		[ "$(wc -c < "$sd/big")" -eq 16777216 ] || fs_why="$fs_why; the 16 MiB write differs on the host"
 	[ "$(ffield TAR)" = 50 ] && [ "$(find "$sd/untar" -type f | wc -l)" -eq 50 ] &&
 		diff -r "$sd/tree" "$sd/untar/tree" > /dev/null || fs_why="$fs_why; tar in and out: $(ffield TAR) files"
+	[ "$(ffield CPA)" = 50 ] && diff -r "$sd/tree" "$sd/copied" > /dev/null && [ ! -e "$sd/doomed" ] ||
+		fs_why="$fs_why; cp -a or rm -rf: '$(ffield CPA)'"
 	if [ -z "$fs_why" ]; then
 		pass share-ordinary-work-lands-on-the-host
 	else
