@@ -191,7 +191,7 @@ FUZZ_OBJS     += $(FUZZ)/obj/src/sandbox.o $(FUZZ)/obj/gen/sandbox_bpf.o
 .SECONDARY: $(FUZZ_OBJS)
 FUZZ_BINS     := $(addprefix $(FUZZ)/fuzz_,$(FUZZ_TARGETS))
 
-.PHONY: all deps unit tsan test test-gpu run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
+.PHONY: all deps unit tsan test test-gpu test-share run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
 all: $(BUILD)/arkvm
 
 deps: $(DEPS_STAMP)
@@ -370,6 +370,17 @@ test-gpu: $(DEPS_STAMP)
 	@LAB_CASES=tests/lab/gpu-cases.sh LAB_GPU=1 LAB_TREE=$(CACHE)/gpu-tree \
 		LAB_FILES="$(GPU_BUILD)/png-box $(if $(filter 1,$(GL)),$(CACHE)/guest-gl.cpio)" \
 		ARKVM_BIN=$(GPU_BUILD)/arkvm tests/lab/lab.sh test
+
+# make test-share: git, make and a C compiler (Debian's, with tcc) on a
+# directory booted as the guest's root over virtio-fs (tests/lab/share-cases.sh);
+# not part of make test: the tree is a few hundred MiB.
+test-share: $(DEPS_STAMP)
+	@tests/lab/setup.sh
+	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm
+	@tests/lab/build-guest.sh
+	@tests/lab/share-tree.sh
+	@LAB_CASES=tests/lab/share-cases.sh LAB_TREE=$(CACHE)/share-tree \
+		ARKVM_BIN=$(BUILD)/arkvm tests/lab/lab.sh test
 
 run: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm

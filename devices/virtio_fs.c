@@ -135,7 +135,13 @@ static void vfs_serve(struct virtio_fs *fs, struct virtio_fs_worker *w, unsigned
 
 	c->generation = dev->generation;
 	fs->in_flight++;
-	pthread_cond_signal(&fs->work); /* the next chain is another worker's */
+	/* The next chain is another worker's: woken only if there is one. */
+	for (unsigned int i = 0; i < VIRTIO_FS_NR_QUEUES; i++) {
+		if (virtq_has_avail(&dev->vqs[i])) {
+			pthread_cond_signal(&fs->work);
+			break;
+		}
+	}
 	pthread_mutex_unlock(&dev->lock);
 	n = vfs_handle(fs, c);
 	pthread_mutex_lock(&dev->lock);

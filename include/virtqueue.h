@@ -90,6 +90,8 @@ bool virtq_should_notify(struct virtq *q);
  * and returns true when more chains arrived meanwhile.
  */
 bool virtq_enable_notify(struct virtq *q);
+/* Whether the driver has made chains available that were not taken yet. */
+bool virtq_has_avail(const struct virtq *q);
 
 /* Copy between a segment list and a buffer, from byte @off; return bytes copied. */
 u64 iov_copy_from(const struct iovec *iov, unsigned int n, u64 off, void *buf, u64 len);

@@ -198,6 +198,11 @@ bool virtq_should_notify(struct virtq *q)
 	return vring_need_event(used_event, q->used_idx, old);
 }
 
+bool virtq_has_avail(const struct virtq *q)
+{
+	return q->size && le16toh(READ_ONCE(q->avail->idx)) != q->last_avail;
+}
+
 bool virtq_enable_notify(struct virtq *q)
 {
 	if (!q->size)

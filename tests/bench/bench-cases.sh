@@ -497,6 +497,7 @@ mkdir -p /mnt/s /mnt/d
 mount -t virtiofs bench /mnt/s
 mke2fs /dev/vda > /dev/null 2>&1; mount /dev/vda /mnt/d
 cp /mnt/s/src.tar /tmp/src.tar
+touch /mnt/s/w /mnt/d/w
 for m in s d; do echo "FSB \$m-seq-write \$(loadgen seq-write /mnt/\$m/w $FS_MIB | awk '{ print \$3 }')"; done
 sync; echo 3 > /proc/sys/vm/drop_caches
 for m in s d; do echo "FSB \$m-seq-read \$(loadgen seq-read /mnt/\$m/w $FS_MIB | awk '{ print \$3 }')"; done
@@ -513,6 +514,7 @@ GUEST
 			[ "$m" = s ] && dev=fs || dev=blk
 			bench "$dev-$what $v $unit"
 		done
+	: > "$fsb/host"
 	"$LOADGEN" seq-write "$fsb/host" $FS_MIB > /dev/null
 	sync; echo 3 > /proc/sys/vm/drop_caches 2> /dev/null
 	bench "fs-host-seq-read $("$LOADGEN" seq-read "$fsb/host" $FS_MIB | awk '{ print $3 }') MB/s"
