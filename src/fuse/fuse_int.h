@@ -46,8 +46,18 @@ struct fuse_handle {
 	bool dir;
 	bool released;          /* RELEASE seen: goes when refs reaches 0 */
 	u32 fnext;
-	/* A directory's position: lseek and getdents go together. */
+	/*
+	 * A directory's position, under dir_lock.  A READDIR that goes on
+	 * where the last one stopped (@dir_next) reads on from the host
+	 * directory's own position, starting with what the last getdents64
+	 * returned and the guest had no room for (@dir_buf): a seek would be
+	 * wrong on file systems whose offsets are positions in the list
+	 * (tmpfs), once the guest removed entries before it (rm -rf).
+	 */
 	pthread_mutex_t dir_lock;
+	u64 dir_next;
+	char *dir_buf;          /* DIRBUF_MAX bytes while it holds entries, else NULL */
+	u32 dir_len, dir_pos;
 };
 
 struct fuse_server {

@@ -142,6 +142,8 @@ static int handle_maybe_free(struct fuse_server *s, struct fuse_handle *h, bool 
 		return -1;
 	fd = h->fd;
 	h->fd = -1;
+	free(h->dir_buf);
+	h->dir_buf = NULL;
 	h->gen++;
 	h->fnext = s->handle_free;
 	s->handle_free = slot;
@@ -445,6 +447,9 @@ int handle_new(struct fuse_server *s, int fd, bool dir, u64 *fh)
 		h->dir = dir;
 		h->refs = 0;
 		h->released = false;
+		h->dir_next = 0;
+		h->dir_buf = NULL;
+		h->dir_len = h->dir_pos = 0;
 		s->nr_handles++;
 		*fh = make_id(slot, h->gen);
 	}

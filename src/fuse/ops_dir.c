@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Directories.  READDIR hands the host's own getdents64 offsets to the
- * guest as its cookies and seeks back to them: a directory handle's
- * seek and read go together under the handle's dir_lock.  READDIRPLUS
+ * guest as its cookies, reads on from where the last READDIR stopped, and
+ * seeks only for another cookie: a directory handle's position is under
+ * its dir_lock.  READDIRPLUS
  * looks each entry up (one nlookup each, as LOOKUP would) except "."
  * and "..", which the guest never takes from it.
  */
@@ -71,35 +72,49 @@ static size_t put_entry(struct fuse_server *s, int dirfd, const struct dirent64 
 	return rec;
 }
 
-/* Fills @o (@size bytes) from the directory at @cookie: how much, or -errno. */
-static ssize_t fill_dir(struct fuse_server *s, int fd, u64 cookie, bool plus, u8 *o, size_t size)
+/*
+ * Fills @o (@size bytes) from directory handle @h at @cookie: how much, or
+ * -errno.  Under h->dir_lock.
+ */
+static ssize_t fill_dir(struct fuse_server *s, struct fuse_handle *h, u64 cookie, bool plus,
+			u8 *o, size_t size)
 {
-	size_t used = 0, bufsize = MIN(MAX(size, 4096), DIRBUF_MAX);
-	char *buf = malloc(bufsize);
+	size_t used = 0;
 	ssize_t n = 0;
 
-	if (!buf)
-		return -ENOMEM;
-	if (lseek(fd, (off_t)cookie, SEEK_SET) < 0) {
-		free(buf);
-		return -errno;
+	if (cookie != h->dir_next) {
+		/* Not where the last READDIR stopped: seek, forget what it left. */
+		if (lseek(h->fd, (off_t)cookie, SEEK_SET) < 0)
+			return -errno;
+		h->dir_len = h->dir_pos = 0;
+		h->dir_next = cookie;
 	}
 	for (;;) {
-		n = getdents64(fd, buf, bufsize);
-		if (n <= 0)
-			break;
-		for (ssize_t pos = 0; pos < n;) {
-			const struct dirent64 *d = (const struct dirent64 *)(void *)(buf + pos);
-			size_t rec = put_entry(s, fd, d, plus, o, used, size);
+		const struct dirent64 *d;
+		size_t rec;
 
-			if (!rec)
-				goto full;
-			used += rec;
-			pos += d->d_reclen;
+		if (h->dir_pos == h->dir_len) {
+			if (!h->dir_buf && !(h->dir_buf = malloc(DIRBUF_MAX)))
+				return used ? (ssize_t)used : -ENOMEM;
+			n = getdents64(h->fd, h->dir_buf, DIRBUF_MAX);
+			if (n <= 0)
+				break;
+			h->dir_len = (u32)n;
+			h->dir_pos = 0;
 		}
+		d = (const struct dirent64 *)(void *)(h->dir_buf + h->dir_pos);
+		rec = put_entry(s, h->fd, d, plus, o, used, size);
+		if (!rec)
+			break; /* no room: this entry is the next READDIR's first */
+		used += rec;
+		h->dir_pos += d->d_reclen;
+		h->dir_next = (u64)d->d_off;
 	}
-full:
-	free(buf);
+	if (h->dir_pos == h->dir_len) {
+		free(h->dir_buf);   /* drained: a directory at rest holds no buffer */
+		h->dir_buf = NULL;
+		h->dir_len = h->dir_pos = 0;
+	}
 	if (n < 0 && !used)
 		return -errno;
 	return (ssize_t)used;
@@ -127,7 +142,7 @@ static int do_readdir(struct fuse_req *r, bool plus)
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&h->dir_lock);
-	n = fill_dir(r->s, h->fd, in.offset, plus, o, in.size);
+	n = fill_dir(r->s, h, in.offset, plus, o, in.size);
 	pthread_mutex_unlock(&h->dir_lock);
 	handle_put(r->s, h);
 	ret = n < 0 ? (int)n : fuse_reply(r, o, (size_t)n);

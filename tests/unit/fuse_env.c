@@ -20,6 +20,7 @@
 #include "fuse_env.h"
 
 struct fenv env;
+const char *fuse_env_root = "/tmp";
 
 void path_of(char *buf, size_t n, const char *dir, const char *name)
 {
@@ -72,7 +73,7 @@ bool exists(const char *dir, const char *name)
 bool env_setup_cfg(bool readonly, enum share_cache cache)
 {
 	memset(&env, 0, sizeof(env));
-	snprintf(env.base, sizeof(env.base), "/tmp/arkvm-fuse-XXXXXX");
+	snprintf(env.base, sizeof(env.base), "%s/arkvm-fuse-XXXXXX", fuse_env_root);
 	if (!mkdtemp(env.base))
 		return false;
 	path_of(env.share, sizeof(env.share), env.base, "share");

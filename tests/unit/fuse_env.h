@@ -27,6 +27,8 @@ struct fenv {
 };
 
 extern struct fenv env;
+/* Where env_setup() makes its directory ("/tmp"; a test may pick a tmpfs). */
+extern const char *fuse_env_root;
 
 void path_of(char *buf, size_t n, const char *dir, const char *name);
 int write_file(const char *dir, const char *name, const char *text);
