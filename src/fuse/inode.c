@@ -188,6 +188,7 @@ void fuse_tables_free(struct fuse_server *s)
 	for (u32 i = 1; i <= FUSE_MAX_HANDLES; i++) {
 		if (s->handles[i].fd >= 0)
 			close(s->handles[i].fd);
+		free(s->handles[i].dir_buf);
 		pthread_mutex_destroy(&s->handles[i].dir_lock);
 	}
 	free(s->inodes);

@@ -1171,7 +1171,7 @@ GUEST
 		pass vsock-snapshot-clone-listens-on-its-override-socket
 	else
 		fail vsock-snapshot-clone-listens-on-its-override-socket "${api_why#; }"
-		cat "$tmp/api.calls"; tail -n 5 "$tmp/vss1.err" "$tmp/vss1.out"
+		cat "$tmp/api.calls"; tail -n 5 "$tmp/vss0.err" "$tmp/vss0.out" "$tmp/vss1.err" "$tmp/vss1.out"
 	fi
 	rm -f "$tmp/vs.snap" "$tmp/vs.mem"
 }
