@@ -182,6 +182,7 @@ FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net virtio_gpu uart load
 FUZZ_TARGETS += virtio_vsock
 FUZZ_TARGETS += virtio_balloon
 FUZZ_TARGETS += fuse
+FUZZ_TARGETS += qcow2
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120

@@ -364,7 +364,7 @@ static int refcount_drop(struct qcow2 *q, u64 host, u64 len)
 	u64 last = ALIGN_DOWN(host + len - 1, q->cluster_size);
 
 	for (u64 c = ALIGN_DOWN(host, q->cluster_size); c <= last; c += q->cluster_size) {
-		u64 rbo, v;
+		u64 rbo, v = 0;
 		int ret = refcount_block(q, c, &rbo);
 
 		if (!ret && !rbo)
