@@ -112,6 +112,7 @@ CORE_SRCS += src/device_state.c
 CORE_SRCS += src/backends/net_tap.c src/backends/net_vhost.c
 # Disk backends (include/disk.h), under virtio-blk.
 CORE_SRCS += src/backends/disk_raw.c
+CORE_SRCS += src/backends/disk_qcow2.c src/backends/qcow2_io.c
 # Firecracker-shaped metrics (include/metrics.h).
 CORE_SRCS += src/metrics.c
 # Token buckets for the virtio devices (include/rate_limiter.h).
@@ -181,6 +182,7 @@ FUZZ_TARGETS := virtqueue virtio_mmio virtio_blk virtio_net virtio_gpu uart load
 FUZZ_TARGETS += virtio_vsock
 FUZZ_TARGETS += virtio_balloon
 FUZZ_TARGETS += fuse
+FUZZ_TARGETS += qcow2
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The qcow2 backend against images made by qemu-img, the reference: what
+ * arkvm reads matches `qemu-img convert -O raw`, and after arkvm writes,
+ * `qemu-img check` is clean and `qemu-img compare` matches what was
+ * written.  Without qemu-img (Debian's qemu-utils) these cases say so and
+ * check nothing.  Hostile images are qemu-img's, patched.
+ */
+#define _FILE_OFFSET_BITS 64
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "disk.h"
+#include "disk_qcow2.h"
+#include "test.h"
+
+#define IMG_SIZE (4ULL << 20)
+
+static char dir[64];
+
+static __printf(1, 2) int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	/* In the test's directory: backing paths are relative. */
+	return system(cmd);
+}
+
+/* A fresh directory, or false (and a note) without qemu-img. */
+static bool setup(void)
+{
+	if (system("qemu-img --version >/dev/null 2>&1")) {
+		printf("  note: no qemu-img (apt install qemu-utils): checked nothing\n");
+		return false;
+	}
+	strcpy(dir, "/tmp/arkvm-qcow2-XXXXXX");
+	return mkdtemp(dir) != NULL;
+}
+
+/* QCOW2_KEEP=1 keeps the images, to look at a failure. */
+static void teardown(void)
+{
+	if (getenv("QCOW2_KEEP"))
+		return;
+	sh("rm -rf %s", dir);
+}
+
+static u8 pattern(u64 i)
+{
+	return (u8)((i >> 9) * 7 + (i & 511) + 1);
+}
+
+/* ref.raw: patterned, with runs of zeros qemu-img leaves unallocated. */
+static int make_ref(const char *name)
+{
+	char path[128];
+	u8 *buf = malloc(IMG_SIZE);
+	int fd, ret = -EIO;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	if (!buf || fd < 0)
+		goto out;
+	for (u64 i = 0; i < IMG_SIZE; i++)
+		buf[i] = pattern(i);
+	memset(buf + SZ_1M, 0, SZ_1M);
+	memset(buf + 3 * SZ_1M, 0, SZ_4K);
+	if (write(fd, buf, IMG_SIZE) == (ssize_t)IMG_SIZE)
+		ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ret;
+}
+
+static int open_img(const char *name, bool readonly, struct disk **d)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return disk_qcow2_open(path, readonly, d);
+}
+
+static int rw(struct disk *d, enum disk_op op, u64 off, void *buf, u64 len)
+{
+	struct iovec iov = { buf, len };
+	struct disk_req r = { .op = op, .offset = off, .len = len, .iov = &iov, .nr_iov = 1 };
+
+	if (disk_submit(d, &r) != DISK_DONE)
+		return -EINPROGRESS;
+	return r.result;
+}
+
+/* Does the whole disk @d read as the raw file @name, in chunks that straddle clusters? */
+static bool reads_as(struct disk *d, const char *name)
+{
+	u64 chunk = 3 * SZ_4K + 512, size = disk_size(d);
+	u8 *got = malloc(chunk), *want = malloc(chunk);
+	char path[128];
+	bool same = true;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	for (u64 off = 0; same && off < size; off += chunk) {
+		u64 n = MIN(chunk, size - off);
+
+		same = fd >= 0 && got && want && rw(d, DISK_READ, off, got, n) == 0 &&
+		       pread(fd, want, n, (off_t)off) == (ssize_t)n && !memcmp(got, want, n);
+		if (!same)
+			printf("  differs in [0x%llx, +0x%llx)\n", (unsigned long long)off,
+			       (unsigned long long)n);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(got);
+	free(want);
+	return same;
+}
+
+static void test_qcow2_probe(void)
+{
+	char path[128];
+
+	if (!setup())
+		return;
+	CHECK_EQ(make_ref("ref.raw"), 0);
+	CHECK(!sh("cd %s && qemu-img create -q -f qcow2 a.qcow2 1M", dir));
+	snprintf(path, sizeof(path), "%s/a.qcow2", dir);
+	CHECK_EQ(disk_qcow2_probe(path), 1);
+	snprintf(path, sizeof(path), "%s/ref.raw", dir);
+	CHECK_EQ(disk_qcow2_probe(path), 0);
+	snprintf(path, sizeof(path), "%s/none", dir);
+	CHECK_EQ(disk_qcow2_probe(path), -ENOENT);
+	teardown();
+}
+
+/* Versions 2 and 3, clusters of 512 B, 64 KiB and 2 MiB, plain and compressed. */
+static void test_qcow2_reads_match_qemu(void)
+{
+	static const char *const compat[] = { "0.10", "1.1" };
+	static const unsigned int clusters[] = { 512, 65536, 2097152 };
+	struct disk *d;
+
+	if (!setup())
+		return;
+	CHECK_EQ(make_ref("ref.raw"), 0);
+	for (unsigned int v = 0; v < 2; v++) {
+		for (unsigned int c = 0; c < ARRAY_SIZE(clusters); c++) {
+			for (int z = 0; z < 2; z++) {
+				CHECK(!sh("cd %s && qemu-img convert %s -O qcow2 -o compat=%s,cluster_size=%u ref.raw t.qcow2",
+					    dir, z ? "-c" : "", compat[v], clusters[c]));
+				CHECK_EQ(open_img("t.qcow2", true, &d), 0);
+				CHECK_EQ(disk_size(d), IMG_SIZE);
+				if (!reads_as(d, "ref.raw"))
+					printf("  compat=%s cluster_size=%u%s\n", compat[v], clusters[c],
+					       z ? " compressed" : "");
+				CHECK(reads_as(d, "ref.raw"));
+				disk_close(d);
+			}
+		}
+	}
+	teardown();
+}
+
+/*
+ * raw <- qcow2 <- qcow2, named relative to each other; v3 zero clusters
+ * hide the backing file.  What arkvm reads is what qemu-img converts.
+ */
+static void test_qcow2_backing_chain_and_zero_clusters(void)
+{
+	struct disk *d;
+
+	if (!setup())
+		return;
+	CHECK_EQ(make_ref("base.raw"), 0);
+	CHECK(!sh("cd %s && mkdir sub && qemu-img create -q -f qcow2 -b ../base.raw -F raw sub/mid.qcow2 && "
+		    "qemu-io -c 'write -P 0x11 64k 64k' -c 'write -z 256k 64k' sub/mid.qcow2 >/dev/null && "
+		    "qemu-img create -q -f qcow2 -o cluster_size=4096 -b sub/mid.qcow2 -F qcow2 top.qcow2 && "
+		    "qemu-io -c 'write -P 0x22 100k 6k' -c 'write -z 2M 8k' top.qcow2 >/dev/null && "
+		    "qemu-img convert -O raw top.qcow2 expect.raw", dir));
+	CHECK_EQ(open_img("top.qcow2", true, &d), 0);
+	CHECK(reads_as(d, "expect.raw"));
+	disk_close(d);
+	teardown();
+}
+
+/*
+ * The backing format comes from the header's extension: a raw backing
+ * file that holds a qcow2 header is read as raw bytes, never followed.
+ */
+static void test_qcow2_backing_format_not_probed(void)
+{
+	struct disk *d;
+	u8 buf[512];
+
+	if (!setup())
+		return;
+	CHECK(!sh("cd %s && qemu-img create -q -f qcow2 -b /etc/passwd -F raw evil.img 1M && "
+		    "qemu-img create -q -f qcow2 -b evil.img -F raw top.qcow2 1M", dir));
+	CHECK_EQ(open_img("top.qcow2", true, &d), 0);
+	CHECK_EQ(rw(d, DISK_READ, 0, buf, sizeof(buf)), 0);
+	CHECK(!memcmp(buf, "QFI\xfb", 4));
+	disk_close(d);
+	teardown();
+}
+
+static int check_clean(const char *img)
+{
+	return sh("cd %s && qemu-img check -q %s", dir, img);
+}
+
+/* Writes here and in expect.raw alike. */
+static int write_both(struct disk *d, u64 off, u64 len, u8 fill)
+{
+	char path[128];
+	u8 *buf = malloc(len);
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/expect.raw", dir);
+	fd = open(path, O_WRONLY);
+	if (!buf || fd < 0) {
+		free(buf);
+		return -EIO;
+	}
+	for (u64 i = 0; i < len; i++)
+		buf[i] = (u8)(fill + i / 512);
+	ret = rw(d, DISK_WRITE, off, buf, len);
+	if (!ret && pwrite(fd, buf, len, (off_t)off) != (ssize_t)len)
+		ret = -EIO;
+	close(fd);
+	free(buf);
+	return ret;
+}
+
+/* Partial, straddling, whole and many-cluster writes on @img, compared and checked. */
+static void write_pattern(const char *img)
+{
+	struct disk *d;
+	struct disk_req flush = { .op = DISK_FLUSH };
+	struct disk_req zeroes = { .op = DISK_WRITE_ZEROES, .offset = 40960, .len = 8192 };
+
+	CHECK(!sh("cd %s && qemu-img convert -O raw %s expect.raw", dir, img));
+	CHECK_EQ(open_img(img, false, &d), 0);
+	CHECK_EQ(write_both(d, 512, 1024, 0x40), 0);             /* in a cluster */
+	CHECK_EQ(write_both(d, 65536 - 512, 4096, 0x50), 0);     /* across two */
+	CHECK_EQ(write_both(d, SZ_1M + 512, 1536, 0x60), 0);     /* where the base is zeros */
+	CHECK_EQ(write_both(d, 2 * SZ_1M, SZ_1M, 0x70), 0);      /* many clusters, refcount blocks */
+	CHECK_EQ(write_both(d, 512, 512, 0x80), 0);              /* again, in place */
+	CHECK_EQ(write_both(d, IMG_SIZE - 512, 512, 0x90), 0);   /* the last sector */
+	CHECK_EQ(disk_submit(d, &zeroes), DISK_DONE);
+	CHECK_EQ(zeroes.result, 0);
+	CHECK(!sh("cd %s && dd if=/dev/zero of=expect.raw bs=4096 seek=10 count=2 conv=notrunc status=none", dir));
+	CHECK_EQ(disk_submit(d, &flush), DISK_DONE);
+	CHECK_EQ(flush.result, 0);
+	CHECK(reads_as(d, "expect.raw"));
+	disk_close(d);
+	CHECK_EQ(check_clean(img), 0);
+	CHECK(!sh("cd %s && qemu-img compare -q -f qcow2 -F raw %s expect.raw", dir, img));
+}
+
+static void test_qcow2_writes_check_clean(void)
+{
+	static const char *const opts[] = {
+		"compat=0.10,cluster_size=512",
+		"compat=1.1,cluster_size=65536",
+		"compat=1.1,cluster_size=2097152",
+		"compat=1.1,cluster_size=512,refcount_bits=1",
+		"compat=1.1,cluster_size=4096,refcount_bits=64",
+		"compat=1.1,cluster_size=1024,refcount_bits=4",
+	};
+
+	if (!setup())
+		return;
+	CHECK_EQ(make_ref("ref.raw"), 0);
+	for (unsigned int i = 0; i < ARRAY_SIZE(opts); i++) {
+		printf("  %s\n", opts[i]);
+		CHECK(!sh("cd %s && qemu-img create -q -f qcow2 -o %s e.qcow2 4M", dir, opts[i]));
+		write_pattern("e.qcow2");
+		CHECK(!test_failed());
+		CHECK(!sh("cd %s && qemu-img convert -O qcow2 -o %s ref.raw p.qcow2", dir, opts[i]));
+		write_pattern("p.qcow2");
+		CHECK(!test_failed());
+		CHECK(!sh("cd %s && qemu-img convert -c -O qcow2 -o %s ref.raw c.qcow2", dir, opts[i]));
+		write_pattern("c.qcow2");
+		CHECK(!test_failed());
+	}
+	/* Over a backing file: copy-on-write keeps the rest of each cluster. */
+	CHECK(!sh("cd %s && qemu-img create -q -f qcow2 -b ref.raw -F raw o.qcow2 && "
+		    "qemu-img create -q -f qcow2 -o cluster_size=4096 -b o.qcow2 -F qcow2 o2.qcow2", dir));
+	write_pattern("o.qcow2");
+	CHECK(!test_failed());
+	write_pattern("o2.qcow2");
+	CHECK(!test_failed());
+	CHECK(!sh("cd %s && qemu-io -c 'read -P 0x40 512 512' -c 'read -P 0x80 512 512' o.qcow2 | grep -q 'read 512/512'",
+		    dir));
+	teardown();
+}
+
+static void test_qcow2_readonly_and_locked(void)
+{
+	struct disk *d, *other;
+	u8 buf[512] = { 0 };
+
+	if (!setup())
+		return;
+	CHECK(!sh("cd %s && qemu-img create -q -f qcow2 a.qcow2 1M", dir));
+	CHECK_EQ(open_img("a.qcow2", true, &d), 0);
+	CHECK_EQ(rw(d, DISK_WRITE, 0, buf, sizeof(buf)), -EROFS);
+	CHECK_EQ(rw(d, DISK_READ, SZ_1M - 256, buf, sizeof(buf)), -EINVAL);
+	CHECK_EQ(open_img("a.qcow2", false, &other), -EBUSY);
+	disk_close(d);
+	CHECK_EQ(open_img("a.qcow2", false, &d), 0);
+	CHECK_EQ(open_img("a.qcow2", true, &other), -EBUSY);
+	disk_close(d);
+	teardown();
+}
+
+static u64 img_get(int fd, u64 off, unsigned int bytes)
+{
+	u64 v = 0;
+
+	if (pread(fd, &v, bytes, (off_t)off) != (ssize_t)bytes)
+		return ~0ULL;
+	return bytes == 8 ? be64toh(v) : be32toh((u32)v);
+}
+
+static void img_put(int fd, u64 off, unsigned int bytes, u64 v)
+{
+	u64 be64 = htobe64(v);
+	u32 be32 = htobe32((u32)v);
+
+	if (pwrite(fd, bytes == 8 ? (void *)&be64 : (void *)&be32, bytes, (off_t)off) != bytes)
+		abort();
+}
+
+enum patch { L1_PAST_EOF, L1_HUGE, CLUSTER_BITS_30, REFCOUNT_ORDER_7, BACKING_PAST_HEADER,
+	     TABLES_OVERLAP, UNKNOWN_INCOMPAT, DIRTY, L2_OUTSIDE, COMPRESSED_PAST_EOF, NR_PATCHES };
+
+/* h.qcow2, from c.qcow2 (v3, 64 KiB, compressed), with one thing broken. */
+static void patch_image(enum patch p)
+{
+	char path[128];
+	int fd;
+	u64 l2, e;
+
+	CHECK(!sh("cd %s && cp c.qcow2 h.qcow2", dir));
+	snprintf(path, sizeof(path), "%s/h.qcow2", dir);
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	l2 = img_get(fd, img_get(fd, 40, 8), 8) & 0x00fffffffffffe00ULL;
+	e = img_get(fd, l2, 8);
+	switch (p) {
+	case L1_PAST_EOF: img_put(fd, 40, 8, 1ULL << 40); break;
+	case L1_HUGE: img_put(fd, 36, 4, 0x7fffffff); break;
+	case CLUSTER_BITS_30: img_put(fd, 20, 4, 30); break;
+	case REFCOUNT_ORDER_7: img_put(fd, 96, 4, 7); break;
+	case BACKING_PAST_HEADER: img_put(fd, 8, 8, 65536 + 8); img_put(fd, 16, 4, 8); break;
+	case TABLES_OVERLAP: img_put(fd, 48, 8, img_get(fd, 40, 8)); break;
+	case UNKNOWN_INCOMPAT: img_put(fd, 72, 8, 1ULL << 40); break;
+	case DIRTY: img_put(fd, 72, 8, 1); break;
+	case L2_OUTSIDE: img_put(fd, l2, 8, (1ULL << 40) | (1ULL << 63)); break;
+	/* All sector-count bits set (64 KiB clusters: bits 54-61). */
+	case COMPRESSED_PAST_EOF: img_put(fd, l2, 8, e | (0xffULL << 54)); break;
+	default: break;
+	}
+	close(fd);
+	CHECK(e & (1ULL << 62));   /* c.qcow2's first cluster is compressed */
+}
+
+/* Crafted images are refused at open, or their bad clusters answer -EIO; never a crash. */
+static void test_qcow2_hostile_images(void)
+{
+	struct disk *d;
+	u8 *buf = malloc(SZ_64K);
+
+	if (!setup())
+		return;
+	CHECK(buf);
+	CHECK_EQ(make_ref("ref.raw"), 0);
+	CHECK(!sh("cd %s && qemu-img convert -c -O qcow2 -o compat=1.1 ref.raw c.qcow2", dir));
+	for (int p = 0; p < NR_PATCHES; p++) {
+		int ret;
+
+		patch_image((enum patch)p);
+		CHECK(!test_failed());
+		ret = open_img("h.qcow2", false, &d);
+		if (p == L2_OUTSIDE || p == COMPRESSED_PAST_EOF) {
+			CHECK_EQ(ret, 0);
+			CHECK_EQ(rw(d, DISK_READ, 0, buf, SZ_64K), -EIO);
+			CHECK_EQ(rw(d, DISK_WRITE, 512, buf, 512), -EIO);
+			CHECK_EQ(rw(d, DISK_READ, SZ_64K, buf, SZ_64K), 0); /* the rest still reads */
+			disk_close(d);
+		} else {
+			if (ret == 0)
+				printf("  patch %d opened\n", p);
+			CHECK(ret < 0);
+		}
+	}
+	free(buf);
+	teardown();
+}
+
+TEST_SUITE(disk_qcow2,
+	   TEST(test_qcow2_probe),
+	   TEST(test_qcow2_reads_match_qemu),
+	   TEST(test_qcow2_backing_chain_and_zero_clusters),
+	   TEST(test_qcow2_backing_format_not_probed),
+	   TEST(test_qcow2_writes_check_clean),
+	   TEST(test_qcow2_readonly_and_locked),
+	   TEST(test_qcow2_hostile_images));
