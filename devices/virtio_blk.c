@@ -37,6 +37,7 @@
 
 #include "device.h"
 #include "disk.h"
+#include "disk_image.h"
 #include "log.h"
 #include "virtio_devices.h"
 
@@ -725,11 +726,11 @@ static int blk_swap_disk(struct virtio_blk *b, struct disk **disk)
 	return 0;
 }
 
-int virtio_blk_replace_disk(struct virtio_blk *b, const char *path)
+int virtio_blk_replace_disk(struct virtio_blk *b, const struct disk_config *cfg)
 {
 	struct virtio_dev *dev = &b->vdev;
 	struct disk *disk;
-	int ret = disk_raw_open(path, b->disk->readonly, &disk);
+	int ret = disk_image_open(cfg, &disk);
 
 	if (ret)
 		return ret;
@@ -799,7 +800,7 @@ int virtio_blk_open(struct virtio_blk *b, const struct disk_config *cfg, unsigne
 	int ret;
 
 	memset(b, 0, sizeof(*b));
-	ret = disk_raw_open(cfg->path, cfg->readonly, &disk);
+	ret = disk_image_open(cfg, &disk);
 	if (ret)
 		return ret;
 	ret = virtio_blk_init(b, disk, cfg->serial, index, mem, loop);

@@ -76,7 +76,7 @@ static int blk_update(struct device *dev, const void *new_cfg)
 	int ret;
 
 	if (strcmp(cfg->path, bd->path)) {
-		ret = virtio_blk_replace_disk(&bd->blk, cfg->path);
+		ret = virtio_blk_replace_disk(&bd->blk, cfg);
 		if (ret)
 			return ret;
 		memcpy(bd->path, cfg->path, sizeof(bd->path));

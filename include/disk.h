@@ -93,7 +93,17 @@ struct disk {
 	/* Set by the user: called once for each request that was queued. */
 	void (*complete)(struct disk *d, struct disk_req *r);
 	void *opaque;                    /* the user's */
+	/*
+	 * A raw image whose format was probed (disk_image.c): writes that
+	 * would make its first bytes, kept in @head, the qcow2 magic are
+	 * refused with -EPERM.
+	 */
+	bool guard_head;
+	u8 head[4];
 };
+
+/* Whether @r must be refused on a guarded disk; else notes what it writes to the head. */
+bool disk_head_refuses(struct disk *d, const struct disk_req *r);
 
 /* Submits @r to the op it names: DISK_DONE, DISK_QUEUED or -EAGAIN. */
 static inline int disk_submit(struct disk *d, struct disk_req *r)
@@ -119,6 +129,11 @@ static inline int disk_submit(struct disk *d, struct disk_req *r)
 	}
 	if (!op) {
 		r->result = -EOPNOTSUPP;
+		return DISK_DONE;
+	}
+	if (d->guard_head && r->op != DISK_READ && r->op != DISK_FLUSH &&
+	    r->offset < sizeof(d->head) && disk_head_refuses(d, r)) {
+		r->result = -EPERM;
 		return DISK_DONE;
 	}
 	return op(d, r);

@@ -32,4 +32,12 @@ int disk_qcow2_probe(const char *path);
  */
 int disk_qcow2_open(const char *path, bool readonly, struct disk **out);
 
+/*
+ * Writes into the empty file @fd a qcow2 v3 image of @size bytes whose
+ * every cluster reads from @backing (an absolute path), an image of
+ * @format ("raw" or "qcow2", recorded so that it is never probed).
+ * 0, or -errno (-EINVAL for a size or name it cannot hold).
+ */
+int qcow2_create_overlay(int fd, u64 size, const char *backing, const char *format);
+
 #endif

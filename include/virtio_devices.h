@@ -62,12 +62,12 @@ void virtio_blk_resume(struct virtio_blk *b);
 
 /*
  * After start (PATCH /drives), on the I/O thread.  replace_disk() opens
- * @path (read-only if the disk is), lets every request in flight on the
+ * the image @cfg names (its format, read-only, ephemeral as @cfg says), lets every request in flight on the
  * old file complete, and swaps: 0, or -errno with the old file kept.  The
  * guest is told of a new capacity with a config interrupt.  set_limits()
  * puts new buckets in place and serves what waited for the old ones.
  */
-int virtio_blk_replace_disk(struct virtio_blk *b, const char *path);
+int virtio_blk_replace_disk(struct virtio_blk *b, const struct disk_config *cfg);
 void virtio_blk_set_limits(struct virtio_blk *b, const struct rate_limiter_config *rl);
 
 /* virtio-net on a network backend (devices/virtio_net.c, include/net_backend.h). */

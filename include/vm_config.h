@@ -69,9 +69,18 @@ enum disk_cache {
 	DISK_CACHE_UNSAFE,
 };
 
+/* What a disk image file holds: AUTO probes it (qcow2 by its magic, else raw). */
+enum disk_format {
+	DISK_FORMAT_AUTO,
+	DISK_FORMAT_RAW,
+	DISK_FORMAT_QCOW2,
+};
+
 struct disk_config {
 	char id[CFG_MAX_ID + 1];          /* empty until vm_config_complete(): "disk<N>" */
 	char path[CFG_MAX_PATH + 1];
+	enum disk_format format;
+	bool ephemeral;       /* writes go to a private overlay deleted at exit; the image is never written */
 	char serial[CFG_MAX_SERIAL + 1];  /* empty: derived from the disk's position */
 	bool readonly;
 	bool root;            /* the guest's root: root=/dev/vdX (or PARTUUID=) on its command line */

@@ -263,11 +263,21 @@ static int set_memory(struct vm_config *cfg, const char *name, const char *arg)
 /* One of --disk's own items other than the path: 0, or -EINVAL when it is none. */
 static int disk_item(struct disk_config *d, const char *item, size_t len)
 {
-	char cache[16];
+	char cache[16], format[8];
 	int ret;
 
 	if ((len == 8 && !strncmp(item, "readonly", 8)) || (len == 2 && !strncmp(item, "ro", 2))) {
 		d->readonly = true;
+		return 0;
+	}
+	if (len == 9 && !strncmp(item, "ephemeral", 9)) {
+		d->ephemeral = true;
+		return 0;
+	}
+	if (item_value(item, len, "format", format, sizeof(format))) {
+		if (strcmp(format, "raw") && strcmp(format, "qcow2"))
+			return -EINVAL;
+		d->format = !strcmp(format, "raw") ? DISK_FORMAT_RAW : DISK_FORMAT_QCOW2;
 		return 0;
 	}
 	if (item_value(item, len, "cache", cache, sizeof(cache))) {
@@ -287,7 +297,7 @@ static int disk_item(struct disk_config *d, const char *item, size_t len)
 	return -EINVAL;
 }
 
-/* --disk PATH[,readonly][,serial=S][,id=ID][,cache=C][,bw=RATE][,iops=N] */
+/* --disk PATH[,format=F][,ephemeral][,readonly][,serial=S][,id=ID][,cache=C][,bw=RATE][,iops=N] */
 static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 {
 	struct disk_config *d = vm_config_add_disk(cfg);
@@ -306,8 +316,9 @@ static int set_disk(struct vm_config *cfg, const char *name, const char *arg)
 	memcpy(d->path, item, len);
 	while (next_item(&p, &item, &len)) {
 		if (disk_item(d, item, len)) {
-			pr_err("--%s '%s': bad disk option '%.*s' (readonly, serial=S of up to %d "
-			       "bytes, id=ID, cache=unsafe|writeback, bw=BYTES/s like 4M, iops=N)",
+			pr_err("--%s '%s': bad disk option '%.*s' (format=raw|qcow2, ephemeral, "
+			       "readonly, serial=S of up to %d bytes, id=ID, cache=unsafe|writeback, "
+			       "bw=BYTES/s like 4M, iops=N)",
 			       name, arg, (int)len, item, CFG_MAX_SERIAL);
 			return -EINVAL;
 		}
@@ -625,9 +636,10 @@ static const struct cli_option run_options[] = {
 	{ "memory", "SIZE[,hugepages][,prefault][,track-dirty]",
 	  "guest RAM, like 256M or 2G (default 256M), on 2M hugepages, touched up front, its dirty pages tracked (diff snapshots)",
 	  false, set_memory },
-	{ "disk", "PATH[,readonly][,serial=S][,id=ID][,cache=C][,bw=RATE][,iops=N]",
-	  "a virtio-blk disk (repeat for vdb, vdc, ...); id names it for the API; "
-	  "cache=unsafe offers no flush (default writeback); bw: bytes/s, a bare number is "
+	{ "disk", "PATH[,format=F][,ephemeral][,readonly][,serial=S][,id=ID][,cache=C][,bw=RATE][,iops=N]",
+	  "a virtio-blk disk (repeat for vdb, vdc, ...): a raw or qcow2 image, told apart by "
+	  "its header unless format=raw|qcow2 says; ephemeral: the guest's writes go to a "
+	  "private overlay deleted at exit; id names it for the API; cache=unsafe offers no flush (default writeback); bw: bytes/s, a bare number is "
 	  "bytes, K/M/G are KiB/MiB/GiB; iops: requests/s",
 	  true, set_disk },
 	{ "net", "tap=NAME[,mac=MAC][,vhost][,id=ID][,rx-bw=RATE][,tx-bw=RATE][,rx-pps=N][,tx-pps=N]",

@@ -113,11 +113,14 @@ static int parse_drive(const json_t *o, const char *path_id, struct disk_config 
 {
 	static const char *const keys[] = { "drive_id", "path_on_host", "is_root_device",
 					    "is_read_only", "partuuid", "cache_type", "io_engine",
-					    "rate_limiter", "socket", NULL };
+					    "rate_limiter", "socket", "arkvm_format", "arkvm_ephemeral",
+					    NULL };
 	static const char *const caches[] = { "Writeback", "Unsafe", NULL };
 	static const char *const engines[] = { "Sync", "Async", NULL };
+	/* arkvm's own fields, in the order of enum disk_format. */
+	static const char *const formats[] = { "auto", "raw", "qcow2", NULL };
 	static const char what[] = "drive";
-	unsigned int cache = DISK_CACHE_UNSAFE, engine = 0;
+	unsigned int cache = DISK_CACHE_UNSAFE, engine = 0, format = DISK_FORMAT_AUTO;
 
 	memset(d, 0, sizeof(*d));
 	if (fc_only_keys(o, what, keys, e) ||
@@ -131,8 +134,11 @@ static int parse_drive(const json_t *o, const char *path_id, struct disk_config 
 	    fc_get_str(o, what, "partuuid", false, d->partuuid, sizeof(d->partuuid), e) < 0 ||
 	    fc_get_enum(o, what, "cache_type", caches, &cache, e) < 0 ||
 	    fc_get_enum(o, what, "io_engine", engines, &engine, e) < 0 ||
-	    fc_get_limiter(o, "rate_limiter", &d->rl, e) < 0)
+	    fc_get_limiter(o, "rate_limiter", &d->rl, e) < 0 ||
+	    fc_get_enum(o, what, "arkvm_format", formats, &format, e) < 0 ||
+	    fc_get_bool(o, what, "arkvm_ephemeral", false, &d->ephemeral, e) < 0)
 		return -EINVAL;
+	d->format = format;
 	if (d->partuuid[0] && strspn(d->partuuid, "0123456789abcdefABCDEF-") != strlen(d->partuuid))
 		return fc_fail(e, "%s: `partuuid` \"%s\" is not a partition UUID", what, d->partuuid);
 	d->cache = cache;
@@ -590,11 +596,19 @@ static json_t *dump_limiter(const struct rate_limiter_config *rl)
 
 static json_t *dump_drive(const struct disk_config *d)
 {
-	return json_pack("{s:s, s:s, s:b, s:b, s:s?, s:s, s:s, s:o, s:n}", "drive_id", d->id,
-			 "path_on_host", d->path, "is_root_device", d->root, "is_read_only",
-			 d->readonly, "partuuid", d->partuuid[0] ? d->partuuid : NULL, "cache_type",
-			 d->cache == DISK_CACHE_UNSAFE ? "Unsafe" : "Writeback", "io_engine", "Async",
-			 "rate_limiter", dump_limiter(&d->rl), "socket");
+	static const char *const formats[] = { "auto", "raw", "qcow2" };
+	json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:s?, s:s, s:s, s:o, s:n}", "drive_id", d->id,
+			      "path_on_host", d->path, "is_root_device", d->root, "is_read_only",
+			      d->readonly, "partuuid", d->partuuid[0] ? d->partuuid : NULL,
+			      "cache_type", d->cache == DISK_CACHE_UNSAFE ? "Unsafe" : "Writeback",
+			      "io_engine", "Async", "rate_limiter", dump_limiter(&d->rl), "socket");
+
+	/* arkvm's own fields only when set: otherwise the drive reads as Firecracker's. */
+	if (o && d->format != DISK_FORMAT_AUTO)
+		json_object_set_new(o, "arkvm_format", json_string(formats[d->format]));
+	if (o && d->ephemeral)
+		json_object_set_new(o, "arkvm_ephemeral", json_true());
+	return o;
 }
 
 static json_t *dump_net(const struct net_config *n)

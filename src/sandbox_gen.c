@@ -72,6 +72,11 @@ static const int main_syscalls[] = {
 	 */
 	SCMP_SYS(openat), SCMP_SYS(flock), SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_register),
 	SCMP_SYS(eventfd2), SCMP_SYS(timerfd_settime),
+	/*
+	 * ... and when it is a qcow2 image, its header and tables are read;
+	 * an ephemeral one resolves the image's path and sizes its overlay.
+	 */
+	SCMP_SYS(pread64), SCMP_SYS(lseek), SCMP_SYS(readlinkat),
 	/* At the end: the API server's socket file is removed (api_server_stop()). */
 	SCMP_SYS(unlinkat),
 	/* A snapshot's files, written under a temporary name and renamed. */

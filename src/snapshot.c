@@ -207,6 +207,14 @@ int vm_snapshot_create(struct vm *vm, struct snapshot_request *req)
 			 vm->cfg->shares[0].tag);
 		return -EOPNOTSUPP;
 	}
+	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++)
+		if (vm->cfg->disks[i].ephemeral) {
+			/* Its overlay has no name: a restore could not find the guest's writes. */
+			snprintf(req->err, sizeof(req->err),
+				 "a VM with an ephemeral disk (%s) cannot be snapshotted",
+				 vm->cfg->disks[i].id);
+			return -EOPNOTSUPP;
+		}
 	for (unsigned int i = 0; i < vm->cfg->nr_nets; i++)
 		if (vm->cfg->nets[i].vhost) {
 			snprintf(req->err, sizeof(req->err),

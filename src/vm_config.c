@@ -209,6 +209,11 @@ static int validate_disks(const struct vm_config *cfg, struct vm_config_error *e
 		for (unsigned int j = 0; j < i; j++)
 			if (!strcmp(cfg->disks[j].path, d->path))
 				return refuse(err, "disk", (int)i, "disk '%s' given twice", d->path);
+		if (d->format > DISK_FORMAT_QCOW2)
+			return refuse(err, "disk", (int)i, "unknown disk format");
+		if (d->ephemeral && d->readonly)
+			return refuse(err, "disk", (int)i,
+				      "'%s' is both ephemeral and read-only: choose one", d->path);
 		if (validate_id(cfg, "disk", i, disk_id, err) ||
 		    validate_limiter(&d->rl, "disk", (int)i, "rate limiter", err))
 			return -EINVAL;
@@ -495,6 +500,9 @@ void vm_config_save(const struct vm_config *cfg, struct state_writer *w)
 	state_put_u32(w, cfg->nr_shares);
 	for (unsigned int i = 0; i < cfg->nr_shares; i++)
 		save_share(w, &cfg->shares[i]);
+	/* After the shares': each disk's format (an ephemeral disk is never in a snapshot). */
+	for (unsigned int i = 0; i < cfg->nr_disks; i++)
+		state_put_u8(w, (u8)cfg->disks[i].format);
 }
 
 static void restore_disk(struct state_reader *r, struct disk_config *d)
@@ -603,5 +611,11 @@ int vm_config_restore(struct vm_config *cfg, struct state_reader *r)
 					       b->stats_interval_s <= CFG_BALLOON_MAX_STATS_S));
 	}
 	restore_shares(r, cfg);
+	for (unsigned int i = 0; i < cfg->nr_disks && !r->err && r->off < r->len; i++) {
+		u8 format = state_get_u8(r);
+
+		state_check(r, format <= DISK_FORMAT_QCOW2);
+		cfg->disks[i].format = format <= DISK_FORMAT_QCOW2 ? format : DISK_FORMAT_AUTO;
+	}
 	return r->err;
 }

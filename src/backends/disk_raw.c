@@ -276,6 +276,13 @@ static void raw_close(struct disk *d)
 	/* Whatever the guest wrote reaches the disk, even without its flush. */
 	if (!d->readonly)
 		fdatasync(raw->fd);
+	/*
+	 * The ring registered the file and the kernel lets go of it a moment
+	 * after the ring's exit: unlock now, or opening the image again at
+	 * once (PATCH /drives back to it, an ephemeral disk's image check)
+	 * would find it still locked.
+	 */
+	flock(raw->fd, LOCK_UN);
 	close(raw->fd);
 	free(raw->path);
 	free(raw);

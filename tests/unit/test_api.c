@@ -138,7 +138,7 @@ static void test_paths_and_methods(void)
 static void test_drives_and_files(void)
 {
 	struct vmm *vmm = vmm_alloc();
-	char disk[128], body[512];
+	char disk[128], scratch[128], body[512];
 
 	CHECK(vmm);
 	make_file(disk, sizeof(disk), "disk");
@@ -165,6 +165,21 @@ static void test_drives_and_files(void)
 		    "\"is_root_device\":true}"), 400, "/nonexistent/x.img");
 	CHECK_EQ(vmm->cfg->nr_disks, 1);
 	CHECK(!strcmp(vmm->cfg->disks[0].path, disk));
+	/* arkvm's own fields: an image format and an ephemeral overlay, shown back when set. */
+	make_file(scratch, sizeof(scratch), "scratch");
+	snprintf(body, sizeof(body), "{\"drive_id\":\"scratch\",\"path_on_host\":\"%s\","
+		 "\"is_root_device\":false,\"arkvm_format\":\"vmdk\"}", scratch);
+	EXPECT(call(vmm, HTTP_PUT, "/drives/scratch", body), 400, "arkvm_format");
+	snprintf(body, sizeof(body), "{\"drive_id\":\"scratch\",\"path_on_host\":\"%s\","
+		 "\"is_root_device\":false,\"is_read_only\":true,\"arkvm_ephemeral\":true}", scratch);
+	EXPECT(call(vmm, HTTP_PUT, "/drives/scratch", body), 400, "ephemeral and read-only");
+	snprintf(body, sizeof(body), "{\"drive_id\":\"scratch\",\"path_on_host\":\"%s\","
+		 "\"is_root_device\":false,\"arkvm_format\":\"raw\",\"arkvm_ephemeral\":true}",
+		 scratch);
+	EXPECT(call(vmm, HTTP_PUT, "/drives/scratch", body), 204, "");
+	CHECK(vmm->cfg->disks[1].ephemeral && vmm->cfg->disks[1].format == DISK_FORMAT_RAW);
+	EXPECT(call(vmm, HTTP_GET, "/vm/config", NULL), 200, "\"arkvm_ephemeral\":true");
+	vmm->cfg->nr_disks = 1;
 	EXPECT(call(vmm, HTTP_PUT, "/boot-source", "{\"kernel_image_path\":\"/nonexistent/Image\"}"),
 	       400, "/nonexistent/Image");
 	EXPECT(call(vmm, HTTP_PUT, "/network-interfaces/eth0",
@@ -181,6 +196,7 @@ static void test_drives_and_files(void)
 	CHECK_EQ(vmm->cfg->nr_nets, 1);
 	CHECK(!strcmp(vmm->cfg->nets[0].tap, "lo"));
 	unlink(disk);
+	unlink(scratch);
 	vmm_free(vmm);
 }
 

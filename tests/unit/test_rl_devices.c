@@ -215,6 +215,7 @@ static void test_blk_update_swaps_path_and_limits(void)
 {
 	const struct rate_limiter_config one_op = { .ops = { .size = 1, .refill_time_ms = 1000 } };
 	const struct rate_limiter_config none = { 0 };
+	struct disk_config swap = { .path = "/nonexistent/arkvm-rl" };
 	struct blk_env e;
 	u32 gen;
 
@@ -224,11 +225,12 @@ static void test_blk_update_swaps_path_and_limits(void)
 	virtio_dev_queue_notify(&e.blk.vdev, 0);
 	CHECK_EQ(blk_used(&e), 1);
 	/* A file that cannot be opened: refused, the old one kept. */
-	CHECK_EQ(virtio_blk_replace_disk(&e.blk, "/nonexistent/arkvm-rl"), -ENOENT);
+	CHECK_EQ(virtio_blk_replace_disk(&e.blk, &swap), -ENOENT);
 	CHECK_EQ(le64toh(e.blk.config.capacity), 64);
 	gen = atomic_load(&e.blk.vdev.config_generation);
 	e.irqs = 0;
-	CHECK_EQ(virtio_blk_replace_disk(&e.blk, e.path[1]), 0);
+	snprintf(swap.path, sizeof(swap.path), "%s", e.path[1]);
+	CHECK_EQ(virtio_blk_replace_disk(&e.blk, &swap), 0);
 	CHECK_EQ(le64toh(e.blk.config.capacity), 128);
 	CHECK(atomic_load(&e.blk.vdev.config_generation) != gen);
 	CHECK(atomic_load(&e.blk.vdev.isr) & VIRTIO_ISR_CONFIG);
@@ -461,6 +463,13 @@ static void test_cli_rate_options(void)
 	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "k", "--disk", "a.img,bw=1X"));
 	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "k", "--disk", "a.img,iops=1K"));
 	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "k", "--disk", "a.img,cache=none"));
+	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "k", "--disk", "a.img,format=vmdk"));
+	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "k", "--disk", "a.img,ephemeral,readonly"));
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "k", "--disk", "a.qcow2,format=qcow2",
+		       "--disk", "b.img,ephemeral", "--disk", "c.img,format=raw"), 0);
+	CHECK(cfg.disks[0].format == DISK_FORMAT_QCOW2 && !cfg.disks[0].ephemeral);
+	CHECK(cfg.disks[1].format == DISK_FORMAT_AUTO && cfg.disks[1].ephemeral);
+	CHECK_EQ(cfg.disks[2].format, DISK_FORMAT_RAW);
 	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "k", "--net", "tap=t0,rx-bw="));
 	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "k", "--rng-bw", "-1"));
 	CHECK(PARSE(&cfg, "arkvm", "run", "--kernel", "k", "--net", "tap=t0,vhost,tx-bw=1M"));
