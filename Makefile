@@ -59,6 +59,8 @@ endif
 
 # groff: tests/install-check.sh checks the man page with it.
 APT_PACKAGES += groff-base
+# qemu-img: the reference the qcow2 tests compare against, and the lab's images.
+APT_PACKAGES += qemu-utils
 
 TARGET_CC := $(CROSS_COMPILE)gcc
 HOST_CC   ?= gcc

@@ -32,6 +32,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 # BENCH: NAME VALUE UNIT [round=N]: the round tags figures of the I/O rounds.
 bench() { echo "BENCH: $*${round:+ round=$round}"; }
+# The lab's disk images (tests/lab/disk-images.sh), next to this script in level 1.
+IMAGES=${IMAGES:-$(dirname "$0")}
 info() { echo "bench: $*"; }
 
 # cpu_figures PREFIX ERRFILE N: from --stats, arkvm's I/O thread CPU per
@@ -462,6 +464,43 @@ bench_vsock() {
 	bench "guest-vsock-rx $(mbps "$tmp/vs-rx.err") MB/s"
 }
 
+# qcow2 against raw, in the same round: a fresh image each (qcow2: empty,
+# made by qemu-img on the lab host; raw: sparse), written twice in a row
+# (the first write allocates every cluster, the second finds them), read,
+# then 4 KiB random reads and writes on the allocated clusters, and random
+# writes on a second fresh image (each one allocates). Figures are named
+# raw-* and qcow2-*; bench.sh sets each qcow2 one against its raw one.
+cat > "$tmp/img.in" <<GUEST
+loadgen seq-write /dev/vda $MIB | sed 's/seq-write/seq-write-fresh/'
+loadgen seq-write /dev/vda $MIB
+loadgen seq-read /dev/vda $MIB
+loadgen rand-read /dev/vda 1 10
+loadgen rand-write /dev/vda 1 10
+loadgen rand-write /dev/vdb 1 10 | sed 's/rand-write/rand-write-fresh/'
+poweroff -f
+GUEST
+
+bench_qcow2() {
+	[ -f "$IMAGES/empty.qcow2" ] || { info "qcow2: no $IMAGES/empty.qcow2: skipped"; return; }
+	for fmt in raw qcow2; do
+		if [ $fmt = raw ]; then
+			truncate -s ${MIB}M "$tmp/a.img" "$tmp/b.img"
+		else
+			cp "$IMAGES/empty.qcow2" "$tmp/a.img"
+			cp "$IMAGES/empty.qcow2" "$tmp/b.img"
+		fi
+		start img-$fmt --kernel "$IO_KERNEL" --memory 256M --disk "$tmp/a.img,format=$fmt" \
+			--disk "$tmp/b.img,format=$fmt" --cmdline "quiet arkvm.test=shell" < "$tmp/img.in"
+		finish
+		tr -d '\r' < "$tmp/img-$fmt.out" > "$tmp/img-$fmt.log"
+		grep -q '^LOADGEN ' "$tmp/img-$fmt.log" ||
+			info "img-$fmt: no figures; console: $(tail -n 5 "$tmp/img-$fmt.log" | tr '\n' '|')"
+		sed -n "s/^LOADGEN \([^ ]*\) \([0-9.]*\) \([^ ]*\).*/$fmt-\1 \2 \3/p" "$tmp/img-$fmt.log" |
+			while read -r line; do bench "$line"; done
+		rm -f "$tmp/a.img" "$tmp/b.img"
+	done
+}
+
 tap=arkvmbench0 have_tap=yes
 ip link set lo up 2> /dev/null  # level 1 brings up no interface at all
 net_host_up $tap 10.79.0.1/24 2> "$tmp/tap.err" || { have_tap=no; info "no tap: $(cat "$tmp/tap.err")"; }
@@ -471,6 +510,7 @@ while [ $round -le "$ROUNDS" ]; do
 	bench_block
 	[ $have_tap = no ] || bench_net $((7200 + 10 * round))
 	[ -x "$VSOCK_TOOL" ] && bench_vsock
+	bench_qcow2
 	round=$((round + 1))
 done
 

@@ -124,6 +124,19 @@ function tcp_rows(sfx, label,    r) {
 	row("  guest->host" label, median("guest-tcp-tx" sfx), "MB/s", "", "")
 	row("  host->guest" label, median("guest-tcp-rx" sfx), "MB/s", "", "")
 }
+# qcow2_rows(): each qcow2 figure against the raw one of the same round; the
+# goal on allocated clusters is 90% of raw (issue 23), none on fresh ones.
+function qcow2_rows(    i, n, t, goal, r) {
+	n = split("seq-read seq-write rand-read-qd1 rand-write-qd1 seq-write-fresh rand-write-fresh", t, " ")
+	for (i = 1; i <= n; i++) {
+		goal = t[i] ~ /fresh/ ? "" : ">= 90"
+		r = rratio("qcow2-" t[i], "raw-" t[i])
+		row("qcow2 " t[i] " / raw", r, "%", goal, goal == "" ? "" : atleast(r, 90))
+		rounds_row("qcow2-" t[i])
+		row("  qcow2 " t[i], median("qcow2-" t[i]), t[i] ~ /rand/ ? "IOPS" : "MB/s", "", "")
+		row("  raw " t[i], median("raw-" t[i]), t[i] ~ /rand/ ? "IOPS" : "MB/s", "", "")
+	}
+}
 function atleast(v, t) { return v == "" ? "n/a" : (v + 0 >= t ? "yes" : "NO") }
 function atmost(v, t) { return v == "" ? "n/a" : (v + 0 <= t ? "yes" : "NO") }
 function below(v, t) { return v == "" ? "n/a" : (v + 0 < t ? "yes" : "NO") }
@@ -294,6 +307,7 @@ END {
 	rounds_row("guest-vsock-rx")
 	row("  vsock guest->host", median("guest-vsock-tx"), "MB/s", "", "")
 	row("  vsock host->guest", median("guest-vsock-rx"), "MB/s", "", "")
+	qcow2_rows()
 	r = ratio(median("fs-seq-read"), median("blk-seq-read"))
 	row("virtio-fs seq read / virtio-blk", r, "%", ">= 50", atleast(r, 50))
 	r = ratio(median("fs-seq-write"), median("blk-seq-write"))

@@ -7,6 +7,7 @@
  *   loadgen seq-read  PATH MIB            1 MiB O_DIRECT reads: MB/s
  *   loadgen seq-write PATH MIB            1 MiB O_DIRECT writes, then fdatasync: MB/s
  *   loadgen rand-read PATH DEPTH SECONDS  4 KiB O_DIRECT random reads at DEPTH: IOPS
+ *   loadgen rand-write PATH DEPTH SECONDS 4 KiB O_DIRECT random writes at DEPTH: IOPS
  *   loadgen tcp-recv  PORT                one connection, read to EOF: MB/s
  *   loadgen tcp-send  HOST PORT MIB       MIB MiB to HOST:PORT: MB/s
  *   loadgen wall      CMD [ARG...]        runs CMD, and times it from just before
@@ -95,10 +96,10 @@ static int seq(const char *test, const char *path, long mib, int write)
 	return 0;
 }
 
-/* Keeps DEPTH reads in flight with io_uring until SECONDS have passed. */
-static int rand_read(const char *path, unsigned int depth, double seconds)
+/* Keeps DEPTH reads (or writes) in flight with io_uring until SECONDS have passed. */
+static int rand_io(const char *path, unsigned int depth, double seconds, int write)
 {
-	int buffered, fd = open_direct(path, O_RDONLY, &buffered);
+	int buffered, fd = open_direct(path, write ? O_WRONLY : O_RDONLY, &buffered);
 	off_t blocks = lseek(fd, 0, SEEK_END) / BLOCK;
 	char *buf = aligned((size_t)depth * BLOCK);
 	struct io_uring ring;
@@ -118,7 +119,10 @@ static int rand_read(const char *path, unsigned int depth, double seconds)
 			unsigned int slot = (unsigned int)(done + inflight) % depth;
 			off_t blk = (off_t)(rand_r(&seed) % blocks);
 
-			io_uring_prep_read(sqe, fd, buf + (size_t)slot * BLOCK, BLOCK, blk * BLOCK);
+			if (write)
+				io_uring_prep_write(sqe, fd, buf + (size_t)slot * BLOCK, BLOCK, blk * BLOCK);
+			else
+				io_uring_prep_read(sqe, fd, buf + (size_t)slot * BLOCK, BLOCK, blk * BLOCK);
 			inflight++;
 		}
 		if (!inflight)
@@ -128,15 +132,19 @@ static int rand_read(const char *path, unsigned int depth, double seconds)
 			die("io_uring_wait_cqe");
 		if (cqe->res != BLOCK) {
 			errno = cqe->res < 0 ? -cqe->res : EIO;
-			die("read");
+			die(write ? "write" : "read");
 		}
 		io_uring_cqe_seen(&ring, cqe);
 		inflight--;
 		done++;
 	}
 	t = now() - t0;
-	report(depth == 1 ? "rand-read-qd1" : "rand-read-qd32", (double)done / t, "IOPS",
-	       buffered);
+	if (write)
+		report(depth == 1 ? "rand-write-qd1" : "rand-write-qd32", (double)done / t, "IOPS",
+		       buffered);
+	else
+		report(depth == 1 ? "rand-read-qd1" : "rand-read-qd32", (double)done / t, "IOPS",
+		       buffered);
 	io_uring_queue_exit(&ring);
 	close(fd);
 	return 0;
@@ -256,7 +264,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "seq-write") && argc == 4)
 		return seq(cmd, argv[2], atol(argv[3]), 1);
 	if (!strcmp(cmd, "rand-read") && argc == 5)
-		return rand_read(argv[2], (unsigned int)atoi(argv[3]), atof(argv[4]));
+		return rand_io(argv[2], (unsigned int)atoi(argv[3]), atof(argv[4]), 0);
+	if (!strcmp(cmd, "rand-write") && argc == 5)
+		return rand_io(argv[2], (unsigned int)atoi(argv[3]), atof(argv[4]), 1);
 	if (!strcmp(cmd, "tcp-recv") && argc == 3)
 		return tcp_recv(atoi(argv[2]));
 	if (!strcmp(cmd, "tcp-send") && argc == 5)

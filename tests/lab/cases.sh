@@ -1622,3 +1622,6 @@ else
 	info "no generic kernel for the GPU case ($GPU_KERNEL): skipped"
 fi
 
+
+# --- disk images: qcow2 overlays, compressed images, ephemeral disks -----------
+. "$(dirname "$0")/disk-cases.sh"

@@ -77,7 +77,9 @@ build_level1() {
 		cp "$cache/guest-gpu.cpio.gz" "$root/lab/"
 	fi
 	cp "$cases" "$root/lab/cases.sh"
-	cp "$here/net.sh" "$root/lab/"
+	cp "$here/net.sh" "$here/disk-cases.sh" "$root/lab/"
+	# The image cases' qcow2 images, made by qemu-img here (fresh each run).
+	"$here/disk-images.sh" "$root/lab" >&2 || true
 	for f in ${LAB_FILES:-}; do cp "$f" "$root/lab/"; done
 	# LAB_TREE: a tree of files for level 1's root (make test-gpu: libraries).
 	[ -n "${LAB_TREE:-}" ] && cp -a "$LAB_TREE"/. "$root/"
@@ -139,8 +141,27 @@ check_png() {
 	fi
 }
 
+# check_overlay LOG: the qcow2 overlay the guest wrote through came back
+# gzipped in base64; qemu-img, the reference, must find it clean (leaks
+# would be allowed; errors are not). Its backing file stayed in level 1,
+# so the overlay is checked on its own.
+check_overlay() {
+	ov=$cache/lab-overlay.qcow2
+	sed -n '/^QCOW2-OVERLAY-BEGIN/,/^QCOW2-OVERLAY-END/p' "$1" | sed '1d;$d' |
+		base64 -d 2>/dev/null | gzip -dc > "$ov" 2>/dev/null || true
+	if qemu-img rebase -u -b '' "$ov" 2>/dev/null && out=$(qemu-img check "$ov" 2>&1); then
+		echo "PASS: lab/qcow2-overlay-checks-clean"
+	else
+		echo "FAIL: lab/qcow2-overlay-checks-clean: qemu-img check: $(echo "${out:-cannot read $ov}" | head -n 3 | tr '\n' ' ')"
+	fi
+}
+
 # check_output LOG: the verdicts only the lab host can give.
 check_output() {
+	if grep -q '^QCOW2-OVERLAY-BEGIN' "$1"; then
+		verdict=$(check_overlay "$1")
+		echo "$verdict"; echo "$verdict" >> "$1"
+	fi
 	if grep -q '^DTB-BASE64-BEGIN' "$1"; then
 		verdict=$(check_dtb "$1")
 		echo "$verdict"; echo "$verdict" >> "$1"
