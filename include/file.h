@@ -14,5 +14,7 @@ int open_input_file(const char *path, const char *what, int flags, u64 *size);
 
 /* Reads exactly @len bytes at @off; -EIO on a short read. */
 int pread_full(int fd, void *buf, u64 len, u64 off);
+/* Writes exactly @len bytes at @off; -EIO when a write moves nothing. */
+int pwrite_full(int fd, const void *buf, u64 len, u64 off);
 
 #endif

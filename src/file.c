@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,12 +48,12 @@ err:
 	return ret;
 }
 
-int pread_full(int fd, void *buf, u64 len, u64 off)
+/* pread or pwrite until @len bytes moved: 0, or -errno (-EIO when one moved nothing). */
+static int pio_full(int fd, char *p, u64 len, u64 off, bool write)
 {
-	char *p = buf;
-
 	while (len) {
-		ssize_t n = pread(fd, p, MIN(len, (u64)SZ_1G), (off_t)off);
+		ssize_t n = write ? pwrite(fd, p, MIN(len, (u64)SZ_1G), (off_t)off)
+				  : pread(fd, p, MIN(len, (u64)SZ_1G), (off_t)off);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -66,4 +67,14 @@ int pread_full(int fd, void *buf, u64 len, u64 off)
 		len -= (u64)n;
 	}
 	return 0;
+}
+
+int pread_full(int fd, void *buf, u64 len, u64 off)
+{
+	return pio_full(fd, buf, len, off, false);
+}
+
+int pwrite_full(int fd, const void *buf, u64 len, u64 off)
+{
+	return pio_full(fd, (char *)buf, len, off, true);
 }

@@ -22,6 +22,7 @@
 
 #include "backends/qcow2.h"
 #include "disk_qcow2.h"
+#include "file.h"
 
 #define OVERLAY_CLUSTER_BITS 16          /* 64 KiB, qemu-img's default */
 #define OVERLAY_REFCOUNT_ORDER 4         /* 16-bit refcounts, qemu-img's default */
@@ -38,24 +39,6 @@ static void put64(u8 *p, u64 v)
 {
 	put32(p, (u32)(v >> 32));
 	put32(p + 4, (u32)v);
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, u64 off)
-{
-	const u8 *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (u64)n;
-	}
-	return 0;
 }
 
 /* Cluster 0: the header, the backing-format extension, the end mark, the backing name. */
@@ -102,17 +85,17 @@ int qcow2_create_overlay(int fd, u64 size, const char *backing, const char *form
 	if (!c)
 		return -ENOMEM;
 	fill_header(c, size, (u32)l1_size, 3 * cs, backing, format);
-	ret = pwrite_all(fd, c, cs, 0);
+	ret = pwrite_full(fd, c, cs, 0);
 	if (!ret) {
 		memset(c, 0, cs);
 		put64(c, 2 * cs);                       /* the table's one entry: cluster 2 */
-		ret = pwrite_all(fd, c, cs, cs);
+		ret = pwrite_full(fd, c, cs, cs);
 	}
 	if (!ret) {
 		memset(c, 0, cs);
 		for (u64 i = 0; i < clusters; i++)      /* 16-bit refcounts of 1 */
 			c[2 * i + 1] = 1;
-		ret = pwrite_all(fd, c, cs, 2 * cs);
+		ret = pwrite_full(fd, c, cs, 2 * cs);
 	}
 	if (!ret && ftruncate(fd, (off_t)(clusters * cs)) < 0)
 		ret = -errno;

@@ -30,27 +30,6 @@
 #include "file.h"
 #include "log.h"
 
-static int pwrite_full(int fd, const void *buf, u64 len, u64 off)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, MIN(len, (u64)SZ_1G), (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += (u64)n;
-		len -= (u64)n;
-	}
-	return 0;
-}
-
 /* Reads @len bytes at @off; what lies past the end of the file reads as zeros. */
 static int pread_zeros(int fd, void *buf, u64 len, u64 off)
 {
