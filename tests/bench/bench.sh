@@ -127,7 +127,7 @@ function tcp_rows(sfx, label,    r) {
 # qcow2_rows(): each qcow2 figure against the raw one of the same round; the
 # goal on allocated clusters is 90% of raw (issue 23), none on fresh ones.
 function qcow2_rows(    i, n, t, goal, r) {
-	n = split("seq-read seq-write rand-read-qd1 rand-write-qd1 seq-write-fresh rand-write-fresh", t, " ")
+	n = split("seq-read seq-write rand-read-qd1 rand-write-qd1 seq-write-fresh rand-write-fresh-qd1", t, " ")
 	for (i = 1; i <= n; i++) {
 		goal = t[i] ~ /fresh/ ? "" : ">= 90"
 		r = rratio("qcow2-" t[i], "raw-" t[i])
@@ -316,7 +316,7 @@ END {
 	row("  virtio-fs seq write, 256 MiB", median("fs-seq-write"), "MB/s", "", "")
 	row("  virtio-blk (ext2) seq read", median("blk-seq-read"), "MB/s", "", "")
 	row("  virtio-blk (ext2) seq write", median("blk-seq-write"), "MB/s", "", "")
-	row("  host's own read of the share's file", median("fs-host-seq-read"), "MB/s", "", "")
+	row("  the host reading the shared file", median("fs-host-seq-read"), "MB/s", "", "")
 	r = ratio(median("fs-untar"), median("blk-untar"))
 	row("untar 2000 files: virtio-fs / virtio-blk", r, "%", "<= 300", atmost(r, 300))
 	row("  virtio-fs untar", median("fs-untar"), "ms", "", "")
