@@ -13,8 +13,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "backends/qcow2.h"
 #include "disk.h"
 #include "disk_qcow2.h"
 #include "test.h"
@@ -678,6 +680,87 @@ static void test_qcow2_discard_and_write_zeroes(void)
 	teardown();
 }
 
+/* Allocating writes over a backing file, in place, zeroes, discards, a flush. */
+static void crash_workload(struct disk *d, u64 base)
+{
+	static u8 buf[3 * SZ_64K];
+	struct disk_req flush = { .op = DISK_FLUSH };
+
+	memset(buf, 0x77, sizeof(buf));
+	rw(d, DISK_WRITE, base + 512, buf, 1024);              /* copy-on-write of one cluster */
+	rw(d, DISK_WRITE, base + SZ_64K, buf, 5 * 4096 + 512);  /* a run and a tail */
+	rw(d, DISK_WRITE, base + 512, buf, 512);                /* in place */
+	zero_req(d, DISK_WRITE_ZEROES, base + SZ_64K, 2 * 4096);
+	zero_req(d, DISK_DISCARD, base + SZ_64K + 2 * 4096, 4096);
+	rw(d, DISK_WRITE, base + SZ_1M, buf, sizeof(buf));      /* a new L2 table */
+	disk_submit(d, &flush);
+}
+
+/*
+ * @img, killed after each of its workload's writes and syncs in turn:
+ * qemu-img check finds leaks at worst (status 3), never corruption (2).
+ */
+static void kill_at_every_write(const char *img, u64 base, bool grows)
+{
+	char path[128];
+	u64 writes, rt;
+	struct disk *d;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, img);
+	fd = open(path, O_RDONLY);
+	rt = img_get(fd, 48, 8);
+	close(fd);
+	CHECK(!sh("cd %s && cp %s orig.qcow2", dir, img));
+	CHECK_EQ(open_img(img, false, &d), 0);
+	writes = qcow2_test_writes(d);
+	crash_workload(d, base);
+	writes = qcow2_test_writes(d) - writes;
+	disk_close(d);
+	CHECK_EQ(check_clean(img), 0);
+	fd = open(path, O_RDONLY);
+	CHECK_EQ(img_get(fd, 48, 8) != rt, grows);   /* the refcount table moved when it grew */
+	close(fd);
+	CHECK(writes > 10);
+	for (u64 n = 1; n <= writes; n++) {
+		int status;
+		pid_t pid;
+
+		CHECK(!sh("cd %s && cp orig.qcow2 k.qcow2", dir));
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			if (open_img("k.qcow2", false, &d))
+				_exit(1);
+			qcow2_test_exit_after(d, n);
+			crash_workload(d, base);
+			_exit(2);   /* the hook did not fire */
+		}
+		CHECK_EQ(waitpid(pid, &status, 0), pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		status = sh("cd %s && qemu-img check -q k.qcow2 >/dev/null 2>&1", dir);
+		if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 3))
+			printf("  %s killed after write %llu of %llu: qemu-img check says %d\n", img,
+			       (unsigned long long)n, (unsigned long long)writes, WEXITSTATUS(status));
+		CHECK(WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 3));
+	}
+}
+
+static void test_qcow2_killed_anywhere_leaks_at_worst(void)
+{
+	if (!setup())
+		return;
+	CHECK_EQ(make_ref("base.raw"), 0);
+	CHECK(!sh("cd %s && qemu-img create -q -f qcow2 -o cluster_size=4096 -b base.raw -F raw o.qcow2 && "
+		    "qemu-img create -q -f qcow2 -o cluster_size=512,refcount_bits=64 g.qcow2 8M && "
+		    "qemu-io -c 'write -P 0x33 0 3900k' g.qcow2 >/dev/null", dir));
+	kill_at_every_write("o.qcow2", 0, false);
+	CHECK(!test_failed());
+	/* A file 40 KiB short of what its refcount table covers: the workload outgrows it. */
+	kill_at_every_write("g.qcow2", 6 * SZ_1M, true);
+	teardown();
+}
+
 TEST_SUITE(disk_qcow2,
 	   TEST(test_qcow2_probe),
 	   TEST(test_qcow2_reads_match_qemu),
@@ -689,4 +772,5 @@ TEST_SUITE(disk_qcow2,
 	   TEST(test_qcow2_overlapping_tables_refused),
 	   TEST(test_qcow2_data_on_metadata_refused),
 	   TEST(test_qcow2_refcount_table_grows),
-	   TEST(test_qcow2_discard_and_write_zeroes));
+	   TEST(test_qcow2_discard_and_write_zeroes),
+	   TEST(test_qcow2_killed_anywhere_leaks_at_worst));
