@@ -761,6 +761,68 @@ static void test_qcow2_killed_anywhere_leaks_at_worst(void)
 	teardown();
 }
 
+/*
+ * A clean close leaves the header as it was, but for the autoclear bits a
+ * writer clears (it keeps none of what they vouch for); never dirty.  Runs
+ * of allocated clusters are read and written through split buffers.
+ */
+static void test_qcow2_clean_close_and_split_buffers(void)
+{
+	u8 before[512], after[512], *buf = malloc(3 * SZ_64K), *got = malloc(3 * SZ_64K);
+	struct iovec iov[3];
+	struct disk_req r;
+	char path[128];
+	struct disk *d;
+	int fd;
+
+	if (!setup())
+		return;
+	CHECK(buf && got);
+	CHECK_EQ(make_ref("ref.raw"), 0);
+	CHECK(!sh("cd %s && qemu-img convert -O qcow2 ref.raw p.qcow2 && cp ref.raw expect.raw", dir));
+	snprintf(path, sizeof(path), "%s/p.qcow2", dir);
+	fd = open(path, O_RDWR);
+	img_put(fd, 88, 8, 1);   /* autoclear: bitmaps */
+	CHECK_EQ(pread(fd, before, sizeof(before), 0), (ssize_t)sizeof(before));
+	close(fd);
+	CHECK_EQ(open_img("p.qcow2", false, &d), 0);
+	for (u64 i = 0; i < 3 * SZ_64K; i++)
+		buf[i] = (u8)(i * 13 + 5);
+	iov[0] = (struct iovec){ buf, 100 };
+	iov[1] = (struct iovec){ buf + 100, 2 * SZ_64K };
+	iov[2] = (struct iovec){ buf + 100 + 2 * SZ_64K, SZ_64K - 100 };
+	r = (struct disk_req){ .op = DISK_WRITE, .offset = SZ_64K - 512, .len = 3 * SZ_64K,
+			       .iov = iov, .nr_iov = 3 };
+	CHECK_EQ(disk_submit(d, &r), DISK_DONE);
+	CHECK_EQ(r.result, 0);
+	fd = open(path, O_RDONLY);
+	CHECK_EQ(img_get(fd, 72, 8) & 1, 0);   /* not dirty while open */
+	close(fd);
+	fd = open(strcat(strcpy(path, dir), "/expect.raw"), O_WRONLY);
+	CHECK_EQ(pwrite(fd, buf, 3 * SZ_64K, SZ_64K - 512), (ssize_t)(3 * SZ_64K));
+	close(fd);
+	iov[0] = (struct iovec){ got, 7 };
+	iov[1] = (struct iovec){ got + 7, SZ_64K };
+	iov[2] = (struct iovec){ got + 7 + SZ_64K, 2 * SZ_64K - 7 };
+	r = (struct disk_req){ .op = DISK_READ, .offset = SZ_64K - 512, .len = 3 * SZ_64K,
+			       .iov = iov, .nr_iov = 3 };
+	CHECK_EQ(disk_submit(d, &r), DISK_DONE);
+	CHECK_EQ(r.result, 0);
+	CHECK(!memcmp(buf, got, 3 * SZ_64K));
+	disk_close(d);
+	snprintf(path, sizeof(path), "%s/p.qcow2", dir);
+	fd = open(path, O_RDONLY);
+	CHECK_EQ(pread(fd, after, sizeof(after), 0), (ssize_t)sizeof(after));
+	close(fd);
+	memset(before + 88, 0, 8);   /* what a writer changes: the autoclear bits */
+	CHECK(!memcmp(before, after, sizeof(before)));
+	CHECK_EQ(check_clean("p.qcow2"), 0);
+	CHECK(!sh("cd %s && qemu-img compare -q -f qcow2 -F raw p.qcow2 expect.raw", dir));
+	free(buf);
+	free(got);
+	teardown();
+}
+
 TEST_SUITE(disk_qcow2,
 	   TEST(test_qcow2_probe),
 	   TEST(test_qcow2_reads_match_qemu),
@@ -773,4 +835,5 @@ TEST_SUITE(disk_qcow2,
 	   TEST(test_qcow2_data_on_metadata_refused),
 	   TEST(test_qcow2_refcount_table_grows),
 	   TEST(test_qcow2_discard_and_write_zeroes),
-	   TEST(test_qcow2_killed_anywhere_leaks_at_worst));
+	   TEST(test_qcow2_killed_anywhere_leaks_at_worst),
+	   TEST(test_qcow2_clean_close_and_split_buffers));
