@@ -6,8 +6,11 @@
  * The qcow2 disk backend (src/backends/disk_qcow2.c, qcow2_io.c), behind
  * include/disk.h's disk_ops.  Versions 2 and 3, clusters of 512 B to
  * 2 MiB, backing files (raw or qcow2, read-only), v3 zero clusters,
- * compressed clusters (read only: a write to one moves it).  Requests are
- * served in the submit (DISK_DONE); the disk has no event_fd.  Threading
+ * compressed clusters (read only: a write to one moves it).  DISCARD and
+ * WRITE_ZEROES turn whole clusters into zero or unallocated ones and free
+ * what they held.  Requests are served in the submit (DISK_DONE), runs of
+ * allocated clusters in one preadv/pwritev on the caller's buffers; the
+ * disk has no event_fd.  Threading
  * as for any disk (include/disk.h): one thread at a time.
  */
 #include <stdbool.h>

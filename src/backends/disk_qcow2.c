@@ -12,7 +12,7 @@
  * compression than zlib, the dirty bit (refcounts to repair), the corrupt
  * bit, and any incompatible feature it does not know.
  *
- * Requests are served in the submit with pread/pwrite (DISK_DONE).
+ * Requests are served in the submit (DISK_DONE): see qcow2_io.c.
  */
 #define _FILE_OFFSET_BITS 64
 #include <endian.h>
@@ -81,15 +81,6 @@ static __printf(3, 4) int refuse(const struct qcow2 *q, int err, const char *fmt
 static bool ranges_overlap(u64 a, u64 alen, u64 b, u64 blen)
 {
 	return a < b + blen && b < a + alen;
-}
-
-bool qcow2_hits_metadata(const struct qcow2 *q, u64 off, u64 len)
-{
-	u64 l1_len = ALIGN_UP((u64)q->l1_size * 8, q->cluster_size);
-
-	return ranges_overlap(off, len, 0, q->cluster_size) ||
-	       (l1_len && ranges_overlap(off, len, q->l1_offset, l1_len)) ||
-	       ranges_overlap(off, len, q->rt_offset, q->rt_entries * 8);
 }
 
 /* The feature name table's name for incompatible bit @bit, or "unknown". */
@@ -315,11 +306,15 @@ static int read_table(struct qcow2 *q, u64 off, u64 n, u64 **out)
 static int clear_autoclear(struct qcow2 *q)
 {
 	u64 zero = 0;
+	int ret;
 
 	if (q->disk.readonly || q->version < 3 || !q->autoclear)
 		return 0;
-	if (pwrite(q->fd, &zero, 8, 88) != 8 || fdatasync(q->fd))
-		return refuse(q, -EIO, "clearing the autoclear features: %s", strerror(errno));
+	ret = qcow2_pwrite(q, &zero, 8, 88);
+	if (!ret)
+		ret = qcow2_sync(q);
+	if (ret)
+		return refuse(q, ret, "clearing the autoclear features: %s", strerror(-ret));
 	q->autoclear = 0;
 	return 0;
 }
@@ -386,58 +381,6 @@ static int qcow2_check(const struct qcow2 *q, const struct disk_req *r)
 	return 0;
 }
 
-/* READ and WRITE: one cluster at a time, through the bounce buffer. */
-static int qcow2_rw(struct qcow2 *q, struct disk_req *r)
-{
-	u64 done = 0;
-	int ret = 0;
-
-	while (done < r->len && !ret) {
-		u64 pos = r->offset + done;
-		u64 in = pos & (q->cluster_size - 1);
-		u64 n = MIN(q->cluster_size - in, r->len - done);
-		u64 guest = pos - in;
-
-		if (r->op == DISK_READ) {
-			ret = qcow2_read_cluster(q, guest, in, q->iobuf, n);
-			if (!ret && iov_copy_to(r->iov, r->nr_iov, done, q->iobuf, n) != n)
-				ret = -EINVAL;
-		} else {
-			if (iov_copy_from(r->iov, r->nr_iov, done, q->iobuf, n) != n)
-				return -EINVAL;
-			ret = qcow2_write_cluster(q, guest, in, q->iobuf, n);
-		}
-		done += n;
-	}
-	return ret;
-}
-
-/* Zeros where the range does not read as zeros already. */
-static int qcow2_write_zeroes(struct qcow2 *q, struct disk_req *r)
-{
-	u64 done = 0;
-	int ret = 0;
-
-	memset(q->iobuf, 0, q->cluster_size);
-	while (done < r->len && !ret) {
-		u64 pos = r->offset + done;
-		u64 in = pos & (q->cluster_size - 1);
-		u64 n = MIN(q->cluster_size - in, r->len - done);
-		struct qcow2_map m;
-
-		ret = qcow2_map(q, pos - in, &m);
-		if (ret)
-			break;
-		if (m.kind == QCOW2_ZERO ||
-		    (m.kind == QCOW2_UNALLOCATED && (!q->backing || pos - in >= q->backing_size)))
-			; /* reads as zeros already */
-		else
-			ret = qcow2_write_cluster(q, pos - in, in, q->iobuf, n);
-		done += n;
-	}
-	return ret;
-}
-
 static int qcow2_submit(struct disk *d, struct disk_req *r)
 {
 	struct qcow2 *q = to_qcow2(d);
@@ -451,14 +394,14 @@ static int qcow2_submit(struct disk *d, struct disk_req *r)
 		r->result = qcow2_rw(q, r);
 		break;
 	case DISK_FLUSH:
-		/* Metadata is written through: one flush covers it and the data. */
-		r->result = fdatasync(q->fd) ? -errno : 0;
+		/* Metadata is written through, in order: one flush covers it and the data. */
+		r->result = qcow2_sync(q);
 		break;
 	case DISK_DISCARD:
-		r->result = 0; /* the range may read back as anything: it keeps its data */
+		r->result = qcow2_zero_range(q, r, true);
 		break;
 	case DISK_WRITE_ZEROES:
-		r->result = qcow2_write_zeroes(q, r);
+		r->result = qcow2_zero_range(q, r, false);
 		break;
 	}
 	return DISK_DONE;
@@ -473,6 +416,7 @@ static void qcow2_free(struct qcow2 *q)
 {
 	disk_close(q->backing);
 	qcow2_io_free(q);
+	qcow2_meta_free(q);
 	free(q->l1);
 	free(q->rt);
 	free(q->iobuf);
@@ -509,10 +453,11 @@ static int qcow2_load(struct qcow2 *q, unsigned int depth)
 	if (ret)
 		return ret;
 	ret = read_table(q, q->l1_offset, q->l1_size, &q->l1);
-	if (!ret && !q->disk.readonly)
-		ret = read_table(q, q->rt_offset, q->rt_entries, &q->rt);
 	if (ret)
-		return refuse(q, ret, "reading its tables: %s", strerror(-ret));
+		return refuse(q, ret, "reading the L1 table: %s", strerror(-ret));
+	ret = qcow2_meta_load(q);
+	if (ret)
+		return ret;
 	q->iobuf = malloc(q->cluster_size);
 	if (!q->iobuf)
 		return refuse(q, -ENOMEM, "%s", strerror(ENOMEM));

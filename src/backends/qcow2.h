@@ -4,11 +4,20 @@
 
 /*
  * The qcow2 backend's insides, shared by disk_qcow2.c (the header, open,
- * the ops) and qcow2_io.c (mapping, reads, allocation).  Every number
- * here was checked at open (qcow2_parse_header); every table entry is
- * checked where it is used, since the tables are read lazily.
+ * the ops), qcow2_meta.c (where the metadata lies, checked at open),
+ * qcow2_refcount.c (refcounts, allocation, every write to the file) and
+ * qcow2_io.c (mapping, reads, writes, zeroing).  Every number here was
+ * checked at open; the L1 and refcount tables' entries too, and with them
+ * every L2 table and refcount block: data cluster entries are checked
+ * where they are used.
  */
+#include <sys/uio.h>
+
 #include "disk.h"
+
+#ifndef DIV_ROUND_UP
+#define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
+#endif
 
 #define QCOW2_MAGIC          0x514649fbU   /* "QFI\xfb" */
 #define QCOW2_MIN_CLUSTER_BITS 9
@@ -19,6 +28,8 @@
 #define QCOW2_MAX_CHAIN      16             /* backing files deep: stops a loop of read-only images */
 #define QCOW2_L2_CACHE_BYTES (4ULL << 20)
 #define QCOW2_L2_CACHE_MAX   16
+#define QCOW2_RUN_MAX        256            /* clusters mapped, allocated or zeroed at once */
+#define QCOW2_MAX_IOV        1024           /* a run's share of the guest's segments */
 
 /* Table entry bits. */
 #define QCOW2_OFLAG_COPIED     (1ULL << 63)  /* refcount exactly one: writable in place */
@@ -82,6 +93,21 @@ struct qcow2 {
 	unsigned int nr_l2;
 	u64 l2_clock;
 
+	/*
+	 * Every cluster that holds metadata (header, L1, refcount table and
+	 * blocks, L2 tables), sorted: a data cluster found here is refused,
+	 * so a guest write never lands on metadata.
+	 */
+	u64 *meta;
+	u64 nr_meta, cap_meta;
+
+	/* Test hook (qcow2_test_exit_after): _exit() after this many writes and syncs; 0: never. */
+	u64 exit_after;
+	u64 nr_writes;       /* pwrites and fdatasyncs of the image so far */
+
+	struct iovec *iov;   /* QCOW2_MAX_IOV: a run's slice of the guest's buffers */
+	struct qcow2_map *old;   /* QCOW2_RUN_MAX: what a run's clusters were, to free */
+
 	u8 *iobuf;           /* one cluster: a request's bounce buffer */
 	u8 *buf;             /* one cluster: a partial write's copy-on-write */
 	u8 *zbuf;            /* one cluster: a decompressed cluster */
@@ -109,7 +135,39 @@ void qcow2_io_free(struct qcow2 *q);
 int qcow2_map(struct qcow2 *q, u64 guest, struct qcow2_map *m);
 int qcow2_read_cluster(struct qcow2 *q, u64 guest, u64 off, void *buf, u64 len);
 int qcow2_write_cluster(struct qcow2 *q, u64 guest, u64 off, const void *buf, u64 len);
-/* Does [off, off + len) of the file overlap the header, the L1 or the refcount table? */
-bool qcow2_hits_metadata(const struct qcow2 *q, u64 off, u64 len);
+/* READ and WRITE requests: the guest's buffers, mapped a run of clusters at a time. */
+int qcow2_rw(struct qcow2 *q, struct disk_req *r);
+/* WRITE_ZEROES (@discard false) and DISCARD over the request's range. */
+int qcow2_zero_range(struct qcow2 *q, const struct disk_req *r, bool discard);
+
+/* qcow2_meta.c */
+/* Reads the refcount table and checks it, the L1 table and every table they name. */
+int qcow2_meta_load(struct qcow2 *q);
+void qcow2_meta_free(struct qcow2 *q);
+/* Does the cluster at @off hold metadata? */
+bool qcow2_is_meta(const struct qcow2 *q, u64 off);
+/* The clusters [off, off + len) hold metadata from now on / no longer. */
+int qcow2_meta_add(struct qcow2 *q, u64 off, u64 len);
+void qcow2_meta_remove(struct qcow2 *q, u64 off, u64 len);
+/* A cluster a table entry names as data: aligned, inside the file, not metadata. */
+bool qcow2_data_ok(const struct qcow2 *q, u64 off);
+
+/* qcow2_refcount.c: every write and sync of the image goes through these two. */
+int qcow2_pwrite(struct qcow2 *q, const void *buf, u64 len, u64 off);
+/* @len bytes from the segments @iov (@n of them; they are trimmed as it goes) at @off. */
+int qcow2_pwritev(struct qcow2 *q, struct iovec *iov, unsigned int n, u64 len, u64 off);
+int qcow2_sync(struct qcow2 *q);
+/* @n new clusters, contiguous, at the end of the file, counted (refcount 1); the first in @out. */
+int qcow2_alloc(struct qcow2 *q, u64 n, u64 *out);
+/* One reference fewer to each cluster of [host, host + len). */
+int qcow2_refcount_drop(struct qcow2 *q, u64 host, u64 len);
+
+/*
+ * Test hook: the process _exit()s right after the @n-th pwrite or
+ * fdatasync of the image from now on (0: never).  For crash tests only.
+ */
+void qcow2_test_exit_after(struct disk *d, u64 n);
+/* How many pwrites and fdatasyncs @d made so far. */
+u64 qcow2_test_writes(struct disk *d);
 
 #endif
