@@ -384,9 +384,29 @@ def fuse():
         fuse_req(INIT, 0, struct.pack("<IIII", 7, 38, 0, 0xffffffff)) + fuse_req(LOOKUP, 1, b"file\0"))
 
 
+def net_passt():
+    """Steps: 0 + u16 length + bytes of passt's stream, or 1 + u16 a read's buffer size."""
+    def frame(b):
+        return struct.pack(">I", len(b)) + b
+
+    def piece(b):
+        return b"\x00" + struct.pack("<H", len(b)) + b
+
+    def read(room):
+        return b"\x01" + struct.pack("<H", room)
+
+    eth = bytes(range(60))
+    w = frame(eth)
+    put("net_passt", "two-frames", piece(w + frame(eth[:20])) + read(1500) + read(1500))
+    put("net_passt", "split", piece(w[:2]) + read(1500) + piece(w[2:30]) + read(1500) +
+        piece(w[30:]) + read(1500))
+    put("net_passt", "oversize", piece(frame(bytes(3000)) + w) + read(1500))
+    put("net_passt", "huge-length", piece(struct.pack(">I", 65537) + eth) + read(1500))
+
+
 # Every target's seeds, or those named: ./make-seeds.py api fc_config
 TARGETS = {f.__name__: f for f in (loader, virtqueue, virtio_blk, virtio_net, virtio_mmio,
                                    uart, cli, virtio_gpu, virtio_state, api, fc_config,
-                                   virtio_vsock, virtio_balloon, fuse)}
+                                   virtio_vsock, virtio_balloon, fuse, net_passt)}
 for name in sys.argv[1:] or TARGETS:
     TARGETS[name]()
