@@ -119,7 +119,7 @@ CORE_SRCS += src/backends/net_passt.c src/backends/passt_spawn.c
 CORE_SRCS += src/backends/disk_raw.c
 CORE_SRCS += src/backends/disk_qcow2.c src/backends/qcow2_io.c
 CORE_SRCS += src/backends/disk_image.c src/backends/qcow2_create.c
-CORE_SRCS += src/backends/qcow2_meta.c src/backends/qcow2_refcount.c
+CORE_SRCS += src/backends/qcow2_meta.c src/backends/qcow2_refcount.c src/backends/qcow2_aio.c
 # Firecracker-shaped metrics (include/metrics.h).
 CORE_SRCS += src/metrics.c
 # Token buckets for the virtio devices (include/rate_limiter.h).

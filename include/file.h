@@ -2,6 +2,8 @@
 #ifndef ARKVM_FILE_H
 #define ARKVM_FILE_H
 
+#include <stdbool.h>
+
 #include "compiler.h"
 
 /*
@@ -11,6 +13,13 @@
  * Returns the fd and its size in @size, or -errno.
  */
 int open_input_file(const char *path, const char *what, int flags, u64 *size);
+
+/*
+ * Opens a disk image as open_input_file() does, locked so that two VMs
+ * never write one image: exclusively, or shared when @readonly.  An image
+ * another process holds is refused with one line and -EBUSY.
+ */
+int open_image_file(const char *path, bool readonly, u64 *size);
 
 /* Reads exactly @len bytes at @off; -EIO on a short read. */
 int pread_full(int fd, void *buf, u64 len, u64 off);

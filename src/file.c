@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,6 +48,32 @@ int open_input_file(const char *path, const char *what, int flags, u64 *size)
 err:
 	close(fd);
 	return ret;
+}
+
+int open_image_file(const char *path, bool readonly, u64 *size)
+{
+	int fd = open_input_file(path, "disk", readonly ? O_RDONLY : O_RDWR, size);
+	int tries = 50;
+
+	if (fd < 0)
+		return fd;
+	/*
+	 * Never two writers on one image; readers share.  A process that
+	 * just ended may still hold it for a moment (its io_uring lets go of
+	 * the file after it exits): a restart right after a kill waits for
+	 * that, up to half a second, instead of failing.
+	 */
+	while (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		if ((errno == EWOULDBLOCK || errno == EINTR) && --tries > 0) {
+			poll(NULL, 0, 10);
+			continue;
+		}
+		pr_err("disk '%s': in use by another process (%s)", path,
+		       errno == EWOULDBLOCK ? "locked" : strerror(errno));
+		close(fd);
+		return -EBUSY;
+	}
+	return fd;
 }
 
 /* pread or pwrite until @len bytes moved: 0, or -errno (-EIO when one moved nothing). */

@@ -390,9 +390,14 @@ static int qcow2_submit(struct disk *d, struct disk_req *r)
 		return DISK_DONE;
 	switch (r->op) {
 	case DISK_READ:
-	case DISK_WRITE:
+	case DISK_WRITE: {
+		int ret = qcow2_aio_submit(q, r);
+
+		if (ret != -ENOENT)
+			return ret;
 		r->result = qcow2_rw(q, r);
 		break;
+	}
 	case DISK_FLUSH:
 		/* Metadata is written through, in order: one flush covers it and the data. */
 		r->result = qcow2_sync(q);
@@ -414,14 +419,18 @@ static u64 qcow2_size(const struct disk *d)
 
 static void qcow2_free(struct qcow2 *q)
 {
+	qcow2_aio_close(q);       /* first: it ends what is in flight on the file */
 	disk_close(q->backing);
 	qcow2_io_free(q);
 	qcow2_meta_free(q);
 	free(q->l1);
 	free(q->rt);
 	free(q->iobuf);
-	if (q->fd >= 0)
+	/* Unlocked first: the engine's ring lets go of the file a moment after it ends. */
+	if (q->fd >= 0) {
+		flock(q->fd, LOCK_UN);
 		close(q->fd);
+	}
 	free(q->path);
 	free(q);
 }
@@ -435,6 +444,21 @@ static void qcow2_close(struct disk *d)
 	qcow2_free(q);
 }
 
+static void qcow2_kick(struct disk *d)
+{
+	struct qcow2 *q = to_qcow2(d);
+
+	if (q->engine)
+		disk_kick(q->engine);
+}
+
+static unsigned int qcow2_reap(struct disk *d, bool wait)
+{
+	struct qcow2 *q = to_qcow2(d);
+
+	return q->engine ? disk_reap(q->engine, wait && d->nr_queued) : 0;
+}
+
 static const struct disk_ops disk_qcow2_ops = {
 	.read = qcow2_submit,
 	.write = qcow2_submit,
@@ -442,6 +466,8 @@ static const struct disk_ops disk_qcow2_ops = {
 	.discard = qcow2_submit,
 	.write_zeroes = qcow2_submit,
 	.size = qcow2_size,
+	.kick = qcow2_kick,
+	.reap = qcow2_reap,
 	.close = qcow2_close,
 };
 
@@ -490,6 +516,9 @@ int qcow2_open_fd(int fd, u64 file_size, const char *path, bool readonly, unsign
 		qcow2_free(q);
 		return ret;
 	}
+	/* A backing file is read in its overlay's submit: only the top image queues. */
+	if (!depth)
+		qcow2_aio_open(q);
 	*out = &q->disk;
 	return 0;
 }
@@ -500,16 +529,9 @@ static int qcow2_open_depth(const char *path, bool readonly, unsigned int depth,
 	u64 size;
 	int fd;
 
-	fd = open_input_file(path, "disk", readonly ? O_RDONLY : O_RDWR, &size);
+	fd = open_image_file(path, readonly, &size);
 	if (fd < 0)
 		return fd;
-	/* Never two writers on one image; a backing file is shared by readers only. */
-	if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		pr_err("disk '%s': in use by another process (%s)", path,
-		       errno == EWOULDBLOCK ? "locked" : strerror(errno));
-		close(fd);
-		return -EBUSY;
-	}
 	return qcow2_open_fd(fd, size, path, readonly, depth, out);
 }
 

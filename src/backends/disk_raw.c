@@ -42,6 +42,7 @@ struct disk_raw {
 	u64 size;
 	struct io_uring ring;
 	bool has_ring;
+	bool borrowed;         /* fd and its lock are another backend's (disk_raw_engine) */
 };
 
 static struct disk_raw *to_raw(const struct disk *d)
@@ -274,6 +275,8 @@ static void raw_close(struct disk *d)
 
 	raw_ring_close(raw);
 	/* Whatever the guest wrote reaches the disk, even without its flush. */
+	if (raw->borrowed)
+		goto out;
 	if (!d->readonly)
 		fdatasync(raw->fd);
 	/*
@@ -284,6 +287,7 @@ static void raw_close(struct disk *d)
 	 */
 	flock(raw->fd, LOCK_UN);
 	close(raw->fd);
+out:
 	free(raw->path);
 	free(raw);
 }
@@ -386,37 +390,50 @@ static void raw_ring_open(struct disk_raw *raw)
 			raw->path, strerror(-ret));
 }
 
-int disk_raw_open(const char *path, bool readonly, struct disk **out)
+/* A raw disk on @fd (taken unless @borrowed), its ring set up when the kernel allows. */
+static int raw_new(int fd, u64 size, const char *path, bool readonly, bool borrowed,
+		   struct disk **out)
 {
-	struct disk_raw *raw;
-	u64 size;
-	int fd;
+	struct disk_raw *raw = calloc(1, sizeof(*raw));
 
-	fd = open_input_file(path, "disk", readonly ? O_RDONLY : O_RDWR, &size);
-	if (fd < 0)
-		return fd;
-	/* Never two writers on one image: another arkvm holding it is refused. */
-	if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		pr_err("disk '%s': in use by another process (%s)", path,
-		       errno == EWOULDBLOCK ? "locked" : strerror(errno));
-		close(fd);
-		return -EBUSY;
-	}
-	raw = calloc(1, sizeof(*raw));
 	if (raw)
 		raw->path = strdup(path);
 	if (!raw || !raw->path) {
 		free(raw);
 		pr_err("disk '%s': %s", path, strerror(ENOMEM));
-		close(fd);
+		if (!borrowed)
+			close(fd);
 		return -ENOMEM;
 	}
 	raw->disk = (struct disk){ .ops = &disk_raw_ops, .readonly = readonly, .event_fd = -1 };
 	raw->fd = fd;
 	raw->size = size;
+	raw->borrowed = borrowed;
 	raw_ring_open(raw);
 	*out = &raw->disk;
 	return 0;
+}
+
+int disk_raw_open(const char *path, bool readonly, struct disk **out)
+{
+	u64 size;
+	int fd;
+
+	fd = open_image_file(path, readonly, &size);
+	if (fd < 0)
+		return fd;
+	return raw_new(fd, size, path, readonly, false, out);
+}
+
+int disk_raw_engine(int fd, const char *path, bool readonly, struct disk **out)
+{
+	int ret = raw_new(fd, UINT64_MAX, path, readonly, true, out);
+
+	if (!ret && !(*out)->async) {
+		disk_close(*out);
+		return -EOPNOTSUPP;
+	}
+	return ret;
 }
 
 struct io_uring *disk_raw_ring(struct disk *d)

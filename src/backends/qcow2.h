@@ -113,10 +113,28 @@ struct qcow2 {
 	u8 *zbuf;            /* one cluster: a decompressed cluster */
 	u8 *cbuf;            /* compressed bytes: at most two clusters */
 
+	/*
+	 * The raw backend's io_uring on this file (qcow2_aio.c): requests
+	 * that lie in one run of allocated clusters go through it, the rest
+	 * are served in the submit.  NULL without a restricted ring.
+	 */
+	struct disk *engine;
+	struct qcow2_aio *aio;       /* QCOW2_AIO_MAX slots */
+	unsigned int aio_free;       /* first free slot, or QCOW2_AIO_MAX */
+
 	struct disk *backing;
 	u64 backing_size;
 	char backing_name[QCOW2_MAX_BACKING_NAME + 1];
 	char backing_format[16];     /* from the extension; "" when absent */
+};
+
+#define QCOW2_AIO_MAX 64     /* requests in flight on the engine: virtio-blk's most */
+
+/* One request on the engine: the guest's, moved to its place in the file. */
+struct qcow2_aio {
+	struct disk_req sub;
+	struct disk_req *orig;
+	unsigned int next_free;
 };
 
 /* A byte range [off, off + len) of the image file; true when it lies inside it. */
@@ -124,6 +142,14 @@ static inline bool qcow2_in_file(const struct qcow2 *q, u64 off, u64 len)
 {
 	return off <= q->file_size && len <= q->file_size - off;
 }
+
+/* qcow2_aio.c */
+void qcow2_aio_open(struct qcow2 *q);
+void qcow2_aio_close(struct qcow2 *q);
+/* DISK_QUEUED or DISK_DONE when the engine took @r; -ENOENT when it is not for it. */
+int qcow2_aio_submit(struct qcow2 *q, struct disk_req *r);
+/* qcow2_io.c: whether all of @r lies in one run of allocated data; its file offset in @host. */
+bool qcow2_one_run(struct qcow2 *q, const struct disk_req *r, u64 *host);
 
 /* disk_qcow2.c: opens @fd (taken; @file_size bytes) as a qcow2 image @depth backing files deep. */
 int qcow2_open_fd(int fd, u64 file_size, const char *path, bool readonly, unsigned int depth,

@@ -469,6 +469,24 @@ static u64 data_run(struct qcow2 *q, u64 guest, const struct qcow2_map *m, u64 m
 	return n;
 }
 
+bool qcow2_one_run(struct qcow2 *q, const struct disk_req *r, u64 *host)
+{
+	u64 in = r->offset & (q->cluster_size - 1), guest = r->offset - in, l1i, l2i, need;
+	struct qcow2_map m;
+
+	if (!r->len || qcow2_map(q, guest, &m) || m.kind != QCOW2_DATA ||
+	    (r->op != DISK_READ && !m.copied))
+		return false;
+	l2_index(q, guest, &l1i, &l2i);
+	need = DIV_ROUND_UP(in + r->len, q->cluster_size);
+	if (need > MIN((u64)QCOW2_RUN_MAX, q->l2_entries - l2i) ||
+	    data_run(q, guest, &m, need, r->op != DISK_READ) < need ||
+	    !qcow2_in_file(q, m.host + in, r->len))
+		return false;
+	*host = m.host + in;
+	return true;
+}
+
 /* One cluster's part of @r through the bounce buffer. */
 static int bounce_one(struct qcow2 *q, struct disk_req *r, u64 done, u64 *moved)
 {
