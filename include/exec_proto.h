@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_EXEC_PROTO_H
+#define ARKVM_EXEC_PROTO_H
+
+/*
+ * The protocol between `arkvm exec` (the host side, src/exec*.c) and its
+ * guest agent (agent/), over one vsock stream: the agent listens on
+ * EXEC_VSOCK_PORT, the host connects through the vsock device's unix
+ * socket (CONNECT <port>).  Both sides build this file's code
+ * (src/exec_proto.c) and trust nothing the other sends: the guest is
+ * hostile, and a frame that breaks a rule ends the session.
+ *
+ * Every message is a frame: a fixed header, then @len bytes of payload.
+ *
+ *   host -> guest   RUN (exactly once, first), STDIN, STDIN_EOF, SIGNAL, WINSIZE
+ *   guest -> host   HELLO (exactly once, first), STARTED, STDOUT, STDERR, EXIT
+ *
+ * Order of a session: guest HELLO; host RUN; guest STARTED (the command
+ * runs) or EXIT (it could not start: EXEC_EXIT_NOT_FOUND, _NOT_EXECUTABLE
+ * or _SETUP); then data both ways; guest EXIT last.  Each stream is in
+ * order; backpressure is the stream's own (a side that cannot write its
+ * output stops reading frames), nothing is ever dropped.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "compiler.h"
+
+#define EXEC_VSOCK_PORT     1024
+#define EXEC_PROTO_VERSION  1
+#define EXEC_MAX_PAYLOAD    65536      /* a longer frame is a protocol error */
+
+enum exec_msg {
+	EXEC_HELLO = 1,      /* guest: u32 version (EXEC_PROTO_VERSION) */
+	EXEC_RUN,            /* host: the command, as RUN items (below) */
+	EXEC_STARTED,        /* guest: empty; the command runs */
+	EXEC_STDIN,          /* host: bytes for the command's stdin (len >= 1) */
+	EXEC_STDIN_EOF,      /* host: empty; the command's stdin is closed */
+	EXEC_STDOUT,         /* guest: bytes the command wrote to stdout (len >= 1) */
+	EXEC_STDERR,         /* guest: the same for stderr (with a tty: never sent) */
+	EXEC_SIGNAL,         /* host: u32 signal number, delivered to the command's process group */
+	EXEC_WINSIZE,        /* host: u16 rows, u16 cols (tty only) */
+	EXEC_EXIT,           /* guest: u32 kind (enum exec_exit), i32 value */
+	EXEC_MSG_MAX,
+};
+
+/* The frame header, little-endian on the wire. */
+struct exec_frame_hdr {
+	u32 type;            /* enum exec_msg */
+	u32 len;             /* payload bytes, at most EXEC_MAX_PAYLOAD */
+};
+
+enum exec_exit {
+	EXEC_EXIT_CODE = 1,       /* value: the exit status, 0-255 */
+	EXEC_EXIT_SIGNAL,         /* value: the signal that killed it */
+	EXEC_EXIT_NOT_FOUND,      /* the command does not exist (the host exits 127) */
+	EXEC_EXIT_NOT_EXECUTABLE, /* it exists but cannot be executed (126) */
+	EXEC_EXIT_SETUP,          /* the agent could not prepare it (a mount, the user, the
+				     working directory): value is an errno; the host exits 125 */
+};
+
+/*
+ * RUN's payload: a sequence of items, each "KEY=VALUE\0".  Keys, in any
+ * order, each at most as often as said:
+ *   arg=S        one argv element, in order; at least one (argv[0] is the command)
+ *   env=K=V      one environment variable (repeatable)
+ *   cwd=DIR      the working directory (once; default /)
+ *   uid=N gid=N  the user and group to run as (once each; default 0)
+ *   tty=1        run it on a pseudo-terminal (once); stdout and stderr are one stream
+ *   rows=N cols=N  the terminal's first size (with tty)
+ *   mount=TAG:PATH[:ro]  a virtio-fs share to mount at PATH first (repeatable)
+ * An unknown key, a missing '=', an item without its NUL, or a value too
+ * long makes the whole RUN invalid.
+ */
+#define EXEC_MAX_ARGS    1024
+#define EXEC_MAX_ENV     1024
+#define EXEC_MAX_MOUNTS  16
+
+/* A RUN, decoded (pointers into the payload it came from) or to encode. */
+struct exec_mount {
+	const char *tag, *path;
+	bool readonly;
+};
+
+struct exec_run {
+	const char *argv[EXEC_MAX_ARGS + 1];     /* NULL-terminated */
+	unsigned int argc;
+	const char *envp[EXEC_MAX_ENV + 1];      /* NULL-terminated */
+	unsigned int envc;
+	const char *cwd;                         /* NULL: / */
+	u32 uid, gid;
+	bool tty;
+	u16 rows, cols;
+	struct exec_mount mounts[EXEC_MAX_MOUNTS];
+	unsigned int nr_mounts;
+};
+
+/* RUN's payload for @run into @buf (EXEC_MAX_PAYLOAD): its length, or -E2BIG. */
+int exec_run_encode(const struct exec_run *run, u8 *buf, size_t size);
+/* @payload as a RUN (@payload must stay alive): 0, or -EPROTO when it breaks a rule. */
+int exec_run_decode(const u8 *payload, size_t len, struct exec_run *run);
+
+/*
+ * Reassembles frames from a stream read in pieces: feed what was read,
+ * then take complete frames until none is left.  One per direction.
+ */
+struct exec_reader {
+	u8 *buf;             /* EXEC_MAX_PAYLOAD + header */
+	size_t have;
+};
+
+int exec_reader_init(struct exec_reader *rd);
+void exec_reader_free(struct exec_reader *rd);
+/* Room to read into, and how much; after a read of n bytes, exec_reader_fed(rd, n). */
+u8 *exec_reader_space(struct exec_reader *rd, size_t *room);
+void exec_reader_fed(struct exec_reader *rd, size_t n);
+/*
+ * The next complete frame: 1 with *hdr and *payload (valid until the next
+ * call), 0 when more bytes are needed, -EPROTO when the stream breaks the
+ * rules (unknown type, too long).
+ */
+int exec_reader_next(struct exec_reader *rd, struct exec_frame_hdr *hdr, const u8 **payload);
+
+/* Writes one frame to @fd (blocking, whole): 0 or -errno. */
+int exec_send(int fd, enum exec_msg type, const void *payload, size_t len);
+
+#endif
