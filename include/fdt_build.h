@@ -40,6 +40,8 @@ void fdt_w_prop_spi(struct fdt_writer *w, u32 intid, u32 type);
 #define FDT_IRQ_TYPE_LEVEL_HIGH  4
 
 #define FDT_PHANDLE_GIC 1
+/* The PL031's fixed "apb_pclk" (devices/pl031.c): far from any other phandle. */
+#define FDT_PHANDLE_APB_PCLK 0x8000
 
 #define FDT_RNG_SEED_SIZE 64
 

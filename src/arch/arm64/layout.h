@@ -23,6 +23,10 @@
  *               | boot timer (--boot-timer) 4 KiB|
  *   0x0901_1000 +--------------------------------+
  *               | unmapped                       |
+ *   0x0902_0000 +--------------------------------+
+ *               | PL031 RTC                 4 KiB|  SPI 33 (GSI 1)
+ *   0x0902_1000 +--------------------------------+
+ *               | unmapped                       |
  *   0x0a00_0000 +--------------------------------+
  *               | virtio-mmio slots, 4 KiB each, |  SPI 48 + slot
  *               | 32 slots                       |
@@ -57,6 +61,10 @@
 #define ARM64_BOOT_TIMER_BASE  0x09010000ULL
 #define ARM64_BOOT_TIMER_SIZE  0x00001000ULL
 
+/* The PL031 real-time clock: the guest's time of day. */
+#define ARM64_RTC_BASE         0x09020000ULL
+#define ARM64_RTC_SIZE         0x00001000ULL
+
 #define ARM64_VIRTIO_BASE      0x0a000000ULL
 #define ARM64_VIRTIO_SLOT_SIZE 0x00001000ULL
 #define ARM64_VIRTIO_SLOTS     32
@@ -69,6 +77,7 @@
 /* Interrupt IDs (INTIDs).  SPIs start at 32; irqfd GSIs are INTID - 32. */
 #define ARM64_SPI_BASE         32
 #define ARM64_UART_IRQ         32
+#define ARM64_RTC_IRQ          33
 #define ARM64_VIRTIO_IRQ_BASE  48
 #define ARM64_NR_IRQS          128 /* 32 private + 96 SPIs, multiple of 32 */
 
