@@ -113,7 +113,13 @@ static int vm_check_cpus(struct vm *vm)
 {
 	int host_max = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 
-	vm->max_vcpus = (unsigned int)ARM64_GICR_MAX_VCPUS;
+	vm->max_vcpus = (unsigned int)(vm->gic_version == 2 ? ARM64_GICV2_MAX_VCPUS :
+				       ARM64_GICR_MAX_VCPUS);
+	if (vm->gic_version == 2 && vm->cfg->nr_cpus > vm->max_vcpus) {
+		pr_err("--cpus %u: a GICv2 serves at most %u vCPUs", vm->cfg->nr_cpus,
+		       vm->max_vcpus);
+		return -EINVAL;
+	}
 	if (host_max > 0 && (unsigned int)host_max < vm->max_vcpus)
 		vm->max_vcpus = (unsigned int)host_max;
 	if (vm->cfg->nr_cpus > vm->max_vcpus) {
@@ -141,7 +147,8 @@ int vm_create(struct vm *vm)
 		pr_err("KVM not available: creating a VM failed: %s", strerror(errno));
 		return ret;
 	}
-	return vm_check_cpus(vm);
+	ret = gic_choose(vm);
+	return ret ? ret : vm_check_cpus(vm);
 }
 
 #ifndef MADV_POPULATE_WRITE
@@ -454,6 +461,7 @@ static int vm_build_fdt(struct vm *vm, void **blob, size_t *size)
 		.nr_cpus = vm->nr_vcpus,
 		.bus = &vm->bus,
 		.stdout_path = "/uart@9000000",
+		.gic_version = vm->gic_version,
 	};
 	u64 *mpidrs;
 	int ret;

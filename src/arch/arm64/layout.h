@@ -9,9 +9,10 @@
  *               | unmapped (guest accesses exit  |
  *               | to the MMIO bus and read 0)    |
  *   0x0800_0000 +--------------------------------+
- *               | GICv3 distributor        64 KiB|
+ *               | GICv3 distributor        64 KiB|  or the GICv2's (4 KiB)
  *   0x0801_0000 +--------------------------------+
- *               | unmapped                       |
+ *               | unmapped                       |  or the GICv2's CPU
+ *               |                                |  interface (8 KiB)
  *   0x080a_0000 +--------------------------------+
  *               | GICv3 redistributors           |
  *               | 128 KiB per vCPU, 123 vCPUs max|
@@ -53,6 +54,18 @@
 #define ARM64_GICR_SIZE        0x00f60000ULL
 #define ARM64_GICR_STRIDE      0x00020000ULL /* RD_base + SGI_base frames */
 #define ARM64_GICR_MAX_VCPUS   (ARM64_GICR_SIZE / ARM64_GICR_STRIDE)
+
+/*
+ * A GICv2 (--irqchip, hosts without a GICv3) in the GICv3's place: only
+ * one of them exists.  KVM maps the host's virtual CPU interface into the
+ * guest at GICC_BASE, which must then be aligned to the host's pages: 64
+ * KiB covers 4K, 16K and 64K hosts.
+ */
+#define ARM64_GICV2_DIST_BASE  ARM64_GICD_BASE
+#define ARM64_GICV2_DIST_SIZE  0x00001000ULL
+#define ARM64_GICC_BASE        0x08010000ULL
+#define ARM64_GICC_SIZE        0x00002000ULL
+#define ARM64_GICV2_MAX_VCPUS  8   /* the CPU target fields are 8 bits wide */
 
 #define ARM64_UART_BASE        0x09000000ULL
 #define ARM64_UART_SIZE        0x00001000ULL
