@@ -198,7 +198,7 @@ FUZZ_OBJS     += $(FUZZ)/obj/src/sandbox.o $(FUZZ)/obj/gen/sandbox_bpf.o
 .SECONDARY: $(FUZZ_OBJS)
 FUZZ_BINS     := $(addprefix $(FUZZ)/fuzz_,$(FUZZ_TARGETS))
 
-.PHONY: all deps unit tsan test test-gpu test-share run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
+.PHONY: all deps unit tsan test test-gpu test-share test-gicv2 test-16k run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
 all: $(BUILD)/arkvm
 
 deps: $(DEPS_STAMP)
@@ -388,6 +388,19 @@ test-share: $(DEPS_STAMP)
 	@tests/lab/share-tree.sh
 	@LAB_CASES=tests/lab/share-cases.sh LAB_TREE=$(CACHE)/share-tree \
 		ARKVM_BIN=$(BUILD)/arkvm tests/lab/lab.sh test
+
+# make test-gicv2, make test-16k: a 2-vCPU guest's interrupt controller,
+# disk and network (tests/lab/host-cases.sh) on a level 1 with a GICv2, or
+# booting Debian's 16K-page kernel; not part of make test.
+test-gicv2: $(DEPS_STAMP)
+	@tests/lab/setup.sh
+	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm
+	@LAB_GIC=2 LAB_CASES=tests/lab/host-cases.sh ARKVM_BIN=$(BUILD)/arkvm tests/lab/lab.sh test
+
+test-16k: $(DEPS_STAMP)
+	@LAB_KERNEL=16k tests/lab/setup.sh
+	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm
+	@LAB_KERNEL=16k LAB_CASES=tests/lab/host-cases.sh ARKVM_BIN=$(BUILD)/arkvm tests/lab/lab.sh test
 
 run: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm
