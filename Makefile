@@ -123,6 +123,7 @@ CORE_SRCS += src/rate_limiter.c
 # Firecracker's Uffd memory backend, the VMM's half (include/uffd.h).
 CORE_SRCS += src/uffd.c
 CORE_SRCS += devices/pl031.c
+CORE_SRCS += src/host_pages.c
 CORE_SRCS += devices/virtio_vsock.c devices/virtio_vsock_host.c devices/virtio_vsock_class.c
 CORE_SRCS += devices/virtio_balloon.c devices/virtio_balloon_class.c
 # virtio-fs: the device and its workers (host-independent), its registry
