@@ -31,7 +31,7 @@ show() {
 # Level 1's own GIC is the one its KVM emulates (QEMU's GICv3 has no GICv2
 # compatibility), so the guest gets the same, as --irqchip auto chooses.
 if grep -q GICv3 /proc/interrupts; then host_gic=GICv3 want_irq=GICv3; else host_gic=GICv2 want_irq=GIC-0; fi
-info "level 1: $(uname -r), $host_gic, $(getconf PAGESIZE 2>/dev/null || echo '?') byte pages"
+info "level 1: $(uname -r), $host_gic, $(awk '/^KernelPageSize/ { print $2 " kB"; exit }' /proc/self/smaps) pages"
 
 # --- a 2-vCPU guest: its interrupt controller, its disk ---------------------------
 dd if=/dev/zero of="$tmp/disk.img" bs=1M count=8 2>/dev/null
