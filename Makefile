@@ -126,6 +126,8 @@ CORE_SRCS += src/metrics.c
 CORE_SRCS += src/rate_limiter.c
 # Firecracker's Uffd memory backend, the VMM's half (include/uffd.h).
 CORE_SRCS += src/uffd.c
+CORE_SRCS += devices/pl031.c
+CORE_SRCS += src/host_pages.c
 CORE_SRCS += devices/virtio_vsock.c devices/virtio_vsock_host.c devices/virtio_vsock_class.c
 CORE_SRCS += devices/virtio_balloon.c devices/virtio_balloon_class.c
 # virtio-fs: the device and its workers (host-independent), its registry
@@ -191,6 +193,7 @@ FUZZ_TARGETS += virtio_balloon
 FUZZ_TARGETS += fuse
 FUZZ_TARGETS += qcow2
 FUZZ_TARGETS += net_passt
+FUZZ_TARGETS += pl031
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120
@@ -201,7 +204,7 @@ FUZZ_OBJS     += $(FUZZ)/obj/src/sandbox.o $(FUZZ)/obj/gen/sandbox_bpf.o
 .SECONDARY: $(FUZZ_OBJS)
 FUZZ_BINS     := $(addprefix $(FUZZ)/fuzz_,$(FUZZ_TARGETS))
 
-.PHONY: all deps unit tsan test test-gpu test-share run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
+.PHONY: all deps unit tsan test test-gpu test-share test-gicv2 test-16k run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
 all: $(BUILD)/arkvm
 
 deps: $(DEPS_STAMP)
@@ -391,6 +394,19 @@ test-share: $(DEPS_STAMP)
 	@tests/lab/share-tree.sh
 	@LAB_CASES=tests/lab/share-cases.sh LAB_TREE=$(CACHE)/share-tree \
 		ARKVM_BIN=$(BUILD)/arkvm tests/lab/lab.sh test
+
+# make test-gicv2, make test-16k: a 2-vCPU guest's interrupt controller,
+# disk and network (tests/lab/host-cases.sh) on a level 1 with a GICv2, or
+# booting Debian's 16K-page kernel; not part of make test.
+test-gicv2: $(DEPS_STAMP)
+	@tests/lab/setup.sh
+	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm
+	@LAB_GIC=2 LAB_CASES=tests/lab/host-cases.sh ARKVM_BIN=$(BUILD)/arkvm tests/lab/lab.sh test
+
+test-16k: $(DEPS_STAMP)
+	@LAB_KERNEL=16k tests/lab/setup.sh
+	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm
+	@LAB_KERNEL=16k LAB_CASES=tests/lab/host-cases.sh ARKVM_BIN=$(BUILD)/arkvm tests/lab/lab.sh test
 
 run: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory STATIC=1 $(BUILD)/arkvm

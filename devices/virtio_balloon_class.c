@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "host_pages.h"
 #include "device.h"
 #include "log.h"
 #include "virtio_balloon.h"
@@ -21,8 +22,8 @@ static int balloon_create(struct device *dev, struct device_host *host,
 			  unsigned int index __unused)
 {
 	struct virtio_balloon *b = device_alloc_priv(dev, sizeof(*b));
-	/* What madvise drops whole: hugetlb RAM only in 2M pieces. */
-	u64 align = host->cfg->hugepages ? SZ_2M : (u64)sysconf(_SC_PAGESIZE);
+	/* What madvise drops whole: hugetlb RAM only in whole huge pages. */
+	u64 align = host->cfg->hugepages ? host_hugepage_size() : host_page_size();
 	int ret;
 
 	if (!b)

@@ -145,6 +145,7 @@ static inline void *device_alloc_priv(struct device *dev, size_t size)
  */
 extern const struct device_class uart_16550_class;
 extern const struct device_class boot_timer_class;
+extern const struct device_class pl031_class;
 extern const struct device_class virtio_blk_class;
 extern const struct device_class virtio_net_class;
 extern const struct device_class virtio_console_class;

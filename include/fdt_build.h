@@ -40,6 +40,8 @@ void fdt_w_prop_spi(struct fdt_writer *w, u32 intid, u32 type);
 #define FDT_IRQ_TYPE_LEVEL_HIGH  4
 
 #define FDT_PHANDLE_GIC 1
+/* The PL031's fixed "apb_pclk" (devices/pl031.c): far from any other phandle. */
+#define FDT_PHANDLE_APB_PCLK 0x8000
 
 #define FDT_RNG_SEED_SIZE 64
 
@@ -53,7 +55,16 @@ struct fdt_info {
 	const char *stdout_path;     /* the console's node path, or NULL */
 	u8 rng_seed[FDT_RNG_SEED_SIZE];
 	u64 kaslr_seed;
+	unsigned int gic_version;    /* 2, or 3 (0 says 3 too) */
 };
+
+/*
+ * The three interrupt cells of PPI @ppi (INTID - 16) with trigger @type,
+ * as the guest's GIC wants them: a GICv2's carry in bits 8-15 of the flags
+ * the CPUs the PPI goes to (all of them).  Every node with a PPI (timer,
+ * PMU) writes its cells with it.
+ */
+void fdt_ppi_cells(const struct fdt_info *info, u32 ppi, u32 type, u32 cells[3]);
 
 /*
  * Builds the blob into a malloc()ed buffer that grows until the tree fits

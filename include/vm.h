@@ -89,6 +89,7 @@ struct vm {
 	struct mmio_bus bus;
 
 	int gic_fd;
+	unsigned int gic_version;  /* 2 or 3: gic_choose() */
 
 	struct vcpu *vcpus;
 	unsigned int nr_vcpus;

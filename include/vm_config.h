@@ -208,6 +208,13 @@ struct share_config {
 	u32 uid_host, uid_guest, gid_host, gid_guest;
 };
 
+/* --irqchip: which in-kernel GIC the guest gets. */
+enum irqchip_kind {
+	IRQCHIP_AUTO = 0,   /* a GICv3 where KVM offers one, else a GICv2 */
+	IRQCHIP_GICV2 = 2,
+	IRQCHIP_GICV3 = 3,
+};
+
 struct vm_config {
 	char kernel[CFG_MAX_PATH + 1];
 	char initrd[CFG_MAX_PATH + 1];      /* empty: none */
@@ -235,6 +242,7 @@ struct vm_config {
 	bool no_seccomp;        /* no syscall filters */
 	bool boot_timer;        /* the boot timer device */
 	bool stats;             /* counters on exit */
+	enum irqchip_kind irqchip;
 };
 
 /*

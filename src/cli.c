@@ -141,6 +141,22 @@ static int set_boot_timer(struct vm_config *cfg, const char *name __unused,
 	return 0;
 }
 
+/* --irqchip auto|gicv2|gicv3 */
+static int set_irqchip(struct vm_config *cfg, const char *name, const char *arg)
+{
+	if (!strcmp(arg, "auto"))
+		cfg->irqchip = IRQCHIP_AUTO;
+	else if (!strcmp(arg, "gicv2"))
+		cfg->irqchip = IRQCHIP_GICV2;
+	else if (!strcmp(arg, "gicv3"))
+		cfg->irqchip = IRQCHIP_GICV3;
+	else {
+		pr_err("--%s '%s': not an interrupt controller (auto, gicv2 or gicv3)", name, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int set_stats(struct vm_config *cfg, const char *name __unused, const char *arg __unused)
 {
 	cfg->stats = true;
@@ -743,6 +759,9 @@ static const struct cli_option run_options[] = {
 	  false, set_display },
 	{ "screenshot", "FILE", "with --gpu: write the display as PNG on SIGUSR1 and at exit",
 	  false, set_screenshot },
+	{ "irqchip", "auto|gicv2|gicv3",
+	  "the guest's interrupt controller: KVM's GICv3 where the host offers one, else "
+	  "its GICv2 (auto, default; a GICv2 serves at most 8 vCPUs)", false, set_irqchip },
 	{ "dump-dtb", "FILE", "write the guest device tree to FILE and exit", false, set_dump_dtb },
 	{ "boot-timer", NULL, "print how long the boot took once the guest's init says so",
 	  false, set_boot_timer },

@@ -18,6 +18,7 @@
 static const struct device_class *const device_classes[] = {
 	&uart_16550_class,       /* the machine's own: not in a virtio slot */
 	&boot_timer_class,
+	&pl031_class,            /* the real-time clock, always there */
 	&virtio_blk_class,
 	&virtio_net_class,
 	&virtio_console_class,

@@ -134,6 +134,38 @@ static void fdt_add_psci(struct fdt_writer *w)
 	fdt_w_end_node(w);
 }
 
+void fdt_ppi_cells(const struct fdt_info *info, u32 ppi, u32 type, u32 cells[3])
+{
+	u32 mask = 0;
+
+	if (info->gic_version == 2)
+		mask = (u32)(((1u << MIN(info->nr_cpus, 8u)) - 1) << 8);
+	cells[0] = GIC_FDT_PPI;
+	cells[1] = ppi;
+	cells[2] = type | mask;
+}
+
+/* A GICv2: distributor and CPU interface (no GICv2m: virtio-mmio needs no MSI). */
+static void fdt_add_gicv2(struct fdt_writer *w)
+{
+	u32 reg[] = {
+		(u32)(ARM64_GICV2_DIST_BASE >> 32), (u32)ARM64_GICV2_DIST_BASE,
+		(u32)(ARM64_GICV2_DIST_SIZE >> 32), (u32)ARM64_GICV2_DIST_SIZE,
+		(u32)(ARM64_GICC_BASE >> 32), (u32)ARM64_GICC_BASE,
+		(u32)(ARM64_GICC_SIZE >> 32), (u32)ARM64_GICC_SIZE,
+	};
+	char name[32];
+
+	snprintf(name, sizeof(name), "intc@%llx", (unsigned long long)ARM64_GICV2_DIST_BASE);
+	fdt_w_begin_node(w, name);
+	fdt_w_prop_str(w, "compatible", "arm,cortex-a15-gic");
+	fdt_w_prop_u32(w, "#interrupt-cells", 3);
+	fdt_w_prop_empty(w, "interrupt-controller");
+	fdt_w_prop_cells(w, "reg", reg, 8);
+	fdt_w_prop_u32(w, "phandle", FDT_PHANDLE_GIC);
+	fdt_w_end_node(w);
+}
+
 static void fdt_add_gic(struct fdt_writer *w, unsigned int nr_cpus)
 {
 	u32 reg[] = {
@@ -154,15 +186,16 @@ static void fdt_add_gic(struct fdt_writer *w, unsigned int nr_cpus)
 	fdt_w_end_node(w);
 }
 
-static void fdt_add_timer(struct fdt_writer *w)
+static void fdt_add_timer(struct fdt_writer *w, const struct fdt_info *info)
 {
-	u32 irqs[] = {
-		GIC_FDT_PPI, ARM64_TIMER_PPI_SEC_PHYS, FDT_IRQ_TYPE_LEVEL_HIGH,
-		GIC_FDT_PPI, ARM64_TIMER_PPI_NONSEC_PHYS, FDT_IRQ_TYPE_LEVEL_HIGH,
-		GIC_FDT_PPI, ARM64_TIMER_PPI_VIRT, FDT_IRQ_TYPE_LEVEL_HIGH,
-		GIC_FDT_PPI, ARM64_TIMER_PPI_HYP, FDT_IRQ_TYPE_LEVEL_HIGH,
+	static const u32 ppis[] = {
+		ARM64_TIMER_PPI_SEC_PHYS, ARM64_TIMER_PPI_NONSEC_PHYS,
+		ARM64_TIMER_PPI_VIRT, ARM64_TIMER_PPI_HYP,
 	};
+	u32 irqs[3 * ARRAY_SIZE(ppis)];
 
+	for (size_t i = 0; i < ARRAY_SIZE(ppis); i++)
+		fdt_ppi_cells(info, ppis[i], FDT_IRQ_TYPE_LEVEL_HIGH, &irqs[3 * i]);
 	fdt_w_begin_node(w, "timer");
 	fdt_w_prop_str(w, "compatible", "arm,armv8-timer");
 	fdt_w_prop_cells(w, "interrupts", irqs, ARRAY_SIZE(irqs));
@@ -216,8 +249,11 @@ static int fdt_build_into(void *buf, int size, const struct fdt_info *info)
 	fdt_add_memory(&w, info->boot);
 	fdt_add_cpus(&w, info);
 	fdt_add_psci(&w);
-	fdt_add_gic(&w, info->nr_cpus);
-	fdt_add_timer(&w);
+	if (info->gic_version == 2)
+		fdt_add_gicv2(&w);
+	else
+		fdt_add_gic(&w, info->nr_cpus);
+	fdt_add_timer(&w, info);
 	fdt_add_devices(&w, info->bus);
 
 	fdt_w_end_node(&w);

@@ -132,14 +132,15 @@ static const int io_syscalls[] = {
 #define VHOST_START_IOCTLS VHOST_SET_FEATURES, VHOST_SET_VRING_NUM, VHOST_SET_VRING_BASE, \
 	VHOST_SET_VRING_ADDR, VHOST_SET_VRING_ERR, VHOST_STOP_IOCTLS
 
-static const unsigned long io_ioctls[] = { TCSETS, VHOST_STOP_IOCTLS };
+/* KVM_IRQ_LINE: the RTC's alarm raises its line from here (devices/pl031.c). */
+static const unsigned long io_ioctls[] = { TCSETS, KVM_IRQ_LINE, VHOST_STOP_IOCTLS };
 
 /*
  * MMIO exits: register writes can start a device (epoll_ctl to watch a tap,
- * TUNSETOFFLOAD for its offloads, vhost-net's queues) and raise the UART's
- * line.
+ * TUNSETOFFLOAD for its offloads, vhost-net's queues), raise the UART's
+ * line and set the RTC's alarm (timerfd_settime).
  */
-static const int vcpu_syscalls[] = { SCMP_SYS(epoll_ctl) };
+static const int vcpu_syscalls[] = { SCMP_SYS(epoll_ctl), SCMP_SYS(timerfd_settime) };
 static const unsigned long vcpu_ioctls[] = { KVM_RUN, KVM_IRQ_LINE, TUNSETOFFLOAD, TCSETS,
 					     VHOST_START_IOCTLS };
 

@@ -34,7 +34,7 @@ static void snapshot_host_of(struct snapshot_host *h, const struct vm *vm)
 {
 	h->page_size = (u32)sysconf(_SC_PAGESIZE);
 	h->ipa_bits = vm ? vm->ipa_bits : 0;
-	h->gic_version = 3;
+	h->gic_version = vm ? vm->gic_version : 0;
 }
 
 static bool page_zero(const u8 *p, size_t page)
@@ -197,6 +197,13 @@ int vm_snapshot_create(struct vm *vm, struct snapshot_request *req)
 			 "a Diff snapshot needs track_dirty_pages (machine-config or snapshot/load)");
 		return -EINVAL;
 	}
+	if (vm->gic_version != 3) {
+		/* Its distributor and CPU interface registers are not saved yet. */
+		snprintf(req->err, sizeof(req->err),
+			 "a VM on a GICv2 (--irqchip gicv2, or a host without a GICv3) cannot be "
+			 "snapshotted yet");
+		return -EOPNOTSUPP;
+	}
 	if (vm->cfg->gpu.mode != GPU_NONE) {
 		snprintf(req->err, sizeof(req->err), "a VM with a GPU cannot be snapshotted yet");
 		return -EOPNOTSUPP;
@@ -295,6 +302,7 @@ int snapshot_image_load(struct snapshot_image *img, const char *path, struct vm_
 	fd = -1;
 	snapshot_host_of(&host, NULL);
 	host.ipa_bits = 64;   /* checked when the VM is created, against KVM's */
+	host.gic_version = 0; /* the restore asks KVM for the snapshot's GIC: refused there */
 	if (snapshot_decode(img->file, img->len, &host, &img->header, &payload, err + 0,
 			    err_size)) {
 		char why[256];
@@ -309,6 +317,8 @@ int snapshot_image_load(struct snapshot_image *img, const char *path, struct vm_
 		snprintf(err, err_size, "snapshot '%s': its machine description is corrupt", path);
 		goto fail;
 	}
+	/* The same GIC as the snapshot's, or none: gic_choose() says why not. */
+	cfg->irqchip = img->header.host.gic_version == 2 ? IRQCHIP_GICV2 : IRQCHIP_GICV3;
 	return 0;
 fail:
 	if (fd >= 0)

@@ -99,7 +99,10 @@ int snapshot_decode(const void *file, size_t len, const struct snapshot_host *ho
 	if (h->host.page_size != host->page_size)
 		return refuse(why, why_size, "taken on a host with %u KiB pages; this one has %u KiB",
 			      h->host.page_size / 1024, host->page_size / 1024);
-	if (h->host.gic_version != host->gic_version)
+	if (h->host.gic_version != 2 && h->host.gic_version != 3)
+		return refuse(why, why_size, "the header is corrupt (GICv%u)", h->host.gic_version);
+	/* 0: this host's GIC is chosen later, for the snapshot's (gic_choose()). */
+	if (host->gic_version && h->host.gic_version != host->gic_version)
 		return refuse(why, why_size, "taken with a GICv%u; this host gives a GICv%u",
 			      h->host.gic_version, host->gic_version);
 	if (h->host.ipa_bits > host->ipa_bits)

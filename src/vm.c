@@ -16,6 +16,7 @@
 
 #include "arch.h"
 #include "fdt_build.h"
+#include "host_pages.h"
 #include "log.h"
 #include "pages.h"
 #include "screenshot.h"
@@ -113,7 +114,13 @@ static int vm_check_cpus(struct vm *vm)
 {
 	int host_max = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 
-	vm->max_vcpus = (unsigned int)ARM64_GICR_MAX_VCPUS;
+	vm->max_vcpus = (unsigned int)(vm->gic_version == 2 ? ARM64_GICV2_MAX_VCPUS :
+				       ARM64_GICR_MAX_VCPUS);
+	if (vm->gic_version == 2 && vm->cfg->nr_cpus > vm->max_vcpus) {
+		pr_err("--cpus %u: a GICv2 serves at most %u vCPUs", vm->cfg->nr_cpus,
+		       vm->max_vcpus);
+		return -EINVAL;
+	}
 	if (host_max > 0 && (unsigned int)host_max < vm->max_vcpus)
 		vm->max_vcpus = (unsigned int)host_max;
 	if (vm->cfg->nr_cpus > vm->max_vcpus) {
@@ -141,7 +148,8 @@ int vm_create(struct vm *vm)
 		pr_err("KVM not available: creating a VM failed: %s", strerror(errno));
 		return ret;
 	}
-	return vm_check_cpus(vm);
+	ret = gic_choose(vm);
+	return ret ? ret : vm_check_cpus(vm);
 }
 
 #ifndef MADV_POPULATE_WRITE
@@ -155,7 +163,7 @@ int vm_create(struct vm *vm)
  */
 static int vm_prefault_ram(u8 *ram, u64 size)
 {
-	long page = sysconf(_SC_PAGESIZE);
+	u64 page = host_page_size();
 
 	if (!madvise(ram, size, MADV_POPULATE_WRITE))
 		return 0;
@@ -164,7 +172,7 @@ static int vm_prefault_ram(u8 *ram, u64 size)
 		       (unsigned long long)(size / SZ_1M), strerror(errno));
 		return -ENOMEM;
 	}
-	for (u64 off = 0; off < size; off += (u64)page)
+	for (u64 off = 0; off < size; off += page)
 		((volatile u8 *)ram)[off] = 0;
 	return 0;
 }
@@ -172,14 +180,21 @@ static int vm_prefault_ram(u8 *ram, u64 size)
 static int vm_map_hugetlb(struct vm *vm, u64 size)
 {
 	int populate = vm->cfg->prefault && !vm->uffd_path ? MAP_POPULATE : 0;
-	u8 *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | populate, -1, 0);
+	u64 huge = host_hugepage_size();   /* 2M, 32M or 512M with 4K, 16K or 64K pages */
+	u8 *p;
 
+	if (!IS_ALIGNED(size, huge)) {
+		pr_err("--memory %lluM,hugepages: not a multiple of this host's %lluM hugepages",
+		       (unsigned long long)(size / SZ_1M), (unsigned long long)(huge / SZ_1M));
+		return -EINVAL;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | populate, -1, 0);
 	if (p == MAP_FAILED) {
-		pr_err("--memory %lluM,hugepages: cannot get %llu free 2M hugepages "
+		pr_err("--memory %lluM,hugepages: cannot get %llu free %lluM hugepages "
 		       "(see /proc/sys/vm/nr_hugepages): %s",
-		       (unsigned long long)(size / SZ_1M), (unsigned long long)(size / SZ_2M),
-		       strerror(errno));
+		       (unsigned long long)(size / SZ_1M), (unsigned long long)(size / huge),
+		       (unsigned long long)(huge / SZ_1M), strerror(errno));
 		return -ENOMEM;
 	}
 	vm->ram = p;
@@ -189,8 +204,9 @@ static int vm_map_hugetlb(struct vm *vm, u64 size)
 
 /*
  * Guest RAM: by default pages are only backed when the guest touches them,
- * and the mapping is 2 MiB aligned and advised for transparent huge pages,
- * so that KVM can map it to the guest in 2 MiB blocks; hosts whose THP mode
+ * and the mapping is aligned to a huge page (2 MiB with 4K host pages, 32M
+ * with 16K, 512M with 64K: ram_map_align()) and advised for transparent huge
+ * pages, so that KVM can map it to the guest in blocks; hosts whose THP mode
  * is "madvise" (Ubuntu's) give huge pages only to memory advised so.
  * ",hugepages" takes hugetlb pages instead, which must be free in
  * /proc/sys/vm/nr_hugepages; ",prefault" backs everything now rather than
@@ -218,21 +234,22 @@ static int vm_map_mem_file(struct vm *vm, u8 *at, u64 size)
 
 static int vm_map_ram(struct vm *vm, u64 size)
 {
+	u64 align = ram_map_align(host_page_size());
 	u8 *p, *aligned;
 	int ret;
 
 	if (vm->cfg->hugepages && vm->mem_fd < 0)
 		return vm_map_hugetlb(vm, size);
-	p = mmap(NULL, size + SZ_2M, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	p = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		pr_err("--memory %lluM: cannot map guest RAM: %s",
 		       (unsigned long long)(size / SZ_1M), strerror(errno));
 		return -ENOMEM;
 	}
-	aligned = (u8 *)ALIGN_UP((uintptr_t)p, SZ_2M);
+	aligned = (u8 *)ALIGN_UP((uintptr_t)p, align);
 	if (aligned > p)
 		munmap(p, (size_t)(aligned - p));
-	munmap(aligned + size, (size_t)(p + SZ_2M - aligned));
+	munmap(aligned + size, (size_t)(p + align - aligned));
 	if (vm->mem_fd >= 0) {
 		ret = vm_map_mem_file(vm, aligned, size);
 		if (ret) {
@@ -276,11 +293,11 @@ static int vm_map_ram(struct vm *vm, u64 size)
 
 /*
  * A Uffd restore: the empty RAM goes to the page server before anything
- * touches it.  Its pages are the host's, or 2 MiB for a hugetlb guest.
+ * touches it.  Its pages are the host's, or its hugepages for a hugetlb guest.
  */
 static int vm_attach_uffd(struct vm *vm)
 {
-	u64 page = vm->cfg->hugepages ? SZ_2M : (u64)sysconf(_SC_PAGESIZE);
+	u64 page = vm->cfg->hugepages ? host_hugepage_size() : host_page_size();
 	char err[256];
 	int ret;
 
@@ -323,7 +340,7 @@ int vm_setup_memory(struct vm *vm)
 	/* Diff snapshots: KVM logs the guest's writes, arkvm its own. */
 	if (vm->cfg->track_dirty_pages &&
 	    guest_mem_track_dirty(&vm->mem, ARM64_RAM_BASE, size,
-				  (unsigned int)__builtin_ctzl((unsigned long)sysconf(_SC_PAGESIZE))))
+				  (unsigned int)__builtin_ctzll(host_page_size())))
 		return -ENOMEM;
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
 		ret = -errno;
@@ -454,6 +471,7 @@ static int vm_build_fdt(struct vm *vm, void **blob, size_t *size)
 		.nr_cpus = vm->nr_vcpus,
 		.bus = &vm->bus,
 		.stdout_path = "/uart@9000000",
+		.gic_version = vm->gic_version,
 	};
 	u64 *mpidrs;
 	int ret;

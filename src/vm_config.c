@@ -33,6 +33,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->vsock = (struct vsock_config){ .enabled = false };
 	cfg->balloon = (struct balloon_config){ .enabled = false };
 	cfg->nr_shares = 0;
+	cfg->irqchip = IRQCHIP_AUTO;
 }
 
 struct disk_config *vm_config_add_disk(struct vm_config *cfg)

@@ -1625,3 +1625,7 @@ fi
 
 # --- disk images: qcow2 overlays, compressed images, ephemeral disks -----------
 . "$(dirname "$0")/disk-cases.sh"
+
+
+# --- the platform: the RTC ------------------------------------------------------
+. "$(dirname "$0")/platform-cases.sh"

@@ -17,6 +17,9 @@
 # test-gpu), with LAB_FILES copied next to it into level 1's /lab, and the
 # tree LAB_TREE into level 1's root; LAB_GPU=1 brings the GPU case's kernel
 # and guest along.
+# LAB_GIC=2: level 1 gets a GICv2 (QEMU's gic-version=2), so arkvm runs on
+# KVM's VGICv2. LAB_KERNEL=16k: level 1 boots Debian's 16K-page kernel
+# (setup.sh fetches it from bookworm-backports); its guests keep the 4K one.
 # Some verdicts are given here, on the lab host, from what the cases print:
 # the dumped device tree (read by dtc) and the GPU case's screenshot
 # (measured by tests/lab/png-box.c, built with the host's libpng).
@@ -50,6 +53,10 @@ esac
 "$here/setup.sh" >&2
 "$here/build-guest.sh" >&2
 kernel=$(ls "$cache"/k/boot/vmlinuz-* | head -n 1)
+# Level 1's own kernel, and where its tun/vhost modules come from.
+l1_dir=$cache/k
+[ "${LAB_KERNEL:-}" = 16k ] && l1_dir=$cache/k16
+l1_kernel=$(ls "$l1_dir"/boot/vmlinuz-* | head -n 1)
 gpu_kernel=$(ls "$cache"/kg/boot/vmlinuz-* 2>/dev/null | head -n 1)
 cases=${LAB_CASES:-$here/cases.sh}
 
@@ -77,7 +84,7 @@ build_level1() {
 		cp "$cache/guest-gpu.cpio.gz" "$root/lab/"
 	fi
 	cp "$cases" "$root/lab/cases.sh"
-	cp "$here/net.sh" "$here/disk-cases.sh" "$root/lab/"
+	cp "$here/net.sh" "$here/disk-cases.sh" "$here/platform-cases.sh" "$root/lab/"
 	# The image cases' qcow2 images, made by qemu-img here (fresh each run).
 	"$here/disk-images.sh" "$root/lab" >&2 || true
 	for f in ${LAB_FILES:-}; do cp "$f" "$root/lab/"; done
@@ -86,7 +93,7 @@ build_level1() {
 	cp "$here/level1-init" "$root/init"
 	# tun and vhost-net for the network cases: level 1 has no other modules.
 	for mod in tun tap vhost_iotlb vhost vhost_net; do
-		find "$cache/k/lib/modules" -name "$mod.ko" -exec cp {} "$root/lab/" \;
+		find "$l1_dir/lib/modules" -name "$mod.ko" -exec cp {} "$root/lab/" \;
 	done
 	chmod 755 "$root/init"
 	: > "$root/lab/args"
@@ -101,9 +108,9 @@ qemu_level1() {
 	lab_mode=$1 limit=$2; shift 2
 	[ "$limit" = 0 ] && wrap= || wrap="timeout $limit"
 	$wrap qemu-system-aarch64 \
-		-M virt,virtualization=on,gic-version=3 -cpu max -smp 2 -m 3072 \
+		-M virt,virtualization=on,gic-version=${LAB_GIC:-3} -cpu max -smp 2 -m 3072 \
 		-nic none -no-reboot -display none -monitor none \
-		-kernel "$kernel" -initrd "$cache/level1.cpio" \
+		-kernel "$l1_kernel" -initrd "$cache/level1.cpio" \
 		-append "console=ttyAMA0 quiet loglevel=1 panic=-1 arkvm.lab=$lab_mode" "$@"
 }
 

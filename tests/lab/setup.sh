@@ -119,3 +119,43 @@ else
 		{ cat "$cache/apt.log" >&2; exit 1; }
 	touch "$cache/busybox.stamp"
 fi
+
+# LAB_KERNEL=16k (make test-16k): level 1 boots Debian's 16K-page kernel,
+# from bookworm-backports, which the host's sources need not list: apt
+# reads a sources list of its own here, with its own lists and cache, and
+# the host's apt state is left alone. Only tun and the vhost modules are
+# kept (level 1's network cases).
+bpo_apt() {
+	bpo=$cache/bpo-apt
+	mkdir -p "$bpo/lists/partial" "$bpo/cache/archives/partial"
+	echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" \
+		> "$bpo/sources.list"
+	"$@" -o Dir::Etc::SourceList="$bpo/sources.list" -o Dir::Etc::SourceParts=/nonexistent \
+		-o Dir::State::Lists="$bpo/lists" -o Dir::Cache="$bpo/cache"
+}
+
+get_16k() {
+	bpo_apt apt-get update -q > "$cache/apt.log" 2>&1 || return 1
+	pkg=$(bpo_apt apt-cache depends linux-image-arm64-16k:arm64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-6/ {sub(/:arm64$/, "", $2); print $2; exit}')
+	[ -n "$pkg" ] || return 1
+	step "fetching $pkg:arm64 (level 1's 16K-page kernel, bookworm-backports)"
+	rm -rf "$cache/k16"
+	(cd "$cache/debs" && bpo_apt apt-get download -q "$pkg:arm64" > "$cache/apt.log" 2>&1) ||
+		return 1
+	dpkg -x "$(ls -t "$cache"/debs/"$pkg"_*.deb | head -n 1)" "$cache/k16"
+	find "$cache/k16/lib/modules" -name '*.ko*' | grep -v -E \
+		'/(tun|tap|vhost|vhost_net|vhost_iotlb)\.ko' | xargs rm -f
+	# Level 1's insmod takes plain .ko files.
+	find "$cache/k16/lib/modules" -name '*.ko.xz' -exec xz -d {} \;
+	rm -f "$cache"/debs/"$pkg"_*.deb
+}
+
+if [ "${LAB_KERNEL:-}" = 16k ]; then
+	if [ -f "$cache/kernel-16k.stamp" ] && ls "$cache"/k16/boot/vmlinuz-* > /dev/null 2>&1; then
+		step "16K kernel $(basename "$(ls "$cache"/k16/boot/vmlinuz-* | head -n 1)") (cached)"
+	else
+		get_16k || { cat "$cache/apt.log" >&2; exit 1; }
+		touch "$cache/kernel-16k.stamp"
+	fi
+fi

@@ -64,6 +64,20 @@ static void test_run_defaults(void)
 	CHECK(cfg.mem_size == 1ULL << 30 && cfg.hugepages && cfg.prefault);
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--memory", "64M,prefault"), CLI_RUN);
 	CHECK(!cfg.hugepages && cfg.prefault);
+	CHECK_EQ(cfg.irqchip, IRQCHIP_AUTO);
+}
+
+static void test_irqchip(void)
+{
+	struct vm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--irqchip", "gicv2"), CLI_RUN);
+	CHECK_EQ(cfg.irqchip, IRQCHIP_GICV2);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--irqchip", "gicv3"), CLI_RUN);
+	CHECK_EQ(cfg.irqchip, IRQCHIP_GICV3);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--irqchip", "auto"), CLI_RUN);
+	CHECK_EQ(cfg.irqchip, IRQCHIP_AUTO);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--irqchip", "gicv4"), -EINVAL);
 }
 
 static void test_run_all_options(void)
@@ -275,6 +289,7 @@ TEST_SUITE(cli,
 	   TEST(test_sizes),
 	   TEST(test_uint),
 	   TEST(test_run_defaults),
+	   TEST(test_irqchip),
 	   TEST(test_run_all_options),
 	   TEST(test_bad_input),
 	   TEST(test_cmdline_too_long),

@@ -23,7 +23,8 @@ struct built {
 	u64 mpidrs[4];
 };
 
-static int build(struct built *b, unsigned int cpus, const char *cmdline, bool initrd)
+static int build_gic(struct built *b, unsigned int cpus, const char *cmdline, bool initrd,
+		     unsigned int gic_version)
 {
 	const struct irq_line irq = { .set_level = no_irq, .intid = ARM64_UART_IRQ };
 	struct fdt_info info = {
@@ -31,6 +32,7 @@ static int build(struct built *b, unsigned int cpus, const char *cmdline, bool i
 		.nr_cpus = cpus,
 		.stdout_path = "/uart@9000000",
 		.kaslr_seed = 0x1122334455667788ULL,
+		.gic_version = gic_version,
 	};
 
 	memset(b, 0, sizeof(*b));
@@ -49,6 +51,11 @@ static int build(struct built *b, unsigned int cpus, const char *cmdline, bool i
 	info.mpidrs = b->mpidrs;
 	memset(info.rng_seed, 0x5a, sizeof(info.rng_seed));
 	return fdt_build(&info, &b->blob, &b->size);
+}
+
+static int build(struct built *b, unsigned int cpus, const char *cmdline, bool initrd)
+{
+	return build_gic(b, cpus, cmdline, initrd, 3);
 }
 
 static u64 prop_u64(const void *fdt, const char *path, const char *name, int idx)
@@ -158,6 +165,56 @@ static void test_gic_timer_uart(void)
 	free(b.blob);
 }
 
+/* A GICv2: its own node, and every PPI says which CPUs it goes to. */
+static void test_gicv2_node_and_ppi_masks(void)
+{
+	struct built b;
+
+	CHECK_EQ(build_gic(&b, 2, "", false, 2), 0);
+	CHECK_EQ(fdt_check_full(b.blob, b.size), 0);
+	CHECK(!strcmp(prop_str(b.blob, "/intc@8000000", "compatible"), "arm,cortex-a15-gic"));
+	CHECK_EQ(prop_u32(b.blob, "/intc@8000000", "#interrupt-cells", 0), 3);
+	CHECK_EQ(prop_u32(b.blob, "/intc@8000000", "phandle", 0), FDT_PHANDLE_GIC);
+	CHECK_EQ(prop_u64(b.blob, "/intc@8000000", "reg", 0), ARM64_GICV2_DIST_BASE);
+	CHECK_EQ(prop_u64(b.blob, "/intc@8000000", "reg", 1), ARM64_GICV2_DIST_SIZE);
+	CHECK_EQ(prop_u64(b.blob, "/intc@8000000", "reg", 2), ARM64_GICC_BASE);
+	CHECK_EQ(prop_u64(b.blob, "/intc@8000000", "reg", 3), ARM64_GICC_SIZE);
+	CHECK(ARM64_GICC_SIZE >= 0x2000 && !(ARM64_GICC_BASE & 0xffff));
+	CHECK(ARM64_GICC_BASE >= ARM64_GICV2_DIST_BASE + ARM64_GICV2_DIST_SIZE);
+	for (int i = 0; i < 4; i++) {
+		CHECK_EQ(prop_u32(b.blob, "/timer", "interrupts", 3 * i), 1);   /* PPI */
+		CHECK_EQ(prop_u32(b.blob, "/timer", "interrupts", 3 * i + 2),
+			 (0x3 << 8) | FDT_IRQ_TYPE_LEVEL_HIGH);
+	}
+	CHECK_EQ(prop_u32(b.blob, "/timer", "interrupts", 7), ARM64_TIMER_PPI_VIRT);
+	/* The SPIs are the same on both. */
+	CHECK_EQ(prop_u32(b.blob, "/uart@9000000", "interrupts", 2), FDT_IRQ_TYPE_LEVEL_HIGH);
+	free(b.blob);
+
+	/* A GICv3's PPIs carry no mask. */
+	CHECK_EQ(build(&b, 2, "", false), 0);
+	CHECK_EQ(prop_u32(b.blob, "/timer", "interrupts", 2), FDT_IRQ_TYPE_LEVEL_HIGH);
+	free(b.blob);
+}
+
+static void test_ppi_cells_masks(void)
+{
+	struct fdt_info info = { .gic_version = 2, .nr_cpus = 1 };
+	u32 c[3];
+
+	fdt_ppi_cells(&info, 7, FDT_IRQ_TYPE_LEVEL_HIGH, c);
+	CHECK(c[0] == 1 && c[1] == 7 && c[2] == ((0x1 << 8) | 4));
+	info.nr_cpus = 8;
+	fdt_ppi_cells(&info, 7, FDT_IRQ_TYPE_LEVEL_HIGH, c);
+	CHECK_EQ(c[2], (0xff << 8) | 4);
+	info.gic_version = 3;
+	fdt_ppi_cells(&info, 7, FDT_IRQ_TYPE_LEVEL_HIGH, c);
+	CHECK_EQ(c[2], 4);
+	info.gic_version = 0;   /* unset: a GICv3 */
+	fdt_ppi_cells(&info, 7, FDT_IRQ_TYPE_EDGE_RISING, c);
+	CHECK_EQ(c[2], 1);
+}
+
 static void test_grows_for_big_trees(void)
 {
 	static char cmdline[2048];
@@ -176,4 +233,6 @@ TEST_SUITE(fdt,
 	   TEST(test_memory_and_cpus),
 	   TEST(test_chosen),
 	   TEST(test_gic_timer_uart),
+	   TEST(test_gicv2_node_and_ppi_masks),
+	   TEST(test_ppi_cells_masks),
 	   TEST(test_grows_for_big_trees));

@@ -9,7 +9,12 @@
 struct vm;
 struct vcpu;
 
-/* gic.c: the in-kernel VGICv3. Create before the vCPUs, init after them. */
+/*
+ * gic.c: the in-kernel VGIC.  gic_choose() sets vm->gic_version from
+ * --irqchip and what KVM can emulate, once the VM exists; create before
+ * the vCPUs, init after them.
+ */
+int gic_choose(struct vm *vm);
 int gic_create(struct vm *vm);
 int gic_init(struct vm *vm);
 /* An irq_line's set_level for SPIs, through KVM_IRQ_LINE. */
@@ -25,7 +30,7 @@ struct state_reader;
 int arm64_vcpu_save(struct vcpu *vcpu, struct state_writer *w);
 int arm64_vcpu_restore(struct vcpu *vcpu, struct state_reader *r);
 
-/* gic_state.c: the VGICv3's state, with every vCPU parked. */
+/* gic_state.c: the VGICv3's state, with every vCPU parked (-EOPNOTSUPP on a GICv2). */
 int gic_save(struct vm *vm, struct state_writer *w);
 int gic_restore(struct vm *vm, struct state_reader *r);
 

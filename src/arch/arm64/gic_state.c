@@ -217,6 +217,8 @@ int gic_save(struct vm *vm, struct state_writer *w)
 	size_t mark;
 	int ret;
 
+	if (vm->gic_version != 3)
+		return -EOPNOTSUPP;   /* vm_snapshot_create() says so first */
 	state_begin(w, GIC_STATE_TAG, &mark);
 	state_put_u32(w, ARM64_NR_IRQS);
 	state_put_u32(w, vm->nr_vcpus);
@@ -230,6 +232,8 @@ int gic_restore(struct vm *vm, struct state_reader *r)
 	struct state_reader s;
 	u32 nr_irqs, nr_vcpus;
 
+	if (vm->gic_version != 3)
+		return -EOPNOTSUPP;
 	if (state_enter(r, GIC_STATE_TAG, &s))
 		return -EINVAL;
 	nr_irqs = state_get_u32(&s);

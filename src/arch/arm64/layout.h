@@ -9,9 +9,10 @@
  *               | unmapped (guest accesses exit  |
  *               | to the MMIO bus and read 0)    |
  *   0x0800_0000 +--------------------------------+
- *               | GICv3 distributor        64 KiB|
+ *               | GICv3 distributor        64 KiB|  or the GICv2's (4 KiB)
  *   0x0801_0000 +--------------------------------+
- *               | unmapped                       |
+ *               | unmapped                       |  or the GICv2's CPU
+ *               |                                |  interface (8 KiB)
  *   0x080a_0000 +--------------------------------+
  *               | GICv3 redistributors           |
  *               | 128 KiB per vCPU, 123 vCPUs max|
@@ -22,6 +23,10 @@
  *   0x0901_0000 +--------------------------------+
  *               | boot timer (--boot-timer) 4 KiB|
  *   0x0901_1000 +--------------------------------+
+ *               | unmapped                       |
+ *   0x0902_0000 +--------------------------------+
+ *               | PL031 RTC                 4 KiB|  SPI 33 (GSI 1)
+ *   0x0902_1000 +--------------------------------+
  *               | unmapped                       |
  *   0x0a00_0000 +--------------------------------+
  *               | virtio-mmio slots, 4 KiB each, |  SPI 48 + slot
@@ -50,12 +55,28 @@
 #define ARM64_GICR_STRIDE      0x00020000ULL /* RD_base + SGI_base frames */
 #define ARM64_GICR_MAX_VCPUS   (ARM64_GICR_SIZE / ARM64_GICR_STRIDE)
 
+/*
+ * A GICv2 (--irqchip, hosts without a GICv3) in the GICv3's place: only
+ * one of them exists.  KVM maps the host's virtual CPU interface into the
+ * guest at GICC_BASE, which must then be aligned to the host's pages: 64
+ * KiB covers 4K, 16K and 64K hosts.
+ */
+#define ARM64_GICV2_DIST_BASE  ARM64_GICD_BASE
+#define ARM64_GICV2_DIST_SIZE  0x00001000ULL
+#define ARM64_GICC_BASE        0x08010000ULL
+#define ARM64_GICC_SIZE        0x00002000ULL
+#define ARM64_GICV2_MAX_VCPUS  8   /* the CPU target fields are 8 bits wide */
+
 #define ARM64_UART_BASE        0x09000000ULL
 #define ARM64_UART_SIZE        0x00001000ULL
 
 /* The boot timer (--boot-timer): the guest's init writes 123 here. */
 #define ARM64_BOOT_TIMER_BASE  0x09010000ULL
 #define ARM64_BOOT_TIMER_SIZE  0x00001000ULL
+
+/* The PL031 real-time clock: the guest's time of day. */
+#define ARM64_RTC_BASE         0x09020000ULL
+#define ARM64_RTC_SIZE         0x00001000ULL
 
 #define ARM64_VIRTIO_BASE      0x0a000000ULL
 #define ARM64_VIRTIO_SLOT_SIZE 0x00001000ULL
@@ -69,6 +90,7 @@
 /* Interrupt IDs (INTIDs).  SPIs start at 32; irqfd GSIs are INTID - 32. */
 #define ARM64_SPI_BASE         32
 #define ARM64_UART_IRQ         32
+#define ARM64_RTC_IRQ          33
 #define ARM64_VIRTIO_IRQ_BASE  48
 #define ARM64_NR_IRQS          128 /* 32 private + 96 SPIs, multiple of 32 */
 
