@@ -118,6 +118,8 @@ CORE_SRCS += src/backends/disk_qcow2.c src/backends/qcow2_io.c
 CORE_SRCS += src/backends/disk_image.c src/backends/qcow2_create.c
 # Firecracker-shaped metrics (include/metrics.h).
 CORE_SRCS += src/metrics.c
+# --cpus topology: each vCPU's place and MPIDR (include/cpu_topology.h).
+CORE_SRCS += src/cpu_topology.c
 # Token buckets for the virtio devices (include/rate_limiter.h).
 CORE_SRCS += src/rate_limiter.c
 # Firecracker's Uffd memory backend, the VMM's half (include/uffd.h).
@@ -136,6 +138,7 @@ CORE_SRCS += src/fuse/server.c src/fuse/inode.c src/fuse/ops_name.c src/fuse/ops
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
              src/arch/arm64/cpu_state.c src/snapshot.c
+VMM_SRCS  += src/arch/arm64/cpu_features.c
 VMM_SRCS  += $(VFS_VMM_SRCS)
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
 NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c

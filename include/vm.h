@@ -89,6 +89,7 @@ struct vm {
 	struct mmio_bus bus;
 
 	int gic_fd;
+	struct arm64_cpu cpu;      /* the CPU features the vCPUs got */
 
 	struct vcpu *vcpus;
 	unsigned int nr_vcpus;

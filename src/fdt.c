@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "arch.h"
+#include "cpu_topology.h"
 #include "fdt_build.h"
 #include "loader.h"
 #include "log.h"
@@ -106,6 +107,52 @@ static void fdt_add_memory(struct fdt_writer *w, const struct boot_layout *b)
 	fdt_w_end_node(w);
 }
 
+static void fdt_begin_numbered(struct fdt_writer *w, const char *kind, unsigned int n)
+{
+	char name[24];
+
+	snprintf(name, sizeof(name), "%s%u", kind, n);
+	fdt_w_begin_node(w, name);
+}
+
+/*
+ * /cpus/cpu-map: socketN/clusterN/coreN[/threadN], each leaf pointing at
+ * its cpu node.  With one socket the clusters sit right under cpu-map:
+ * that is socket 0 to kernels that read socket nodes (6.6 and later), and
+ * the only form older ones understand.  vCPUs count threads fastest, so
+ * each level's nodes open and close in vCPU order.
+ */
+static void fdt_add_cpu_map(struct fdt_writer *w, const struct cpu_topology_config *t,
+			    unsigned int nr_cpus)
+{
+	bool sockets = t->sockets > 1, threads = t->threads > 1;
+	struct cpu_place p;
+
+	fdt_w_begin_node(w, "cpu-map");
+	for (unsigned int i = 0; i < nr_cpus; i++) {
+		cpu_topology_place(t, i, &p);
+		if (sockets && !p.cluster && !p.core && !p.thread)
+			fdt_begin_numbered(w, "socket", p.socket);
+		if (!p.core && !p.thread)
+			fdt_begin_numbered(w, "cluster", p.cluster);
+		if (!p.thread)
+			fdt_begin_numbered(w, "core", p.core);
+		if (threads)
+			fdt_begin_numbered(w, "thread", p.thread);
+		fdt_w_prop_u32(w, "cpu", FDT_PHANDLE_CPU(i));
+		if (threads)
+			fdt_w_end_node(w);
+		if (p.thread == t->threads - 1)
+			fdt_w_end_node(w);                /* core */
+		if (p.thread == t->threads - 1 && p.core == t->cores - 1)
+			fdt_w_end_node(w);                /* cluster */
+		if (sockets && p.thread == t->threads - 1 && p.core == t->cores - 1 &&
+		    p.cluster == t->clusters - 1)
+			fdt_w_end_node(w);                /* socket */
+	}
+	fdt_w_end_node(w);
+}
+
 static void fdt_add_cpus(struct fdt_writer *w, const struct fdt_info *info)
 {
 	fdt_w_begin_node(w, "cpus");
@@ -121,8 +168,12 @@ static void fdt_add_cpus(struct fdt_writer *w, const struct fdt_info *info)
 		fdt_w_prop_str(w, "compatible", "arm,armv8");
 		fdt_w_prop_str(w, "enable-method", "psci");
 		fdt_w_prop_u64(w, "reg", hwid);
+		if (info->topology)
+			fdt_w_prop_u32(w, "phandle", FDT_PHANDLE_CPU(i));
 		fdt_w_end_node(w);
 	}
+	if (info->topology)
+		fdt_add_cpu_map(w, info->topology, info->nr_cpus);
 	fdt_w_end_node(w);
 }
 
@@ -167,6 +218,20 @@ static void fdt_add_timer(struct fdt_writer *w)
 	fdt_w_prop_str(w, "compatible", "arm,armv8-timer");
 	fdt_w_prop_cells(w, "interrupts", irqs, ARRAY_SIZE(irqs));
 	fdt_w_prop_empty(w, "always-on");
+	fdt_w_end_node(w);
+}
+
+/*
+ * The PMUv3's overflow interrupt: a PPI, written as the timer's are (a
+ * GICv2 tree adds the same CPU mask to both).
+ */
+static void fdt_add_pmu(struct fdt_writer *w)
+{
+	u32 irq[] = { GIC_FDT_PPI, ARM64_PMU_PPI, FDT_IRQ_TYPE_LEVEL_HIGH };
+
+	fdt_w_begin_node(w, "pmu");
+	fdt_w_prop_str(w, "compatible", "arm,armv8-pmuv3");
+	fdt_w_prop_cells(w, "interrupts", irq, ARRAY_SIZE(irq));
 	fdt_w_end_node(w);
 }
 
@@ -218,6 +283,8 @@ static int fdt_build_into(void *buf, int size, const struct fdt_info *info)
 	fdt_add_psci(&w);
 	fdt_add_gic(&w, info->nr_cpus);
 	fdt_add_timer(&w);
+	if (info->pmu)
+		fdt_add_pmu(&w);
 	fdt_add_devices(&w, info->bus);
 
 	fdt_w_end_node(&w);
