@@ -317,6 +317,10 @@ fuzz: fuzz-build
 $(BUILD)/vsock-tool: tests/lab/vsock-tool.c | $(DEPS_STAMP)
 	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<
 
+# The lab's PMU check in the guest: cycles through perf_event_open (busybox has no perf).
+$(BUILD)/pmu-tool: tests/lab/pmu-tool.c | $(DEPS_STAMP)
+	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<
+
 # The lab's HTTP client for the API cases (level 1 has no curl).
 $(BUILD)/api-call: tests/lab/api-call.c | $(DEPS_STAMP)
 	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<

@@ -118,8 +118,8 @@ static void fdt_begin_numbered(struct fdt_writer *w, const char *kind, unsigned 
 /*
  * /cpus/cpu-map: socketN/clusterN/coreN[/threadN], each leaf pointing at
  * its cpu node.  With one socket the clusters sit right under cpu-map:
- * that is socket 0 to kernels that read socket nodes (6.6 and later), and
- * the only form older ones understand.  vCPUs count threads fastest, so
+ * socket 0 to kernels that read socket nodes, and the only form that
+ * older ones (Debian 12's 6.1) understand.  vCPUs count threads fastest, so
  * each level's nodes open and close in vCPU order.
  */
 static void fdt_add_cpu_map(struct fdt_writer *w, const struct cpu_topology_config *t,

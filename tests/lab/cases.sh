@@ -1625,3 +1625,6 @@ fi
 
 # --- disk images: qcow2 overlays, compressed images, ephemeral disks -----------
 . "$(dirname "$0")/disk-cases.sh"
+
+# CPU features and topology (issue 24).
+. "$(dirname "$0")/arm64-cases.sh"
