@@ -40,12 +40,14 @@ else
 fi
 pmu_dev=$(cpufield cpu-features PMU-DEV)
 cycles=$(cpufield cpu-features PMU-CYCLES)
-if [ "${pmu_dev##*/}" != armv8_pmuv3_0 ]; then
-	fail cpu-pmu-counts-cycles "no armv8_pmuv3_0 in the guest ('$pmu_dev')"
+# Linux names a device-tree PMU armv8_pmuv3 (6.1), or armv8_pmuv3_0 where it numbers them.
+case "${pmu_dev##*/}" in armv8_pmuv3|armv8_pmuv3_0) pmu_ok=true ;; *) pmu_ok=false ;; esac
+if ! $pmu_ok; then
+	fail cpu-pmu-counts-cycles "no armv8_pmuv3 PMU in the guest ('$pmu_dev')"
 elif [ -n "$cycles" ] && ! [ "$cycles" -gt 0 ] 2>/dev/null; then
 	fail cpu-pmu-counts-cycles "the guest's cycle counter read '$cycles'"
 else
-	pass "cpu-pmu-counts-cycles (${cycles:-no pmu-tool, device only} cycles)"
+	pass "cpu-pmu-counts-cycles (${pmu_dev##*/}: ${cycles:-no pmu-tool, device only} cycles)"
 fi
 # /proc/stat: "cpu" then user nice system idle iowait irq softirq steal guest guest_nice.
 if [ "$(cpufield cpu-features STAT-COLS)" -ge 9 ] 2>/dev/null &&
