@@ -122,6 +122,8 @@ CORE_SRCS += src/backends/disk_image.c src/backends/qcow2_create.c
 CORE_SRCS += src/backends/qcow2_meta.c src/backends/qcow2_refcount.c src/backends/qcow2_aio.c
 # Firecracker-shaped metrics (include/metrics.h).
 CORE_SRCS += src/metrics.c
+# --cpus topology: each vCPU's place and MPIDR (include/cpu_topology.h).
+CORE_SRCS += src/cpu_topology.c
 # Token buckets for the virtio devices (include/rate_limiter.h).
 CORE_SRCS += src/rate_limiter.c
 # Firecracker's Uffd memory backend, the VMM's half (include/uffd.h).
@@ -142,6 +144,7 @@ CORE_SRCS += src/fuse/server.c src/fuse/inode.c src/fuse/ops_name.c src/fuse/ops
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
              src/arch/arm64/cpu_state.c src/snapshot.c
+VMM_SRCS  += src/arch/arm64/cpu_features.c
 VMM_SRCS  += $(VFS_VMM_SRCS)
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
 NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c
@@ -320,6 +323,10 @@ fuzz: fuzz-build
 # Both ends of the lab's vsock cases: AF_VSOCK in the guest, the hybrid
 # unix-socket protocol in level 1 (busybox has no vsock).
 $(BUILD)/vsock-tool: tests/lab/vsock-tool.c | $(DEPS_STAMP)
+	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<
+
+# The lab's PMU check in the guest: cycles through perf_event_open (busybox has no perf).
+$(BUILD)/pmu-tool: tests/lab/pmu-tool.c | $(DEPS_STAMP)
 	$(TARGET_CC) $(CFLAGS_COMMON) -static -o $@ $<
 
 # The lab's HTTP client for the API cases (level 1 has no curl).

@@ -2,11 +2,13 @@
 #ifndef ARKVM_FDT_BUILD_H
 #define ARKVM_FDT_BUILD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "compiler.h"
 
 struct boot_layout;
+struct cpu_topology_config;
 struct mmio_bus;
 
 /*
@@ -42,6 +44,8 @@ void fdt_w_prop_spi(struct fdt_writer *w, u32 intid, u32 type);
 #define FDT_PHANDLE_GIC 1
 /* The PL031's fixed "apb_pclk" (devices/pl031.c): far from any other phandle. */
 #define FDT_PHANDLE_APB_PCLK 0x8000
+/* Each cpu node's, with a --cpus topology (the cpu-map points at them). */
+#define FDT_PHANDLE_CPU(i) (0x100u + (i))
 
 #define FDT_RNG_SEED_SIZE 64
 
@@ -53,6 +57,8 @@ struct fdt_info {
 	const u64 *mpidrs;           /* as read back from KVM, one per vCPU */
 	const struct mmio_bus *bus;  /* each device with an fdt_node op adds its node */
 	const char *stdout_path;     /* the console's node path, or NULL */
+	const struct cpu_topology_config *topology;  /* NULL: none given, no cpu-map */
+	bool pmu;                    /* the vCPUs have a PMUv3: its node */
 	u8 rng_seed[FDT_RNG_SEED_SIZE];
 	u64 kaslr_seed;
 	unsigned int gic_version;    /* 2, or 3 (0 says 3 too) */

@@ -90,6 +90,7 @@ struct vm {
 
 	int gic_fd;
 	unsigned int gic_version;  /* 2 or 3: gic_choose() */
+	struct arm64_cpu cpu;      /* the CPU features the vCPUs got */
 
 	struct vcpu *vcpus;
 	unsigned int nr_vcpus;

@@ -215,6 +215,39 @@ enum irqchip_kind {
 	IRQCHIP_GICV3 = 3,
 };
 
+/*
+ * --cpu-features: each feature AUTO (on where the host's KVM offers it,
+ * silently off where not), ON (a host without it is refused) or OFF.
+ */
+enum cpu_feature_mode {
+	CPU_FEATURE_AUTO,
+	CPU_FEATURE_ON,
+	CPU_FEATURE_OFF,
+};
+
+#define CFG_SVE_VL_STEP 128   /* SVE vector lengths are multiples of 128 bits */
+#define CFG_SVE_VL_MAX  2048
+
+struct cpu_features_config {
+	enum cpu_feature_mode sve;          /* scalable vectors */
+	enum cpu_feature_mode pauth;        /* pointer authentication, address and generic */
+	enum cpu_feature_mode pmu;          /* PMUv3 */
+	enum cpu_feature_mode steal_time;   /* paravirtual stolen time */
+	unsigned int sve_max_vl;            /* bits; 0: every length the host offers */
+};
+
+/*
+ * --cpus N,sockets=S,clusters=C,cores=K,threads=T: sockets 0 when not
+ * given (the guest then sees N cores as KVM numbers them, no cpu-map).
+ * Given, S * C * K * T = N, vCPU i counting threads fastest.
+ */
+#define CFG_TOPO_MAX_AFF0 16   /* a GICv3 SGI reaches Aff0 0-15 only */
+#define CFG_TOPO_MAX_AFF  256  /* the other MPIDR affinity fields: 8 bits */
+
+struct cpu_topology_config {
+	unsigned int sockets, clusters, cores, threads;
+};
+
 struct vm_config {
 	char kernel[CFG_MAX_PATH + 1];
 	char initrd[CFG_MAX_PATH + 1];      /* empty: none */
@@ -243,6 +276,8 @@ struct vm_config {
 	bool boot_timer;        /* the boot timer device */
 	bool stats;             /* counters on exit */
 	enum irqchip_kind irqchip;
+	struct cpu_features_config cpu_features;
+	struct cpu_topology_config topology;
 };
 
 /*

@@ -117,17 +117,6 @@ static int set_cmdline(struct vm_config *cfg, const char *name, const char *arg)
 	return set_string(cfg->cmdline, sizeof(cfg->cmdline), name, arg);
 }
 
-static int set_cpus(struct vm_config *cfg, const char *name, const char *arg)
-{
-	unsigned int n;
-
-	if (parse_uint(arg, &n)) {
-		pr_err("--%s '%s': not a number of vCPUs", name, arg);
-		return -EINVAL;
-	}
-	cfg->nr_cpus = n;
-	return 0;
-}
 
 static int set_dump_dtb(struct vm_config *cfg, const char *name, const char *arg)
 {
@@ -238,6 +227,106 @@ static int rate_item(const char *item, size_t len, const char *key, bool bytes,
 		return -EINVAL;
 	*tb = (struct token_bucket_config){ .size = v, .refill_time_ms = 1000 };
 	return 1;
+}
+
+/* One of --cpus's topology items: 0, or -EINVAL when it is none. */
+static int topology_item(struct cpu_topology_config *t, const char *item, size_t len)
+{
+	static const char *const keys[] = { "sockets", "clusters", "cores", "threads" };
+	unsigned int *dsts[] = { &t->sockets, &t->clusters, &t->cores, &t->threads };
+	char num[16];
+
+	for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+		if (item_value(item, len, keys[k], num, sizeof(num)))
+			return parse_uint(num, dsts[k]) || !*dsts[k] ? -EINVAL : 0;
+	return -EINVAL;
+}
+
+/*
+ * --cpus N[,sockets=S][,clusters=C][,cores=K][,threads=T]: with any of
+ * them, the rest default to 1 socket, 1 cluster, 1 thread, and as many
+ * cores as make N (vm_config_validate() checks that the product is N).
+ */
+static int set_cpus(struct vm_config *cfg, const char *name, const char *arg)
+{
+	struct cpu_topology_config t = { 0 };
+	const char *p = arg, *item = arg;
+	char num[16];
+	size_t len = 0;
+	unsigned int n;
+
+	next_item(&p, &item, &len);
+	if (len < sizeof(num)) {
+		memcpy(num, item, len);
+		num[len] = '\0';
+	}
+	if (len >= sizeof(num) || parse_uint(num, &n)) {
+		pr_err("--%s '%s': not a number of vCPUs", name, arg);
+		return -EINVAL;
+	}
+	cfg->nr_cpus = n;
+	if (!p)
+		return 0;
+	while (next_item(&p, &item, &len)) {
+		if (topology_item(&t, item, len)) {
+			pr_err("--%s '%s': bad topology option '%.*s' (sockets=S, clusters=C, cores=K, "
+			       "threads=T, each 1 or more)", name, arg, (int)len, item);
+			return -EINVAL;
+		}
+	}
+	t.sockets = t.sockets ? t.sockets : 1;
+	t.clusters = t.clusters ? t.clusters : 1;
+	t.threads = t.threads ? t.threads : 1;
+	if (!t.cores) {
+		unsigned int rest = t.sockets * t.clusters * t.threads;
+
+		t.cores = n % rest ? 1 : n / rest;
+	}
+	cfg->topology = t;
+	return 0;
+}
+
+/* "on" or "off" into @mode. */
+static int parse_on_off(const char *s, enum cpu_feature_mode *mode)
+{
+	if (!strcmp(s, "on"))
+		*mode = CPU_FEATURE_ON;
+	else if (!strcmp(s, "off"))
+		*mode = CPU_FEATURE_OFF;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* One of --cpu-features's items: 0, or -EINVAL when it is none. */
+static int cpu_feature_item(struct cpu_features_config *f, const char *item, size_t len)
+{
+	static const char *const keys[] = { "sve", "pauth", "pmu", "steal-time" };
+	enum cpu_feature_mode *dsts[] = { &f->sve, &f->pauth, &f->pmu, &f->steal_time };
+	char val[16];
+
+	for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+		if (item_value(item, len, keys[k], val, sizeof(val)))
+			return parse_on_off(val, dsts[k]);
+	if (item_value(item, len, "sve-max-vl", val, sizeof(val)))
+		return parse_uint(val, &f->sve_max_vl) || !f->sve_max_vl ? -EINVAL : 0;
+	return -EINVAL;
+}
+
+/* --cpu-features sve=on|off,sve-max-vl=BITS,pauth=on|off,pmu=on|off,steal-time=on|off */
+static int set_cpu_features(struct vm_config *cfg, const char *name, const char *arg)
+{
+	const char *p = arg, *item = arg;
+	size_t len;
+
+	while (next_item(&p, &item, &len)) {
+		if (cpu_feature_item(&cfg->cpu_features, item, len)) {
+			pr_err("--%s '%s': bad option '%.*s' (sve=on|off, sve-max-vl=BITS, pauth=on|off, "
+			       "pmu=on|off, steal-time=on|off)", name, arg, (int)len, item);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 /* --memory SIZE[,hugepages][,prefault] */
@@ -714,7 +803,13 @@ static const struct cli_option run_options[] = {
 	{ "kernel", "PATH", "arm64 Linux Image, plain or gzip-compressed (required)", false, set_kernel },
 	{ "initrd", "PATH", "initramfs or initrd, loaded after the kernel", false, set_initrd },
 	{ "cmdline", "STR", "kernel command line", false, set_cmdline },
-	{ "cpus", "N", "number of vCPUs (default 1)", false, set_cpus },
+	{ "cpus", "N[,sockets=S][,clusters=C][,cores=K][,threads=T]",
+	  "number of vCPUs (default 1); a topology (S*C*K*T = N) goes into the device tree's "
+	  "cpu-map and each vCPU's MPIDR (default: N cores, no cpu-map)", false, set_cpus },
+	{ "cpu-features", "LIST",
+	  "sve=on|off, sve-max-vl=BITS, pauth=on|off, pmu=on|off, steal-time=on|off, comma "
+	  "separated; each is on where the host's KVM offers it, off where not; 'on' refuses "
+	  "a host without it", false, set_cpu_features },
 	{ "memory", "SIZE[,hugepages][,prefault][,track-dirty]",
 	  "guest RAM, like 256M or 2G (default 256M), on 2M hugepages, touched up front, its dirty pages tracked (diff snapshots)",
 	  false, set_memory },

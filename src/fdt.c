@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "arch.h"
+#include "cpu_topology.h"
 #include "fdt_build.h"
 #include "loader.h"
 #include "log.h"
@@ -106,6 +107,52 @@ static void fdt_add_memory(struct fdt_writer *w, const struct boot_layout *b)
 	fdt_w_end_node(w);
 }
 
+static void fdt_begin_numbered(struct fdt_writer *w, const char *kind, unsigned int n)
+{
+	char name[24];
+
+	snprintf(name, sizeof(name), "%s%u", kind, n);
+	fdt_w_begin_node(w, name);
+}
+
+/*
+ * /cpus/cpu-map: socketN/clusterN/coreN[/threadN], each leaf pointing at
+ * its cpu node.  With one socket the clusters sit right under cpu-map:
+ * socket 0 to kernels that read socket nodes, and the only form that
+ * older ones (Debian 12's 6.1) understand.  vCPUs count threads fastest, so
+ * each level's nodes open and close in vCPU order.
+ */
+static void fdt_add_cpu_map(struct fdt_writer *w, const struct cpu_topology_config *t,
+			    unsigned int nr_cpus)
+{
+	bool sockets = t->sockets > 1, threads = t->threads > 1;
+	struct cpu_place p;
+
+	fdt_w_begin_node(w, "cpu-map");
+	for (unsigned int i = 0; i < nr_cpus; i++) {
+		cpu_topology_place(t, i, &p);
+		if (sockets && !p.cluster && !p.core && !p.thread)
+			fdt_begin_numbered(w, "socket", p.socket);
+		if (!p.core && !p.thread)
+			fdt_begin_numbered(w, "cluster", p.cluster);
+		if (!p.thread)
+			fdt_begin_numbered(w, "core", p.core);
+		if (threads)
+			fdt_begin_numbered(w, "thread", p.thread);
+		fdt_w_prop_u32(w, "cpu", FDT_PHANDLE_CPU(i));
+		if (threads)
+			fdt_w_end_node(w);
+		if (p.thread == t->threads - 1)
+			fdt_w_end_node(w);                /* core */
+		if (p.thread == t->threads - 1 && p.core == t->cores - 1)
+			fdt_w_end_node(w);                /* cluster */
+		if (sockets && p.thread == t->threads - 1 && p.core == t->cores - 1 &&
+		    p.cluster == t->clusters - 1)
+			fdt_w_end_node(w);                /* socket */
+	}
+	fdt_w_end_node(w);
+}
+
 static void fdt_add_cpus(struct fdt_writer *w, const struct fdt_info *info)
 {
 	fdt_w_begin_node(w, "cpus");
@@ -121,8 +168,12 @@ static void fdt_add_cpus(struct fdt_writer *w, const struct fdt_info *info)
 		fdt_w_prop_str(w, "compatible", "arm,armv8");
 		fdt_w_prop_str(w, "enable-method", "psci");
 		fdt_w_prop_u64(w, "reg", hwid);
+		if (info->topology)
+			fdt_w_prop_u32(w, "phandle", FDT_PHANDLE_CPU(i));
 		fdt_w_end_node(w);
 	}
+	if (info->topology)
+		fdt_add_cpu_map(w, info->topology, info->nr_cpus);
 	fdt_w_end_node(w);
 }
 
@@ -203,6 +254,19 @@ static void fdt_add_timer(struct fdt_writer *w, const struct fdt_info *info)
 	fdt_w_end_node(w);
 }
 
+/* The PMUv3's overflow interrupt: a PPI, written as the timer's are (with a GICv2's CPU mask). */
+static void fdt_add_pmu(struct fdt_writer *w, const struct fdt_info *info)
+{
+	u32 irq[3];
+
+	fdt_ppi_cells(info, ARM64_PMU_PPI, FDT_IRQ_TYPE_LEVEL_HIGH, irq);
+
+	fdt_w_begin_node(w, "pmu");
+	fdt_w_prop_str(w, "compatible", "arm,armv8-pmuv3");
+	fdt_w_prop_cells(w, "interrupts", irq, ARRAY_SIZE(irq));
+	fdt_w_end_node(w);
+}
+
 static void fdt_add_chosen(struct fdt_writer *w, const struct fdt_info *info)
 {
 	const struct boot_layout *b = info->boot;
@@ -254,6 +318,8 @@ static int fdt_build_into(void *buf, int size, const struct fdt_info *info)
 	else
 		fdt_add_gic(&w, info->nr_cpus);
 	fdt_add_timer(&w, info);
+	if (info->pmu)
+		fdt_add_pmu(&w, info);
 	fdt_add_devices(&w, info->bus);
 
 	fdt_w_end_node(&w);

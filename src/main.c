@@ -35,11 +35,13 @@ static const struct init_step {
 } init_steps[] = {
 	STEP(vm_open_kvm),       /* /dev/kvm, API version, capabilities */
 	STEP(vm_create),         /* the VM, with an IPA size that fits RAM */
+	STEP(arm64_cpu_probe),   /* --cpu-features against what KVM offers */
 	STEP(vm_setup_memory),   /* guest RAM, one memory slot */
 	STEP(gic_create),        /* VGICv3: before the vCPUs */
-	STEP(vcpus_create),      /* vCPUs with PSCI 0.2; MPIDRs read back */
+	STEP(vcpus_create),      /* vCPUs with PSCI 0.2, features, SVE finalized; MPIDRs */
 	STEP(vcpus_spawn),       /* their threads, which wait for vm_run() */
 	STEP(gic_init),          /* CTRL_INIT: once every vCPU exists */
+	STEP(arm64_cpu_late_init), /* PMU (needs the VGIC initialised), stolen time */
 	STEP(vm_load_images),    /* kernel Image, then initrd after it */
 	STEP(vm_setup_devices),  /* UART, virtio devices, boot timer on the MMIO bus */
 	STEP(vm_setup_fdt),      /* device tree after the images, boot registers */
@@ -54,11 +56,13 @@ static const struct init_step {
 static const struct init_step restore_steps[] = {
 	STEP(vm_open_kvm),
 	STEP(vm_create),
+	STEP(arm64_cpu_probe),   /* the snapshot's features, each one required */
 	STEP(vm_setup_memory),   /* the memory file, mapped private */
 	STEP(gic_create),
 	STEP(vcpus_create),
 	STEP(vcpus_spawn),
 	STEP(gic_init),
+	STEP(arm64_cpu_late_init),
 	STEP(vm_setup_devices),  /* disks reopened (and locked), taps by name */
 	STEP(vm_restore_state),  /* registers, VGIC, devices */
 };

@@ -168,11 +168,12 @@ static int write_file(const char *path, const void *data, size_t len)
 static int save_state(struct vm *vm, struct state_writer *w)
 {
 	size_t mark;
-	int ret = 0;
+	int ret;
 
 	state_begin(w, CONFIG_STATE_TAG, &mark);
 	vm_config_save(vm->cfg, w);
 	state_end(w, mark);
+	ret = arm64_cpu_save(vm, w);
 	for (unsigned int i = 0; !ret && i < vm->nr_vcpus; i++)
 		ret = arm64_vcpu_save(&vm->vcpus[i], w);
 	if (!ret)
@@ -313,7 +314,7 @@ int snapshot_image_load(struct snapshot_image *img, const char *path, struct vm_
 	}
 	state_reader_init(&img->payload, payload, img->header.payload_len);
 	if (state_enter(&img->payload, CONFIG_STATE_TAG, &conf) || vm_config_restore(cfg, &conf) ||
-	    cfg->nr_cpus != img->header.nr_vcpus || cfg->mem_size != img->header.mem_size) {
+	    arm64_cpu_load_config(cfg, &img->payload) || cfg->nr_cpus != img->header.nr_vcpus || cfg->mem_size != img->header.mem_size) {
 		snprintf(err, err_size, "snapshot '%s': its machine description is corrupt", path);
 		goto fail;
 	}
@@ -330,7 +331,7 @@ fail:
 int vm_restore_state(struct vm *vm)
 {
 	struct state_reader *r = &vm->restore->payload;
-	int ret = 0;
+	int ret = arm64_cpu_restore(vm, r);
 
 	for (unsigned int i = 0; !ret && i < vm->nr_vcpus; i++)
 		ret = arm64_vcpu_restore(&vm->vcpus[i], r);

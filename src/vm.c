@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "cpu_topology.h"
 #include "fdt_build.h"
 #include "host_pages.h"
 #include "log.h"
@@ -472,6 +473,8 @@ static int vm_build_fdt(struct vm *vm, void **blob, size_t *size)
 		.bus = &vm->bus,
 		.stdout_path = "/uart@9000000",
 		.gic_version = vm->gic_version,
+		.topology = cpu_topology_given(&vm->cfg->topology) ? &vm->cfg->topology : NULL,
+		.pmu = vm->cpu.pmu,
 	};
 	u64 *mpidrs;
 	int ret;
@@ -602,6 +605,15 @@ static void vm_print_cpu_stats(const struct vm *vm, u64 stopped, unsigned long b
 		ns_to_ms(thread_cpu_ns()), first_run ? ns_to_ms(stopped - first_run) : 0.0);
 }
 
+/* What --cpu-features gave the vCPUs, after what the host offers. */
+static void vm_print_cpu_features(const struct vm *vm)
+{
+	char buf[160];
+
+	arm64_cpu_describe(&vm->cpu, buf, sizeof(buf));
+	pr_info("stats: CPU features: %s", buf);
+}
+
 /* --stats: what each vCPU and device cost, read once every thread is gone. */
 static void vm_print_stats(const struct vm *vm, u64 stopped)
 {
@@ -625,6 +637,7 @@ static void vm_print_stats(const struct vm *vm, u64 stopped)
 		buffers += used;
 	}
 	vm_print_cpu_stats(vm, stopped, buffers);
+	vm_print_cpu_features(vm);
 	vm_devices_print_stats(vm);
 }
 
@@ -711,6 +724,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->gic_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
+	arm64_cpu_destroy(vm);  /* its memory slot went with the VM */
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	if (vm->ram)

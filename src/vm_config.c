@@ -34,6 +34,8 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->balloon = (struct balloon_config){ .enabled = false };
 	cfg->nr_shares = 0;
 	cfg->irqchip = IRQCHIP_AUTO;
+	cfg->cpu_features = (struct cpu_features_config){ .sve = CPU_FEATURE_AUTO };
+	cfg->topology = (struct cpu_topology_config){ .sockets = 0 };
 }
 
 struct disk_config *vm_config_add_disk(struct vm_config *cfg)
@@ -422,6 +424,49 @@ static int validate_shares(const struct vm_config *cfg, struct vm_config_error *
 	return 0;
 }
 
+/* Each part at least 1, the Aff fields within range, and the product N. */
+static int validate_topology(const struct vm_config *cfg, struct vm_config_error *err)
+{
+	const struct cpu_topology_config *t = &cfg->topology;
+	unsigned int aff0 = t->threads > 1 ? t->threads : t->cores;
+	u64 product = (u64)t->sockets * t->clusters * t->cores * t->threads;
+
+	if (!t->sockets && !t->clusters && !t->cores && !t->threads)
+		return 0;
+	if (!product)
+		return refuse(err, "cpus", -1, "sockets, clusters, cores and threads must each be 1 or more");
+	if (product != cfg->nr_cpus)
+		return refuse(err, "cpus", -1,
+			      "%u sockets x %u clusters x %u cores x %u threads is %llu vCPUs, not %u",
+			      t->sockets, t->clusters, t->cores, t->threads,
+			      (unsigned long long)product, cfg->nr_cpus);
+	if (aff0 > CFG_TOPO_MAX_AFF0)
+		return refuse(err, "cpus", -1, "at most %d %s (the GIC reaches 16 CPUs per cluster)",
+			      CFG_TOPO_MAX_AFF0, t->threads > 1 ? "threads per core" : "cores per cluster");
+	if (t->sockets > CFG_TOPO_MAX_AFF || t->clusters > CFG_TOPO_MAX_AFF ||
+	    t->cores > CFG_TOPO_MAX_AFF)
+		return refuse(err, "cpus", -1, "at most %d sockets, clusters or cores", CFG_TOPO_MAX_AFF);
+	return 0;
+}
+
+static int validate_cpu_features(const struct cpu_features_config *f, struct vm_config_error *err)
+{
+	const enum cpu_feature_mode modes[] = { f->sve, f->pauth, f->pmu, f->steal_time };
+
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
+		if (modes[i] > CPU_FEATURE_OFF)
+			return refuse(err, "cpu-features", -1, "a feature is on, off or left out");
+	if (!f->sve_max_vl)
+		return 0;
+	if (f->sve == CPU_FEATURE_OFF)
+		return refuse(err, "cpu-features", -1, "sve-max-vl needs SVE, which sve=off turns off");
+	if (f->sve_max_vl % CFG_SVE_VL_STEP || f->sve_max_vl > CFG_SVE_VL_MAX)
+		return refuse(err, "cpu-features", -1,
+			      "sve-max-vl=%u: a vector length is a multiple of %d bits, at most %d",
+			      f->sve_max_vl, CFG_SVE_VL_STEP, CFG_SVE_VL_MAX);
+	return 0;
+}
+
 int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
 {
 	int ret = validate_machine(cfg, err);
@@ -440,6 +485,10 @@ int vm_config_validate(const struct vm_config *cfg, struct vm_config_error *err)
 		ret = validate_balloon(cfg, err);
 	if (!ret)
 		ret = validate_shares(cfg, err);
+	if (!ret)
+		ret = validate_topology(cfg, err);
+	if (!ret)
+		ret = validate_cpu_features(&cfg->cpu_features, err);
 	return ret;
 }
 

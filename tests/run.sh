@@ -34,9 +34,9 @@ if [ -x build/fuzz/fuzz_cli ]; then
 		$(make --no-print-directory -s print-fuzz-targets)
 fi
 step build make --no-print-directory STATIC=1 TEST_HOOKS=1 all build/arm64/api-call \
-	build/arm64/uffd-server build/arm64/vsock-tool
+	build/arm64/uffd-server build/arm64/vsock-tool build/arm64/pmu-tool
 if [ -x build/arm64/arkvm ]; then
-	step lab env ARKVM_BIN=build/arm64/arkvm ARKVM_GUEST_TOOLS=build/arm64/vsock-tool \
+	step lab env ARKVM_BIN=build/arm64/arkvm ARKVM_GUEST_TOOLS="build/arm64/vsock-tool build/arm64/pmu-tool" \
 		LAB_FILES="build/arm64/api-call build/arm64/uffd-server build/arm64/vsock-tool configs/vm-minimal.json" \
 		tests/lab/lab.sh test
 fi

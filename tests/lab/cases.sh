@@ -1629,3 +1629,5 @@ fi
 
 # --- the platform: the RTC ------------------------------------------------------
 . "$(dirname "$0")/platform-cases.sh"
+# CPU features and topology (issue 24).
+. "$(dirname "$0")/arm64-cases.sh"

@@ -84,7 +84,8 @@ build_level1() {
 		cp "$cache/guest-gpu.cpio.gz" "$root/lab/"
 	fi
 	cp "$cases" "$root/lab/cases.sh"
-	cp "$here/net.sh" "$here/disk-cases.sh" "$here/platform-cases.sh" "$root/lab/"
+	cp "$here/net.sh" "$here/disk-cases.sh" "$here/platform-cases.sh" "$here/arm64-cases.sh" \
+		"$root/lab/"
 	# The image cases' qcow2 images, made by qemu-img here (fresh each run).
 	"$here/disk-images.sh" "$root/lab" >&2 || true
 	for f in ${LAB_FILES:-}; do cp "$f" "$root/lab/"; done

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cpu_topology.h"
 #include "test.h"
 
 static void test_sizes(void)
@@ -276,6 +277,62 @@ static void test_balloon(void)
 	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--balloon", "size=1,"), -EINVAL);
 }
 
+static void test_cpus_topology(void)
+{
+	struct vm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus", "4"), CLI_RUN);
+	CHECK_EQ(cfg.nr_cpus, 4);
+	CHECK(!cpu_topology_given(&cfg.topology));
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus",
+		       "8,sockets=2,clusters=1,cores=2,threads=2"), CLI_RUN);
+	CHECK_EQ(cfg.nr_cpus, 8);
+	CHECK(cfg.topology.sockets == 2 && cfg.topology.clusters == 1 &&
+	      cfg.topology.cores == 2 && cfg.topology.threads == 2);
+	/* Left out: 1 socket, 1 cluster, 1 thread, and the cores that make N. */
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus", "4,threads=2"), CLI_RUN);
+	CHECK(cfg.topology.sockets == 1 && cfg.topology.clusters == 1 &&
+	      cfg.topology.cores == 2 && cfg.topology.threads == 2);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus=2,cores=2"), CLI_RUN);
+	CHECK_EQ(cfg.topology.cores, 2);
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus", "4,threads=3"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus", "4,cores=3"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus", "4,cores=0"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus", "4,dies=2"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus", "4,"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus", ",cores=4"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpus", "x"), -EINVAL);
+}
+
+static void test_cpu_features(void)
+{
+	struct vm_config cfg;
+	const struct cpu_features_config *f = &cfg.cpu_features;
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K"), CLI_RUN);
+	CHECK(f->sve == CPU_FEATURE_AUTO && f->pauth == CPU_FEATURE_AUTO &&
+	      f->pmu == CPU_FEATURE_AUTO && f->steal_time == CPU_FEATURE_AUTO && !f->sve_max_vl);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpu-features",
+		       "sve=on,sve-max-vl=256,pauth=off,pmu=on,steal-time=off"), CLI_RUN);
+	CHECK(f->sve == CPU_FEATURE_ON && f->pauth == CPU_FEATURE_OFF &&
+	      f->pmu == CPU_FEATURE_ON && f->steal_time == CPU_FEATURE_OFF && f->sve_max_vl == 256);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpu-features", "sve=off"), CLI_RUN);
+	CHECK(f->sve == CPU_FEATURE_OFF && f->pmu == CPU_FEATURE_AUTO);
+
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpu-features", "sve=yes"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpu-features", "sve"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpu-features", "mte=on"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpu-features", "sve-max-vl=0"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpu-features", "sve-max-vl=100"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpu-features",
+		       "sve=off,sve-max-vl=256"), -EINVAL);
+	CHECK_EQ(PARSE(&cfg, "arkvm", "run", "--kernel", "K", "--cpu-features", "pmu=on,"),
+		 -EINVAL);
+}
+
 static void test_help_and_version(void)
 {
 	struct vm_config cfg;
@@ -297,4 +354,6 @@ TEST_SUITE(cli,
 	   TEST(test_console),
 	   TEST(test_gpu),
 	   TEST(test_balloon),
+	   TEST(test_cpus_topology),
+	   TEST(test_cpu_features),
 	   TEST(test_help_and_version));

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "cpu_topology.h"
 #include "fdt_build.h"
 #include "loader.h"
 #include "mmio_bus.h"
@@ -23,8 +24,9 @@ struct built {
 	u64 mpidrs[4];
 };
 
-static int build_gic(struct built *b, unsigned int cpus, const char *cmdline, bool initrd,
-		     unsigned int gic_version)
+static int build_full(struct built *b, unsigned int cpus, const char *cmdline, bool initrd,
+		      unsigned int gic_version, const struct cpu_topology_config *topology,
+		      bool pmu)
 {
 	const struct irq_line irq = { .set_level = no_irq, .intid = ARM64_UART_IRQ };
 	struct fdt_info info = {
@@ -33,11 +35,14 @@ static int build_gic(struct built *b, unsigned int cpus, const char *cmdline, bo
 		.stdout_path = "/uart@9000000",
 		.kaslr_seed = 0x1122334455667788ULL,
 		.gic_version = gic_version,
+		.topology = topology,
+		.pmu = pmu,
 	};
 
 	memset(b, 0, sizeof(*b));
 	for (unsigned int i = 0; i < 4; i++)
-		b->mpidrs[i] = 0x80000000ULL | i; /* bit 31 (RES1) is not part of the id */
+		b->mpidrs[i] = topology ? cpu_topology_mpidr(topology, i) :
+			       0x80000000ULL | i; /* bit 31 (RES1) is not part of the id */
 	uart_init(&b->uart, &irq, &quiet_ops, NULL);
 	mmio_bus_register(&b->bus, ARM64_UART_BASE, ARM64_UART_SIZE, &uart_16550_mmio_ops,
 			  &b->uart, "uart");
@@ -51,6 +56,18 @@ static int build_gic(struct built *b, unsigned int cpus, const char *cmdline, bo
 	info.mpidrs = b->mpidrs;
 	memset(info.rng_seed, 0x5a, sizeof(info.rng_seed));
 	return fdt_build(&info, &b->blob, &b->size);
+}
+
+static int build_gic(struct built *b, unsigned int cpus, const char *cmdline, bool initrd,
+		     unsigned int gic_version)
+{
+	return build_full(b, cpus, cmdline, initrd, gic_version, NULL, false);
+}
+
+static int build_cpus(struct built *b, unsigned int cpus, const char *cmdline, bool initrd,
+		      const struct cpu_topology_config *topology, bool pmu)
+{
+	return build_full(b, cpus, cmdline, initrd, 3, topology, pmu);
 }
 
 static int build(struct built *b, unsigned int cpus, const char *cmdline, bool initrd)
@@ -228,6 +245,88 @@ static void test_grows_for_big_trees(void)
 	free(b.blob);
 }
 
+/* The cpu node a cpu-map leaf points at, by its phandle. */
+static const char *cpu_map_target(const void *fdt, const char *leaf, char *buf, int size)
+{
+	int node = fdt_path_offset(fdt, leaf), len;
+	const fdt32_t *ph = node < 0 ? NULL : fdt_getprop(fdt, node, "cpu", &len);
+	int target = ph ? fdt_node_offset_by_phandle(fdt, fdt32_to_cpu(*ph)) : -1;
+
+	if (target < 0 || fdt_get_path(fdt, target, buf, size))
+		return "";
+	return buf;
+}
+
+static void test_default_has_no_cpu_map_or_pmu(void)
+{
+	struct built b;
+
+	CHECK_EQ(build(&b, 4, "", false), 0);
+	CHECK(fdt_path_offset(b.blob, "/cpus/cpu-map") < 0);
+	CHECK(fdt_path_offset(b.blob, "/pmu") < 0);
+	/* Today's tree: the cpu nodes need no phandle without a cpu-map. */
+	CHECK(!fdt_getprop(b.blob, fdt_path_offset(b.blob, "/cpus/cpu@0"), "phandle", NULL));
+	free(b.blob);
+}
+
+static void test_pmu_node(void)
+{
+	struct built b;
+
+	CHECK_EQ(build_cpus(&b, 2, "", false, NULL, true), 0);
+	CHECK_EQ(fdt_check_full(b.blob, b.size), 0);
+	CHECK(!strcmp(prop_str(b.blob, "/pmu", "compatible"), "arm,armv8-pmuv3"));
+	CHECK_EQ(prop_u32(b.blob, "/pmu", "interrupts", 0), 1);              /* PPI */
+	CHECK_EQ(prop_u32(b.blob, "/pmu", "interrupts", 1), 7);              /* INTID 23 */
+	CHECK_EQ(prop_u32(b.blob, "/pmu", "interrupts", 2), FDT_IRQ_TYPE_LEVEL_HIGH);
+	free(b.blob);
+}
+
+static void test_cpu_map_threads(void)
+{
+	const struct cpu_topology_config t = { .sockets = 1, .clusters = 1, .cores = 2, .threads = 2 };
+	char buf[64];
+	struct built b;
+
+	CHECK_EQ(build_cpus(&b, 4, "", false, &t, false), 0);
+	CHECK_EQ(fdt_check_full(b.blob, b.size), 0);
+	/* One socket: clusters right under cpu-map, which every kernel reads. */
+	CHECK(!strcmp(cpu_map_target(b.blob, "/cpus/cpu-map/cluster0/core0/thread0", buf, 64),
+		      "/cpus/cpu@0"));
+	CHECK(!strcmp(cpu_map_target(b.blob, "/cpus/cpu-map/cluster0/core0/thread1", buf, 64),
+		      "/cpus/cpu@1"));
+	/* Core 1's threads: MPIDR Aff1 = 1, so cpu@100 and cpu@101. */
+	CHECK(!strcmp(cpu_map_target(b.blob, "/cpus/cpu-map/cluster0/core1/thread0", buf, 64),
+		      "/cpus/cpu@100"));
+	CHECK(!strcmp(cpu_map_target(b.blob, "/cpus/cpu-map/cluster0/core1/thread1", buf, 64),
+		      "/cpus/cpu@101"));
+	CHECK(fdt_path_offset(b.blob, "/cpus/cpu-map/cluster0/core2") < 0);
+	CHECK(fdt_path_offset(b.blob, "/cpus/cpu-map/socket0") < 0);
+	CHECK_EQ(prop_u32(b.blob, "/cpus/cpu@101", "phandle", 0), FDT_PHANDLE_CPU(3));
+	free(b.blob);
+}
+
+static void test_cpu_map_sockets(void)
+{
+	const struct cpu_topology_config t = { .sockets = 2, .clusters = 2, .cores = 1, .threads = 1 };
+	char buf[64];
+	struct built b;
+
+	CHECK_EQ(build_cpus(&b, 4, "", false, &t, false), 0);
+	CHECK_EQ(fdt_check_full(b.blob, b.size), 0);
+	/* One thread per core: the core node is the leaf; Aff0 core, Aff1 cluster, Aff2 socket. */
+	CHECK(!strcmp(cpu_map_target(b.blob, "/cpus/cpu-map/socket0/cluster0/core0", buf, 64),
+		      "/cpus/cpu@0"));
+	CHECK(!strcmp(cpu_map_target(b.blob, "/cpus/cpu-map/socket0/cluster1/core0", buf, 64),
+		      "/cpus/cpu@100"));
+	CHECK(!strcmp(cpu_map_target(b.blob, "/cpus/cpu-map/socket1/cluster0/core0", buf, 64),
+		      "/cpus/cpu@10000"));
+	CHECK(!strcmp(cpu_map_target(b.blob, "/cpus/cpu-map/socket1/cluster1/core0", buf, 64),
+		      "/cpus/cpu@10100"));
+	CHECK(fdt_path_offset(b.blob, "/cpus/cpu-map/socket0/cluster0/core0/thread0") < 0);
+	free(b.blob);
+}
+
 TEST_SUITE(fdt,
 	   TEST(test_tree_is_valid),
 	   TEST(test_memory_and_cpus),
@@ -235,4 +334,8 @@ TEST_SUITE(fdt,
 	   TEST(test_gic_timer_uart),
 	   TEST(test_gicv2_node_and_ppi_masks),
 	   TEST(test_ppi_cells_masks),
-	   TEST(test_grows_for_big_trees));
+	   TEST(test_grows_for_big_trees),
+	   TEST(test_default_has_no_cpu_map_or_pmu),
+	   TEST(test_pmu_node),
+	   TEST(test_cpu_map_threads),
+	   TEST(test_cpu_map_sockets));

@@ -155,6 +155,56 @@ static void test_console_cmdline(void)
 	REFUSED(&cfg, "cmdline");
 }
 
+static void test_topology_checks(void)
+{
+	struct vm_config cfg;
+
+	base(&cfg);
+	cfg.nr_cpus = 8;
+	cfg.topology = (struct cpu_topology_config){ 2, 1, 2, 2 };
+	CHECK_EQ(vm_config_validate(&cfg, &(struct vm_config_error){ 0 }), 0);
+	cfg.topology.cores = 3;                       /* 12, not 8 */
+	REFUSED(&cfg, "cpus");
+	cfg.topology = (struct cpu_topology_config){ 1, 1, 0, 8 };
+	REFUSED(&cfg, "cpus");
+	/* Aff0 reaches 16 CPUs at most: cores without threads, or threads. */
+	cfg.nr_cpus = 17;
+	cfg.topology = (struct cpu_topology_config){ 1, 1, 17, 1 };
+	REFUSED(&cfg, "cpus");
+	cfg.topology = (struct cpu_topology_config){ 1, 1, 1, 17 };
+	REFUSED(&cfg, "cpus");
+	cfg.nr_cpus = 32;
+	cfg.topology = (struct cpu_topology_config){ 1, 2, 16, 1 };
+	CHECK_EQ(vm_config_validate(&cfg, &(struct vm_config_error){ 0 }), 0);
+	/* Products that wrap 32 bits are still wrong. */
+	cfg.nr_cpus = 1;
+	cfg.topology = (struct cpu_topology_config){ 65536, 65536, 1, 1 };
+	REFUSED(&cfg, "cpus");
+}
+
+static void test_cpu_feature_checks(void)
+{
+	struct vm_config cfg;
+
+	base(&cfg);
+	CHECK_EQ(cfg.cpu_features.sve, CPU_FEATURE_AUTO);
+	CHECK_EQ(cfg.cpu_features.steal_time, CPU_FEATURE_AUTO);
+	cfg.cpu_features.sve_max_vl = 512;
+	CHECK_EQ(vm_config_validate(&cfg, &(struct vm_config_error){ 0 }), 0);
+	cfg.cpu_features.sve_max_vl = 384;            /* a multiple of 128 need not be a power of 2 */
+	CHECK_EQ(vm_config_validate(&cfg, &(struct vm_config_error){ 0 }), 0);
+	cfg.cpu_features.sve_max_vl = 200;
+	REFUSED(&cfg, "cpu-features");
+	cfg.cpu_features.sve_max_vl = 4096;
+	REFUSED(&cfg, "cpu-features");
+	cfg.cpu_features.sve_max_vl = 256;
+	cfg.cpu_features.sve = CPU_FEATURE_OFF;
+	REFUSED(&cfg, "cpu-features");
+	cfg.cpu_features.sve_max_vl = 0;
+	cfg.cpu_features.pmu = (enum cpu_feature_mode)7;
+	REFUSED(&cfg, "cpu-features");
+}
+
 TEST_SUITE(vm_config,
 	   TEST(test_defaults_are_valid),
 	   TEST(test_machine_checks),
@@ -163,4 +213,6 @@ TEST_SUITE(vm_config,
 	   TEST(test_net_checks),
 	   TEST(test_device_slots_are_bounded),
 	   TEST(test_display_checks),
-	   TEST(test_console_cmdline));
+	   TEST(test_console_cmdline),
+	   TEST(test_topology_checks),
+	   TEST(test_cpu_feature_checks));

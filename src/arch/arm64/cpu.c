@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 
 #include "arm64.h"
+#include "cpu_topology.h"
 #include "log.h"
 #include "vm.h"
 
@@ -44,10 +45,23 @@ int arm64_vcpu_init(struct vm *vm, struct vcpu *vcpu)
 	/* Secondaries wait for the guest's PSCI CPU_ON, which KVM handles. */
 	if (vcpu->id)
 		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
+	arm64_vcpu_features(vm, &init);
 	if (ioctl(vcpu->fd, KVM_ARM_VCPU_INIT, &init) < 0) {
 		ret = -errno;
 		pr_err("vcpu%u: KVM_ARM_VCPU_INIT: %s", vcpu->id, strerror(errno));
 		return ret;
+	}
+	ret = arm64_vcpu_finalize(vm, vcpu);
+	if (ret)
+		return ret;
+	/* A --cpus topology: its MPIDR, before the VGIC and the first run read it. */
+	if (cpu_topology_given(&vm->cfg->topology)) {
+		ret = set_reg(vcpu->fd, SYS_REG_MPIDR_EL1,
+			      cpu_topology_mpidr(&vm->cfg->topology, vcpu->id));
+		if (ret) {
+			pr_err("vcpu%u: setting MPIDR_EL1: %s", vcpu->id, strerror(-ret));
+			return ret;
+		}
 	}
 	ret = get_reg(vcpu->fd, SYS_REG_MPIDR_EL1, &vcpu->mpidr);
 	if (ret)

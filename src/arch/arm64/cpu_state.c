@@ -104,6 +104,19 @@ static int set_one(struct vcpu *vcpu, u64 id, const u8 *val)
 	return 0;
 }
 
+/* A register that cannot be written any more must hold what the snapshot has. */
+static int same_as_now(struct vcpu *vcpu, u64 id, const u8 *val, size_t size)
+{
+	u8 now[MAX_REG_BYTES];
+	struct kvm_one_reg reg = { .id = id, .addr = (u64)(uintptr_t)now };
+
+	if (ioctl(vcpu->fd, KVM_GET_ONE_REG, &reg) < 0 || memcmp(now, val, size)) {
+		pr_err("vcpu%u: the snapshot's SVE vector lengths are not this VM's", vcpu->id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int arm64_vcpu_restore(struct vcpu *vcpu, struct state_reader *r)
 {
 	struct state_reader s;
@@ -130,6 +143,16 @@ int arm64_vcpu_restore(struct vcpu *vcpu, struct state_reader *r)
 		state_get(&s, buf, size);
 		if (s.err)
 			return -EINVAL;
+		/*
+		 * SVE's vector lengths were set before the vCPU was finalized
+		 * (cpu_features.c) and cannot change now: only check them.
+		 */
+		if (reg == KVM_REG_ARM64_SVE_VLS) {
+			ret = same_as_now(vcpu, reg, buf, size);
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (reg == KVM_REG_ARM_TIMER_CNT) {
 			memcpy(cnt, buf, sizeof(cnt));
 			have_cnt = size == sizeof(cnt);

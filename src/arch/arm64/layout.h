@@ -27,6 +27,11 @@
  *   0x0902_0000 +--------------------------------+
  *               | PL031 RTC                 4 KiB|  SPI 33 (GSI 1)
  *   0x0902_1000 +--------------------------------+
+ *   0x090a_0000 +--------------------------------+
+ *               | stolen time (steal-time=on):   |  RAM, not the guest's:
+ *               | 64 bytes per vCPU, in whole    |  found through SMCCC,
+ *               | host pages, 64 KiB at most     |  not the device tree
+ *   0x090b_0000 +--------------------------------+
  *               | unmapped                       |
  *   0x0a00_0000 +--------------------------------+
  *               | virtio-mmio slots, 4 KiB each, |  SPI 48 + slot
@@ -77,6 +82,15 @@
 /* The PL031 real-time clock: the guest's time of day. */
 #define ARM64_RTC_BASE         0x09020000ULL
 #define ARM64_RTC_SIZE         0x00001000ULL
+/*
+ * Paravirtual stolen time: KVM writes each vCPU's in its 64 bytes here.
+ * A memory slot of its own, so it starts on a boundary of the largest
+ * host page (64 KiB) and holds 123 vCPUs' in one such page.
+ */
+#define ARM64_PVTIME_BASE      0x090a0000ULL
+#define ARM64_PVTIME_SIZE      0x00010000ULL
+#define ARM64_PVTIME_STRIDE    64
+#define ARM64_PVTIME_SLOT      1   /* KVM memory slot; guest RAM is 0 */
 
 #define ARM64_VIRTIO_BASE      0x0a000000ULL
 #define ARM64_VIRTIO_SLOT_SIZE 0x00001000ULL
@@ -99,5 +113,7 @@
 #define ARM64_TIMER_PPI_NONSEC_PHYS 14
 #define ARM64_TIMER_PPI_VIRT        11
 #define ARM64_TIMER_PPI_HYP         10
+/* The PMUv3's overflow interrupt: PPI 7 (INTID 23), as QEMU and kvmtool use. */
+#define ARM64_PMU_PPI               7
 
 #endif
