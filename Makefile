@@ -136,11 +136,14 @@ CORE_SRCS += $(VFS_SRCS)
 VFS_VMM_SRCS := devices/virtio_fs_class.c
 CORE_SRCS += src/fuse/server.c src/fuse/inode.c src/fuse/ops_name.c src/fuse/ops_file.c \
              src/fuse/ops_dir.c src/fuse/ops_xattr.c
+# arkvm exec's host side (include/exec.h); exec.c, with the agent, is arm64's only.
+CORE_SRCS += src/exec_opts.c src/exec_client.c src/exec_initramfs.c src/exec_modules.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
              src/arch/arm64/cpu_state.c src/snapshot.c
 VMM_SRCS  += $(VFS_VMM_SRCS)
+VMM_SRCS  += src/exec.c
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
 NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c
 NATIVE_LIBS := $(LIBS)
@@ -169,6 +172,7 @@ endif
 
 TARGET_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS) $(VMM_SRCS)) \
                $(BUILD)/obj/gen/sandbox_bpf.o
+TARGET_OBJS += $(BUILD)/obj/src/exec_agent_image.o
 UNIT_OBJS   := $(patsubst %.c,$(NATIVE)/obj/%.o,$(NATIVE_SRCS) $(UNIT_SRCS)) \
                $(NATIVE)/obj/gen/sandbox_bpf.o
 SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -232,6 +236,12 @@ $(BUILD)/arkvm: $(TARGET_OBJS) | $(DEPS_STAMP)
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(CFLAGS_COMMON) $(TARGET_CFLAGS) -c -o $@ $<
+
+# The guest agent (agent/, $(BUILD)/arkvm-agent) as bytes in arkvm: /init of
+# arkvm exec's initramfs.
+$(BUILD)/obj/src/exec_agent_image.o: src/exec_agent_image.S $(BUILD)/arkvm-agent
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) -DARKVM_AGENT='"$(BUILD)/arkvm-agent"' -c -o $@ $<
 
 # The seccomp filters, compiled for arm64 at build time by a tool that runs
 # here (src/sandbox_gen.c, with the build host's libseccomp).
