@@ -1625,3 +1625,6 @@ fi
 
 # --- disk images: qcow2 overlays, compressed images, ephemeral disks -----------
 . "$(dirname "$0")/disk-cases.sh"
+
+# --- arkvm exec: one command in a fresh VM ------------------------------------------
+. "$(dirname "$0")/exec-cases.sh"
