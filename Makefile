@@ -134,6 +134,8 @@ CORE_SRCS += devices/virtio_balloon.c devices/virtio_balloon_class.c
 VFS_SRCS  := devices/virtio_fs.c
 CORE_SRCS += $(VFS_SRCS)
 VFS_VMM_SRCS := devices/virtio_fs_class.c
+# arkvm exec's protocol with its guest agent (include/exec_proto.h).
+CORE_SRCS += src/exec_proto.c
 CORE_SRCS += src/fuse/server.c src/fuse/inode.c src/fuse/ops_name.c src/fuse/ops_file.c \
              src/fuse/ops_dir.c src/fuse/ops_xattr.c
 # Code that talks to KVM on arm64.
