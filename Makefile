@@ -193,6 +193,7 @@ FUZZ_TARGETS += virtio_balloon
 FUZZ_TARGETS += fuse
 FUZZ_TARGETS += qcow2
 FUZZ_TARGETS += net_passt
+FUZZ_TARGETS += exec_proto
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120

@@ -304,6 +304,9 @@ static int decode_mount(struct run_decoder *d, const char *v)
 		path_len -= 3;
 	if (!tag_len || tag_len > EXEC_MAX_TAG || path[0] != '/' || path_len >= PATH_MAX)
 		return -EPROTO;
+	/* "/x:ro:ro": no encoder writes it (a path may not end in ":ro"). */
+	if (path_len > 3 && !memcmp(path + path_len - 3, ":ro", 3))
+		return -EPROTO;
 	/* Both fit: the item held them and more ("mount=", ':'). */
 	m->tag = memcpy(run->mount_text + d->text, v, tag_len);
 	run->mount_text[d->text + tag_len] = '\0';

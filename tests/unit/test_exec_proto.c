@@ -463,6 +463,7 @@ static void test_run_malformed_refused(void)
 	CHECK_EQ(DECODE("arg=ls\0mount=t:/x:ro\0"), 0);
 	CHECK(run_b.mounts[0].readonly && !strcmp(run_b.mounts[0].path, "/x"));
 	CHECK(!strcmp(run_b.mounts[0].tag, "t"));
+	CHECK_EQ(DECODE("arg=ls\0mount=t:/x:ro:ro\0"), -EPROTO);
 	CHECK_EQ(DECODE("arg=ls\0mount=t:/:ro\0"), 0);
 	CHECK(run_b.mounts[0].readonly && !strcmp(run_b.mounts[0].path, "/"));
 }
