@@ -134,10 +134,16 @@ CORE_SRCS += devices/virtio_balloon.c devices/virtio_balloon_class.c
 VFS_SRCS  := devices/virtio_fs.c
 CORE_SRCS += $(VFS_SRCS)
 VFS_VMM_SRCS := devices/virtio_fs_class.c
+# arkvm exec's protocol with its guest agent (include/exec_proto.h).
+CORE_SRCS += src/exec_proto.c
 CORE_SRCS += src/fuse/server.c src/fuse/inode.c src/fuse/ops_name.c src/fuse/ops_file.c \
              src/fuse/ops_dir.c src/fuse/ops_xattr.c
 # arkvm exec's host side (include/exec.h); exec.c, with the agent, is arm64's only.
 CORE_SRCS += src/exec_opts.c src/exec_client.c src/exec_initramfs.c src/exec_modules.c
+# The guest agent's session (include/exec_agent.h): in the agent, and
+# natively in the unit tests.  agent/agent.c and agent/boot.c are PID 1's.
+AGENT_LIB_SRCS := agent/session.c agent/spawn.c agent/relay.c
+AGENT_SRCS := agent/agent.c agent/boot.c $(AGENT_LIB_SRCS) src/exec_proto.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
@@ -146,6 +152,7 @@ VMM_SRCS  += $(VFS_VMM_SRCS)
 VMM_SRCS  += src/exec.c
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
 NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c
+NATIVE_SRCS += $(AGENT_LIB_SRCS)
 NATIVE_LIBS := $(LIBS)
 ifeq ($(NATIVE_VIRGL),1)
 NATIVE_SRCS += devices/gpu_virgl.c
@@ -195,6 +202,7 @@ FUZZ_TARGETS += virtio_balloon
 FUZZ_TARGETS += fuse
 FUZZ_TARGETS += qcow2
 FUZZ_TARGETS += net_passt
+FUZZ_TARGETS += exec_proto
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120
@@ -206,7 +214,7 @@ FUZZ_OBJS     += $(FUZZ)/obj/src/sandbox.o $(FUZZ)/obj/gen/sandbox_bpf.o
 FUZZ_BINS     := $(addprefix $(FUZZ)/fuzz_,$(FUZZ_TARGETS))
 
 .PHONY: all deps unit tsan test test-gpu test-share run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
-all: $(BUILD)/arkvm
+all: $(BUILD)/arkvm $(BUILD)/arkvm-agent
 
 deps: $(DEPS_STAMP)
 
@@ -323,6 +331,13 @@ fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The guest agent `arkvm exec` puts at /init of its initramfs: static, for
+# arm64, whatever the build host (arkvm embeds this file).
+$(BUILD)/arkvm-agent: $(AGENT_SRCS) $(wildcard agent/*.h) include/exec_agent.h \
+		include/exec_proto.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(TARGET_CC) $(filter-out -MMD -MP,$(CFLAGS_COMMON)) -Os -static -s -o $@ $(AGENT_SRCS)
 
 # Both ends of the lab's vsock cases: AF_VSOCK in the guest, the hybrid
 # unix-socket protocol in level 1 (busybox has no vsock).
