@@ -138,16 +138,26 @@ CORE_SRCS += devices/virtio_balloon.c devices/virtio_balloon_class.c
 VFS_SRCS  := devices/virtio_fs.c
 CORE_SRCS += $(VFS_SRCS)
 VFS_VMM_SRCS := devices/virtio_fs_class.c
+# arkvm exec's protocol with its guest agent (include/exec_proto.h).
+CORE_SRCS += src/exec_proto.c
 CORE_SRCS += src/fuse/server.c src/fuse/inode.c src/fuse/ops_name.c src/fuse/ops_file.c \
              src/fuse/ops_dir.c src/fuse/ops_xattr.c
+# arkvm exec's host side (include/exec.h); exec.c, with the agent, is arm64's only.
+CORE_SRCS += src/exec_opts.c src/exec_client.c src/exec_initramfs.c src/exec_modules.c
+# The guest agent's session (include/exec_agent.h): in the agent, and
+# natively in the unit tests.  agent/agent.c and agent/boot.c are PID 1's.
+AGENT_LIB_SRCS := agent/session.c agent/spawn.c agent/relay.c
+AGENT_SRCS := agent/agent.c agent/boot.c $(AGENT_LIB_SRCS) src/exec_proto.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
              src/arch/arm64/cpu_state.c src/snapshot.c
 VMM_SRCS  += src/arch/arm64/cpu_features.c
 VMM_SRCS  += $(VFS_VMM_SRCS)
+VMM_SRCS  += src/exec.c
 UNIT_SRCS := $(filter-out tests/unit/test_gpu_virgl.c tests/unit/test_vnc.c,$(wildcard tests/unit/*.c))
 NATIVE_SRCS := $(CORE_SRCS) src/sandbox.c
+NATIVE_SRCS += $(AGENT_LIB_SRCS)
 NATIVE_LIBS := $(LIBS)
 ifeq ($(NATIVE_VIRGL),1)
 NATIVE_SRCS += devices/gpu_virgl.c
@@ -174,6 +184,7 @@ endif
 
 TARGET_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS) $(VMM_SRCS)) \
                $(BUILD)/obj/gen/sandbox_bpf.o
+TARGET_OBJS += $(BUILD)/obj/src/exec_agent_image.o
 UNIT_OBJS   := $(patsubst %.c,$(NATIVE)/obj/%.o,$(NATIVE_SRCS) $(UNIT_SRCS)) \
                $(NATIVE)/obj/gen/sandbox_bpf.o
 SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -197,6 +208,7 @@ FUZZ_TARGETS += fuse
 FUZZ_TARGETS += qcow2
 FUZZ_TARGETS += net_passt
 FUZZ_TARGETS += pl031
+FUZZ_TARGETS += exec_proto
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120
@@ -208,7 +220,7 @@ FUZZ_OBJS     += $(FUZZ)/obj/src/sandbox.o $(FUZZ)/obj/gen/sandbox_bpf.o
 FUZZ_BINS     := $(addprefix $(FUZZ)/fuzz_,$(FUZZ_TARGETS))
 
 .PHONY: all deps unit tsan test test-gpu test-share test-gicv2 test-16k run clean fuzz fuzz-build print-fuzz-targets bench guest-kernel
-all: $(BUILD)/arkvm
+all: $(BUILD)/arkvm $(BUILD)/arkvm-agent
 
 deps: $(DEPS_STAMP)
 
@@ -238,6 +250,12 @@ $(BUILD)/arkvm: $(TARGET_OBJS) | $(DEPS_STAMP)
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(CFLAGS_COMMON) $(TARGET_CFLAGS) -c -o $@ $<
+
+# The guest agent (agent/, $(BUILD)/arkvm-agent) as bytes in arkvm: /init of
+# arkvm exec's initramfs.
+$(BUILD)/obj/src/exec_agent_image.o: src/exec_agent_image.S $(BUILD)/arkvm-agent
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) -DARKVM_AGENT='"$(BUILD)/arkvm-agent"' -c -o $@ $<
 
 # The seccomp filters, compiled for arm64 at build time by a tool that runs
 # here (src/sandbox_gen.c, with the build host's libseccomp).
@@ -319,6 +337,13 @@ fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The guest agent `arkvm exec` puts at /init of its initramfs: static, for
+# arm64, whatever the build host (arkvm embeds this file).
+$(BUILD)/arkvm-agent: $(AGENT_SRCS) $(wildcard agent/*.h) include/exec_agent.h \
+		include/exec_proto.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(TARGET_CC) $(filter-out -MMD -MP,$(CFLAGS_COMMON)) -Os -static -s -o $@ $(AGENT_SRCS)
 
 # Both ends of the lab's vsock cases: AF_VSOCK in the guest, the hybrid
 # unix-socket protocol in level 1 (busybox has no vsock).

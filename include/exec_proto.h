@@ -93,6 +93,12 @@ struct exec_run {
 	u16 rows, cols;
 	struct exec_mount mounts[EXEC_MAX_MOUNTS];
 	unsigned int nr_mounts;
+	/*
+	 * Decoding only: a mount item's tag and path, NUL-terminated copies
+	 * (the payload has them as one "TAG:PATH[:ro]" string).  Never more
+	 * than the payload itself.
+	 */
+	char mount_text[EXEC_MAX_PAYLOAD];
 };
 
 /* RUN's payload for @run into @buf (EXEC_MAX_PAYLOAD): its length, or -E2BIG. */
@@ -107,6 +113,7 @@ int exec_run_decode(const u8 *payload, size_t len, struct exec_run *run);
 struct exec_reader {
 	u8 *buf;             /* EXEC_MAX_PAYLOAD + header */
 	size_t have;
+	size_t taken;        /* bytes at buf's front of the frame handed out last */
 };
 
 int exec_reader_init(struct exec_reader *rd);
@@ -123,5 +130,36 @@ int exec_reader_next(struct exec_reader *rd, struct exec_frame_hdr *hdr, const u
 
 /* Writes one frame to @fd (blocking, whole): 0 or -errno. */
 int exec_send(int fd, enum exec_msg type, const void *payload, size_t len);
+
+/*
+ * Added helpers, for both sides.  exec_reader_next() has already checked
+ * each type's payload size (HELLO, SIGNAL, WINSIZE 4; EXIT 8; STARTED,
+ * STDIN_EOF 0; RUN, STDIN, STDOUT, STDERR at least 1); these check values.
+ */
+#define EXEC_MAX_SIGNAL      64
+#define EXEC_MAX_TAG         36     /* a virtio-fs tag's size in config space */
+
+/* HELLO: 0, or -EPROTO for another version. */
+int exec_hello_decode(const u8 *payload, size_t len);
+/* SIGNAL: the signal number, 1..EXEC_MAX_SIGNAL, or -EPROTO. */
+int exec_signal_decode(const u8 *payload, size_t len);
+/* WINSIZE: 0 with both sizes (each >= 1), or -EPROTO. */
+int exec_winsize_decode(const u8 *payload, size_t len, u16 *rows, u16 *cols);
+/*
+ * EXIT: 0 with kind and value in range (CODE 0..255, SIGNAL 1..64, the
+ * others an errno 1..4095), or -EPROTO.
+ */
+int exec_exit_decode(const u8 *payload, size_t len, enum exec_exit *kind, int *value);
+/* What `arkvm exec` exits with for a decoded EXIT (128+N, 125, 126, 127...). */
+int exec_exit_status(enum exec_exit kind, int value);
+
+/* One u32 payload (HELLO, SIGNAL), WINSIZE and EXIT, as exec_send(). */
+int exec_send_u32(int fd, enum exec_msg type, u32 value);
+int exec_send_winsize(int fd, u16 rows, u16 cols);
+int exec_send_exit(int fd, enum exec_exit kind, int value);
+
+/* A frame header for @type and @len into @out (8 bytes, little-endian). */
+void exec_hdr_put(u8 *out, enum exec_msg type, u32 len);
+#define EXEC_HDR_SIZE 8
 
 #endif

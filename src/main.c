@@ -18,6 +18,7 @@
 #include "api.h"
 #include "arch.h"
 #include "cli.h"
+#include "exec.h"
 #include "fc_cli.h"
 #include "fc_config.h"
 #include "log.h"
@@ -498,6 +499,19 @@ static int merge_main(int argc, char **argv)
 	return ret ? EXIT_VMM_ERROR : 0;
 }
 
+/* arkvm exec's VM, in its child process: built and run as arkvm run's. */
+static int exec_run_vm(const struct vm_config *cfg)
+{
+	struct vm *vm = vm_build(cfg, boot_clock_ns(), "exec");
+	int status;
+
+	if (!vm)
+		finish(EXIT_VMM_ERROR);
+	status = vm_run(vm);
+	vm_destroy(vm);
+	finish(status);
+}
+
 /*
  * glibc's malloc, the first time it gives a thread arena's memory back
  * (free() leaving more than the trim threshold on top), reads
@@ -528,6 +542,8 @@ int main(int argc, char **argv)
 		finish(fc_main(argc, argv, start));
 	if (argc > 1 && !strcmp(argv[1], "restore"))
 		finish(restore_main(argc, argv, start));
+	if (argc > 1 && !strcmp(argv[1], "exec"))
+		finish(exec_main(argc, argv, exec_run_vm));
 	if (argc > 1 && !strcmp(argv[1], "snapshot-merge"))
 		finish(merge_main(argc, argv));
 

@@ -1631,3 +1631,5 @@ fi
 . "$(dirname "$0")/platform-cases.sh"
 # CPU features and topology (issue 24).
 . "$(dirname "$0")/arm64-cases.sh"
+# --- arkvm exec: one command in a fresh VM ------------------------------------------
+. "$(dirname "$0")/exec-cases.sh"

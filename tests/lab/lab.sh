@@ -85,7 +85,18 @@ build_level1() {
 	fi
 	cp "$cases" "$root/lab/cases.sh"
 	cp "$here/net.sh" "$here/disk-cases.sh" "$here/platform-cases.sh" "$here/arm64-cases.sh" \
-		"$root/lab/"
+		"$here/exec-cases.sh" "$root/lab/"
+	# arkvm exec's --modules: the modules its guest needs, with their
+	# modules.order (the package has no modules.dep: no depmod ran).
+	mkdir -p "$root/lab/exec-modules"
+	for mod in virtio_mmio fuse virtiofs vsock vmw_vsock_virtio_transport_common \
+		vmw_vsock_virtio_transport virtio_blk virtio_net net_failover failover; do
+		ko=$(cd "$cache"/k/lib/modules/* && find kernel -name "$mod.ko" | head -n 1)
+		[ -n "$ko" ] || continue
+		mkdir -p "$root/lab/exec-modules/$(dirname "$ko")"
+		cp "$(ls -d "$cache"/k/lib/modules/*)/$ko" "$root/lab/exec-modules/$ko"
+		echo "$ko" >> "$root/lab/exec-modules/modules.order"
+	done
 	# The image cases' qcow2 images, made by qemu-img here (fresh each run).
 	"$here/disk-images.sh" "$root/lab" >&2 || true
 	for f in ${LAB_FILES:-}; do cp "$f" "$root/lab/"; done

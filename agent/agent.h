@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ARKVM_AGENT_H
+#define ARKVM_AGENT_H
+
+/* PID 1's own steps (agent/boot.c); the session's are in exec_agent.h. */
+#include <stddef.h>
+
+#include "exec_agent.h"
+
+/* /proc, /sys, /dev (+ /dev/pts, /dev/shm), /tmp, /run: 0 or -errno. */
+int agent_mount_early(void);
+/* finit_module() for each line of /modules.list, in order; failures are logged. */
+void agent_load_modules(void);
+/* The root from arkvm.root= (virtiofs:TAG, blk:/dev/X, or none), switched to. */
+int agent_setup_root(void);
+/* arkvm.root='s value into @out, "" when the command line has none. */
+int agent_root_arg(char *out, size_t size);
+/* RUN's virtio-fs shares, each at its path (created): 0 or -errno. */
+int agent_mount_shares(const struct exec_run *run);
+
+#endif

@@ -1,0 +1,131 @@
+# arkvm exec's cases, sourced by cases.sh (its helpers: pass, fail, info,
+# $tmp, $ARKVM, $KERNEL). The guest: Debian's cloud kernel (the lab's) with
+# --modules (/lab/exec-modules: the modules exec needs, copied by lab.sh
+# with their modules.order) and a busybox root directory made here.
+# Every run gets its own TMPDIR, which must be empty after.
+EXEC_MODULES=${EXEC_MODULES:-$(dirname "$0")/exec-modules}
+EXEC_TIMEOUT=${EXEC_TIMEOUT:-120}
+
+if [ ! -f "$EXEC_MODULES/modules.order" ]; then
+	fail exec-setup "no modules for exec in $EXEC_MODULES"
+else
+
+xroot=$tmp/exec-root
+mkdir -p "$xroot/bin" "$xroot/proc" "$xroot/sys" "$xroot/dev" "$xroot/tmp" "$xroot/work"
+cp /bin/busybox "$xroot/bin/busybox"
+busybox --install -s "$xroot/bin" 2>/dev/null ||
+	for a in sh cat echo printf sha256sum sleep true false ls; do
+		ln -s busybox "$xroot/bin/$a"
+	done
+ln -sf busybox "$xroot/bin/sh"
+xtmp=$tmp/exec-tmp
+mkdir -p "$xtmp"
+
+# xrun NAME [exec args...] -- COMMAND...: arkvm exec with the lab's kernel,
+# modules and root; stdout, stderr and the status in $tmp/NAME.{out,err,rc}.
+xrun() {
+	name=$1; shift
+	t0=$(date +%s)
+	TMPDIR=$xtmp timeout "$EXEC_TIMEOUT" "$ARKVM" exec --kernel "$KERNEL" \
+		--modules "$EXEC_MODULES" --rootfs "$xroot" "$@" \
+		> "$tmp/$name.out" 2> "$tmp/$name.err"
+	rc=$?
+	echo $rc > "$tmp/$name.rc"
+	info "$name: exit $rc after $(( $(date +%s) - t0 )) s"
+}
+
+xshow() {
+	echo "--- $1 stdout"; head -c 2000 "$tmp/$1.out"
+	echo "--- $1 stderr"; tail -c 3000 "$tmp/$1.err"
+}
+
+xleft() {
+	if [ -n "$(ls -A "$xtmp")" ]; then
+		fail "exec-$1-cleanup" "left in TMPDIR: $(ls -A "$xtmp" | tr '\n' ' ')"
+		rm -rf "${xtmp:?}"/*
+	fi
+}
+
+# --- the command's own status ---------------------------------------------------
+xrun exec-status -- sh -c 'exit 7' < /dev/null
+if [ "$rc" -eq 7 ]; then pass exec-status; else fail exec-status "exit $rc, not 7"; xshow exec-status; fi
+xleft status
+
+# --- stdout and stderr stay apart -------------------------------------------------
+xrun exec-streams -- sh -c 'echo to-out; echo to-err >&2; echo more-out' < /dev/null
+if [ "$rc" -eq 0 ] && [ "$(cat "$tmp/exec-streams.out")" = "$(printf 'to-out\nmore-out')" ] &&
+    [ "$(cat "$tmp/exec-streams.err")" = "to-err" ]; then
+	pass exec-streams
+else
+	fail exec-streams "exit $rc, or the streams mixed"; xshow exec-streams
+fi
+xleft streams
+
+# --- stdin and its EOF --------------------------------------------------------------
+want=$(printf data | sha256sum | cut -c1-64)
+printf data > "$tmp/exec-data"
+xrun exec-stdin -- sha256sum < "$tmp/exec-data"
+if [ "$rc" -eq 0 ] && [ "$(cut -c1-64 "$tmp/exec-stdin.out")" = "$want" ]; then
+	pass exec-stdin
+else
+	fail exec-stdin "exit $rc, sum '$(cut -c1-64 "$tmp/exec-stdin.out")' not $want"; xshow exec-stdin
+fi
+xleft stdin
+
+# --- a workspace share: read and written, the host sees the result ----------------------
+ws=$tmp/exec-ws
+mkdir -p "$ws"
+echo "from-host" > "$ws/in.txt"
+xrun exec-workspace --share "$ws:/work" --workdir /work -- \
+	sh -c 'cat in.txt > out.txt; echo from-guest >> out.txt' < /dev/null
+if [ "$rc" -eq 0 ] && [ "$(cat "$ws/out.txt" 2>/dev/null)" = "$(printf 'from-host\nfrom-guest')" ]; then
+	pass exec-workspace
+else
+	fail exec-workspace "exit $rc, out.txt: $(cat "$ws/out.txt" 2>&1 | head -c 200)"; xshow exec-workspace
+fi
+xleft workspace
+
+# --- --timeout: 124, and the VM is stopped well before the command ends -------------
+t0=$(date +%s)
+xrun exec-timeout --timeout 5 -- sleep 100 < /dev/null
+took=$(( $(date +%s) - t0 ))
+if [ "$rc" -eq 124 ] && [ "$took" -lt 90 ]; then
+	pass exec-timeout
+else
+	fail exec-timeout "exit $rc after $took s"; xshow exec-timeout
+fi
+xleft timeout
+
+# --- SIGTERM to arkvm reaches the command: 143 ------------------------------------------
+(
+	TMPDIR=$xtmp "$ARKVM" exec --kernel "$KERNEL" --modules "$EXEC_MODULES" --rootfs "$xroot" \
+		-- sh -c 'echo started; exec sleep 100' < /dev/null > "$tmp/exec-sigterm.out" \
+		2> "$tmp/exec-sigterm.err" &
+	pid=$!
+	i=0
+	while [ $i -lt "$EXEC_TIMEOUT" ] && ! grep -q started "$tmp/exec-sigterm.out"; do
+		sleep 1; i=$((i + 1))
+	done
+	kill -TERM $pid
+	wait $pid
+	echo $? > "$tmp/exec-sigterm.rc"
+)
+rc=$(cat "$tmp/exec-sigterm.rc")
+if [ "$rc" -eq 143 ]; then pass exec-sigterm; else fail exec-sigterm "exit $rc, not 143"; xshow exec-sigterm; fi
+xleft sigterm
+
+# --- 127 and 125 ------------------------------------------------------------------------------
+xrun exec-not-found -- /no/such/command < /dev/null
+if [ "$rc" -eq 127 ]; then pass exec-not-found; else fail exec-not-found "exit $rc, not 127"; xshow exec-not-found; fi
+xleft not-found
+
+TMPDIR=$xtmp "$ARKVM" exec --no-such-option -- true < /dev/null > "$tmp/exec-bad.out" 2> "$tmp/exec-bad.err"
+rc=$?
+if [ "$rc" -eq 125 ] && [ "$(wc -l < "$tmp/exec-bad.err")" -eq 1 ] && [ ! -s "$tmp/exec-bad.out" ]; then
+	pass exec-bad-option
+else
+	fail exec-bad-option "exit $rc: $(head -c 300 "$tmp/exec-bad.err")"
+fi
+xleft bad-option
+
+fi
