@@ -102,7 +102,7 @@ TARGET_LDFLAGS += -static
 endif
 
 # Host-independent code: built for arm64 and natively for the unit tests.
-CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_config.c src/cli.c \
+CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_config.c src/cli.c src/cli_devices.c \
              src/http.c src/fc_config.c src/fc_json.c src/fc_shares.c src/fc_cli.c src/vmm.c src/api.c src/api_server.c src/snapshot_file.c src/snapshot_merge.c \
              src/park.c src/vm_state.c src/state.c src/virtio_state.c \
              src/file.c src/loader.c src/fdt.c src/console.c src/vcpu_exit.c \

@@ -25,8 +25,9 @@
 
 /* The modules the agent needs, by name: what is not there is built in. */
 static const char *const exec_module_names[] = {
-	"virtio_mmio", "fuse", "virtiofs", "vsock", "vmw_vsock_virtio_transport_common",
-	"vmw_vsock_virtio_transport", "virtio_blk", "virtio_net", "ext4",
+	"virtio", "virtio_ring", "virtio_mmio", "fuse", "virtiofs", "vsock",
+	"vmw_vsock_virtio_transport_common", "vmw_vsock_virtio_transport", "virtio_blk",
+	"virtio_net", "ext4",
 };
 
 void cpio_init(struct cpio_writer *w, int fd)

@@ -89,7 +89,7 @@ build_level1() {
 	# arkvm exec's --modules: the modules its guest needs, with their
 	# modules.order (the package has no modules.dep: no depmod ran).
 	mkdir -p "$root/lab/exec-modules"
-	for mod in virtio_mmio fuse virtiofs vsock vmw_vsock_virtio_transport_common \
+	for mod in virtio virtio_ring virtio_mmio fuse virtiofs vsock vmw_vsock_virtio_transport_common \
 		vmw_vsock_virtio_transport virtio_blk virtio_net net_failover failover; do
 		ko=$(cd "$cache"/k/lib/modules/* && find kernel -name "$mod.ko" | head -n 1)
 		[ -n "$ko" ] || continue
