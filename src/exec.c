@@ -267,8 +267,8 @@ static int run_session(struct exec_ctx *x, const struct exec_opts *o, int sock, 
 	free(run);
 	stop_child(x, c.stop_vm);
 	if (status == EXEC_STATUS_ERROR && c.err[0]) {
-		if (!c.started)
-			show_log(x);
+		/* What the guest said last tells why: the agent logs to its console. */
+		show_log(x);
 		pr_err("exec: %s", c.err);
 	}
 	return status;

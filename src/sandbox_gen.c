@@ -57,6 +57,12 @@ static const int common_syscalls[] = {
 	SCMP_SYS(clock_gettime), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
 	SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(tgkill),
 	SCMP_SYS(exit), SCMP_SYS(exit_group),
+	/*
+	 * glibc's malloc, once a process has more than 8 arenas, asks how
+	 * many CPUs it may use before making another (virtio-fs with two
+	 * shares has enough worker threads): only the process's own mask.
+	 */
+	SCMP_SYS(sched_getaffinity),
 };
 
 /*
