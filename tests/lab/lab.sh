@@ -49,6 +49,8 @@ esac
 # Progress goes to stderr: stdout carries only the cases' verdicts.
 "$here/setup.sh" >&2
 "$here/build-guest.sh" >&2
+# passt for --net user: on this host from make deps, in level 1 from a tree.
+native || "$here/passt-tree.sh" >&2
 kernel=$(ls "$cache"/k/boot/vmlinuz-* | head -n 1)
 gpu_kernel=$(ls "$cache"/kg/boot/vmlinuz-* 2>/dev/null | head -n 1)
 cases=${LAB_CASES:-$here/cases.sh}
@@ -77,13 +79,16 @@ build_level1() {
 		cp "$cache/guest-gpu.cpio.gz" "$root/lab/"
 	fi
 	cp "$cases" "$root/lab/cases.sh"
-	cp "$here/net.sh" "$root/lab/"
+	cp "$here/net.sh" "$here/net-user-cases.sh" "$root/lab/"
 	for f in ${LAB_FILES:-}; do cp "$f" "$root/lab/"; done
+	# passt and its C library, for --net user (tests/lab/passt-tree.sh).
+	cp -a "$cache/passt-tree"/. "$root/"
 	# LAB_TREE: a tree of files for level 1's root (make test-gpu: libraries).
 	[ -n "${LAB_TREE:-}" ] && cp -a "$LAB_TREE"/. "$root/"
 	cp "$here/level1-init" "$root/init"
-	# tun and vhost-net for the network cases: level 1 has no other modules.
-	for mod in tun tap vhost_iotlb vhost vhost_net; do
+	# tun and vhost-net for the network cases, dummy for the default route
+	# passt wants: level 1 has no other modules.
+	for mod in tun tap vhost_iotlb vhost vhost_net dummy; do
 		find "$cache/k/lib/modules" -name "$mod.ko" -exec cp {} "$root/lab/" \;
 	done
 	chmod 755 "$root/init"
