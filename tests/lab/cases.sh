@@ -1622,3 +1622,6 @@ else
 	info "no generic kernel for the GPU case ($GPU_KERNEL): skipped"
 fi
 
+
+# --- user-mode networking: passt ----------------------------------------------
+. "$(dirname "$0")/net-user-cases.sh"
