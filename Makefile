@@ -43,6 +43,7 @@ CROSS_COMPILE ?=
 APT_PACKAGES  := gcc libc6-dev libfdt-dev zlib1g-dev liburing-dev libseccomp-dev \
                  libpng-dev device-tree-compiler libjansson-dev libhttp-parser-dev \
                  $(FUZZ_PACKAGES) $(GPU_PACKAGES)
+APT_PACKAGES  += passt
 else
 CROSS_COMPILE ?= aarch64-linux-gnu-
 APT_PACKAGES  := gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev \
@@ -50,6 +51,7 @@ APT_PACKAGES  := gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev \
                  libpng-dev libpng-dev:arm64 libseccomp-dev device-tree-compiler \
                  libjansson-dev libjansson-dev:arm64 libhttp-parser-dev \
                  $(FUZZ_PACKAGES) $(GPU_PACKAGES)
+APT_PACKAGES  += passt
 # libfdt-dev and libhttp-parser-dev cannot be co-installed for two
 # architectures, so their arm64 static libraries come from the packages,
 # unpacked into a sysroot in the cache.
@@ -110,6 +112,7 @@ CORE_SRCS := src/log.c src/guest_mem.c src/mmio_bus.c src/event_loop.c src/vm_co
 CORE_SRCS += src/device_state.c
 # Network backends behind include/net_backend.h.
 CORE_SRCS += src/backends/net_tap.c src/backends/net_vhost.c
+CORE_SRCS += src/backends/net_passt.c src/backends/passt_spawn.c
 # Disk backends (include/disk.h), under virtio-blk.
 CORE_SRCS += src/backends/disk_raw.c
 CORE_SRCS += src/backends/disk_qcow2.c src/backends/qcow2_io.c
@@ -183,6 +186,7 @@ FUZZ_TARGETS += virtio_vsock
 FUZZ_TARGETS += virtio_balloon
 FUZZ_TARGETS += fuse
 FUZZ_TARGETS += qcow2
+FUZZ_TARGETS += net_passt
 FUZZ          := build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 120

@@ -71,15 +71,24 @@ static void net_poll_tap(struct virtio_net *n, bool on)
 		n->tap_polled = on;
 }
 
-/* The backend went away (a tap deleted, or an error it keeps returning): stop watching it. */
+/*
+ * The backend went away (a tap deleted, passt gone, or an error it keeps
+ * returning): stop watching it, and tell the guest its link is down
+ * (VIRTIO_NET_F_STATUS, offered to every guest) with a config interrupt.
+ * dev->lock held.
+ */
 static void net_tap_failed(struct virtio_net *n, int err)
 {
-	pr_warn_ratelimited("%s: %s '%s' failed (%s): no more packets for the guest",
+	pr_warn_ratelimited("%s: %s '%s' failed (%s): no more packets for the guest, link down",
 			    n->vdev.name, n->be.ops->kind, n->be.name,
 			    err ? strerror(err) : "end of file");
 	if (!n->tap_broken)
 		event_loop_del(n->loop, &n->tap_src);
 	n->tap_broken = true;
+	if (le16toh(n->config.status) & VIRTIO_NET_S_LINK_UP) {
+		n->config.status = htole16(le16toh(n->config.status) & ~VIRTIO_NET_S_LINK_UP);
+		virtio_dev_config_changed(&n->vdev);
+	}
 }
 
 static void net_rx_forget(struct virtio_net *n)
@@ -392,6 +401,8 @@ static int net_activate(struct virtio_dev *dev)
 	n->rx_merge = virtio_dev_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
 	n->rx_need = NET_HDR_LEN + ((dev->accepted & NET_GUEST_GSO) ? NET_MAX_GSO_FRAME
 								    : NET_MAX_FRAME);
+	/* A backend that sends larger frames to any guest (passt): room for them too. */
+	n->rx_need = MAX(n->rx_need, NET_HDR_LEN + n->be.max_frame);
 	if (net_has(n, NET_CAP_KERNEL)) {
 		ret = n->be.ops->kernel_start(&n->be, dev);
 		n->kernel_running = !ret;
@@ -519,6 +530,23 @@ int virtio_net_init(struct virtio_net *n, int fd, const char *name, const u8 mac
 	return virtio_net_attach(n, &be, mac, mem, loop);
 }
 
+/*
+ * A NIC's MAC without mac=: from its tap's name; a passt NIC has no name
+ * of its own, so from its id (--net user) or passt's socket path.
+ */
+static void net_default_mac(const struct net_config *cfg, u8 mac[6])
+{
+	char key[CFG_MAX_SOCK_PATH + CFG_MAX_ID + 16];
+
+	if (cfg->kind == NET_TAP) {
+		virtio_net_default_mac(cfg->tap, mac);
+		return;
+	}
+	snprintf(key, sizeof(key), "%s:%s", cfg->kind == NET_USER ? "user" : "passt",
+		 cfg->kind == NET_USER ? cfg->id : cfg->passt_path);
+	virtio_net_default_mac(key, mac);
+}
+
 int virtio_net_open(struct virtio_net *n, const struct net_config *cfg,
 		    const struct guest_mem *mem, struct event_loop *loop)
 {
@@ -532,7 +560,7 @@ int virtio_net_open(struct virtio_net *n, const struct net_config *cfg,
 	if (cfg->has_mac)
 		memcpy(mac, cfg->mac, sizeof(mac));
 	else
-		virtio_net_default_mac(cfg->tap, mac);
+		net_default_mac(cfg, mac);
 	ret = virtio_net_attach(n, &be, mac, mem, loop);
 	if (!ret)
 		virtio_net_set_limits(n, &cfg->rx_rl, &cfg->tx_rl);
@@ -697,6 +725,8 @@ static void net_stats(const struct device *dev)
 	const struct virtio_net *n = dev->priv;
 	const struct virtio_stats *st = &n->vdev.stats;
 	unsigned long pkts = (unsigned long)(n->rx_packets + n->tx_packets);
+	/* Frames the backend dropped before they reached a buffer (too long for them). */
+	u64 be_dropped = n->be.ops->dropped ? n->be.ops->dropped(&n->be) : 0;
 
 	if (net_kernel_served(n)) {
 		net_print_vhost_stats(n);
@@ -706,7 +736,7 @@ static void net_stats(const struct device *dev)
 		"per packet: %.3f kicks, %.3f interrupts, %.3f register accesses; "
 		"receive-queue kicks per packet received: %.3f",
 		n->vdev.name, n->be.name, (unsigned long long)n->rx_packets,
-		(unsigned long long)n->tx_packets, (unsigned long long)n->rx_dropped,
+		(unsigned long long)n->tx_packets, (unsigned long long)(n->rx_dropped + be_dropped),
 		(unsigned long long)n->tx_dropped, ratio(virtio_stats_kicks(st), pkts),
 		ratio(atomic_load(&st->interrupts), pkts), ratio(atomic_load(&st->mmio), pkts),
 		ratio(atomic_load(&st->kicks[0]), (unsigned long)n->rx_packets));

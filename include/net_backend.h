@@ -13,7 +13,10 @@
  *                                         the host kernel's vhost-net;
  *   socket     (src/backends/net_tap.c)   any fd that keeps packet
  *                                         boundaries, with the capabilities
- *                                         its creator gives (tests, fuzzers).
+ *                                         its creator gives (tests, fuzzers);
+ *   passt      (src/backends/net_passt.c) user-mode networking: Ethernet
+ *                                         frames on passt's stream socket,
+ *                                         each behind its length.
  *
  * A backend without NET_CAP_VNET_HDR (passt: frames on a stream socket)
  * sees bare Ethernet frames: the device strips the guest's virtio-net
@@ -79,6 +82,15 @@ struct net_backend_ops {
 	 */
 	void (*stats_start)(struct net_backend *be);
 	bool (*stats)(const struct net_backend *be, u64 sent_received[2]);
+	/*
+	 * Optional: frames for the guest that the backend dropped itself
+	 * (longer than the buffers recv() was given).  Any thread, for --stats.
+	 */
+	u64 (*dropped)(const struct net_backend *be);
+	/*
+	 * Main thread, at the end (or on a failed start-up): closes the
+	 * backend's fds and reaps what it started (passt).
+	 */
 	void (*close)(struct net_backend *be);
 };
 
@@ -88,11 +100,18 @@ struct net_backend {
 	u32 caps;                    /* NET_CAP_* */
 	int fd;                      /* readable: a packet waits (the device polls it) */
 	int err_fd;                  /* readable: the kernel found a ring broken; -1 none */
+	/*
+	 * The longest frame (no header) recv() may deliver whatever offloads
+	 * the guest took; 0: an MTU-sized one, or a 64 KiB one with GSO.
+	 * passt sends 64 KiB frames to any guest (its MTU is 65520).
+	 */
+	u32 max_frame;
 	char name[CFG_MAX_IFNAME + 1];  /* the tap's name, for messages and --stats */
 };
 
 extern const struct net_backend_ops net_tap_ops;
 extern const struct net_backend_ops net_vhost_ops;
+extern const struct net_backend_ops net_passt_ops;
 
 /*
  * A backend on @fd, which must keep packet boundaries (a SOCK_SEQPACKET
@@ -101,7 +120,16 @@ extern const struct net_backend_ops net_vhost_ops;
  */
 int net_socket_backend(struct net_backend *be, int fd, const char *name, u32 caps);
 
-/* The backend --net asks for: the tap, with vhost or without. */
+/*
+ * The passt backend on @fd, a connected stream socket (a socketpair in
+ * tests) that it takes: frames both ways behind a 4-byte big-endian
+ * length.  @pid is the passt it started, reaped at close (-1: none);
+ * @err_fd the read end of passt's stderr (-1: none), also taken.
+ * -errno (@fd and @err_fd closed) when out of memory.
+ */
+int net_passt_backend(struct net_backend *be, int fd, pid_t pid, int err_fd);
+
+/* The backend --net asks for: the tap, with vhost or without, or passt. */
 const struct net_backend_ops *net_backend_for(const struct net_config *cfg);
 
 #endif

@@ -80,12 +80,40 @@ struct disk_config {
 	struct rate_limiter_config rl;
 };
 
+/*
+ * Where a NIC's packets go.  NET_TAP is 0: the API and the config file
+ * fill only taps.
+ */
+enum net_kind {
+	NET_TAP,              /* an existing host tap (tap=NAME) */
+	NET_USER,             /* user-mode networking: arkvm starts passt (--net user) */
+	NET_PASST,            /* a passt already running, on its unix socket (passt=PATH) */
+};
+
+#define CFG_MAX_FORWARDS     16
+#define CFG_MAX_SOCK_PATH    107  /* a sun_path less the NUL */
+
+enum net_proto {
+	NET_FWD_TCP,
+	NET_FWD_UDP,
+};
+
+/* --net user's tcp=HOSTPORT:GUESTPORT / udp=...: a host port passt forwards to the guest. */
+struct net_forward {
+	enum net_proto proto;
+	u16 host_port, guest_port;  /* 1-65535 */
+};
+
 struct net_config {
 	char id[CFG_MAX_ID + 1];          /* empty until vm_config_complete(): "net<N>" */
-	char tap[CFG_MAX_IFNAME + 1];     /* an existing tap interface */
+	enum net_kind kind;
+	char tap[CFG_MAX_IFNAME + 1];     /* NET_TAP: an existing tap interface */
+	char passt_path[CFG_MAX_SOCK_PATH + 1];  /* NET_PASST: passt's socket */
+	struct net_forward forwards[CFG_MAX_FORWARDS];  /* NET_USER */
+	unsigned int nr_forwards;
 	u8 mac[6];
-	bool has_mac;         /* else derived from the tap name */
-	bool vhost;           /* the host kernel's vhost-net serves the queues */
+	bool has_mac;         /* else derived from the tap name (or the id, or the socket) */
+	bool vhost;           /* the host kernel's vhost-net serves the queues (taps only) */
 	struct rate_limiter_config rx_rl;  /* what the guest receives */
 	struct rate_limiter_config tx_rl;  /* what the guest sends */
 };

@@ -352,21 +352,86 @@ static int net_rate_item(struct net_config *n, const char *item, size_t len)
 	return ret;
 }
 
-/* --net tap=NAME[,mac=MAC][,vhost][,id=ID][,rx-bw=RATE][,tx-bw=RATE][,rx-pps=N][,tx-pps=N] */
+/* "HOSTPORT:GUESTPORT" into @f; the ports' range (1 and up) is vm_config_validate()'s. */
+static int parse_forward(const char *s, struct net_forward *f)
+{
+	const char *end;
+	u64 host, guest;
+
+	if (parse_digits(s, 65535, &host, &end) || *end != ':' ||
+	    parse_digits(end + 1, 65535, &guest, &end) || *end)
+		return -EINVAL;
+	f->host_port = (u16)host;
+	f->guest_port = (u16)guest;
+	return 0;
+}
+
+/* --net user's tcp=H:G and udp=H:G: 1 when @item is one, 0 when not, -EINVAL when bad. */
+static int net_forward_item(struct net_config *n, const char *item, size_t len)
+{
+	static const char *const keys[] = { [NET_FWD_TCP] = "tcp", [NET_FWD_UDP] = "udp" };
+	char buf[16];
+
+	for (unsigned int proto = 0; proto < ARRAY_SIZE(keys); proto++) {
+		struct net_forward *f = &n->forwards[n->nr_forwards];
+
+		if (!item_value(item, len, keys[proto], buf, sizeof(buf)))
+			continue;
+		if (n->nr_forwards == CFG_MAX_FORWARDS || parse_forward(buf, f))
+			return -EINVAL;
+		f->proto = (enum net_proto)proto;
+		n->nr_forwards++;
+		return 1;
+	}
+	return 0;
+}
+
+/* tap=NAME, user or passt=SOCKET: true when @item names the NIC's kind. */
+static bool net_kind_item(struct net_config *n, const char *item, size_t len)
+{
+	if (len == 4 && !strncmp(item, "user", 4)) {
+		n->kind = NET_USER;
+		return true;
+	}
+	if (item_value(item, len, "passt", n->passt_path, sizeof(n->passt_path)) &&
+	    n->passt_path[0]) {
+		n->kind = NET_PASST;
+		return true;
+	}
+	return item_value(item, len, "tap", n->tap, sizeof(n->tap)) && n->tap[0];
+}
+
+/*
+ * --net tap=NAME[,mac=MAC][,vhost][,id=ID][,rx-bw=RATE][,tx-bw=RATE][,rx-pps=N][,tx-pps=N]
+ * --net user[,tcp=HOSTPORT:GUESTPORT]...[,udp=HOSTPORT:GUESTPORT]...[,mac=MAC][,id=ID]
+ * --net passt=SOCKET[,mac=MAC][,id=ID]
+ */
 static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 {
 	struct net_config *n = vm_config_add_net(cfg);
 	const char *p = arg, *item = arg;
+	unsigned int kinds = 0;
 	char mac[18];
 	size_t len;
+	int ret;
 
 	if (!n) {
 		pr_err("--%s: at most %d network devices", name, CFG_MAX_NETS);
 		return -EINVAL;
 	}
 	while (next_item(&p, &item, &len)) {
-		if (item_value(item, len, "tap", n->tap, sizeof(n->tap)) && n->tap[0]) {
-			continue;
+		if (net_kind_item(n, item, len)) {
+			if (!kinds++)
+				continue;
+			pr_err("--%s '%s': give one of tap=NAME, user or passt=SOCKET", name, arg);
+			return -EINVAL;
+		} else if ((ret = net_forward_item(n, item, len)) != 0) {
+			if (ret > 0)
+				continue;
+			pr_err("--%s '%s': bad forward '%.*s' (tcp=HOSTPORT:GUESTPORT or udp=..., "
+			       "ports up to 65535, at most %d)", name, arg, (int)len, item,
+			       CFG_MAX_FORWARDS);
+			return -EINVAL;
 		} else if (item_value(item, len, "id", n->id, sizeof(n->id))) {
 			continue;
 		} else if (item_value(item, len, "mac", mac, sizeof(mac)) && !parse_mac(mac, n->mac)) {
@@ -374,9 +439,10 @@ static int set_net(struct vm_config *cfg, const char *name, const char *arg)
 		} else if (len == 5 && !strncmp(item, "vhost", 5)) {
 			n->vhost = true;
 		} else if (net_rate_item(n, item, len) <= 0) {
-			pr_err("--%s '%s': bad option '%.*s' (tap=NAME of up to %d bytes, mac=MAC as "
-			       "unicast aa:bb:cc:dd:ee:ff, vhost, id=ID, rx-bw=/tx-bw=BYTES/s like 1M, "
-			       "rx-pps=/tx-pps=N)", name, arg, (int)len, item, CFG_MAX_IFNAME);
+			pr_err("--%s '%s': bad option '%.*s' (tap=NAME of up to %d bytes, user, "
+			       "passt=SOCKET, mac=MAC as unicast aa:bb:cc:dd:ee:ff, vhost, id=ID, "
+			       "rx-bw=/tx-bw=BYTES/s like 1M, rx-pps=/tx-pps=N)", name, arg, (int)len,
+			       item, CFG_MAX_IFNAME);
 			return -EINVAL;
 		}
 	}
@@ -630,10 +696,13 @@ static const struct cli_option run_options[] = {
 	  "cache=unsafe offers no flush (default writeback); bw: bytes/s, a bare number is "
 	  "bytes, K/M/G are KiB/MiB/GiB; iops: requests/s",
 	  true, set_disk },
-	{ "net", "tap=NAME[,mac=MAC][,vhost][,id=ID][,rx-bw=RATE][,tx-bw=RATE][,rx-pps=N][,tx-pps=N]",
-	  "a virtio-net NIC on an existing tap (repeat for eth1, ...); vhost: the host kernel's "
-	  "vhost-net moves its packets; rx/tx-bw: bytes/s to/from the guest (as --disk bw), "
-	  "rx/tx-pps: packets/s (not with vhost)",
+	{ "net", "tap=NAME|user|passt=SOCKET[,mac=MAC][,vhost][,id=ID][,rx-bw=RATE][,tx-bw=RATE][,rx-pps=N][,tx-pps=N]",
+	  "a virtio-net NIC (repeat for eth1, ...) on an existing tap, or on user-mode "
+	  "networking through passt without privileges: user starts passt from PATH "
+	  "(add tcp=HOSTPORT:GUESTPORT or udp=... to forward a host port to the guest), "
+	  "passt=SOCKET connects to a running one; vhost: the host kernel's vhost-net moves "
+	  "a tap's packets; rx/tx-bw: bytes/s to/from the guest (as --disk bw), rx/tx-pps: "
+	  "packets/s (not with vhost)",
 	  true, set_net },
 	{ "rng-bw", "RATE", "limit the entropy device to RATE bytes/s (as --disk bw)",
 	  false, set_rng_bw },

@@ -21,6 +21,7 @@
 #include <linux/vhost.h>
 #include <sys/socket.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,12 @@ static const int main_syscalls[] = {
 	SCMP_SYS(unlinkat),
 	/* A snapshot's files, written under a temporary name and renamed. */
 	SCMP_SYS(renameat), SCMP_SYS(renameat2),
+	/*
+	 * --net user: passt, arkvm's child, reaped at the end (kill is
+	 * SIGTERM only, below); a frame to passt that its full socket took in
+	 * part waits for room (a PATCH may send one here).
+	 */
+	SCMP_SYS(wait4), SCMP_SYS(ppoll), SCMP_SYS(poll),
 };
 /*
  * The UART's interrupt from console input; the terminal mode on the way
@@ -105,6 +112,11 @@ static const int io_syscalls[] = {
 	 * below), half-closes passed on, and sockets closed.
 	 */
 	SCMP_SYS(accept4), SCMP_SYS(connect), SCMP_SYS(shutdown), SCMP_SYS(close),
+	/*
+	 * passt: a frame its full socket took in part waits for room
+	 * (src/backends/net_passt.c); a broken stream is shut down (above).
+	 */
+	SCMP_SYS(ppoll), SCMP_SYS(poll),
 };
 /*
  * A NIC on vhost-net: its queues stop at reset (vCPU) or when the kernel
@@ -249,6 +261,10 @@ static int sandbox_add_rules(scmp_filter_ctx ctx, const struct sandbox_rules *r,
 	if (!ret && r == &sandbox_rules[SANDBOX_API])
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
 				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY));
+	/* The main thread ends passt (--net user) with SIGTERM, and nothing else with anything. */
+	if (!ret && r == &sandbox_rules[SANDBOX_MAIN])
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+				       SCMP_A1(SCMP_CMP_EQ, SIGTERM));
 	/* A FIFO is opened read-write, so that it opens with no reader yet (log.c). */
 	if (!ret && r == &sandbox_rules[SANDBOX_API])
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,

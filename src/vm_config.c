@@ -227,6 +227,77 @@ static bool mac_ok(const u8 mac[6])
 	return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
 }
 
+static const char *const proto_names[] = { [NET_FWD_TCP] = "tcp", [NET_FWD_UDP] = "udp" };
+
+/* Is @f's host port taken by an earlier forward, of this NIC or an earlier one? */
+static bool forward_taken(const struct vm_config *cfg, unsigned int nic, unsigned int k)
+{
+	const struct net_forward *f = &cfg->nets[nic].forwards[k];
+
+	for (unsigned int i = 0; i <= nic; i++) {
+		const struct net_config *n = &cfg->nets[i];
+		unsigned int end = i == nic ? k : n->nr_forwards;
+
+		for (unsigned int j = 0; n->kind == NET_USER && j < end && j < CFG_MAX_FORWARDS; j++)
+			if (n->forwards[j].proto == f->proto && n->forwards[j].host_port == f->host_port)
+				return true;
+	}
+	return false;
+}
+
+/* --net user's port forwards: each host port once per protocol, across every NIC. */
+static int validate_forwards(const struct vm_config *cfg, unsigned int i,
+			     struct vm_config_error *err)
+{
+	const struct net_config *n = &cfg->nets[i];
+
+	if (n->nr_forwards > CFG_MAX_FORWARDS)
+		return refuse(err, "net", (int)i, "at most %d port forwards", CFG_MAX_FORWARDS);
+	for (unsigned int k = 0; k < n->nr_forwards; k++) {
+		const struct net_forward *f = &n->forwards[k];
+
+		if (f->proto > NET_FWD_UDP)
+			return refuse(err, "net", (int)i, "a port forward's protocol is tcp or udp");
+		if (!f->host_port || !f->guest_port)
+			return refuse(err, "net", (int)i, "%s=%u:%u: ports are 1 to 65535",
+				      proto_names[f->proto], f->host_port, f->guest_port);
+		if (forward_taken(cfg, i, k))
+			return refuse(err, "net", (int)i, "host %s port %u forwarded twice",
+				      proto_names[f->proto], f->host_port);
+	}
+	return 0;
+}
+
+/* What one kind of NIC takes, and nothing of another kind's. */
+static int validate_net_kind(const struct vm_config *cfg, unsigned int i,
+			     struct vm_config_error *err)
+{
+	const struct net_config *n = &cfg->nets[i];
+
+	if (n->kind > NET_PASST)
+		return refuse(err, "net", (int)i, "unknown kind of network device");
+	if (n->kind != NET_TAP && n->tap[0])
+		return refuse(err, "net", (int)i, "give one of tap=NAME, user or passt=SOCKET");
+	if (n->kind != NET_PASST && n->passt_path[0])
+		return refuse(err, "net", (int)i, "give one of tap=NAME, user or passt=SOCKET");
+	if (n->kind != NET_USER && n->nr_forwards)
+		return refuse(err, "net", (int)i, "tcp= and udp= forwards are for --net user");
+	if (n->kind != NET_TAP && n->vhost)
+		return refuse(err, "net", (int)i, "vhost needs a tap (tap=NAME)");
+	if (n->kind == NET_USER)
+		return validate_forwards(cfg, i, err);
+	if (n->kind == NET_PASST)
+		return n->passt_path[0] ? 0 : refuse(err, "net", (int)i, "no socket given (passt=PATH)");
+	if (!n->tap[0])
+		return refuse(err, "net", (int)i, "no tap given (tap=NAME, or user, or passt=SOCKET)");
+	if (!tap_name_ok(n->tap))
+		return refuse(err, "net", (int)i, "'%s' is not a tap name", n->tap);
+	for (unsigned int j = 0; j < i; j++)
+		if (cfg->nets[j].kind == NET_TAP && !strcmp(cfg->nets[j].tap, n->tap))
+			return refuse(err, "net", (int)i, "tap '%s' given twice", n->tap);
+	return 0;
+}
+
 static int validate_nets(const struct vm_config *cfg, struct vm_config_error *err)
 {
 	if (cfg->nr_nets > CFG_MAX_NETS)
@@ -234,15 +305,10 @@ static int validate_nets(const struct vm_config *cfg, struct vm_config_error *er
 	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
 		const struct net_config *n = &cfg->nets[i];
 
-		if (!n->tap[0])
-			return refuse(err, "net", (int)i, "no tap given (tap=NAME)");
-		if (!tap_name_ok(n->tap))
-			return refuse(err, "net", (int)i, "'%s' is not a tap name", n->tap);
+		if (validate_net_kind(cfg, i, err))
+			return -EINVAL;
 		if (n->has_mac && !mac_ok(n->mac))
 			return refuse(err, "net", (int)i, "the MAC address must be unicast and not zero");
-		for (unsigned int j = 0; j < i; j++)
-			if (!strcmp(cfg->nets[j].tap, n->tap))
-				return refuse(err, "net", (int)i, "tap '%s' given twice", n->tap);
 		if (validate_id(cfg, "net", i, net_id, err) ||
 		    validate_limiter(&n->rx_rl, "net", (int)i, "rx rate limiter", err) ||
 		    validate_limiter(&n->tx_rl, "net", (int)i, "tx rate limiter", err))
@@ -444,6 +510,18 @@ static void save_share(struct state_writer *w, const struct share_config *sh)
 	state_put_u32(w, sh->gid_guest);
 }
 
+static void save_net_kind(struct state_writer *w, const struct net_config *n)
+{
+	state_put_u8(w, (u8)n->kind);
+	state_put_str(w, n->passt_path);
+	state_put_u32(w, n->nr_forwards);
+	for (unsigned int k = 0; k < n->nr_forwards; k++) {
+		state_put_u8(w, (u8)n->forwards[k].proto);
+		state_put_u16(w, n->forwards[k].host_port);
+		state_put_u16(w, n->forwards[k].guest_port);
+	}
+}
+
 void vm_config_save(const struct vm_config *cfg, struct state_writer *w)
 {
 	state_put_str(w, cfg->kernel);
@@ -495,6 +573,9 @@ void vm_config_save(const struct vm_config *cfg, struct state_writer *w)
 	state_put_u32(w, cfg->nr_shares);
 	for (unsigned int i = 0; i < cfg->nr_shares; i++)
 		save_share(w, &cfg->shares[i]);
+	/* After the shares: a snapshot from before passt reads, its NICs all taps. */
+	for (unsigned int i = 0; i < cfg->nr_nets; i++)
+		save_net_kind(w, &cfg->nets[i]);
 }
 
 static void restore_disk(struct state_reader *r, struct disk_config *d)
@@ -540,6 +621,29 @@ static void restore_share(struct state_reader *r, struct share_config *sh)
 	sh->gid_map = state_get_u8(r);
 	sh->gid_host = state_get_u32(r);
 	sh->gid_guest = state_get_u32(r);
+}
+
+/* Each NIC's kind, if the snapshot is recent enough to have them. */
+static void restore_net_kinds(struct state_reader *r, struct vm_config *cfg)
+{
+	for (unsigned int i = 0; i < cfg->nr_nets && !r->err && r->off < r->len; i++) {
+		struct net_config *n = &cfg->nets[i];
+		u8 kind = state_get_u8(r);
+
+		state_get_str(r, n->passt_path, sizeof(n->passt_path));
+		n->nr_forwards = state_get_u32(r);
+		if (state_check(r, kind <= NET_PASST && n->nr_forwards <= CFG_MAX_FORWARDS))
+			return;
+		n->kind = (enum net_kind)kind;
+		for (unsigned int k = 0; k < n->nr_forwards; k++) {
+			u8 proto = state_get_u8(r);
+
+			state_check(r, proto <= NET_FWD_UDP);
+			n->forwards[k].proto = proto == NET_FWD_UDP ? NET_FWD_UDP : NET_FWD_TCP;
+			n->forwards[k].host_port = state_get_u16(r);
+			n->forwards[k].guest_port = state_get_u16(r);
+		}
+	}
 }
 
 /* The shares, if the snapshot is recent enough to have them. */
@@ -603,5 +707,6 @@ int vm_config_restore(struct vm_config *cfg, struct state_reader *r)
 					       b->stats_interval_s <= CFG_BALLOON_MAX_STATS_S));
 	}
 	restore_shares(r, cfg);
+	restore_net_kinds(r, cfg);
 	return r->err;
 }

@@ -158,6 +158,8 @@ int net_socket_backend(struct net_backend *be, int fd, const char *name, u32 cap
 
 const struct net_backend_ops *net_backend_for(const struct net_config *cfg)
 {
+	if (cfg->kind != NET_TAP)
+		return &net_passt_ops;
 	return cfg->vhost ? &net_vhost_ops : &net_tap_ops;
 }
 
