@@ -437,7 +437,7 @@ bench_net() {
 bench_passt() {
 	port=$1 name=net-passt
 	cat > "$tmp/passt.in" <<GUEST
-udhcpc -i eth0 -n -q -t 10 -T 3 > /dev/null 2>&1
+ip link set eth0 up; udhcpc -i eth0 -n -q -t 10 -T 3 > /dev/null 2>&1
 gw=\$(ip route | awk '\$1 == "default" { print \$3; exit }'); echo "PASST-LEASE \$gw mtu \$(cat /sys/class/net/eth0/mtu)"
 loadgen tcp-send \$gw $port 32
 loadgen tcp-recv $((port + 2)) &

@@ -54,10 +54,10 @@ ln -s busybox "$root/bin/sh"
 cp "$guest/init" "$root/init"
 cp "$guest/arkvm-report" "$root/bin/arkvm-report"
 cp "$guest/profile" "$root/etc/profile"
-# Where busybox udhcpc looks for its hook (--net user: DHCP from passt).
-mkdir -p "$root/usr/share/udhcpc"
-cp "$guest/udhcpc-script" "$root/usr/share/udhcpc/default.script"
-chmod 755 "$root/init" "$root/bin/arkvm-report" "$root/usr/share/udhcpc/default.script"
+# Where Debian's busybox udhcpc looks for its hook (--net user: DHCP from passt).
+mkdir -p "$root/etc/udhcpc"
+cp "$guest/udhcpc-script" "$root/etc/udhcpc/default.script"
+chmod 755 "$root/init" "$root/bin/arkvm-report" "$root/etc/udhcpc/default.script"
 # ARKVM_GUEST_TOOLS: static arm64 programs the cases run in the guest
 # (tests/lab/vsock-tool.c), into its /bin.
 for tool in ${ARKVM_GUEST_TOOLS:-}; do

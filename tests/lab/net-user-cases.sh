@@ -21,15 +21,17 @@ netu_gw=$(ip route 2> /dev/null | awk '$1 == "default" { print $3; exit }')
 # netu_feed WHAT: the guest's commands (after a first line PORT=...).
 # DHCP first, then what WHAT asks for. Every answer is a NETU- line.
 cat > "$tmp/netu-dhcp.in" <<'GUEST'
-udhcpc -i eth0 -n -q -t 10 -T 3 > /tmp/dhcp.log 2>&1; echo "NETU-DHCP-RC=$?"
+ip link set eth0 up
+udhcpc -i eth0 -n -q -t 10 -T 3; echo "NETU-DHCP-RC=$?"
 echo "NETU-ADDR=$(ip addr show dev eth0 | sed -n 's/.*inet \([0-9.]*\/[0-9]*\).*/\1/p' | head -n 1)"
 gw=$(ip route | awk '$1 == "default" { print $3; exit }'); echo "NETU-GW=$gw"
 echo "NETU-MTU=$(cat /sys/class/net/eth0/mtu)"
 echo "NETU-CARRIER=$(cat /sys/class/net/eth0/carrier)"
 GUEST
 # The guest fetches a file from the host's loopback through the gateway.
+# (Bounded by timeout: Debian 12's static busybox wget crashes on -T.)
 cat > "$tmp/netu-fetch.in" <<'GUEST'
-wget -q -T 60 -O /got "http://$gw:$PORT/blob"; echo "NETU-FETCH-RC=$?"
+timeout 120 wget -q -O /got "http://$gw:$PORT/blob"; echo "NETU-FETCH-RC=$?"
 echo "NETU-FETCH-SHA=$(sha256sum /got | cut -d' ' -f1)"
 GUEST
 # The guest serves a random file on port 8080 (httpd listens before it
