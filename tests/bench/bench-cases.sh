@@ -447,14 +447,15 @@ GUEST
 	timeout 300 "$LOADGEN" tcp-recv $port > "$tmp/up.out" &
 	recv=$!
 	start $name --kernel "$IO_KERNEL" --memory 256M --net "user,tcp=$((port + 1)):$((port + 2))" \
-		--cmdline "quiet arkvm.test=shell" < "$tmp/passt.in"
+		--stats --cmdline "quiet arkvm.test=shell" < "$tmp/passt.in"
 	wait $recv
 	wait_for $name '^PASST-RECV-READY'
 	"$LOADGEN" tcp-send 127.0.0.1 $((port + 1)) 32 > /dev/null
 	wait_for $name 'LOADGEN tcp-recv'
 	kill -TERM $pid
 	finish
-	info "passt: $(tr -d '\r' < "$tmp/$name.out" | grep '^PASST-LEASE' | head -n 1)"
+	info "passt: $(tr -d '\r' < "$tmp/$name.out" | grep '^PASST-LEASE' | head -n 1);" \
+		"$(grep 'stats: virtio-net' "$tmp/$name.err" | tail -n 1)"
 	bench "guest-tcp-tx-passt $(awk '{ print $3 }' "$tmp/up.out") MB/s"
 	bench "guest-tcp-rx-passt $(tr -d '\r' < "$tmp/$name.out" | sed -n 's/^LOADGEN tcp-recv \([0-9.]*\).*/\1/p') MB/s"
 }
