@@ -429,6 +429,39 @@ bench_net() {
 	bench "host-tcp-loopback $(awk '{ print $3 }' "$tmp/lo.out") MB/s"
 }
 
+# TCP over passt (--net user) in the same rounds, each way 32 MiB, set
+# against the tap of the same round: the guest takes passt's lease, sends to
+# level 1's loopback through passt's gateway, then receives what level 1
+# sends to the forwarded port. Until the guest listens, passt would answer
+# the host's connection and then drop it: the guest says when it does.
+# bench_passt PORT: level 1 receives on PORT; PORT + 1 on the host is
+# forwarded to PORT + 2 in the guest.
+bench_passt() {
+	port=$1 name=net-passt
+	cat > "$tmp/passt.in" <<GUEST
+ip link set eth0 up; udhcpc -i eth0 -n -q -t 10 -T 3 > /dev/null 2>&1
+gw=\$(ip route | awk '\$1 == "default" { print \$3; exit }'); echo "PASST-LEASE \$gw mtu \$(cat /sys/class/net/eth0/mtu)"
+loadgen tcp-send \$gw $port 32
+loadgen tcp-recv $((port + 2)) &
+until grep -q ":$(printf %04X $((port + 2))) 00000000:0000 0A" /proc/net/tcp; do sleep 0.2; done; echo PASST-RECV-READY
+sleep 600
+GUEST
+	timeout 300 "$LOADGEN" tcp-recv $port > "$tmp/up.out" &
+	recv=$!
+	start $name --kernel "$IO_KERNEL" --memory 256M --net "user,tcp=$((port + 1)):$((port + 2))" \
+		--stats --cmdline "quiet arkvm.test=shell" < "$tmp/passt.in"
+	wait $recv
+	wait_for $name '^PASST-RECV-READY'
+	"$LOADGEN" tcp-send 127.0.0.1 $((port + 1)) 32 > /dev/null
+	wait_for $name 'LOADGEN tcp-recv'
+	kill -TERM $pid
+	finish
+	info "passt: $(tr -d '\r' < "$tmp/$name.out" | grep '^PASST-LEASE' | head -n 1);" \
+		"$(grep 'stats: virtio-net' "$tmp/$name.err" | tail -n 1)"
+	bench "guest-tcp-tx-passt $(awk '{ print $3 }' "$tmp/up.out") MB/s"
+	bench "guest-tcp-rx-passt $(tr -d '\r' < "$tmp/$name.out" | sed -n 's/^LOADGEN tcp-recv \([0-9.]*\).*/\1/p') MB/s"
+}
+
 # vsock in the same rounds, on the same kernel: 32 MiB each way through
 # Firecracker's hybrid protocol (tests/lab/vsock-tool.c in the guest and
 # here), each timed on this side from the connection to both ends done.
@@ -504,11 +537,16 @@ bench_qcow2() {
 tap=arkvmbench0 have_tap=yes
 ip link set lo up 2> /dev/null  # level 1 brings up no interface at all
 net_host_up $tap 10.79.0.1/24 2> "$tmp/tap.err" || { have_tap=no; info "no tap: $(cat "$tmp/tap.err")"; }
+# --net user needs passt on PATH, and an arkvm that has it.
+have_passt=yes
+command -v passt > /dev/null || { have_passt=no; info "no passt on PATH: no passt rows"; }
+"$ARKVM" run --help 2>&1 | grep -- '--net' | grep -q user || { have_passt=no; info "arkvm has no --net user"; }
 round=1
 while [ $round -le "$ROUNDS" ]; do
 	info "round $round of $ROUNDS"
 	bench_block
 	[ $have_tap = no ] || bench_net $((7200 + 10 * round))
+	[ $have_passt = no ] || bench_passt $((7400 + 10 * round))
 	[ -x "$VSOCK_TOOL" ] && bench_vsock
 	bench_qcow2
 	round=$((round + 1))

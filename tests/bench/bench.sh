@@ -233,6 +233,7 @@ function peer_table(p) {
 		peer_rows(p, "overhead", "VMM overhead (idle, smaps)", "KiB", "read alike")
 		row(p ": Firecracker API figures (it has none)", "", "", "", "")
 		row(p ": snapshot figures (not measured)", "", "", "", "")
+		row(p ": TCP over passt (not measured)", "", "", "", "")
 	}
 	if (!cnt["peer-seq-read-" p] && !cnt["peer-tcp-tx-" p])
 		return
@@ -299,6 +300,15 @@ END {
 	tcp_rows("", "")
 	row("  loopback", median("host-tcp-loopback"), "MB/s", "", "")
 	tcp_rows("-vhost", ", vhost-net")
+	# passt (--net user): no tap, no privileges; set against the tap.
+	r = rratio("guest-tcp-tx-passt", "guest-tcp-tx")
+	row("TCP guest->host over passt / over the tap", r, "%", ">= 50", atleast(r, 50))
+	rounds_row("guest-tcp-tx-passt")
+	r = rratio("guest-tcp-rx-passt", "guest-tcp-rx")
+	row("TCP host->guest over passt / over the tap", r, "%", ">= 50", atleast(r, 50))
+	rounds_row("guest-tcp-rx-passt")
+	row("  guest->host, passt", median("guest-tcp-tx-passt"), "MB/s", "", "")
+	row("  host->guest, passt", median("guest-tcp-rx-passt"), "MB/s", "", "")
 	r = rratio("guest-vsock-tx", "guest-tcp-tx")
 	row("vsock guest->host / TCP over the tap", r, "%", ">= 100", atleast(r, 100))
 	rounds_row("guest-vsock-tx")

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Packs the default guest (level 2) into $cache/guest.cpio.gz, a gzipped newc
-# cpio: busybox-static, configs/guest (init, profile, arkvm-report), the
+# cpio: busybox-static, configs/guest (init, profile, arkvm-report, the
+# udhcpc hook), the
 # programs named in $ARKVM_GUEST_TOOLS, the
 # kernel modules named in configs/guest/modules, and /etc/arkvm-marker with a
 # fresh random token, also saved as $cache/guest-marker so the cases can tell
@@ -53,7 +54,10 @@ ln -s busybox "$root/bin/sh"
 cp "$guest/init" "$root/init"
 cp "$guest/arkvm-report" "$root/bin/arkvm-report"
 cp "$guest/profile" "$root/etc/profile"
-chmod 755 "$root/init" "$root/bin/arkvm-report"
+# Where Debian's busybox udhcpc looks for its hook (--net user: DHCP from passt).
+mkdir -p "$root/etc/udhcpc"
+cp "$guest/udhcpc-script" "$root/etc/udhcpc/default.script"
+chmod 755 "$root/init" "$root/bin/arkvm-report" "$root/etc/udhcpc/default.script"
 # ARKVM_GUEST_TOOLS: static arm64 programs the cases run in the guest
 # (tests/lab/vsock-tool.c), into its /bin.
 for tool in ${ARKVM_GUEST_TOOLS:-}; do

@@ -1633,3 +1633,5 @@ fi
 . "$(dirname "$0")/arm64-cases.sh"
 # --- arkvm exec: one command in a fresh VM ------------------------------------------
 . "$(dirname "$0")/exec-cases.sh"
+# --- user-mode networking: passt ----------------------------------------------
+. "$(dirname "$0")/net-user-cases.sh"

@@ -52,6 +52,8 @@ esac
 # Progress goes to stderr: stdout carries only the cases' verdicts.
 "$here/setup.sh" >&2
 "$here/build-guest.sh" >&2
+# passt for --net user: on this host from make deps, in level 1 from a tree.
+native || "$here/passt-tree.sh" >&2
 kernel=$(ls "$cache"/k/boot/vmlinuz-* | head -n 1)
 # Level 1's own kernel, and where its tun/vhost modules come from.
 l1_dir=$cache/k
@@ -85,7 +87,7 @@ build_level1() {
 	fi
 	cp "$cases" "$root/lab/cases.sh"
 	cp "$here/net.sh" "$here/disk-cases.sh" "$here/platform-cases.sh" "$here/arm64-cases.sh" \
-		"$here/exec-cases.sh" "$root/lab/"
+		"$here/exec-cases.sh" "$here/net-user-cases.sh" "$root/lab/"
 	# arkvm exec's --modules: the modules its guest needs, with their
 	# modules.order (the package has no modules.dep: no depmod ran).
 	mkdir -p "$root/lab/exec-modules"
@@ -100,11 +102,14 @@ build_level1() {
 	# The image cases' qcow2 images, made by qemu-img here (fresh each run).
 	"$here/disk-images.sh" "$root/lab" >&2 || true
 	for f in ${LAB_FILES:-}; do cp "$f" "$root/lab/"; done
+	# passt and its C library, for --net user (tests/lab/passt-tree.sh).
+	cp -a "$cache/passt-tree"/. "$root/"
 	# LAB_TREE: a tree of files for level 1's root (make test-gpu: libraries).
 	[ -n "${LAB_TREE:-}" ] && cp -a "$LAB_TREE"/. "$root/"
 	cp "$here/level1-init" "$root/init"
-	# tun and vhost-net for the network cases: level 1 has no other modules.
-	for mod in tun tap vhost_iotlb vhost vhost_net; do
+	# tun and vhost-net for the network cases, dummy for the default route
+	# passt wants: level 1 has no other modules.
+	for mod in tun tap vhost_iotlb vhost vhost_net dummy; do
 		find "$l1_dir/lib/modules" -name "$mod.ko" -exec cp {} "$root/lab/" \;
 	done
 	chmod 755 "$root/init"
