@@ -138,6 +138,54 @@ else
 	info "no minimal kernel ($MICRO_KERNEL): make guest-kernel"
 fi
 
+# --- arkvm exec ------------------------------------------------------------------
+# `exec -- true` from start to exit (loadgen wall), cold, with the cloud
+# kernel and the modules exec loads, next to that kernel's plain boot above;
+# then EXEC_MANY of them at once: their wall time, how many exited 0, and
+# how far level 1's available memory fell meanwhile (sampled).
+EXEC_MODULES=$(dirname "$0")/exec-modules
+EXEC_MANY=${EXEC_MANY:-20}
+bench_exec() {
+	[ -f "$EXEC_MODULES/modules.order" ] || { info "exec: no modules in $EXEC_MODULES: skipped"; return; }
+	xr=$tmp/exec-root
+	mkdir -p "$xr/bin" "$xr/proc" "$xr/sys" "$xr/dev" "$xr/tmp"
+	cp /bin/busybox "$xr/bin/busybox"
+	ln -sf busybox "$xr/bin/sh"; ln -sf busybox "$xr/bin/true"
+	set -- --kernel "$KERNEL" --modules "$EXEC_MODULES" --rootfs "$xr" --memory 128M -- true
+	n=1
+	while [ $n -le "$BOOT_RUNS" ]; do
+		"$LOADGEN" wall "$ARKVM" exec "$@" < /dev/null 2> "$tmp/exec-cold.err" |
+			sed -n 's/^LOADGEN wall \([0-9.]*\) ms/exec-true-cold \1 ms/p' |
+			while read -r line; do bench "$line"; done
+		n=$((n + 1))
+	done
+	avail0=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+	low=$avail0 pids= i=0
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	while [ $i -lt "$EXEC_MANY" ]; do
+		"$ARKVM" exec "$@" < /dev/null > /dev/null 2> "$tmp/exec-many-$i.err" &
+		pids="$pids $!"
+		i=$((i + 1))
+	done
+	while :; do
+		alive=0
+		for p in $pids; do kill -0 "$p" 2> /dev/null && alive=1; done
+		[ $alive = 0 ] && break
+		a=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+		[ "$a" -lt "$low" ] && low=$a
+		sleep 0.2
+	done
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	ok=0
+	for p in $pids; do wait "$p" && ok=$((ok + 1)); done
+	bench "exec-many-wall $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", 1000 * (b - a) }') ms"
+	bench "exec-many-ok $ok x"
+	bench "exec-many-memory $(( (avail0 - low) / 1024 )) MiB"
+	[ $ok -eq "$EXEC_MANY" ] || info "exec: $((EXEC_MANY - ok)) of $EXEC_MANY failed: $(cat "$tmp"/exec-many-*.err | head -c 300)"
+	rm -rf "$xr" "$tmp"/exec-many-*.err
+}
+bench_exec
+
 # --- Firecracker's API ------------------------------------------------------------
 
 # api_boot LABEL KERNEL: BOOT_RUNS times, the idle guest of boot_split

@@ -265,6 +265,14 @@ END {
 		row("VMM overhead (" kn ", idle, smaps)", o == "" ? "" : sprintf("%.0f", o), "KiB", "<= 2048",
 		    atmost(o, 2048))
 	}
+	row("exec -- true, cold (cloud kernel + modules)", median("exec-true-cold"), "ms", "", "")
+	runs_row("exec-true-cold", "ms")
+	r = ratio(median("exec-true-cold"), median("boot-cloud-total"))
+	row("  exec cold / plain boot to init", r, "%", "", "")
+	row("exec -- true, warm / cold", "", "%", "<= 25 (--warm: not yet)", "n/a")
+	row("exec -- true, 20 at once: wall", median("exec-many-wall"), "ms", "", "")
+	row("  of them exited 0", median("exec-many-ok"), "x", "all", "")
+	row("  level 1 memory they took at peak", median("exec-many-memory"), "MiB", "", "")
 	api_rows(cnt["api-micro-start-to-init"] ? "micro" : "cloud")
 	snap_rows()
 	# The peers, measured alike (only with BENCH_KVMTOOL, BENCH_QEMU).
