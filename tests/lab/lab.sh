@@ -121,11 +121,14 @@ build_level1() {
 # qemu_level1 MODE TIMEOUT [qemu args]: the emulated arm64 host; TIMEOUT 0 for
 # none (GNU timeout would take the terminal from an interactive QEMU).
 # -no-reboot: a level-1 panic ends QEMU instead of looping.
+# pauth-impdef: QEMU's own pointer-authentication cipher instead of QARMA,
+# which is slow to emulate; guests get pointer auth by default (issue 24)
+# and Debian's kernels sign every function return, so it halves some cases.
 qemu_level1() {
 	lab_mode=$1 limit=$2; shift 2
 	[ "$limit" = 0 ] && wrap= || wrap="timeout $limit"
 	$wrap qemu-system-aarch64 \
-		-M virt,virtualization=on,gic-version=${LAB_GIC:-3} -cpu max -smp 2 -m 3072 \
+		-M virt,virtualization=on,gic-version=${LAB_GIC:-3} -cpu max,pauth-impdef=on -smp 2 -m 3072 \
 		-nic none -no-reboot -display none -monitor none \
 		-kernel "$l1_kernel" -initrd "$cache/level1.cpio" \
 		-append "console=ttyAMA0 quiet loglevel=1 panic=-1 arkvm.lab=$lab_mode" "$@"
