@@ -324,3 +324,16 @@ bool threads_call_done(struct blk_threads *t, int *ret)
 	return true;
 }
 
+int disk_rw_wait(struct disk *d, enum disk_op op, u64 off, void *buf, u64 len)
+{
+	struct iovec iov = { buf, len };
+	struct disk_req r = { .op = op, .offset = off, .len = len, .iov = &iov, .nr_iov = 1 };
+	int ret = disk_submit(d, &r);
+
+	if (ret == DISK_QUEUED) {
+		disk_kick(d);
+		while (d->nr_queued)
+			disk_reap(d, true);
+	}
+	return ret < 0 ? ret : r.result;
+}

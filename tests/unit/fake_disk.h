@@ -34,6 +34,13 @@ struct fake_disk {
 };
 
 struct fake_disk *fake_disk_new(unsigned int capacity);
+
+/*
+ * For any backend's tests: one request on one buffer, submitted and, if
+ * queued, kicked and reaped until nothing is in flight.  Its result, or
+ * what the submit returned when it was refused.
+ */
+int disk_rw_wait(struct disk *d, enum disk_op op, u64 off, void *buf, u64 len);
 /* Lets the @n oldest requests complete, and wakes the I/O thread to reap them. */
 void fake_disk_release(struct fake_disk *fd, unsigned int n);
 /* Waits until the disk has seen @n submissions; false after 5 s. */

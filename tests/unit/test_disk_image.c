@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "fake_disk.h"
 #include "disk_image.h"
 #include "disk_qcow2.h"
 #include "test.h"
@@ -66,20 +67,6 @@ static void make_raw(struct disk_config *cfg, const char *name)
 	close(fd);
 }
 
-static int rw(struct disk *d, enum disk_op op, u64 off, void *buf, u64 len)
-{
-	struct iovec iov = { buf, len };
-	struct disk_req r = { .op = op, .offset = off, .len = len, .iov = &iov, .nr_iov = 1 };
-	int ret = disk_submit(d, &r);
-
-	if (ret == DISK_QUEUED) {
-		disk_kick(d);
-		while (d->nr_queued)
-			disk_reap(d, true);
-	}
-	return ret < 0 ? ret : r.result;
-}
-
 /* The raw backend completes through d->complete once queued. */
 static void ignore_completion(struct disk *d, struct disk_req *r)
 {
@@ -124,7 +111,7 @@ static void test_image_format_probe_and_override(void)
 	cfg.format = DISK_FORMAT_RAW;
 	CHECK_EQ(open_cfg(&cfg, &d), 0);
 	CHECK(disk_size(d) < 8ULL << 20);
-	CHECK_EQ(rw(d, DISK_READ, 0, head, sizeof(head)), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_READ, 0, head, sizeof(head)), 0);
 	CHECK(!memcmp(head, "QFI\xfb", 4));
 	disk_close(d);
 	/* A raw file named qcow2 is refused with its own error, not read as raw. */
@@ -150,25 +137,25 @@ static void test_image_probed_raw_guards_its_head(void)
 	make_raw(&cfg, "raw.img");
 	CHECK_EQ(open_cfg(&cfg, &d), 0);
 	CHECK(d->guard_head);
-	CHECK_EQ(rw(d, DISK_WRITE, 0, sector, sizeof(sector)), -EPERM);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 0, sector, sizeof(sector)), -EPERM);
 	CHECK_EQ(byte_at(cfg.path, 0), 1);
 	/* Two bytes at a time: the second half completes the magic. */
-	CHECK_EQ(rw(d, DISK_WRITE, 0, sector, 2), 0);
-	CHECK_EQ(rw(d, DISK_WRITE, 2, sector + 2, 2), -EPERM);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 0, sector, 2), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 2, sector + 2, 2), -EPERM);
 	CHECK_EQ(byte_at(cfg.path, 2), 1);
 	/* Anything else in sector 0, and the magic elsewhere, is written. */
-	CHECK_EQ(rw(d, DISK_WRITE, 2, "XY", 2), 0);
-	CHECK_EQ(rw(d, DISK_WRITE, 512, sector, sizeof(sector)), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 2, "XY", 2), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 512, sector, sizeof(sector)), 0);
 	CHECK_EQ(byte_at(cfg.path, 512), 'Q');
 	/* Zeroes over it leave zeroes to compare against next. */
-	CHECK_EQ(rw(d, DISK_WRITE_ZEROES, 0, NULL, 512), 0);
-	CHECK_EQ(rw(d, DISK_WRITE, 0, sector, 2), 0);
-	CHECK_EQ(rw(d, DISK_WRITE, 2, sector + 2, 510), -EPERM);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE_ZEROES, 0, NULL, 512), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 0, sector, 2), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 2, sector + 2, 510), -EPERM);
 	disk_close(d);
 	cfg.format = DISK_FORMAT_RAW;
 	CHECK_EQ(open_cfg(&cfg, &d), 0);
 	CHECK(!d->guard_head);
-	CHECK_EQ(rw(d, DISK_WRITE, 0, sector, sizeof(sector)), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 0, sector, sizeof(sector)), 0);
 	CHECK_EQ(byte_at(cfg.path, 3), 0xfb);
 	disk_close(d);
 	teardown();
@@ -197,16 +184,16 @@ static void check_ephemeral(struct disk_config *cfg, const char *tmp)
 	cfg->ephemeral = true;
 	CHECK_EQ(open_cfg(cfg, &d), 0);
 	CHECK_EQ(disk_size(d), IMG_SIZE);
-	CHECK_EQ(rw(d, DISK_READ, 4096, back, sizeof(back)), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_READ, 4096, back, sizeof(back)), 0);
 	CHECK_EQ(back[0], 9);
-	CHECK_EQ(rw(d, DISK_WRITE, 4096 + 512, buf, sizeof(buf)), 0);
-	CHECK_EQ(rw(d, DISK_READ, 4096, back, sizeof(back)), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 4096 + 512, buf, sizeof(buf)), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_READ, 4096, back, sizeof(back)), 0);
 	CHECK(back[0] == 9 && back[511] == 9 && back[512] == 0xab && back[4095] == 0xab);
 	CHECK_EQ(files_in(tmp), 0);         /* unlinked from the start */
 	disk_close(d);
 	cfg->ephemeral = false;
 	CHECK_EQ(open_cfg(cfg, &d), 0);
-	CHECK_EQ(rw(d, DISK_READ, 4096, back, sizeof(back)), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_READ, 4096, back, sizeof(back)), 0);
 	CHECK(back[0] == 9 && back[512] == 10 && back[4095] == 16);
 	disk_close(d);
 }
@@ -261,7 +248,7 @@ static void test_image_overlay_is_what_qemu_img_expects(void)
 	/* Written by arkvm, it stays clean and holds the write. */
 	CHECK_EQ(disk_qcow2_open(path, false, &d), 0);
 	memset(buf, 0x5a, sizeof(buf));
-	CHECK_EQ(rw(d, DISK_WRITE, 3 * 65536 - 512, buf, sizeof(buf)), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 3 * 65536 - 512, buf, sizeof(buf)), 0);
 	disk_close(d);
 	fd = open(cfg.path, O_WRONLY);
 	CHECK(fd >= 0 && pwrite(fd, buf, sizeof(buf), 3 * 65536 - 512) == (ssize_t)sizeof(buf));

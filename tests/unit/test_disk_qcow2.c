@@ -18,6 +18,7 @@
 
 #include "backends/qcow2.h"
 #include "disk.h"
+#include "fake_disk.h"
 #include "disk_qcow2.h"
 #include "test.h"
 
@@ -114,20 +115,6 @@ static int open_img(const char *name, bool readonly, struct disk **d)
 	return open_img_io(name, readonly, false, d);
 }
 
-static int rw(struct disk *d, enum disk_op op, u64 off, void *buf, u64 len)
-{
-	struct iovec iov = { buf, len };
-	struct disk_req r = { .op = op, .offset = off, .len = len, .iov = &iov, .nr_iov = 1 };
-	int ret = disk_submit(d, &r);
-
-	if (ret == DISK_QUEUED) {
-		disk_kick(d);
-		while (d->nr_queued)
-			disk_reap(d, true);
-	}
-	return ret < 0 ? ret : r.result;
-}
-
 /* Does the whole disk @d read as the raw file @name, in chunks that straddle clusters? */
 static bool reads_as(struct disk *d, const char *name)
 {
@@ -142,7 +129,7 @@ static bool reads_as(struct disk *d, const char *name)
 	for (u64 off = 0; same && off < size; off += chunk) {
 		u64 n = MIN(chunk, size - off);
 
-		same = fd >= 0 && got && want && rw(d, DISK_READ, off, got, n) == 0 &&
+		same = fd >= 0 && got && want && disk_rw_wait(d, DISK_READ, off, got, n) == 0 &&
 		       pread(fd, want, n, (off_t)off) == (ssize_t)n && !memcmp(got, want, n);
 		if (!same)
 			printf("  differs in [0x%llx, +0x%llx)\n", (unsigned long long)off,
@@ -236,7 +223,7 @@ static void test_qcow2_backing_format_not_probed(void)
 	CHECK(!sh("cd %s && qemu-img create -q -f qcow2 -b /etc/passwd -F raw evil.img 1M && "
 		    "qemu-img create -q -f qcow2 -b evil.img -F raw top.qcow2 1M", dir));
 	CHECK_EQ(open_img("top.qcow2", true, &d), 0);
-	CHECK_EQ(rw(d, DISK_READ, 0, buf, sizeof(buf)), 0);
+	CHECK_EQ(disk_rw_wait(d, DISK_READ, 0, buf, sizeof(buf)), 0);
 	CHECK(!memcmp(buf, "QFI\xfb", 4));
 	disk_close(d);
 	teardown();
@@ -262,7 +249,7 @@ static int write_both(struct disk *d, u64 off, u64 len, u8 fill)
 	}
 	for (u64 i = 0; i < len; i++)
 		buf[i] = (u8)(fill + i / 512);
-	ret = rw(d, DISK_WRITE, off, buf, len);
+	ret = disk_rw_wait(d, DISK_WRITE, off, buf, len);
 	if (!ret && pwrite(fd, buf, len, (off_t)off) != (ssize_t)len)
 		ret = -EIO;
 	close(fd);
@@ -343,8 +330,8 @@ static void test_qcow2_readonly_and_locked(void)
 		return;
 	CHECK(!sh("cd %s && qemu-img create -q -f qcow2 a.qcow2 1M", dir));
 	CHECK_EQ(open_img("a.qcow2", true, &d), 0);
-	CHECK_EQ(rw(d, DISK_WRITE, 0, buf, sizeof(buf)), -EROFS);
-	CHECK_EQ(rw(d, DISK_READ, SZ_1M - 256, buf, sizeof(buf)), -EINVAL);
+	CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 0, buf, sizeof(buf)), -EROFS);
+	CHECK_EQ(disk_rw_wait(d, DISK_READ, SZ_1M - 256, buf, sizeof(buf)), -EINVAL);
 	CHECK_EQ(open_img("a.qcow2", false, &other), -EBUSY);
 	disk_close(d);
 	CHECK_EQ(open_img("a.qcow2", false, &d), 0);
@@ -424,9 +411,9 @@ static void test_qcow2_hostile_images(void)
 		ret = open_img("h.qcow2", false, &d);
 		if (p == L2_OUTSIDE || p == COMPRESSED_PAST_EOF) {
 			CHECK_EQ(ret, 0);
-			CHECK_EQ(rw(d, DISK_READ, 0, buf, SZ_64K), -EIO);
-			CHECK_EQ(rw(d, DISK_WRITE, 512, buf, 512), -EIO);
-			CHECK_EQ(rw(d, DISK_READ, SZ_64K, buf, SZ_64K), 0); /* the rest still reads */
+			CHECK_EQ(disk_rw_wait(d, DISK_READ, 0, buf, SZ_64K), -EIO);
+			CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 512, buf, 512), -EIO);
+			CHECK_EQ(disk_rw_wait(d, DISK_READ, SZ_64K, buf, SZ_64K), 0); /* the rest still reads */
 			disk_close(d);
 		} else {
 			if (ret == 0)
@@ -550,12 +537,12 @@ static void test_qcow2_data_on_metadata_refused(void)
 		close(fd);
 		CHECK_EQ(open_img("h.qcow2", false, &d), 0);
 		memset(buf, 0x5a, 4096);
-		if (rw(d, DISK_WRITE, 4096, buf, 4096) != -EIO)
+		if (disk_rw_wait(d, DISK_WRITE, 4096, buf, 4096) != -EIO)
 			printf("  a write went to the %s\n", target[t]);
-		CHECK_EQ(rw(d, DISK_WRITE, 4096, buf, 4096), -EIO);
-		CHECK_EQ(rw(d, DISK_WRITE, 4096 + 512, buf, 512), -EIO);
-		CHECK_EQ(rw(d, DISK_READ, 4096, buf, 4096), -EIO);
-		CHECK_EQ(rw(d, DISK_READ, 0, buf, 4096), 0);   /* the rest still works */
+		CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 4096, buf, 4096), -EIO);
+		CHECK_EQ(disk_rw_wait(d, DISK_WRITE, 4096 + 512, buf, 512), -EIO);
+		CHECK_EQ(disk_rw_wait(d, DISK_READ, 4096, buf, 4096), -EIO);
+		CHECK_EQ(disk_rw_wait(d, DISK_READ, 0, buf, 4096), 0);   /* the rest still works */
 		disk_close(d);
 		fd = open(path, O_RDONLY);
 		CHECK_EQ(pread(fd, after, 4096, (off_t)victim), 4096);
@@ -712,12 +699,12 @@ static void crash_workload(struct disk *d, u64 base)
 	struct disk_req flush = { .op = DISK_FLUSH };
 
 	memset(buf, 0x77, sizeof(buf));
-	rw(d, DISK_WRITE, base + 512, buf, 1024);              /* copy-on-write of one cluster */
-	rw(d, DISK_WRITE, base + SZ_64K, buf, 5 * 4096 + 512);  /* a run and a tail */
-	rw(d, DISK_WRITE, base + 512, buf, 512);                /* in place */
+	disk_rw_wait(d, DISK_WRITE, base + 512, buf, 1024);              /* copy-on-write of one cluster */
+	disk_rw_wait(d, DISK_WRITE, base + SZ_64K, buf, 5 * 4096 + 512);  /* a run and a tail */
+	disk_rw_wait(d, DISK_WRITE, base + 512, buf, 512);                /* in place */
 	zero_req(d, DISK_WRITE_ZEROES, base + SZ_64K, 2 * 4096);
 	zero_req(d, DISK_DISCARD, base + SZ_64K + 2 * 4096, 4096);
-	rw(d, DISK_WRITE, base + SZ_1M, buf, sizeof(buf));      /* a new L2 table */
+	disk_rw_wait(d, DISK_WRITE, base + SZ_1M, buf, sizeof(buf));      /* a new L2 table */
 	disk_submit(d, &flush);
 }
 
