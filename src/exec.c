@@ -279,7 +279,8 @@ static int exec_vm(struct exec_ctx *x, const struct exec_opts *o, const struct v
 		   int (*run_vm)(const struct vm_config *cfg), u64 start)
 {
 	u64 deadline = o->timeout_s ? start + o->timeout_s * 1000000000ull : 0;
-	u64 boot_deadline = start + EXEC_CONNECT_TIMEOUT_S * 1000000000ull;
+	/* The agent must answer within --timeout when given (the user chose it), else 60 s. */
+	u64 boot_deadline = deadline ? deadline : start + EXEC_CONNECT_TIMEOUT_S * 1000000000ull;
 	int sock;
 
 	fflush(NULL);
@@ -290,10 +291,9 @@ static int exec_vm(struct exec_ctx *x, const struct exec_opts *o, const struct v
 	}
 	if (!x->child)
 		run_child(x, cfg, run_vm);
-	sock = exec_connect(x->vsock, deadline && deadline < boot_deadline ? deadline : boot_deadline,
-			    boot_gone, x);
+	sock = exec_connect(x->vsock, boot_deadline, boot_gone, x);
 	if (sock < 0) {
-		bool timed_out = sock == -ETIMEDOUT && deadline && deadline <= boot_deadline;
+		bool timed_out = sock == -ETIMEDOUT && deadline;
 
 		stop_child(x, true);
 		if (x->stop_signal)

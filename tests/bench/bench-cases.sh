@@ -151,7 +151,9 @@ bench_exec() {
 	mkdir -p "$xr/bin" "$xr/proc" "$xr/sys" "$xr/dev" "$xr/tmp"
 	cp /bin/busybox "$xr/bin/busybox"
 	ln -sf busybox "$xr/bin/sh"; ln -sf busybox "$xr/bin/true"
-	set -- --kernel "$KERNEL" --modules "$EXEC_MODULES" --rootfs "$xr" --memory 128M -- true
+	# --timeout: twenty boots at once under the lab's emulation take minutes.
+	set -- --kernel "$KERNEL" --modules "$EXEC_MODULES" --rootfs "$xr" --memory 128M \
+		--timeout 900 -- true
 	n=1
 	while [ $n -le "$BOOT_RUNS" ]; do
 		"$LOADGEN" wall "$ARKVM" exec "$@" < /dev/null 2> "$tmp/exec-cold.err" |
