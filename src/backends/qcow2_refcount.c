@@ -56,24 +56,11 @@ static void counted(struct qcow2 *q)
 
 int qcow2_pwrite(struct qcow2 *q, const void *buf, u64 len, u64 off)
 {
-	const char *p = buf;
-	u64 end = off + len;
+	int ret = pwrite_full(q->fd, buf, len, off);
 
-	while (len) {
-		ssize_t n = pwrite(q->fd, p, MIN(len, (u64)SZ_1G), (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += (u64)n;
-		len -= (u64)n;
-	}
-	q->file_size = MAX(q->file_size, end);
+	if (ret)
+		return ret;
+	q->file_size = MAX(q->file_size, off + len);
 	counted(q);
 	return 0;
 }
