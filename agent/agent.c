@@ -87,7 +87,7 @@ out:
 }
 
 static const struct agent_session_ops guest_ops = {
-	.mount_shares = agent_mount_shares,
+	.prepare = agent_prepare,
 	.reap_all = true,
 };
 
@@ -104,17 +104,18 @@ int main(void)
 		power_off();
 	}
 	agent_load_modules();
-	if (agent_setup_root())
-		power_off();
 	loopback_up();
-	sock = accept_host();
-	if (sock < 0) {
-		agent_log("vsock port %u: %s", EXEC_VSOCK_PORT, strerror(-sock));
-		power_off();
-	}
-	ret = agent_session(sock, &guest_ops);
+	/* Until a host's RUN: a snapshot restored here finds its old stream reset. */
+	do {
+		sock = accept_host();
+		if (sock < 0) {
+			agent_log("vsock port %u: %s", EXEC_VSOCK_PORT, strerror(-sock));
+			power_off();
+		}
+		ret = agent_session(sock, &guest_ops);
+		close(sock);
+	} while (ret == -ECONNRESET);
 	if (ret && ret != -EPROTO)
 		agent_log("session ended: %s", strerror(-ret));
-	close(sock);
 	power_off();
 }

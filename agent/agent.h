@@ -15,7 +15,10 @@ void agent_load_modules(void);
 int agent_setup_root(void);
 /* arkvm.root='s value into @out, "" when the command line has none. */
 int agent_root_arg(char *out, size_t size);
-/* RUN's virtio-fs shares, each at its path (created): 0 or -errno. */
-int agent_mount_shares(const struct exec_run *run);
+/*
+ * The guest made ready for RUN: its clock and random seed (RUN's), the
+ * root (once), the shares, each at its path (created): 0 or -errno.
+ */
+int agent_prepare(const struct exec_run *run);
 
 #endif

@@ -3,14 +3,18 @@
  * PID 1's preparation of the guest: the kernel's file systems, the
  * modules the host listed, the root named on the kernel command line
  * (switch_root semantics: the agent runs on from memory), and RUN's
- * virtio-fs shares.
+ * clock, seed and virtio-fs shares.  The root is mounted only once RUN
+ * came: until then the guest has touched no file system of the host's,
+ * so a VM waiting for its command can be snapshotted (arkvm exec --warm).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/module.h>
+#include <linux/random.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -252,7 +256,7 @@ static int make_path(const char *path)
 	}
 }
 
-int agent_mount_shares(const struct exec_run *run)
+static int mount_shares(const struct exec_run *run)
 {
 	for (unsigned int i = 0; i < run->nr_mounts; i++) {
 		const struct exec_mount *m = &run->mounts[i];
@@ -266,4 +270,48 @@ int agent_mount_shares(const struct exec_run *run)
 		}
 	}
 	return 0;
+}
+
+/* RUN's bytes into the kernel's pool, credited, and the generator reseeded from it. */
+static int seed_random(const u8 *seed)
+{
+	struct {
+		struct rand_pool_info info;
+		u8 buf[EXEC_SEED_SIZE];
+	} add = { .info = { .entropy_count = EXEC_SEED_SIZE * 8, .buf_size = EXEC_SEED_SIZE } };
+	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	memcpy(add.buf, seed, EXEC_SEED_SIZE);
+	if (ioctl(fd, RNDADDENTROPY, &add.info) || ioctl(fd, RNDRESEEDCRNG))
+		ret = -errno;
+	close(fd);
+	explicit_bzero(&add, sizeof(add));
+	return ret;
+}
+
+int agent_prepare(const struct exec_run *run)
+{
+	static bool root_done;
+	int ret;
+
+	if (run->has_time) {
+		struct timespec now = { (time_t)run->time_sec, (long)run->time_nsec };
+
+		if (clock_settime(CLOCK_REALTIME, &now))
+			agent_log("cannot set the clock: %s", strerror(errno));
+	}
+	if (run->has_seed) {
+		ret = seed_random(run->seed);
+		if (ret)
+			agent_log("cannot seed the random generator: %s", strerror(-ret));
+	}
+	if (!root_done) {
+		ret = agent_setup_root();
+		if (ret)
+			return ret;
+		root_done = true;
+	}
+	return mount_shares(run);
 }

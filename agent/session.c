@@ -72,8 +72,8 @@ static int run_command(int sock, struct exec_reader *rd, const struct exec_run *
 	struct agent_child child;
 	int ret;
 
-	if (run->nr_mounts) {
-		ret = ops->mount_shares ? ops->mount_shares(run) : -ENOTSUP;
+	if (ops->prepare || run->nr_mounts) {
+		ret = ops->prepare ? ops->prepare(run) : -ENOTSUP;
 		if (ret) {
 			fail.err = -ret;
 			return send_failure(sock, &fail);
@@ -107,11 +107,12 @@ static int session(int sock, struct exec_reader *rd, const struct agent_session_
 	size_t len;
 	int ret;
 
+	/* Before RUN the host may go and another come: not an end. */
 	if (exec_send_u32(sock, EXEC_HELLO, EXEC_PROTO_VERSION))
-		return -EPIPE;
+		return -ECONNRESET;
 	ret = read_run(sock, rd, &payload, &len);
 	if (ret)
-		return ret;
+		return ret == -EPIPE ? -ECONNRESET : ret;
 	run = malloc(sizeof(*run));
 	if (!run)
 		return -ENOMEM;

@@ -15,8 +15,12 @@
 #include "exec_proto.h"
 
 struct agent_session_ops {
-	/* Mounts RUN's shares (agent/boot.c's in the guest): 0 or -errno. */
-	int (*mount_shares)(const struct exec_run *run);
+	/*
+	 * Readies the guest for RUN before its command starts (agent/boot.c's:
+	 * the clock, the random seed, the root, the shares): 0 or -errno.
+	 * Without it, a RUN with shares fails with -ENOTSUP.
+	 */
+	int (*prepare)(const struct exec_run *run);
 	/*
 	 * Reap every child, not only the command's: the agent is PID 1 and
 	 * inherits orphans.  The unit tests reap only what they started.
@@ -27,9 +31,11 @@ struct agent_session_ops {
 /*
  * One session on @sock (blocking): HELLO, RUN, the command, the relay,
  * EXIT.  0 once EXIT went out (the command's, or why it could not start);
- * -EPROTO when the host broke the protocol, -EPIPE when it went away,
- * another -errno when the agent itself failed.  Either way the guest
- * powers off next.  SIGPIPE must be ignored, and the caller's thread has
+ * -ECONNRESET when the host went away before its RUN (the guest may take
+ * another connection: a VM restored from a snapshot finds its old one
+ * reset), -EPROTO when the host broke the protocol, -EPIPE when it went
+ * away later, another -errno when the agent itself failed.  In those the
+ * guest powers off next.  SIGPIPE must be ignored, and the caller's thread has
  * SIGCHLD blocked while it runs (it does so itself and restores it).
  */
 int agent_session(int sock, const struct agent_session_ops *ops);

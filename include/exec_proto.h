@@ -69,12 +69,20 @@ enum exec_exit {
  *   tty=1        run it on a pseudo-terminal (once); stdout and stderr are one stream
  *   rows=N cols=N  the terminal's first size (with tty)
  *   mount=TAG:PATH[:ro]  a virtio-fs share to mount at PATH first (repeatable)
+ *   time=S.N     the host's wall clock, seconds and nanoseconds since the
+ *                epoch, set before the command (once): a guest restored
+ *                from a snapshot would otherwise run on the clock it was
+ *                saved with
+ *   seed=HEX     EXEC_SEED_SIZE random bytes, 2 hex digits each, mixed into
+ *                the guest's generator and reseeded from (once): clones of
+ *                one snapshot would otherwise draw the same numbers
  * An unknown key, a missing '=', an item without its NUL, or a value too
  * long makes the whole RUN invalid.
  */
 #define EXEC_MAX_ARGS    1024
 #define EXEC_MAX_ENV     1024
 #define EXEC_MAX_MOUNTS  16
+#define EXEC_SEED_SIZE   32
 
 /* A RUN, decoded (pointers into the payload it came from) or to encode. */
 struct exec_mount {
@@ -93,6 +101,10 @@ struct exec_run {
 	u16 rows, cols;
 	struct exec_mount mounts[EXEC_MAX_MOUNTS];
 	unsigned int nr_mounts;
+	bool has_time, has_seed;
+	u64 time_sec;
+	u32 time_nsec;                           /* < 1e9 */
+	u8 seed[EXEC_SEED_SIZE];
 	/*
 	 * Decoding only: a mount item's tag and path, NUL-terminated copies
 	 * (the payload has them as one "TAG:PATH[:ro]" string).  Never more

@@ -256,20 +256,72 @@ int exec_exit_status(enum exec_exit kind, int value)
 /* RUN's items. */
 
 /* A decimal number 0..@max, digits only (no sign, no space): 0, or -EPROTO. */
-static int parse_num(const char *s, u32 max, u32 *out)
+static int parse_u64(const char *s, u64 max, u64 *out)
 {
 	u64 v = 0;
 
-	if (!*s || strlen(s) > 10)
+	if (!*s || strlen(s) > 20)
 		return -EPROTO;
 	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
+		u64 digit = (u64)(*s - '0');
+
+		if (*s < '0' || *s > '9' || digit > max || v > (max - digit) / 10)
 			return -EPROTO;
-		v = v * 10 + (u64)(*s - '0');
+		v = v * 10 + digit;
 	}
-	if (v > max)
+	*out = v;
+	return 0;
+}
+
+static int parse_num(const char *s, u32 max, u32 *out)
+{
+	u64 v;
+	int ret = parse_u64(s, max, &v);
+
+	if (!ret)
+		*out = (u32)v;
+	return ret;
+}
+
+/* time=S.N: seconds, a dot, nanoseconds below 1e9. */
+static int parse_time(const char *v, struct exec_run *run)
+{
+	const char *dot = strchr(v, '.');
+	char sec[24];
+
+	if (!dot || (size_t)(dot - v) >= sizeof(sec))
 		return -EPROTO;
-	*out = (u32)v;
+	memcpy(sec, v, (size_t)(dot - v));
+	sec[dot - v] = '\0';
+	if (parse_u64(sec, INT64_MAX, &run->time_sec) ||
+	    parse_num(dot + 1, 999999999, &run->time_nsec))
+		return -EPROTO;
+	run->has_time = true;
+	return 0;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* seed=HEX: exactly EXEC_SEED_SIZE bytes in lower-case hex. */
+static int parse_seed(const char *v, struct exec_run *run)
+{
+	if (strlen(v) != 2 * EXEC_SEED_SIZE)
+		return -EPROTO;
+	for (unsigned int i = 0; i < EXEC_SEED_SIZE; i++) {
+		int hi = hex_digit(v[2 * i]), lo = hex_digit(v[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EPROTO;
+		run->seed[i] = (u8)(hi << 4 | lo);
+	}
+	run->has_seed = true;
 	return 0;
 }
 
@@ -277,6 +329,7 @@ static int parse_num(const char *s, u32 max, u32 *out)
 enum run_once {
 	ONCE_CWD = 1 << 0, ONCE_UID = 1 << 1, ONCE_GID = 1 << 2,
 	ONCE_TTY = 1 << 3, ONCE_ROWS = 1 << 4, ONCE_COLS = 1 << 5,
+	ONCE_TIME = 1 << 6, ONCE_SEED = 1 << 7,
 };
 
 struct run_decoder {
@@ -356,6 +409,10 @@ static int decode_once(struct run_decoder *d, const char *key, const char *v)
 		*(rows ? &run->rows : &run->cols) = (u16)n;
 		return 0;
 	}
+	if (!strcmp(key, "time"))
+		return first_time(d, ONCE_TIME) ? parse_time(v, run) : -EPROTO;
+	if (!strcmp(key, "seed"))
+		return first_time(d, ONCE_SEED) ? parse_seed(v, run) : -EPROTO;
 	return -EPROTO;                         /* an unknown key */
 }
 
@@ -398,6 +455,7 @@ int exec_run_decode(const u8 *payload, size_t len, struct exec_run *run)
 	run->uid = run->gid = 0;
 	run->tty = false;
 	run->rows = run->cols = 0;
+	run->has_time = run->has_seed = false;
 	/* Every item ends with its NUL: then the last byte is one. */
 	if (!len || len > EXEC_MAX_PAYLOAD || payload[len - 1])
 		return -EPROTO;
@@ -460,12 +518,30 @@ static bool put_mount(u8 *buf, size_t size, size_t *pos, const struct exec_mount
 	return true;
 }
 
+static bool put_time(u8 *buf, size_t size, size_t *pos, const struct exec_run *run)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%llu.%09u", (unsigned long long)run->time_sec, run->time_nsec);
+	return put_item(buf, size, pos, "time", s, NULL);
+}
+
+static bool put_seed(u8 *buf, size_t size, size_t *pos, const u8 seed[EXEC_SEED_SIZE])
+{
+	char s[2 * EXEC_SEED_SIZE + 1];
+
+	for (unsigned int i = 0; i < EXEC_SEED_SIZE; i++)
+		snprintf(s + 2 * i, 3, "%02x", seed[i]);
+	return put_item(buf, size, pos, "seed", s, NULL);
+}
+
 /* What the decoder would refuse in @run, the encoder refuses to write. */
 static bool run_valid(const struct exec_run *run)
 {
 	if (!run->argc || run->argc > EXEC_MAX_ARGS || run->envc > EXEC_MAX_ENV ||
 	    run->nr_mounts > EXEC_MAX_MOUNTS || (run->cwd && run->cwd[0] != '/') ||
-	    run->uid == UINT32_MAX || run->gid == UINT32_MAX)
+	    run->uid == UINT32_MAX || run->gid == UINT32_MAX ||
+	    (run->has_time && (run->time_sec > INT64_MAX || run->time_nsec > 999999999)))
 		return false;
 	for (unsigned int i = 0; i < run->envc; i++)
 		if (run->envp[i][0] == '=' || !strchr(run->envp[i], '='))
@@ -508,5 +584,9 @@ int exec_run_encode(const struct exec_run *run, u8 *buf, size_t size)
 		ok = put_num(buf, size, &pos, "cols", run->cols);
 	for (unsigned int i = 0; ok && i < run->nr_mounts; i++)
 		ok = put_mount(buf, size, &pos, &run->mounts[i]);
+	if (ok && run->has_time)
+		ok = put_time(buf, size, &pos, run);
+	if (ok && run->has_seed)
+		ok = put_seed(buf, size, &pos, run->seed);
 	return ok ? (int)pos : -E2BIG;
 }

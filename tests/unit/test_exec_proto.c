@@ -345,6 +345,12 @@ static void test_run_round_trip(void)
 	a->mounts[1] = (struct exec_mount){ "data", "/d", true };
 	a->mounts[2] = (struct exec_mount){ "t", "/p:q", true };
 	a->nr_mounts = 3;
+	a->has_time = true;
+	a->time_sec = 1796342400;
+	a->time_nsec = 7;
+	a->has_seed = true;
+	for (unsigned int i = 0; i < EXEC_SEED_SIZE; i++)
+		a->seed[i] = (u8)(i * 37 + 250);
 	len = exec_run_encode(a, buf, sizeof(buf));
 	CHECK(len > 0);
 	memset(b, 0xa5, sizeof(*b));
@@ -367,6 +373,8 @@ static void test_run_round_trip(void)
 		CHECK(!strcmp(a->mounts[i].path, b->mounts[i].path));
 		CHECK_EQ(a->mounts[i].readonly, b->mounts[i].readonly);
 	}
+	CHECK(b->has_time && b->time_sec == 1796342400 && b->time_nsec == 7);
+	CHECK(b->has_seed && !memcmp(a->seed, b->seed, EXEC_SEED_SIZE));
 
 	/* The defaults: only argv. */
 	memset(a, 0, sizeof(*a));
@@ -378,6 +386,7 @@ static void test_run_round_trip(void)
 	CHECK_EQ(exec_run_decode(buf, (size_t)len, b), 0);
 	CHECK(b->argc == 1 && !b->cwd && !b->uid && !b->gid && !b->tty && !b->nr_mounts);
 	CHECK(!b->envc && !b->envp[0]);
+	CHECK(!b->has_time && !b->has_seed);
 
 	/* What cannot be sent. */
 	CHECK_EQ(exec_run_encode(a, buf, 8), -E2BIG);
@@ -466,6 +475,30 @@ static void test_run_malformed_refused(void)
 	CHECK_EQ(DECODE("arg=ls\0mount=t:/x:ro:ro\0"), -EPROTO);
 	CHECK_EQ(DECODE("arg=ls\0mount=t:/:ro\0"), 0);
 	CHECK(run_b.mounts[0].readonly && !strcmp(run_b.mounts[0].path, "/"));
+	/* The clock. */
+	CHECK_EQ(DECODE("arg=ls\0time=1.000000000\0"), 0);
+	CHECK(run_b.has_time && run_b.time_sec == 1 && !run_b.time_nsec);
+	CHECK_EQ(DECODE("arg=ls\0time=9223372036854775807.999999999\0"), 0);
+	CHECK_EQ(DECODE("arg=ls\0time=9223372036854775808.0\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0time=99999999999999999999.0\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0time=1.1000000000\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0time=1\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0time=.5\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0time=1.\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0time=-1.0\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0time=1.0\0time=1.0\0"), -EPROTO);
+	/* The seed: 64 lower-case hex digits, once. */
+	CHECK_EQ(DECODE("arg=ls\0seed=000102030405060708090a0b0c0d0e0f"
+			"101112131415161718191a1b1c1d1e1f\0"), 0);
+	CHECK(run_b.has_seed && run_b.seed[10] == 10 && run_b.seed[31] == 31);
+	CHECK_EQ(DECODE("arg=ls\0seed=000102030405060708090a0b0c0d0e0f"
+			"101112131415161718191a1b1c1d1e1\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0seed=000102030405060708090a0b0c0d0e0f"
+			"101112131415161718191a1b1c1d1e1f00\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0seed=000102030405060708090A0B0C0D0E0F"
+			"101112131415161718191a1b1c1d1e1f\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0seed=0g0102030405060708090a0b0c0d0e0f"
+			"101112131415161718191a1b1c1d1e1f\0"), -EPROTO);
 }
 
 /* @n items "KEY=v\0" after one arg: what decoding says. */
