@@ -9,6 +9,7 @@
  *   exec_initramfs.c  a cpio "newc" writer: /init (the agent) and modules
  *   exec_modules.c    which modules, in load order (modules.dep or .modinfo)
  *   exec_client.c     the host's side of include/exec_proto.h's session
+ *   exec_warm.c       --warm: the snapshot cache, and the API calls that fill it
  *   exec.c            the process: temp dir, the VM in a child, the terminal
  *
  * The parent process is the client; the VM runs in a child process
@@ -19,9 +20,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "compiler.h"
 #include "exec_proto.h"
 #include "vm_config.h"
+
+struct vmm_restore;
 
 /* Exit statuses of arkvm exec, as docker run and timeout(1). */
 #define EXEC_STATUS_TIMEOUT        124
@@ -151,6 +156,7 @@ struct exec_client {
 	bool (*vm_gone)(void *opaque);
 	void *opaque;
 	/* Results. */
+	bool hello_seen;        /* the caller read the agent's HELLO already (--warm) */
 	bool started;           /* the agent said STARTED */
 	bool stop_vm;           /* the VM must be stopped (timeout, second SIGINT, error) */
 	char err[256];          /* with EXEC_STATUS_ERROR: why */
@@ -168,12 +174,61 @@ int exec_connect(const char *uds, u64 deadline_ns, bool (*gone)(void *), void *o
 
 u64 exec_now_ns(void);
 
-/* --- exec.c ------------------------------------------------------------------ */
+/*
+ * Reads the agent's HELLO from @sock (blocking until @deadline_ns):
+ * 0, -EPROTO for anything else, -ETIMEDOUT, or -EPIPE.
+ */
+int exec_read_hello(int sock, u64 deadline_ns);
+
+/* --- exec_warm.c ------------------------------------------------------------ */
+
+#define EXEC_WARM_KEY_LEN 16
 
 /*
- * arkvm exec; @run_vm builds and runs the VM for a config (main.c's),
- * in the child process.  Returns the exit status.
+ * The cache entry's name for the VM @cfg that @o makes, with @initrd
+ * written: 0, or -errno when a file in it cannot be read.
  */
-int exec_main(int argc, char **argv, int (*run_vm)(const struct vm_config *cfg));
+int exec_warm_key(const struct exec_opts *o, const struct vm_config *cfg, const char *initrd,
+		  char key[EXEC_WARM_KEY_LEN + 1]);
+
+struct exec_warm {
+	char dir[CFG_MAX_PATH + 1];
+	char key[EXEC_WARM_KEY_LEN + 1];
+	char entry[CFG_MAX_PATH + 1], snap[CFG_MAX_PATH + 16], mem[CFG_MAX_PATH + 16];
+	bool hit;               /* the entry is there: restore it */
+};
+
+/* The cache @dir (made if missing) and @key's entry in it: 0, or -errno (said). */
+int exec_warm_open(struct exec_warm *w, const char *dir, const char key[EXEC_WARM_KEY_LEN + 1]);
+/* The entry removed: it could not be restored. */
+void exec_warm_drop(struct exec_warm *w);
+/*
+ * The running VM behind the API socket @api_sock paused, saved into the
+ * entry, and resumed: 0, or -errno with one warning said (the run goes on
+ * uncached).
+ */
+int exec_warm_save(struct exec_warm *w, const char *api_sock);
+/*
+ * One call to arkvm's API: 0 for a 2xx; else -errno with why (the
+ * fault message) in @err.
+ */
+int exec_api_call(const char *sock_path, const char *method, const char *path, json_t *body,
+		  char *err, size_t err_size);
+void exec_rm_tree(const char *path);
+
+/* --- exec.c ------------------------------------------------------------------ */
+
+/* What the child process runs: a boot of @cfg, or a restore. */
+struct exec_launch {
+	const struct vm_config *cfg;        /* the VM to boot (restore: NULL) */
+	const char *api_sock;               /* boot: the API served there too (NULL: none) */
+	const struct vmm_restore *restore;  /* restore: the snapshot and its overrides */
+};
+
+/*
+ * arkvm exec; @run_vm builds and runs the VM (main.c's), in the child
+ * process.  Returns the exit status.
+ */
+int exec_main(int argc, char **argv, int (*run_vm)(const struct exec_launch *l));
 
 #endif

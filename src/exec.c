@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,12 +20,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "exec.h"
 #include "log.h"
+#include "vmm.h"
 
 #define DIR_PREFIX "arkvm-exec."
 #define VM_STOP_WAIT_MS 10000
@@ -34,6 +35,7 @@
 struct exec_ctx {
 	char dir[CFG_MAX_PATH + 1];
 	char initrd[CFG_MAX_PATH + 32], vsock[CFG_MAX_PATH + 32], log[CFG_MAX_PATH + 32];
+	char api[CFG_MAX_PATH + 32];        /* --warm's first run: the API, to snapshot */
 	pid_t child;
 	bool child_done;
 	int sig_pipe[2];
@@ -74,17 +76,6 @@ static int setup_signals(struct exec_ctx *x)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	remove(path);
-	return 0;
-}
-
-static void rm_tree(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static const char *tmp_dir(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -113,7 +104,7 @@ static void remove_stale(void)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", tmp_dir(), e->d_name);
 		if (!lstat(path, &st) && S_ISDIR(st.st_mode) && st.st_uid == getuid())
-			rm_tree(path);
+			exec_rm_tree(path);
 	}
 	closedir(d);
 }
@@ -131,6 +122,7 @@ static int make_dir(struct exec_ctx *x)
 	snprintf(x->initrd, sizeof(x->initrd), "%s/initramfs.cpio", x->dir);
 	snprintf(x->vsock, sizeof(x->vsock), "%s/vsock", x->dir);
 	snprintf(x->log, sizeof(x->log), "%s/console.log", x->dir);
+	snprintf(x->api, sizeof(x->api), "%s/api", x->dir);
 	return 0;
 }
 
@@ -153,8 +145,8 @@ static int write_initramfs(struct exec_ctx *x, const struct exec_opts *o)
 }
 
 /* In the child: the VM, out of the terminal's way. Never returns. */
-static __attribute__((noreturn)) void run_child(struct exec_ctx *x, const struct vm_config *cfg,
-						 int (*run_vm)(const struct vm_config *cfg))
+static __attribute__((noreturn)) void run_child(struct exec_ctx *x, const struct exec_launch *l,
+						 int (*run_vm)(const struct exec_launch *l))
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGCHLD, SIGPIPE };
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -167,7 +159,7 @@ static __attribute__((noreturn)) void run_child(struct exec_ctx *x, const struct
 	setsid();
 	if (null < 0 || log < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
 		_exit(EXIT_FAILURE);
-	_exit(run_vm(cfg));
+	_exit(run_vm(l));
 }
 
 /* The VM's process ended (reaped): for the client and the connect loop. */
@@ -241,8 +233,25 @@ static void tty_restore(struct exec_ctx *x)
 	x->raw = false;
 }
 
+/*
+ * What is the host's to give at each run: the wall clock, and random
+ * bytes for the guest's generator (a restored guest has its snapshot's).
+ */
+static void stamp_run(struct exec_run *run)
+{
+	struct timespec now;
+
+	if (!clock_gettime(CLOCK_REALTIME, &now) && now.tv_sec >= 0) {
+		run->has_time = true;
+		run->time_sec = (u64)now.tv_sec;
+		run->time_nsec = (u32)now.tv_nsec;
+	}
+	run->has_seed = getrandom(run->seed, sizeof(run->seed), 0) == sizeof(run->seed);
+}
+
 /* The session, once the guest's agent answered: the exit status. */
-static int run_session(struct exec_ctx *x, const struct exec_opts *o, int sock, u64 deadline)
+static int run_session(struct exec_ctx *x, const struct exec_opts *o, int sock, u64 deadline,
+		       bool hello_seen)
 {
 	struct exec_run_scratch scratch;
 	struct exec_run *run = malloc(sizeof(*run));
@@ -251,6 +260,7 @@ static int run_session(struct exec_ctx *x, const struct exec_opts *o, int sock, 
 		.out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .sig_fd = x->sig_pipe[0],
 		.tty_fd = o->tty && isatty(STDIN_FILENO) ? STDIN_FILENO : -1,
 		.deadline_ns = deadline, .vm_gone = client_vm_gone, .opaque = x,
+		.hello_seen = hello_seen,
 	};
 	int status;
 
@@ -259,6 +269,7 @@ static int run_session(struct exec_ctx *x, const struct exec_opts *o, int sock, 
 		return EXEC_STATUS_ERROR;
 	}
 	exec_make_run(o, run, &scratch);
+	stamp_run(run);
 	c.run = run;
 	if (o->tty)
 		tty_raw(x);
@@ -274,43 +285,142 @@ static int run_session(struct exec_ctx *x, const struct exec_opts *o, int sock, 
 	return status;
 }
 
+/*
+ * The VM @l describes, started in the child, and its agent's stream: the
+ * socket, or -errno with the child stopped (-ETIMEDOUT: no answer by
+ * @boot_deadline; a stop signal in x->stop_signal; else the VM ended).
+ */
+static int launch(struct exec_ctx *x, const struct exec_launch *l,
+		  int (*run_vm)(const struct exec_launch *l), u64 boot_deadline)
+{
+	int sock;
+
+	fflush(NULL);
+	x->child_done = false;
+	x->child = fork();
+	if (x->child < 0) {
+		pr_err("exec: fork: %s", strerror(errno));
+		return -errno;
+	}
+	if (!x->child)
+		run_child(x, l, run_vm);
+	sock = exec_connect(x->vsock, boot_deadline, boot_gone, x);
+	if (sock < 0)
+		stop_child(x, true);
+	return sock;
+}
+
+/* The exit status when the agent never answered (@sock, as launch()'s). */
+static int launch_failed(struct exec_ctx *x, int sock, u64 deadline)
+{
+	if (x->stop_signal)
+		return 128 + x->stop_signal;
+	if (sock == -ETIMEDOUT && deadline)
+		return EXEC_STATUS_TIMEOUT;
+	show_log(x);
+	pr_err("exec: %s", sock == -ETIMEDOUT ? "the guest's agent never answered" :
+	       "the VM stopped before its agent answered");
+	return EXEC_STATUS_ERROR;
+}
+
+/* --warm's later runs: the cached VM restored, with this run's sockets and shares. */
+static int launch_restore(struct exec_ctx *x, const struct exec_warm *w,
+			  const struct vm_config *cfg, int (*run_vm)(const struct exec_launch *l),
+			  u64 boot_deadline)
+{
+	struct vmm_restore *rs = calloc(1, sizeof(*rs));
+	struct exec_launch l = { .restore = rs };
+	int sock;
+
+	if (!rs) {
+		pr_err("exec: out of memory");
+		return -ENOMEM;
+	}
+	rs->asked = rs->resume = true;
+	snprintf(rs->snapshot, sizeof(rs->snapshot), "%s", w->snap);
+	snprintf(rs->mem, sizeof(rs->mem), "%s", w->mem);
+	snprintf(rs->vsock_uds, sizeof(rs->vsock_uds), "%s", cfg->vsock.uds_path);
+	for (unsigned int i = 0; i < cfg->nr_shares; i++) {
+		snprintf(rs->share_overrides[i].tag, sizeof(rs->share_overrides[i].tag), "%s",
+			 cfg->shares[i].tag);
+		snprintf(rs->share_overrides[i].path, sizeof(rs->share_overrides[i].path), "%s",
+			 cfg->shares[i].path);
+		rs->share_overrides[i].readonly = cfg->shares[i].readonly;
+	}
+	rs->nr_share_overrides = cfg->nr_shares;
+	sock = launch(x, &l, run_vm, boot_deadline);
+	free(rs);
+	return sock;
+}
+
+/*
+ * --warm's first run: the VM booted with its API, snapshotted into the
+ * cache once its agent said HELLO, and resumed.  The HELLO is read here.
+ */
+static int launch_and_save(struct exec_ctx *x, struct exec_warm *w,
+			   const struct vm_config *cfg,
+			   int (*run_vm)(const struct exec_launch *l), u64 boot_deadline)
+{
+	struct exec_launch l = { .cfg = cfg, .api_sock = x->api };
+	int sock = launch(x, &l, run_vm, boot_deadline), ret;
+
+	if (sock < 0)
+		return sock;
+	ret = exec_read_hello(sock, boot_deadline);
+	if (ret) {
+		close(sock);
+		stop_child(x, true);
+		return ret == -EPROTO ? -ECHILD : ret;
+	}
+	exec_warm_save(w, x->api);
+	return sock;
+}
+
 /* From the built VM config on: the child, the connection, the session. */
 static int exec_vm(struct exec_ctx *x, const struct exec_opts *o, const struct vm_config *cfg,
-		   int (*run_vm)(const struct vm_config *cfg), u64 start)
+		   int (*run_vm)(const struct exec_launch *l), u64 start)
 {
 	u64 deadline = o->timeout_s ? start + o->timeout_s * 1000000000ull : 0;
 	/* The agent must answer within --timeout when given (the user chose it), else 60 s. */
 	u64 boot_deadline = deadline ? deadline : start + EXEC_CONNECT_TIMEOUT_S * 1000000000ull;
-	int sock;
+	struct exec_launch boot = { .cfg = cfg };
+	struct exec_warm w;
+	bool hello_seen = false;
+	int sock = -ENOENT;
 
-	fflush(NULL);
-	x->child = fork();
-	if (x->child < 0) {
-		pr_err("exec: fork: %s", strerror(errno));
-		return EXEC_STATUS_ERROR;
-	}
-	if (!x->child)
-		run_child(x, cfg, run_vm);
-	sock = exec_connect(x->vsock, boot_deadline, boot_gone, x);
-	if (sock < 0) {
-		bool timed_out = sock == -ETIMEDOUT && deadline;
+	if (o->warm) {
+		char key[EXEC_WARM_KEY_LEN + 1];
+		int ret = exec_warm_key(o, cfg, x->initrd, key);
 
-		stop_child(x, true);
-		if (x->stop_signal)
-			return 128 + x->stop_signal;
-		if (timed_out)
-			return EXEC_STATUS_TIMEOUT;
-		show_log(x);
-		pr_err("exec: %s", sock == -ETIMEDOUT ? "the guest's agent never answered" :
-		       "the VM stopped before its agent answered");
-		return EXEC_STATUS_ERROR;
+		if (ret) {
+			pr_err("exec: --warm: %s", strerror(-ret));
+			return EXEC_STATUS_ERROR;
+		}
+		if (exec_warm_open(&w, o->warm, key))
+			return EXEC_STATUS_ERROR;
+		if (w.hit) {
+			sock = launch_restore(x, &w, cfg, run_vm, boot_deadline);
+			if (sock >= 0 || sock == -ETIMEDOUT || x->stop_signal)
+				goto launched;
+			/* A cache from another arkvm or host: booted afresh, and cached again. */
+			pr_warn("exec: --warm: %s could not be restored (see above); booting afresh",
+				w.entry);
+			exec_warm_drop(&w);
+		}
+		sock = launch_and_save(x, &w, cfg, run_vm, boot_deadline);
+		hello_seen = true;
+	} else {
+		sock = launch(x, &boot, run_vm, boot_deadline);
 	}
+launched:
+	if (sock < 0)
+		return launch_failed(x, sock, deadline);
 	/* The VM read the initramfs long before its agent could answer. */
 	unlink(x->initrd);
-	return run_session(x, o, sock, deadline);
+	return run_session(x, o, sock, deadline, hello_seen);
 }
 
-int exec_main(int argc, char **argv, int (*run_vm)(const struct vm_config *cfg))
+int exec_main(int argc, char **argv, int (*run_vm)(const struct exec_launch *l))
 {
 	struct exec_ctx x = { .sig_pipe = { -1, -1 } };
 	struct vm_config *cfg = malloc(sizeof(*cfg));
@@ -332,7 +442,7 @@ int exec_main(int argc, char **argv, int (*run_vm)(const struct vm_config *cfg))
 	status = exec_vm(&x, o, cfg, run_vm, start);
 out:
 	if (x.dir[0])
-		rm_tree(x.dir);
+		exec_rm_tree(x.dir);
 	free(cfg);
 	free(o);
 	return status;

@@ -184,6 +184,17 @@ static void on_exit_frame(struct session *s, const u8 *p, u32 len)
 	s->status = st;
 }
 
+/* The agent is there: RUN, the terminal's size, and EOF for an empty stdin. */
+static void on_hello(struct session *s)
+{
+	s->hello = true;
+	send_run(s);
+	if (s->c->run->tty)
+		queue_winsize(s);
+	if (!s->in_open)
+		queue(s, EXEC_STDIN_EOF, NULL, 0);
+}
+
 /* One frame from the guest: anything out of order or of the host's kinds is an error. */
 static void on_frame(struct session *s, const struct exec_frame_hdr *h, const u8 *p)
 {
@@ -199,12 +210,7 @@ static void on_frame(struct session *s, const struct exec_frame_hdr *h, const u8
 			fail(s, "the guest's agent speaks another protocol (HELLO)");
 			return;
 		}
-		s->hello = true;
-		send_run(s);
-		if (s->c->run->tty)
-			queue_winsize(s);
-		if (!s->in_open)
-			queue(s, EXEC_STDIN_EOF, NULL, 0);
+		on_hello(s);
 		break;
 	case EXEC_STARTED:
 		s->c->started = true;
@@ -376,10 +382,54 @@ int exec_client_run(struct exec_client *c)
 		return EXEC_STATUS_ERROR;
 	}
 	fcntl(c->sock, F_SETFL, fcntl(c->sock, F_GETFL) | O_NONBLOCK);
+	if (c->hello_seen)
+		on_hello(&s);
 	while (s.status < 0)
 		session_step(&s);
 	/* Whatever the guest still needs to hear (a last signal) is not worth a wait. */
 	exec_reader_free(&s.rd);
 	free(s.out);
 	return s.status;
+}
+
+int exec_read_hello(int sock, u64 deadline_ns)
+{
+	struct exec_frame_hdr hdr;
+	struct exec_reader rd;
+	const u8 *p;
+	size_t got = 0;
+	int ret;
+
+	if (exec_reader_init(&rd))
+		return -ENOMEM;
+	while ((ret = exec_reader_next(&rd, &hdr, &p)) == 0) {
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		u64 now = exec_now_ns();
+		size_t room;
+		u8 *space = exec_reader_space(&rd, &room);
+		ssize_t n;
+
+		if (now >= deadline_ns || poll(&pfd, 1, (int)MIN((deadline_ns - now) / 1000000 + 1,
+								  1000)) < 0) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		if (!pfd.revents)
+			continue;
+		/* One frame's worth at most: what follows HELLO is the session's. */
+		n = read(sock, space, MIN(room, EXEC_HDR_SIZE + 4 - got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = -EPIPE;
+			break;
+		}
+		got += (size_t)n;
+		exec_reader_fed(&rd, (size_t)n);
+	}
+	if (ret > 0)
+		ret = hdr.type == EXEC_HELLO && hdr.len == 4 && get_le32(p) == EXEC_PROTO_VERSION ?
+			0 : -EPROTO;
+	exec_reader_free(&rd);
+	return ret;
 }

@@ -18,12 +18,14 @@ static const char exec_usage[] =
 	"Usage: arkvm exec [--kernel K] [--modules DIR] (--rootfs DIR | --image FILE)\n"
 	"                  [--share HOST[:GUEST][,readonly]]... [--workdir DIR] [--env K=V]...\n"
 	"                  [--user UID[:GID]] [--cpus N] [--memory SIZE] [--net user[,...]]\n"
-	"                  [--timeout SECONDS] [--tty] -- COMMAND [ARGS...]\n"
+	"                  [--timeout SECONDS] [--tty] [--warm CACHE_DIR] -- COMMAND [ARGS...]\n"
 	"Runs COMMAND in a fresh microVM and exits with its status: 128+N for signal N,\n"
 	"124 when --timeout expired, 125 when arkvm or the VM failed before the command\n"
 	"ran, 126 not executable, 127 not found.  The kernel defaults to $ARKVM_KERNEL,\n"
 	"else the one `make guest-kernel` built; a modular kernel needs --modules\n"
-	"/lib/modules/VERSION.  --image is always ephemeral: the image is never written.\n";
+	"/lib/modules/VERSION.  --image is always ephemeral: the image is never written.\n"
+	"--warm: the first run snapshots the VM once its agent waits, into CACHE_DIR;\n"
+	"later runs of the same kernel, root and machine restore it instead of booting.\n";
 
 struct exec_flag {
 	const char *name;
@@ -57,11 +59,7 @@ STR_FLAG(image)
 STR_FLAG(workdir)
 STR_FLAG(memory)
 
-static int set_warm(struct exec_opts *o, const char *v)
-{
-	pr_err("exec: --warm is not available yet (a VM with virtio-fs shares cannot be snapshotted)");
-	return -EINVAL;
-}
+STR_FLAG(warm)
 
 static int set_tty(struct exec_opts *o, const char *v)
 {

@@ -499,17 +499,40 @@ static int merge_main(int argc, char **argv)
 	return ret ? EXIT_VMM_ERROR : 0;
 }
 
-/* arkvm exec's VM, in its child process: built and run as arkvm run's. */
-static int exec_run_vm(const struct vm_config *cfg)
+/*
+ * arkvm exec's VM, in its child process: booted as arkvm run's, with the
+ * API (--warm's first run, to be snapshotted), or restored (its later ones).
+ */
+static int exec_run_vm(const struct exec_launch *l)
 {
-	struct vm *vm = vm_build(cfg, boot_clock_ns(), "exec");
-	int status;
+	struct api_server api = { 0 };
+	struct vmm *vmm;
+	struct vm *vm;
+	int sig_fd, status;
 
-	if (!vm)
+	if (!l->restore && !l->api_sock) {
+		vm = vm_build(l->cfg, boot_clock_ns(), "exec");
+		if (!vm)
+			finish(EXIT_VMM_ERROR);
+		status = vm_run(vm);
+		vm_destroy(vm);
+		finish(status);
+	}
+	vmm = vmm_alloc();
+	if (!vmm)
 		finish(EXIT_VMM_ERROR);
-	status = vm_run(vm);
-	vm_destroy(vm);
-	finish(status);
+	if (l->restore) {
+		vmm->restore = *l->restore;
+	} else {
+		*vmm->cfg = *l->cfg;
+		*vmm->boot_cfg = *l->cfg;
+		snprintf(vmm->opts.api_sock, sizeof(vmm->opts.api_sock), "%s", l->api_sock);
+	}
+	sig_fd = vmm_block_signals();
+	if (sig_fd < 0 || sandbox_prepare(NULL) ||
+	    (l->api_sock && api_server_start(&api, vmm, !vmm->cfg->no_seccomp)))
+		finish(EXIT_VMM_ERROR);
+	finish(vmm_run(vmm, &api, sig_fd, true, boot_clock_ns()));
 }
 
 /*

@@ -97,7 +97,12 @@ static void test_exec_parse_errors(void)
 	CHECK_EQ(parse(o, ARGS("arkvm", "exec", "--kernel", "/k", "--rootfs", "/r", "--share",
 			       "/a,cache=never", "--", "true")), -EINVAL);
 	CHECK_EQ(parse(o, ARGS("arkvm", "exec", "--kernel", "/k", "--rootfs", "/r", "--warm",
-			       "/c", "--", "true")), -EINVAL);
+			       "/c", "--warm", "/d", "--", "true")), -EINVAL);
+	CHECK_EQ(parse(o, ARGS("arkvm", "exec", "--kernel", "/k", "--rootfs", "/r", "--warm",
+			       "", "--", "true")), -EINVAL);
+	CHECK_EQ(parse(o, ARGS("arkvm", "exec", "--kernel", "/k", "--rootfs", "/r", "--warm",
+			       "/c", "--", "true")), 0);
+	CHECK(!strcmp(o->warm, "/c"));
 	CHECK_EQ(parse(o, ARGS("arkvm", "exec", "--kernel", "/k", "--kernel", "/k2", "--rootfs",
 			       "/r", "--", "true")), -EINVAL);
 	CHECK_EQ(parse(o, ARGS("arkvm", "exec", "--tty=1", "--rootfs", "/r", "--", "true")),
