@@ -283,6 +283,17 @@ static int api_read_reply(int s, struct api_reply *r)
 	return 0;
 }
 
+/* A refusal's fault_message, or its body as it came. */
+static void fault_message(const struct api_reply *r, const char *method, const char *path,
+			  char *err, size_t err_size)
+{
+	json_t *j = json_loads(r->body, 0, NULL);
+	const char *msg = json_string_value(json_object_get(j, "fault_message"));
+
+	snprintf(err, err_size, "%s %s: %d: %s", method, path, r->status, msg ? msg : r->body);
+	json_decref(j);
+}
+
 /*
  * One request to the API at @sock_path with @body (JSON): 0 for a 2xx,
  * else -EIO with the reply's fault message (or why there was none) in @err.
@@ -312,7 +323,7 @@ int exec_api_call(const char *sock_path, const char *method, const char *path, j
 	}
 	if (r.status / 100 == 2)
 		return 0;
-	snprintf(err, err_size, "%s %s: %d %s", method, path, r.status, r.body);
+	fault_message(&r, method, path, err, err_size);
 	return -EIO;
 }
 

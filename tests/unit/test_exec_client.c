@@ -5,6 +5,7 @@
  * are forwarded, EXIT becomes the status, and a hostile agent's frames
  * end the session with 125 (and a VM to stop), never a crash.
  */
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -422,7 +423,36 @@ static void test_exec_client_hostile(void)
 	free(a);
 }
 
+/* --warm reads HELLO itself, and not a byte past it: the rest is the session's. */
+static void test_read_hello(void)
+{
+	u8 frame[EXEC_HDR_SIZE + 4], next[EXEC_HDR_SIZE];
+	int sv[2];
+
+	CHECK(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	exec_hdr_put(frame, EXEC_HELLO, 4);
+	memcpy(frame + EXEC_HDR_SIZE, &(u32){ htole32(EXEC_PROTO_VERSION) }, 4);
+	exec_hdr_put(next, EXEC_STARTED, 0);
+	CHECK_EQ(write(sv[1], frame, 5), 5);
+	CHECK_EQ(write(sv[1], frame + 5, sizeof(frame) - 5), (ssize_t)sizeof(frame) - 5);
+	CHECK_EQ(write(sv[1], next, sizeof(next)), (ssize_t)sizeof(next));
+	CHECK_EQ(exec_read_hello(sv[0], exec_now_ns() + 5000000000ull), 0);
+	CHECK_EQ(read(sv[0], frame, sizeof(frame)), (ssize_t)sizeof(next));
+	/* Another version, another frame first, the agent gone, or silence. */
+	exec_hdr_put(frame, EXEC_HELLO, 4);
+	memcpy(frame + EXEC_HDR_SIZE, &(u32){ htole32(EXEC_PROTO_VERSION + 1) }, 4);
+	CHECK_EQ(write(sv[1], frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	CHECK_EQ(exec_read_hello(sv[0], exec_now_ns() + 5000000000ull), -EPROTO);
+	CHECK_EQ(write(sv[1], next, sizeof(next)), (ssize_t)sizeof(next));
+	CHECK_EQ(exec_read_hello(sv[0], exec_now_ns() + 5000000000ull), -EPROTO);
+	CHECK_EQ(exec_read_hello(sv[0], exec_now_ns() + 50000000ull), -ETIMEDOUT);
+	close(sv[1]);
+	CHECK_EQ(exec_read_hello(sv[0], exec_now_ns() + 5000000000ull), -EPIPE);
+	close(sv[0]);
+}
+
 TEST_SUITE(exec_client,
+	   TEST(test_read_hello),
 	TEST(test_exec_client_streams),
 	TEST(test_exec_client_stdin),
 	TEST(test_exec_client_signal),
