@@ -128,4 +128,60 @@ else
 fi
 xleft bad-option
 
+
+# --- --warm: the first run caches the VM as its agent waits; later runs restore it ---------
+# A restored guest keeps the boot_id of the boot that was cached (so a
+# restore is told from a boot), but gets this run's shares, the current
+# wall clock and random numbers of its own.
+wcache=$tmp/exec-warm-cache
+ws2=$tmp/exec-ws2
+mkdir -p "$ws2"
+echo "second-share" > "$ws2/in.txt"
+wcmd='cat /proc/sys/kernel/random/boot_id; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"; echo; date +%s; cat /work/in.txt; exit 3'
+xrun exec-warm-1 --warm "$wcache" --share "$ws:/work" -- sh -c "$wcmd" < /dev/null
+rc1=$rc
+entries=$(ls -A "$wcache" 2>/dev/null | tr '\n' ' ')
+sleep 2
+before=$(date +%s)
+xrun exec-warm-2 --warm "$wcache" --share "$ws2:/work" -- sh -c "$wcmd" < /dev/null
+rc2=$rc
+# Two restores of one entry at once.
+xrun exec-warm-3 --warm "$wcache" --share "$ws2:/work" -- sh -c "$wcmd" < /dev/null &
+xrun exec-warm-4 --warm "$wcache" --share "$ws2:/work" -- sh -c "$wcmd" < /dev/null
+wait
+line() { sed -n "$2p" "$tmp/$1.out"; }
+if [ "$rc1" -ne 3 ] || [ "$(line exec-warm-1 4)" != from-host ]; then
+	fail exec-warm-first-run "exit $rc1, not 3, or its share unread"; xshow exec-warm-1
+elif ! echo "$entries" | grep -Eq '^[0-9a-f]{16} $'; then
+	fail exec-warm-first-run "the cache holds '$entries', not one entry"; xshow exec-warm-1
+else
+	pass exec-warm-first-run
+fi
+if [ "$rc2" -ne 3 ] || [ -z "$(line exec-warm-2 1)" ] ||
+    [ "$(line exec-warm-2 1)" != "$(line exec-warm-1 1)" ]; then
+	fail exec-warm-restores "exit $rc2, or boot_id $(line exec-warm-2 1) is not the cached boot's $(line exec-warm-1 1)"
+	xshow exec-warm-2
+elif [ "$(line exec-warm-2 4)" != second-share ]; then
+	fail exec-warm-restores "the restored guest read '$(line exec-warm-2 4)' from its share"; xshow exec-warm-2
+elif [ "$(line exec-warm-2 3 | tr -cd 0-9)0" -lt "${before}0" ]; then
+	fail exec-warm-restores "the restored guest's clock says $(line exec-warm-2 3), before $before"
+else
+	pass exec-warm-restores
+fi
+if [ "$(cat "$tmp/exec-warm-3.rc")" != 3 ] || [ "$(cat "$tmp/exec-warm-4.rc")" != 3 ] ||
+    [ "$(line exec-warm-3 1)" != "$(line exec-warm-1 1)" ] ||
+    [ "$(line exec-warm-4 1)" != "$(line exec-warm-1 1)" ]; then
+	fail exec-warm-concurrent "exits $(cat "$tmp/exec-warm-3.rc") $(cat "$tmp/exec-warm-4.rc"), or not restored"
+	xshow exec-warm-3; xshow exec-warm-4
+elif [ -z "$(line exec-warm-3 2)" ] || [ "$(line exec-warm-3 2)" = "$(line exec-warm-4 2)" ] ||
+    [ "$(line exec-warm-2 2)" = "$(line exec-warm-3 2)" ]; then
+	fail exec-warm-concurrent "clones drew the same random bytes: $(line exec-warm-2 2) $(line exec-warm-3 2) $(line exec-warm-4 2)"
+else
+	pass exec-warm-concurrent
+fi
+xleft warm
+if [ "$(ls -A "$wcache" | tr '\n' ' ')" != "$entries" ]; then
+	fail exec-warm-cache-clean "the cache holds $(ls -A "$wcache" | tr '\n' ' ')"
+fi
+
 fi
