@@ -32,6 +32,10 @@ static void sample_config(struct vm_config *cfg)
 	VM_CONFIG_SET(d->path, "/images/root.img");
 	d->root = true;
 	d->rl.bandwidth = (struct token_bucket_config){ 1 << 20, 0, 1000 };
+	d = vm_config_add_disk(cfg);
+	VM_CONFIG_SET(d->id, "scratch");
+	VM_CONFIG_SET(d->path, "/images/scratch.qcow2");
+	d->ephemeral = true;
 	n = vm_config_add_net(cfg);
 	VM_CONFIG_SET(n->id, "eth0");
 	VM_CONFIG_SET(n->tap, "tap7");
@@ -59,14 +63,47 @@ static void test_config_round_trip(void)
 	CHECK_EQ(w2.len, w.len);
 	CHECK(!memcmp(w2.data, w.data, w.len));
 	CHECK(!strcmp(b->disks[0].path, "/images/root.img"));
+	CHECK(!b->disks[0].ephemeral);
+	CHECK(b->disks[1].ephemeral);
 	CHECK_EQ(b->nets[0].mac[5], 2);
-	/* Cut anywhere, it is refused rather than read past its end. */
+	/*
+	 * Cut anywhere, it is refused rather than read past its end; but
+	 * where an older snapshot's config ended (before the disks' formats,
+	 * before their ephemeral flags), it reads as that one.
+	 */
 	for (size_t cut = 0; cut < w.len; cut += 7) {
+		if (cut == w.len - a->nr_disks || cut == w.len - 2 * a->nr_disks)
+			continue;
 		state_reader_init(&r, w.data, cut);
 		CHECK(vm_config_restore(b, &r) != 0);
 	}
 	state_writer_free(&w);
 	state_writer_free(&w2);
+	free(a);
+	free(b);
+}
+
+/*
+ * A snapshot written before disks said whether they were ephemeral (its
+ * config ends at the disks' formats) reads, its disks not ephemeral.
+ */
+static void test_config_without_ephemeral_reads(void)
+{
+	struct vm_config *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	struct state_writer w;
+	struct state_reader r;
+
+	CHECK(a && b);
+	sample_config(a);
+	state_writer_init(&w);
+	vm_config_save(a, &w);
+	CHECK_EQ(w.err, 0);
+	state_reader_init(&r, w.data, w.len - a->nr_disks);  /* one byte a disk, last */
+	CHECK_EQ(vm_config_restore(b, &r), 0);
+	CHECK_EQ(b->nr_disks, 2);
+	CHECK(!b->disks[0].ephemeral && !b->disks[1].ephemeral);
+	CHECK_EQ(b->disks[1].format, a->disks[1].format);
+	state_writer_free(&w);
 	free(a);
 	free(b);
 }
@@ -181,4 +218,5 @@ static void test_merge(void)
 TEST_SUITE(snapshot,
 	   TEST(test_merge),
 	   TEST(test_config_round_trip),
+	   TEST(test_config_without_ephemeral_reads),
 	   TEST(test_header_checks));
