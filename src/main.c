@@ -92,7 +92,7 @@ static struct vm *vm_build(const struct vm_config *cfg, u64 start, const char *f
 }
 
 /*
- * The VM a snapshot describes, with @rs's memory file and tap overrides,
+ * The VM a snapshot describes, with @rs's memory file and overrides,
  * into @cfg (which must outlive the VM): NULL with @err's line on failure.
  */
 static struct vm *vm_restore(const struct vmm_restore *rs, struct vm_config *cfg,
@@ -107,23 +107,8 @@ static struct vm *vm_restore(const struct vmm_restore *rs, struct vm_config *cfg
 		return NULL;
 	cfg->no_seccomp = no_seccomp;
 	cfg->track_dirty_pages |= rs->track_dirty;
-	for (unsigned int i = 0; i < rs->nr_overrides; i++) {
-		int n = fc_find_net(cfg, rs->overrides[i].id);
-
-		if (n < 0) {
-			snprintf(err, err_size, "network_overrides: the snapshot has no interface '%s'",
-				 rs->overrides[i].id);
-			goto fail;
-		}
-		snprintf(cfg->nets[n].tap, sizeof(cfg->nets[n].tap), "%s", rs->overrides[i].tap);
-	}
-	if (rs->vsock_uds[0]) {
-		if (!cfg->vsock.enabled) {
-			snprintf(err, err_size, "vsock_override: the snapshot has no vsock device");
-			goto fail;
-		}
-		snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", rs->vsock_uds);
-	}
+	if (vmm_restore_apply_overrides(rs, cfg, err, err_size))
+		goto fail;
 	if (vm_config_validate(cfg, &verr)) {
 		snprintf(err, err_size, "the snapshot's %s: %s", verr.field, verr.msg);
 		goto fail;

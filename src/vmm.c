@@ -15,6 +15,7 @@
 #include <errno.h>
 
 #include "boot_timer.h"
+#include "fc_config.h"
 #include "log.h"
 #include "vmm.h"
 
@@ -24,6 +25,55 @@ void vmm_opts_init(struct vmm_opts *opts)
 	snprintf(opts->id, sizeof(opts->id), "%s", VMM_DEFAULT_ID);
 	opts->max_payload = 51200;
 	snprintf(opts->log.level, sizeof(opts->log.level), "Info");
+}
+
+static int find_share(const struct vm_config *cfg, const char *tag)
+{
+	for (unsigned int i = 0; i < cfg->nr_shares; i++)
+		if (!strcmp(cfg->shares[i].tag, tag))
+			return (int)i;
+	return -1;
+}
+
+static int apply_share_overrides(const struct vmm_restore *rs, struct vm_config *cfg,
+				 char *err, size_t len)
+{
+	for (unsigned int i = 0; i < rs->nr_share_overrides; i++) {
+		int n = find_share(cfg, rs->share_overrides[i].tag);
+
+		if (n < 0) {
+			snprintf(err, len, "share override: the snapshot has no share '%s'",
+				 rs->share_overrides[i].tag);
+			return -ENOENT;
+		}
+		snprintf(cfg->shares[n].path, sizeof(cfg->shares[n].path), "%s",
+			 rs->share_overrides[i].path);
+		cfg->shares[n].readonly = rs->share_overrides[i].readonly;
+	}
+	return 0;
+}
+
+int vmm_restore_apply_overrides(const struct vmm_restore *rs, struct vm_config *cfg,
+				char *err, size_t len)
+{
+	for (unsigned int i = 0; i < rs->nr_overrides; i++) {
+		int n = fc_find_net(cfg, rs->overrides[i].id);
+
+		if (n < 0) {
+			snprintf(err, len, "network_overrides: the snapshot has no interface '%s'",
+				 rs->overrides[i].id);
+			return -ENOENT;
+		}
+		snprintf(cfg->nets[n].tap, sizeof(cfg->nets[n].tap), "%s", rs->overrides[i].tap);
+	}
+	if (rs->vsock_uds[0]) {
+		if (!cfg->vsock.enabled) {
+			snprintf(err, len, "vsock_override: the snapshot has no vsock device");
+			return -ENOENT;
+		}
+		snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", rs->vsock_uds);
+	}
+	return apply_share_overrides(rs, cfg, err, len);
 }
 
 struct vmm *vmm_alloc(void)

@@ -14,6 +14,7 @@
 #include "state.h"
 #include "test.h"
 #include "vm_config.h"
+#include "vmm.h"
 
 static const struct snapshot_host host = { .page_size = 4096, .ipa_bits = 40, .gic_version = 3 };
 
@@ -106,6 +107,67 @@ static void test_config_without_ephemeral_reads(void)
 	state_writer_free(&w);
 	free(a);
 	free(b);
+}
+
+/* A snapshot's config with two shares and vsock, as a restore loads it. */
+static void sample_restored(struct vm_config *cfg)
+{
+	struct share_config *sh;
+
+	sample_config(cfg);
+	sh = vm_config_add_share(cfg);
+	VM_CONFIG_SET(sh->path, "/old/root");
+	VM_CONFIG_SET(sh->tag, "root");
+	sh = vm_config_add_share(cfg);
+	VM_CONFIG_SET(sh->path, "/old/work");
+	VM_CONFIG_SET(sh->tag, "work");
+	sh->readonly = true;
+	cfg->vsock.enabled = true;
+	cfg->vsock.cid = 3;
+	VM_CONFIG_SET(cfg->vsock.uds_path, "/old/v.sock");
+}
+
+/* A restore's overrides: a NIC's tap, vsock's socket, a share's directory and mode. */
+static void test_restore_overrides(void)
+{
+	struct vm_config *cfg = malloc(sizeof(*cfg));
+	struct vmm_restore *rs = calloc(1, sizeof(*rs));
+	char err[256] = "";
+
+	CHECK(cfg && rs);
+	sample_restored(cfg);
+	rs->nr_overrides = 1;
+	VM_CONFIG_SET(rs->overrides[0].id, "eth0");
+	VM_CONFIG_SET(rs->overrides[0].tap, "tap9");
+	VM_CONFIG_SET(rs->vsock_uds, "/new/v.sock");
+	rs->nr_share_overrides = 2;
+	VM_CONFIG_SET(rs->share_overrides[0].tag, "work");
+	VM_CONFIG_SET(rs->share_overrides[0].path, "/new/work");
+	VM_CONFIG_SET(rs->share_overrides[1].tag, "root");
+	VM_CONFIG_SET(rs->share_overrides[1].path, "/new/root");
+	rs->share_overrides[1].readonly = true;
+	CHECK_EQ(vmm_restore_apply_overrides(rs, cfg, err, sizeof(err)), 0);
+	CHECK(!strcmp(cfg->nets[0].tap, "tap9"));
+	CHECK(!strcmp(cfg->vsock.uds_path, "/new/v.sock"));
+	CHECK(!strcmp(cfg->shares[0].path, "/new/root") && cfg->shares[0].readonly);
+	CHECK(!strcmp(cfg->shares[1].path, "/new/work") && !cfg->shares[1].readonly);
+	CHECK(!strcmp(cfg->shares[1].tag, "work"));
+
+	/* Each one the snapshot has nothing for is refused with its line. */
+	sample_restored(cfg);
+	VM_CONFIG_SET(rs->share_overrides[1].tag, "scratch");
+	CHECK(vmm_restore_apply_overrides(rs, cfg, err, sizeof(err)) != 0);
+	CHECK(!strcmp(err, "share override: the snapshot has no share 'scratch'"));
+	rs->nr_share_overrides = 0;
+	VM_CONFIG_SET(rs->overrides[0].id, "eth1");
+	CHECK(vmm_restore_apply_overrides(rs, cfg, err, sizeof(err)) != 0);
+	CHECK(!strcmp(err, "network_overrides: the snapshot has no interface 'eth1'"));
+	rs->nr_overrides = 0;
+	cfg->vsock.enabled = false;
+	CHECK(vmm_restore_apply_overrides(rs, cfg, err, sizeof(err)) != 0);
+	CHECK(!strcmp(err, "vsock_override: the snapshot has no vsock device"));
+	free(cfg);
+	free(rs);
 }
 
 static u8 *sample_file(long *len)
@@ -219,4 +281,5 @@ TEST_SUITE(snapshot,
 	   TEST(test_merge),
 	   TEST(test_config_round_trip),
 	   TEST(test_config_without_ephemeral_reads),
+	   TEST(test_restore_overrides),
 	   TEST(test_header_checks));
