@@ -90,6 +90,11 @@ struct vmm_restore {
  */
 int vmm_restore_apply_overrides(const struct vmm_restore *rs, struct vm_config *cfg,
 				char *err, size_t len);
+/*
+ * arkvm restore's --share-override TAG=PATH[,readonly] into @rs's next
+ * share override: 0, or -EINVAL (said) for a malformed one or too many.
+ */
+int vmm_parse_share_override(const char *arg, struct vmm_restore *rs);
 
 /*
  * The process's control state, shared by the API thread and the main

@@ -347,7 +347,8 @@ static int fc_main(int argc, char **argv, u64 start)
 
 static const char restore_usage[] =
 	"Usage: arkvm restore --snapshot FILE --mem FILE [--net-override ID=TAP]...\n"
-	"                     [--vsock-override PATH] [--api-sock PATH] [--paused]\n"
+	"                     [--vsock-override PATH] [--share-override TAG=PATH[,readonly]]...\n"
+	"                     [--api-sock PATH] [--paused]\n"
 	"                     [--track-dirty-pages] [--no-seccomp]\n"
 	"Resumes the VM a snapshot holds (PUT /snapshot/create wrote both files).\n";
 
@@ -430,6 +431,10 @@ static int restore_parse(int argc, char **argv, struct vmm_restore *rs, struct v
 			memcpy(rs->overrides[n].id, v, (size_t)(eq - v));
 			memcpy(rs->overrides[n].tap, eq + 1, strlen(eq + 1) + 1);
 			rs->nr_overrides++;
+		} else if (restore_flag(a, "share-override")) {
+			v = restore_value(argc, argv, &i, "share-override");
+			if (!v || vmm_parse_share_override(v, rs))
+				return -EINVAL;
 		} else {
 			pr_err("unknown option '%s' (see arkvm restore --help)", a);
 			return -EINVAL;

@@ -76,6 +76,29 @@ int vmm_restore_apply_overrides(const struct vmm_restore *rs, struct vm_config *
 	return apply_share_overrides(rs, cfg, err, len);
 }
 
+int vmm_parse_share_override(const char *arg, struct vmm_restore *rs)
+{
+	static const char ro[] = ",readonly";
+	const char *eq = strchr(arg, '=');
+	size_t len = strlen(arg), path_len;
+	bool readonly = len > strlen(ro) && !strcmp(arg + len - strlen(ro), ro);
+
+	path_len = eq ? len - (size_t)(eq + 1 - arg) - (readonly ? strlen(ro) : 0) : 0;
+	if (rs->nr_share_overrides == CFG_MAX_SHARES || !eq || eq == arg ||
+	    (size_t)(eq - arg) > CFG_SHARE_TAG_MAX || !path_len || path_len > CFG_MAX_PATH) {
+		pr_err("--share-override '%s': give TAG=PATH[,readonly] (at most %d)", arg,
+		       CFG_MAX_SHARES);
+		return -EINVAL;
+	}
+	memcpy(rs->share_overrides[rs->nr_share_overrides].tag, arg, (size_t)(eq - arg));
+	rs->share_overrides[rs->nr_share_overrides].tag[eq - arg] = '\0';
+	memcpy(rs->share_overrides[rs->nr_share_overrides].path, eq + 1, path_len);
+	rs->share_overrides[rs->nr_share_overrides].path[path_len] = '\0';
+	rs->share_overrides[rs->nr_share_overrides].readonly = readonly;
+	rs->nr_share_overrides++;
+	return 0;
+}
+
 struct vmm *vmm_alloc(void)
 {
 	struct vmm *vmm = calloc(1, sizeof(*vmm));

@@ -170,6 +170,30 @@ static void test_restore_overrides(void)
 	free(rs);
 }
 
+/* arkvm restore's --share-override TAG=PATH[,readonly]. */
+static void test_parse_share_override(void)
+{
+	struct vmm_restore *rs = calloc(1, sizeof(*rs));
+
+	CHECK(rs);
+	CHECK_EQ(vmm_parse_share_override("work=/new/work", rs), 0);
+	CHECK_EQ(vmm_parse_share_override("root=/new/root,readonly", rs), 0);
+	CHECK_EQ(rs->nr_share_overrides, 2);
+	CHECK(!strcmp(rs->share_overrides[0].tag, "work"));
+	CHECK(!strcmp(rs->share_overrides[0].path, "/new/work"));
+	CHECK(!rs->share_overrides[0].readonly);
+	CHECK(!strcmp(rs->share_overrides[1].tag, "root"));
+	CHECK(!strcmp(rs->share_overrides[1].path, "/new/root"));
+	CHECK(rs->share_overrides[1].readonly);
+	CHECK(vmm_parse_share_override("noequals", rs) != 0);
+	CHECK(vmm_parse_share_override("=/path", rs) != 0);
+	CHECK(vmm_parse_share_override("tag=", rs) != 0);
+	CHECK(vmm_parse_share_override("tag=,readonly", rs) != 0);
+	CHECK(vmm_parse_share_override("abcdefghijabcdefghijabcdefghijabcdefg=/p", rs) != 0);
+	CHECK_EQ(rs->nr_share_overrides, 2);
+	free(rs);
+}
+
 static u8 *sample_file(long *len)
 {
 	static const u8 payload[] = "some state";
@@ -282,4 +306,5 @@ TEST_SUITE(snapshot,
 	   TEST(test_config_round_trip),
 	   TEST(test_config_without_ephemeral_reads),
 	   TEST(test_restore_overrides),
+	   TEST(test_parse_share_override),
 	   TEST(test_header_checks));
