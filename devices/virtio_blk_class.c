@@ -3,6 +3,9 @@
  * virtio-blk in the device registry: one disk per --disk (or API drive),
  * in order, so the first is vda; the same image is never opened twice; a
  * PATCH swaps the image or its limits (devices/virtio_blk.c does the work).
+ * An ephemeral disk goes into a snapshot only while the guest has not
+ * written it: it is then nothing but a fresh overlay over its image, which
+ * a restore makes again (its overlay has no name a restore could find).
  */
 #include <errno.h>
 #include <string.h>
@@ -18,6 +21,7 @@ struct blk_device {
 	struct stat st;             /* the image, to tell it from the other disks' */
 	bool has_st;
 	char path[CFG_MAX_PATH + 1];  /* the image open now (an update may change it) */
+	bool ephemeral;             /* the disk open now is an overlay deleted at exit */
 };
 
 static unsigned int blk_count(const struct vm_config *cfg)
@@ -65,6 +69,7 @@ static int blk_create(struct device *dev, struct device_host *host, unsigned int
 		return ret;
 	dev->vdev = &bd->blk.vdev;
 	memcpy(bd->path, cfg->path, sizeof(bd->path));
+	bd->ephemeral = cfg->ephemeral;
 	return 0;
 }
 
@@ -81,6 +86,7 @@ static int blk_update(struct device *dev, const void *new_cfg)
 			return ret;
 		memcpy(bd->path, cfg->path, sizeof(bd->path));
 		bd->has_st = !stat(cfg->path, &bd->st);
+		bd->ephemeral = cfg->ephemeral;
 	}
 	virtio_blk_set_limits(&bd->blk, &cfg->rl);
 	return 0;
@@ -94,6 +100,18 @@ static int blk_dev_quiesce(struct device *dev)
 static void blk_dev_resume(struct device *dev)
 {
 	virtio_blk_resume(&((struct blk_device *)dev->priv)->blk);
+}
+
+/* Paused (the I/O thread parked): the disk's flag is still. */
+static int blk_can_save(const struct device *dev, char *why, size_t len)
+{
+	const struct blk_device *bd = dev->priv;
+
+	if (!bd->ephemeral || !bd->blk.disk->written)
+		return 0;
+	snprintf(why, len, "the guest has written to the ephemeral disk '%s': its overlay cannot "
+		 "be saved", dev->id);
+	return -EBUSY;
 }
 
 static void blk_destroy(struct device *dev)
@@ -117,6 +135,7 @@ const struct device_class virtio_blk_class = {
 	.create = blk_create,
 	.quiesce = blk_dev_quiesce,
 	.resume = blk_dev_resume,
+	.can_save = blk_can_save,
 	.update = blk_update,
 	.destroy = blk_destroy,
 	.metrics = blk_metrics,

@@ -2,9 +2,12 @@
 /*
  * virtio-fs in the device registry: one device per --share, in order,
  * each over its own FUSE server (src/fuse/) and worker threads
- * (devices/virtio_fs.c).  A VM with a share is not snapshotted: the
- * server's inodes are host descriptors the guest holds by number, and no
- * file can carry them.
+ * (devices/virtio_fs.c).  A share the guest has mounted is not
+ * snapshotted: the server's inodes are host descriptors the guest holds
+ * by number, and no file can carry them.  One it has not (no request
+ * ever reached the server) is saved as its transport and a marker, and
+ * restored over a fresh server for the restoring config's share, which
+ * may name another directory (struct vmm_restore's share overrides).
  */
 #include <errno.h>
 #include <string.h>
@@ -107,11 +110,20 @@ static void vfs_resume(struct device *dev)
 	virtio_fs_resume(&((struct vfs_device *)dev->priv)->fs);
 }
 
-/* src/snapshot.c refuses first; this keeps any other path from saving one. */
-static int vfs_save(struct device *dev, struct state_writer *w __unused)
+/* src/snapshot.c asks first, for the API's fault message; save refuses the same. */
+static int vfs_can_save(const struct device *dev, char *why, size_t len)
 {
-	pr_err("%s: a VM with a --share cannot be snapshotted", dev->id);
-	return -EOPNOTSUPP;
+	return virtio_fs_can_save(&((struct vfs_device *)dev->priv)->fs, why, len);
+}
+
+static int vfs_save(struct device *dev, struct state_writer *w)
+{
+	return virtio_fs_save(&((struct vfs_device *)dev->priv)->fs, w);
+}
+
+static int vfs_restore(struct device *dev, struct state_reader *r)
+{
+	return virtio_fs_restore(&((struct vfs_device *)dev->priv)->fs, r);
 }
 
 static void vfs_destroy(struct device *dev)
@@ -146,7 +158,9 @@ const struct device_class virtio_fs_class = {
 	.create = vfs_create,
 	.quiesce = vfs_quiesce,
 	.resume = vfs_resume,
+	.can_save = vfs_can_save,
 	.save = vfs_save,
+	.restore = vfs_restore,
 	.destroy = vfs_destroy,
 	.stats = vfs_stats,
 };

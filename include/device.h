@@ -68,6 +68,14 @@ struct device_class {
 	 */
 	int (*quiesce)(struct device *dev);
 	void (*resume)(struct device *dev);
+	/*
+	 * Optional: whether its state can go into a snapshot now (quiesced,
+	 * on the main thread with every other thread held): 0, or -errno
+	 * with one line in @why, naming the device, which the API gives as
+	 * its fault message.  Without it, always.  (virtio-fs's save also
+	 * refuses on its own: its state would be wrong, not just stale.)
+	 */
+	int (*can_save)(const struct device *dev, char *why, size_t len);
 	/* The device's own state, after the transport's (quiesced). */
 	int (*save)(struct device *dev, struct state_writer *w);
 	int (*restore)(struct device *dev, struct state_reader *r);

@@ -94,6 +94,12 @@ struct disk {
 	void (*complete)(struct disk *d, struct disk_req *r);
 	void *opaque;                    /* the user's */
 	/*
+	 * A WRITE, DISCARD or WRITE_ZEROES was submitted (whether it then
+	 * succeeded or not): the disk may differ from how it was opened.  A
+	 * snapshot asks it of an ephemeral disk, whose overlay it cannot save.
+	 */
+	bool written;
+	/*
 	 * A raw image whose format was probed (disk_image.c): writes that
 	 * would make its first bytes, kept in @head, the qcow2 magic are
 	 * refused with -EPERM.
@@ -136,6 +142,8 @@ static inline int disk_submit(struct disk *d, struct disk_req *r)
 		r->result = -EPERM;
 		return DISK_DONE;
 	}
+	if (r->op != DISK_READ && r->op != DISK_FLUSH)
+		d->written = true;
 	return op(d, r);
 }
 

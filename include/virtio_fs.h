@@ -67,6 +67,8 @@ struct virtio_fs {
 	pthread_cond_t work;            /* a worker may find a chain: a kick, a resume */
 	pthread_cond_t idle;            /* no request in flight; or a worker started */
 	unsigned int in_flight;         /* requests taken, not yet answered */
+	/* Requests ever taken; never reset, as the server keeps what they did. */
+	unsigned long taken;
 	unsigned int resetting;         /* resets waiting for in_flight to drain */
 	bool quiesced;                  /* take nothing until resume */
 	bool stopping;                  /* workers leave */
@@ -99,6 +101,25 @@ void virtio_fs_close(struct virtio_fs *fs);
  */
 int virtio_fs_quiesce(struct virtio_fs *fs);
 void virtio_fs_resume(struct virtio_fs *fs);
+
+/*
+ * Snapshots.  The FUSE server's state (inodes and handles: host
+ * descriptors the guest holds by number) cannot go in a file, so only a
+ * device whose server has seen no request and has none waiting in a
+ * ring is saved: Linux's driver sends nothing before the guest mounts
+ * (FUSE_INIT comes with the mount).  Such a device is its transport's
+ * state and a marker; the restored one, over a fresh server for the
+ * share the restoring config names, serves the guest's mount when it
+ * comes.  Quiesced, on any thread but a worker:
+ * virtio_fs_can_save() is 0, or -EBUSY with one line in @why naming the
+ * share's tag; virtio_fs_save() refuses the same (said on stderr);
+ * virtio_fs_restore() takes the marker back, -EINVAL for other bytes.
+ */
+struct state_writer;
+struct state_reader;
+int virtio_fs_can_save(struct virtio_fs *fs, char *why, size_t len);
+int virtio_fs_save(struct virtio_fs *fs, struct state_writer *w);
+int virtio_fs_restore(struct virtio_fs *fs, struct state_reader *r);
 
 /* How many workers a share gets when @nr_shares shares are configured. */
 unsigned int virtio_fs_workers_per_share(unsigned int nr_shares);

@@ -175,6 +175,11 @@ void vm_devices_quiesce(struct vm *vm);
 void vm_devices_resume(struct vm *vm);
 struct state_writer;
 struct state_reader;
+/*
+ * Paused, main thread: 0 when every device's state can be saved, else
+ * the first refusal's -errno with its one line in @why (its can_save op).
+ */
+int vm_devices_can_save(const struct vm *vm, char *why, size_t len);
 int vm_devices_save(struct vm *vm, struct state_writer *w);
 int vm_devices_restore(struct vm *vm, struct state_reader *r);
 void vm_devices_print_stats(const struct vm *vm);

@@ -68,7 +68,33 @@ struct vmm_restore {
 		char tap[CFG_MAX_IFNAME + 1];
 	} overrides[CFG_MAX_NETS];
 	char vsock_uds[CFG_VSOCK_MAX_PATH + 1];  /* vsock_override: a new uds_path, or empty */
+	/*
+	 * A share's new host directory and mode, by tag (arkvm exec's warm
+	 * start fills them: each run shares its own directories).  Only a
+	 * share the guest never mounted is in a snapshot, so nothing in the
+	 * guest refers to the old directory.
+	 */
+	unsigned int nr_share_overrides;
+	struct {
+		char tag[CFG_SHARE_TAG_MAX + 1];
+		char path[CFG_MAX_PATH + 1];
+		bool readonly;
+	} share_overrides[CFG_MAX_SHARES];
 };
+
+/*
+ * @rs's overrides onto @cfg, the config a snapshot holds: each NIC's tap,
+ * vsock's socket, each share's directory and mode.  0, or -ENOENT with
+ * one line in @err naming what the snapshot lacks (@cfg then partly
+ * changed: the restore is abandoned).
+ */
+int vmm_restore_apply_overrides(const struct vmm_restore *rs, struct vm_config *cfg,
+				char *err, size_t len);
+/*
+ * arkvm restore's --share-override TAG=PATH[,readonly] into @rs's next
+ * share override: 0, or -EINVAL (said) for a malformed one or too many.
+ */
+int vmm_parse_share_override(const char *arg, struct vmm_restore *rs);
 
 /*
  * The process's control state, shared by the API thread and the main

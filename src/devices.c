@@ -127,6 +127,19 @@ void vm_devices_resume(struct vm *vm)
 	}
 }
 
+/* Before a snapshot writes anything: the first device that cannot be saved says why. */
+int vm_devices_can_save(const struct vm *vm, char *why, size_t len)
+{
+	for (unsigned int i = 0; i < vm->nr_devices; i++) {
+		const struct device *dev = &vm->devices[i];
+		int ret = dev->cls->can_save ? dev->cls->can_save(dev, why, len) : 0;
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 /* One section per device (src/device_state.c). */
 int vm_devices_save(struct vm *vm, struct state_writer *w)
 {

@@ -92,7 +92,7 @@ static struct vm *vm_build(const struct vm_config *cfg, u64 start, const char *f
 }
 
 /*
- * The VM a snapshot describes, with @rs's memory file and tap overrides,
+ * The VM a snapshot describes, with @rs's memory file and overrides,
  * into @cfg (which must outlive the VM): NULL with @err's line on failure.
  */
 static struct vm *vm_restore(const struct vmm_restore *rs, struct vm_config *cfg,
@@ -107,23 +107,8 @@ static struct vm *vm_restore(const struct vmm_restore *rs, struct vm_config *cfg
 		return NULL;
 	cfg->no_seccomp = no_seccomp;
 	cfg->track_dirty_pages |= rs->track_dirty;
-	for (unsigned int i = 0; i < rs->nr_overrides; i++) {
-		int n = fc_find_net(cfg, rs->overrides[i].id);
-
-		if (n < 0) {
-			snprintf(err, err_size, "network_overrides: the snapshot has no interface '%s'",
-				 rs->overrides[i].id);
-			goto fail;
-		}
-		snprintf(cfg->nets[n].tap, sizeof(cfg->nets[n].tap), "%s", rs->overrides[i].tap);
-	}
-	if (rs->vsock_uds[0]) {
-		if (!cfg->vsock.enabled) {
-			snprintf(err, err_size, "vsock_override: the snapshot has no vsock device");
-			goto fail;
-		}
-		snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", rs->vsock_uds);
-	}
+	if (vmm_restore_apply_overrides(rs, cfg, err, err_size))
+		goto fail;
 	if (vm_config_validate(cfg, &verr)) {
 		snprintf(err, err_size, "the snapshot's %s: %s", verr.field, verr.msg);
 		goto fail;
@@ -362,7 +347,8 @@ static int fc_main(int argc, char **argv, u64 start)
 
 static const char restore_usage[] =
 	"Usage: arkvm restore --snapshot FILE --mem FILE [--net-override ID=TAP]...\n"
-	"                     [--vsock-override PATH] [--api-sock PATH] [--paused]\n"
+	"                     [--vsock-override PATH] [--share-override TAG=PATH[,readonly]]...\n"
+	"                     [--api-sock PATH] [--paused]\n"
 	"                     [--track-dirty-pages] [--no-seccomp]\n"
 	"Resumes the VM a snapshot holds (PUT /snapshot/create wrote both files).\n";
 
@@ -445,6 +431,10 @@ static int restore_parse(int argc, char **argv, struct vmm_restore *rs, struct v
 			memcpy(rs->overrides[n].id, v, (size_t)(eq - v));
 			memcpy(rs->overrides[n].tap, eq + 1, strlen(eq + 1) + 1);
 			rs->nr_overrides++;
+		} else if (restore_flag(a, "share-override")) {
+			v = restore_value(argc, argv, &i, "share-override");
+			if (!v || vmm_parse_share_override(v, rs))
+				return -EINVAL;
 		} else {
 			pr_err("unknown option '%s' (see arkvm restore --help)", a);
 			return -EINVAL;

@@ -209,20 +209,13 @@ int vm_snapshot_create(struct vm *vm, struct snapshot_request *req)
 		snprintf(req->err, sizeof(req->err), "a VM with a GPU cannot be snapshotted yet");
 		return -EOPNOTSUPP;
 	}
-	if (vm->cfg->nr_shares) {
-		/* The FUSE server's inodes are host descriptors: no file holds them. */
-		snprintf(req->err, sizeof(req->err), "a VM with a --share (%s) cannot be snapshotted",
-			 vm->cfg->shares[0].tag);
-		return -EOPNOTSUPP;
-	}
-	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++)
-		if (vm->cfg->disks[i].ephemeral) {
-			/* Its overlay has no name: a restore could not find the guest's writes. */
-			snprintf(req->err, sizeof(req->err),
-				 "a VM with an ephemeral disk (%s) cannot be snapshotted",
-				 vm->cfg->disks[i].id);
-			return -EOPNOTSUPP;
-		}
+	/*
+	 * A mounted share (its server's descriptors), an ephemeral disk the
+	 * guest wrote (its overlay has no name): the devices say so.
+	 */
+	ret = vm_devices_can_save(vm, req->err, sizeof(req->err));
+	if (ret)
+		return ret;
 	for (unsigned int i = 0; i < vm->cfg->nr_nets; i++)
 		if (vm->cfg->nets[i].vhost) {
 			snprintf(req->err, sizeof(req->err),

@@ -631,9 +631,16 @@ void vm_config_save(const struct vm_config *cfg, struct state_writer *w)
 	/* After the shares: a snapshot from before passt reads, its NICs all taps. */
 	for (unsigned int i = 0; i < cfg->nr_nets; i++)
 		save_net_kind(w, &cfg->nets[i]);
-	/* After the NICs' kinds: each disk's format (an ephemeral disk is never in a snapshot). */
+	/* After the NICs' kinds: each disk's format. */
 	for (unsigned int i = 0; i < cfg->nr_disks; i++)
 		state_put_u8(w, (u8)cfg->disks[i].format);
+	/*
+	 * After the formats: whether each disk is ephemeral (one the guest
+	 * never wrote; a restore gives it a fresh overlay).  Older snapshots
+	 * had none.
+	 */
+	for (unsigned int i = 0; i < cfg->nr_disks; i++)
+		state_put_u8(w, cfg->disks[i].ephemeral);
 }
 
 static void restore_disk(struct state_reader *r, struct disk_config *d)
@@ -771,6 +778,12 @@ int vm_config_restore(struct vm_config *cfg, struct state_reader *r)
 
 		state_check(r, format <= DISK_FORMAT_QCOW2);
 		cfg->disks[i].format = format <= DISK_FORMAT_QCOW2 ? format : DISK_FORMAT_AUTO;
+	}
+	for (unsigned int i = 0; i < cfg->nr_disks && !r->err && r->off < r->len; i++) {
+		u8 ephemeral = state_get_u8(r);
+
+		state_check(r, ephemeral <= 1);
+		cfg->disks[i].ephemeral = ephemeral == 1;
 	}
 	return r->err;
 }

@@ -15,6 +15,7 @@
 #include <errno.h>
 
 #include "boot_timer.h"
+#include "fc_config.h"
 #include "log.h"
 #include "vmm.h"
 
@@ -24,6 +25,78 @@ void vmm_opts_init(struct vmm_opts *opts)
 	snprintf(opts->id, sizeof(opts->id), "%s", VMM_DEFAULT_ID);
 	opts->max_payload = 51200;
 	snprintf(opts->log.level, sizeof(opts->log.level), "Info");
+}
+
+static int find_share(const struct vm_config *cfg, const char *tag)
+{
+	for (unsigned int i = 0; i < cfg->nr_shares; i++)
+		if (!strcmp(cfg->shares[i].tag, tag))
+			return (int)i;
+	return -1;
+}
+
+static int apply_share_overrides(const struct vmm_restore *rs, struct vm_config *cfg,
+				 char *err, size_t len)
+{
+	for (unsigned int i = 0; i < rs->nr_share_overrides; i++) {
+		int n = find_share(cfg, rs->share_overrides[i].tag);
+
+		if (n < 0) {
+			snprintf(err, len, "share override: the snapshot has no share '%s'",
+				 rs->share_overrides[i].tag);
+			return -ENOENT;
+		}
+		snprintf(cfg->shares[n].path, sizeof(cfg->shares[n].path), "%s",
+			 rs->share_overrides[i].path);
+		cfg->shares[n].readonly = rs->share_overrides[i].readonly;
+	}
+	return 0;
+}
+
+int vmm_restore_apply_overrides(const struct vmm_restore *rs, struct vm_config *cfg,
+				char *err, size_t len)
+{
+	for (unsigned int i = 0; i < rs->nr_overrides; i++) {
+		int n = fc_find_net(cfg, rs->overrides[i].id);
+
+		if (n < 0) {
+			snprintf(err, len, "network_overrides: the snapshot has no interface '%s'",
+				 rs->overrides[i].id);
+			return -ENOENT;
+		}
+		snprintf(cfg->nets[n].tap, sizeof(cfg->nets[n].tap), "%s", rs->overrides[i].tap);
+	}
+	if (rs->vsock_uds[0]) {
+		if (!cfg->vsock.enabled) {
+			snprintf(err, len, "vsock_override: the snapshot has no vsock device");
+			return -ENOENT;
+		}
+		snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", rs->vsock_uds);
+	}
+	return apply_share_overrides(rs, cfg, err, len);
+}
+
+int vmm_parse_share_override(const char *arg, struct vmm_restore *rs)
+{
+	static const char ro[] = ",readonly";
+	const char *eq = strchr(arg, '=');
+	size_t len = strlen(arg), path_len;
+	bool readonly = len > strlen(ro) && !strcmp(arg + len - strlen(ro), ro);
+
+	path_len = eq ? len - (size_t)(eq + 1 - arg) - (readonly ? strlen(ro) : 0) : 0;
+	if (rs->nr_share_overrides == CFG_MAX_SHARES || !eq || eq == arg ||
+	    (size_t)(eq - arg) > CFG_SHARE_TAG_MAX || !path_len || path_len > CFG_MAX_PATH) {
+		pr_err("--share-override '%s': give TAG=PATH[,readonly] (at most %d)", arg,
+		       CFG_MAX_SHARES);
+		return -EINVAL;
+	}
+	memcpy(rs->share_overrides[rs->nr_share_overrides].tag, arg, (size_t)(eq - arg));
+	rs->share_overrides[rs->nr_share_overrides].tag[eq - arg] = '\0';
+	memcpy(rs->share_overrides[rs->nr_share_overrides].path, eq + 1, path_len);
+	rs->share_overrides[rs->nr_share_overrides].path[path_len] = '\0';
+	rs->share_overrides[rs->nr_share_overrides].readonly = readonly;
+	rs->nr_share_overrides++;
+	return 0;
 }
 
 struct vmm *vmm_alloc(void)

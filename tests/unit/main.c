@@ -20,6 +20,7 @@ extern const struct test_suite gpu_virgl_suite;
 #ifdef ARKVM_VNC
 extern const struct test_suite vnc_suite;
 #endif
+extern const struct test_suite virtio_fs_state_suite;
 
 static const struct test_suite *const suites[] = {
 	&guest_mem_suite, &mmio_bus_suite, &cli_suite, &loader_suite,
@@ -37,6 +38,7 @@ static const struct test_suite *const suites[] = {
 #ifdef ARKVM_VNC
 	&vnc_suite,
 #endif
+	&virtio_fs_state_suite,
 };
 
 static bool failed;

@@ -333,7 +333,8 @@ struct blk_env {
 	unsigned int irqs;
 };
 
-static int blk_env_create(struct blk_env *e, struct fake_driver *drv, const char *path)
+static int blk_env_create(struct blk_env *e, struct fake_driver *drv, const char *path,
+			  bool ephemeral)
 {
 	int ret;
 
@@ -346,7 +347,8 @@ static int blk_env_create(struct blk_env *e, struct fake_driver *drv, const char
 	 * still has it: io_uring lets go of a closed disk's file, and its lock,
 	 * only some time after the close.
 	 */
-	e->cfg.disks[0].readonly = true;
+	e->cfg.disks[0].readonly = !ephemeral;
+	e->cfg.disks[0].ephemeral = ephemeral;
 	e->host = (struct device_host){ .cfg = &e->cfg, .mem = &drv->mem, .find = no_find };
 	e->dev = (struct device){ .cls = &virtio_blk_class, .id = "virtio-blk" };
 	ret = virtio_blk_class.create(&e->dev, &e->host, 0);
@@ -401,7 +403,7 @@ static void test_virtio_blk(void)
 	CHECK(pwrite(fd, got, sizeof(got), 5 * 512) == (ssize_t)sizeof(got));
 	close(fd);
 	fake_driver_init(&drv, 8);
-	CHECK_EQ(blk_env_create(&a, &drv, path), 0);
+	CHECK_EQ(blk_env_create(&a, &drv, path, false), 0);
 	fake_bring_up(a.dev.vdev, FAKE_DESC, (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_BLK_F_RO));
 	CHECK_EQ(blk_do(&drv, a.dev.vdev, VIRTIO_BLK_T_OUT, 5, true, &id), VIRTIO_BLK_S_IOERR);
 	CHECK_EQ(blk_do(&drv, a.dev.vdev, VIRTIO_BLK_T_GET_ID, 0, true, &id), VIRTIO_BLK_S_OK);
@@ -409,7 +411,7 @@ static void test_virtio_blk(void)
 	fake_set_used_event(&drv, 3);
 	CHECK_EQ(save_quiesced(&a.dev, &w), 0);
 
-	CHECK_EQ(blk_env_create(&b, &drv, path), 0);
+	CHECK_EQ(blk_env_create(&b, &drv, path, false), 0);
 	check_restore(&b.dev, &w);
 	CHECK(!test_failed());
 	memset(fake_hva(&drv, BUF(1)), 0, 512);
@@ -420,6 +422,39 @@ static void test_virtio_blk(void)
 	state_writer_free(&w);
 	blk_env_destroy(&a);
 	blk_env_destroy(&b);
+	fake_driver_free(&drv);
+	unlink(path);
+}
+
+/*
+ * An ephemeral disk goes into a snapshot while the guest has only read
+ * it (a restore makes a fresh overlay); once written, it is refused with
+ * one line naming it.
+ */
+static void test_virtio_blk_ephemeral_written(void)
+{
+	char path[] = "/tmp/arkvm-devstate-XXXXXX";
+	int fd = mkstemp(path);
+	struct fake_driver drv;
+	struct blk_env a;
+	char why[256] = "";
+	u32 id;
+
+	CHECK(fd >= 0 && ftruncate(fd, 64 * 512) == 0);
+	close(fd);
+	fake_driver_init(&drv, 8);
+	CHECK_EQ(blk_env_create(&a, &drv, path, true), 0);
+	fake_bring_up(a.dev.vdev, FAKE_DESC, 1ULL << VIRTIO_RING_F_EVENT_IDX);
+	CHECK_EQ(blk_do(&drv, a.dev.vdev, VIRTIO_BLK_T_IN, 1, true, &id), VIRTIO_BLK_S_OK);
+	CHECK_EQ(a.dev.cls->quiesce(&a.dev), 0);
+	CHECK_EQ(a.dev.cls->can_save(&a.dev, why, sizeof(why)), 0);
+	a.dev.cls->resume(&a.dev);
+	CHECK_EQ(blk_do(&drv, a.dev.vdev, VIRTIO_BLK_T_OUT, 5, true, &id), VIRTIO_BLK_S_OK);
+	CHECK_EQ(a.dev.cls->quiesce(&a.dev), 0);
+	CHECK_EQ(a.dev.cls->can_save(&a.dev, why, sizeof(why)), -EBUSY);
+	CHECK(!strcmp(why, "the guest has written to the ephemeral disk 'rootfs': its overlay "
+		      "cannot be saved"));
+	blk_env_destroy(&a);
 	fake_driver_free(&drv);
 	unlink(path);
 }
@@ -757,6 +792,7 @@ TEST_SUITE(device_state,
 	   TEST(test_boot_timer),
 	   TEST(test_virtio_rng),
 	   TEST(test_virtio_blk),
+	   TEST(test_virtio_blk_ephemeral_written),
 	   TEST(test_virtio_net),
 	   TEST(test_virtio_console),
 	   TEST(test_virtio_console_half_sent),

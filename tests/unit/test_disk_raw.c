@@ -192,6 +192,38 @@ static void test_raw_discard_and_write_zeroes(void)
 	raw_teardown(&e);
 }
 
+/*
+ * d->written: what a snapshot asks of an ephemeral disk.  A read or a
+ * flush changes nothing; a write, a discard or a write-zeroes may.
+ */
+static void test_raw_written_flag(void)
+{
+	struct disk_req flush = { .op = DISK_FLUSH };
+	struct disk_req discard = { .op = DISK_DISCARD, .offset = 0, .len = 512 };
+	struct disk_req zero = { .op = DISK_WRITE_ZEROES, .offset = 0, .len = 512 };
+	struct raw_env e;
+	char buf[512];
+
+	CHECK_EQ(raw_setup(&e, false), 0);
+	CHECK(!e.d->written);
+	CHECK_EQ(raw_read(&e, 0, buf, sizeof(buf)), 0);
+	CHECK_EQ(raw_do(&e, &flush), 0);
+	CHECK(!e.d->written);
+	CHECK_EQ(raw_write(&e, 0, buf, sizeof(buf)), 0);
+	CHECK(e.d->written);
+	raw_teardown(&e);
+
+	CHECK_EQ(raw_setup(&e, false), 0);
+	raw_do(&e, &discard); /* refused where the file system cannot punch: asked all the same */
+	CHECK(e.d->written);
+	raw_teardown(&e);
+
+	CHECK_EQ(raw_setup(&e, false), 0);
+	CHECK_EQ(raw_do(&e, &zero), 0);
+	CHECK(e.d->written);
+	raw_teardown(&e);
+}
+
 static void test_raw_refuses_outside_and_readonly(void)
 {
 	struct raw_env e;
@@ -301,6 +333,7 @@ TEST_SUITE(disk_raw,
 	   TEST(test_raw_batch_completes_each_once),
 	   TEST(test_raw_synchronous),
 	   TEST(test_raw_discard_and_write_zeroes),
+	   TEST(test_raw_written_flag),
 	   TEST(test_raw_refuses_outside_and_readonly),
 	   TEST(test_raw_locks_the_image),
 	   TEST(test_raw_ring_restricted));

@@ -14,6 +14,7 @@
 #include "state.h"
 #include "test.h"
 #include "vm_config.h"
+#include "vmm.h"
 
 static const struct snapshot_host host = { .page_size = 4096, .ipa_bits = 40, .gic_version = 3 };
 
@@ -32,6 +33,10 @@ static void sample_config(struct vm_config *cfg)
 	VM_CONFIG_SET(d->path, "/images/root.img");
 	d->root = true;
 	d->rl.bandwidth = (struct token_bucket_config){ 1 << 20, 0, 1000 };
+	d = vm_config_add_disk(cfg);
+	VM_CONFIG_SET(d->id, "scratch");
+	VM_CONFIG_SET(d->path, "/images/scratch.qcow2");
+	d->ephemeral = true;
 	n = vm_config_add_net(cfg);
 	VM_CONFIG_SET(n->id, "eth0");
 	VM_CONFIG_SET(n->tap, "tap7");
@@ -59,9 +64,17 @@ static void test_config_round_trip(void)
 	CHECK_EQ(w2.len, w.len);
 	CHECK(!memcmp(w2.data, w.data, w.len));
 	CHECK(!strcmp(b->disks[0].path, "/images/root.img"));
+	CHECK(!b->disks[0].ephemeral);
+	CHECK(b->disks[1].ephemeral);
 	CHECK_EQ(b->nets[0].mac[5], 2);
-	/* Cut anywhere, it is refused rather than read past its end. */
+	/*
+	 * Cut anywhere, it is refused rather than read past its end; but
+	 * where an older snapshot's config ended (before the disks' formats,
+	 * before their ephemeral flags), it reads as that one.
+	 */
 	for (size_t cut = 0; cut < w.len; cut += 7) {
+		if (cut == w.len - a->nr_disks || cut == w.len - 2 * a->nr_disks)
+			continue;
 		state_reader_init(&r, w.data, cut);
 		CHECK(vm_config_restore(b, &r) != 0);
 	}
@@ -69,6 +82,116 @@ static void test_config_round_trip(void)
 	state_writer_free(&w2);
 	free(a);
 	free(b);
+}
+
+/*
+ * A snapshot written before disks said whether they were ephemeral (its
+ * config ends at the disks' formats) reads, its disks not ephemeral.
+ */
+static void test_config_without_ephemeral_reads(void)
+{
+	struct vm_config *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	struct state_writer w;
+	struct state_reader r;
+
+	CHECK(a && b);
+	sample_config(a);
+	state_writer_init(&w);
+	vm_config_save(a, &w);
+	CHECK_EQ(w.err, 0);
+	state_reader_init(&r, w.data, w.len - a->nr_disks);  /* one byte a disk, last */
+	CHECK_EQ(vm_config_restore(b, &r), 0);
+	CHECK_EQ(b->nr_disks, 2);
+	CHECK(!b->disks[0].ephemeral && !b->disks[1].ephemeral);
+	CHECK_EQ(b->disks[1].format, a->disks[1].format);
+	state_writer_free(&w);
+	free(a);
+	free(b);
+}
+
+/* A snapshot's config with two shares and vsock, as a restore loads it. */
+static void sample_restored(struct vm_config *cfg)
+{
+	struct share_config *sh;
+
+	sample_config(cfg);
+	sh = vm_config_add_share(cfg);
+	VM_CONFIG_SET(sh->path, "/old/root");
+	VM_CONFIG_SET(sh->tag, "root");
+	sh = vm_config_add_share(cfg);
+	VM_CONFIG_SET(sh->path, "/old/work");
+	VM_CONFIG_SET(sh->tag, "work");
+	sh->readonly = true;
+	cfg->vsock.enabled = true;
+	cfg->vsock.cid = 3;
+	VM_CONFIG_SET(cfg->vsock.uds_path, "/old/v.sock");
+}
+
+/* A restore's overrides: a NIC's tap, vsock's socket, a share's directory and mode. */
+static void test_restore_overrides(void)
+{
+	struct vm_config *cfg = malloc(sizeof(*cfg));
+	struct vmm_restore *rs = calloc(1, sizeof(*rs));
+	char err[256] = "";
+
+	CHECK(cfg && rs);
+	sample_restored(cfg);
+	rs->nr_overrides = 1;
+	VM_CONFIG_SET(rs->overrides[0].id, "eth0");
+	VM_CONFIG_SET(rs->overrides[0].tap, "tap9");
+	VM_CONFIG_SET(rs->vsock_uds, "/new/v.sock");
+	rs->nr_share_overrides = 2;
+	VM_CONFIG_SET(rs->share_overrides[0].tag, "work");
+	VM_CONFIG_SET(rs->share_overrides[0].path, "/new/work");
+	VM_CONFIG_SET(rs->share_overrides[1].tag, "root");
+	VM_CONFIG_SET(rs->share_overrides[1].path, "/new/root");
+	rs->share_overrides[1].readonly = true;
+	CHECK_EQ(vmm_restore_apply_overrides(rs, cfg, err, sizeof(err)), 0);
+	CHECK(!strcmp(cfg->nets[0].tap, "tap9"));
+	CHECK(!strcmp(cfg->vsock.uds_path, "/new/v.sock"));
+	CHECK(!strcmp(cfg->shares[0].path, "/new/root") && cfg->shares[0].readonly);
+	CHECK(!strcmp(cfg->shares[1].path, "/new/work") && !cfg->shares[1].readonly);
+	CHECK(!strcmp(cfg->shares[1].tag, "work"));
+
+	/* Each one the snapshot has nothing for is refused with its line. */
+	sample_restored(cfg);
+	VM_CONFIG_SET(rs->share_overrides[1].tag, "scratch");
+	CHECK(vmm_restore_apply_overrides(rs, cfg, err, sizeof(err)) != 0);
+	CHECK(!strcmp(err, "share override: the snapshot has no share 'scratch'"));
+	rs->nr_share_overrides = 0;
+	VM_CONFIG_SET(rs->overrides[0].id, "eth1");
+	CHECK(vmm_restore_apply_overrides(rs, cfg, err, sizeof(err)) != 0);
+	CHECK(!strcmp(err, "network_overrides: the snapshot has no interface 'eth1'"));
+	rs->nr_overrides = 0;
+	cfg->vsock.enabled = false;
+	CHECK(vmm_restore_apply_overrides(rs, cfg, err, sizeof(err)) != 0);
+	CHECK(!strcmp(err, "vsock_override: the snapshot has no vsock device"));
+	free(cfg);
+	free(rs);
+}
+
+/* arkvm restore's --share-override TAG=PATH[,readonly]. */
+static void test_parse_share_override(void)
+{
+	struct vmm_restore *rs = calloc(1, sizeof(*rs));
+
+	CHECK(rs);
+	CHECK_EQ(vmm_parse_share_override("work=/new/work", rs), 0);
+	CHECK_EQ(vmm_parse_share_override("root=/new/root,readonly", rs), 0);
+	CHECK_EQ(rs->nr_share_overrides, 2);
+	CHECK(!strcmp(rs->share_overrides[0].tag, "work"));
+	CHECK(!strcmp(rs->share_overrides[0].path, "/new/work"));
+	CHECK(!rs->share_overrides[0].readonly);
+	CHECK(!strcmp(rs->share_overrides[1].tag, "root"));
+	CHECK(!strcmp(rs->share_overrides[1].path, "/new/root"));
+	CHECK(rs->share_overrides[1].readonly);
+	CHECK(vmm_parse_share_override("noequals", rs) != 0);
+	CHECK(vmm_parse_share_override("=/path", rs) != 0);
+	CHECK(vmm_parse_share_override("tag=", rs) != 0);
+	CHECK(vmm_parse_share_override("tag=,readonly", rs) != 0);
+	CHECK(vmm_parse_share_override("abcdefghijabcdefghijabcdefghijabcdefg=/p", rs) != 0);
+	CHECK_EQ(rs->nr_share_overrides, 2);
+	free(rs);
 }
 
 static u8 *sample_file(long *len)
@@ -181,4 +304,7 @@ static void test_merge(void)
 TEST_SUITE(snapshot,
 	   TEST(test_merge),
 	   TEST(test_config_round_trip),
+	   TEST(test_config_without_ephemeral_reads),
+	   TEST(test_restore_overrides),
+	   TEST(test_parse_share_override),
 	   TEST(test_header_checks));
