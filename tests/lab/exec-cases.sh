@@ -130,14 +130,15 @@ xleft bad-option
 
 
 # --- --warm: the first run caches the VM as its agent waits; later runs restore it ---------
-# A restored guest keeps the boot_id of the boot that was cached (so a
-# restore is told from a boot), but gets this run's shares, the current
-# wall clock and random numbers of its own.
+# A restored guest's kernel log is the cached boot's, to the microsecond
+# of its "Run /init" line (so a restore is told from a boot); it gets this
+# run's shares, the current wall clock and random numbers of its own.
+# (Not boot_id: the kernel makes it at its first read, after the restore.)
 wcache=$tmp/exec-warm-cache
 ws2=$tmp/exec-ws2
 mkdir -p "$ws2"
 echo "second-share" > "$ws2/in.txt"
-wcmd='cat /proc/sys/kernel/random/boot_id; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"; echo; date +%s; cat /work/in.txt; exit 3'
+wcmd='dmesg | grep -m1 "Run /init"; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"; echo; date +%s; cat /work/in.txt; exit 3'
 xrun exec-warm-1 --warm "$wcache" --share "$ws:/work" -- sh -c "$wcmd" < /dev/null
 rc1=$rc
 entries=$(ls -A "$wcache" 2>/dev/null | tr '\n' ' ')
@@ -159,7 +160,7 @@ else
 fi
 if [ "$rc2" -ne 3 ] || [ -z "$(line exec-warm-2 1)" ] ||
     [ "$(line exec-warm-2 1)" != "$(line exec-warm-1 1)" ]; then
-	fail exec-warm-restores "exit $rc2, or boot_id $(line exec-warm-2 1) is not the cached boot's $(line exec-warm-1 1)"
+	fail exec-warm-restores "exit $rc2, or its boot '$(line exec-warm-2 1)' is not the cached one's '$(line exec-warm-1 1)'"
 	xshow exec-warm-2
 elif [ "$(line exec-warm-2 4)" != second-share ]; then
 	fail exec-warm-restores "the restored guest read '$(line exec-warm-2 4)' from its share"; xshow exec-warm-2
@@ -182,6 +183,39 @@ fi
 xleft warm
 if [ "$(ls -A "$wcache" | tr '\n' ' ')" != "$entries" ]; then
 	fail exec-warm-cache-clean "the cache holds $(ls -A "$wcache" | tr '\n' ' ')"
+fi
+
+
+# --- --image: a qcow2 root, ephemeral; with --warm, each restore gets a fresh overlay ----------
+ximg=$(dirname "$0")/exec-root.qcow2
+if [ ! -f "$ximg" ]; then
+	fail exec-image "no $ximg (lab.sh makes it with mke2fs and qemu-img)"
+else
+	isum=$(sha256sum "$ximg" | cut -c1-64)
+	icmd='dmesg | grep -m1 "Run /init"; cat /etc/marker; cat /etc/left 2> /dev/null; echo left > /etc/left; cat /etc/left'
+	for n in 1 2; do
+		TMPDIR=$xtmp timeout "$EXEC_TIMEOUT" "$ARKVM" exec --kernel "$KERNEL" \
+			--modules "$EXEC_MODULES" --image "$ximg" --warm "$tmp/exec-image-cache" \
+			-- sh -c "$icmd" < /dev/null > "$tmp/exec-image-$n.out" 2> "$tmp/exec-image-$n.err"
+		echo $? > "$tmp/exec-image-$n.rc"
+	done
+	# Each run: the image's marker, no file from the run before, its own write.
+	want=$(printf 'exec-image-root\nleft')
+	if [ "$(cat "$tmp/exec-image-1.rc")" != 0 ] || [ "$(sed -n 2,3p "$tmp/exec-image-1.out")" != "$want" ]; then
+		fail exec-image "exit $(cat "$tmp/exec-image-1.rc")"; xshow exec-image-1
+	elif [ "$(sha256sum "$ximg" | cut -c1-64)" != "$isum" ]; then
+		fail exec-image "the image changed"
+	else
+		pass exec-image
+	fi
+	if [ "$(cat "$tmp/exec-image-2.rc")" != 0 ] || [ "$(sed -n 2,3p "$tmp/exec-image-2.out")" != "$want" ]; then
+		fail exec-image-warm "exit $(cat "$tmp/exec-image-2.rc"), or the overlay was not fresh"; xshow exec-image-2
+	elif [ -z "$(line exec-image-2 1)" ] || [ "$(line exec-image-2 1)" != "$(line exec-image-1 1)" ]; then
+		fail exec-image-warm "not restored: '$(line exec-image-2 1)' vs '$(line exec-image-1 1)'"; xshow exec-image-2
+	else
+		pass exec-image-warm
+	fi
+	xleft image
 fi
 
 fi

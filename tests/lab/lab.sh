@@ -68,6 +68,24 @@ case " $* " in
 *) set -- --cmdline quiet "$@" ;;
 esac
 
+# exec_image FILE: arkvm exec --image's root, busybox on ext4 (mke2fs -d
+# needs no privileges), as qcow2 so that it is small in level 1's memory.
+exec_image() {
+	t=$cache/exec-image-tree
+	rm -rf "$t" "$cache/exec-root.img"
+	mkdir -p "$t/bin" "$t/proc" "$t/sys" "$t/dev" "$t/tmp" "$t/etc" "$t/run"
+	cp "$cache/busybox/bin/busybox" "$t/bin/busybox"
+	for a in sh cat echo dmesg grep head od tr date ls true sha256sum rm; do
+		ln -s busybox "$t/bin/$a"
+	done
+	echo exec-image-root > "$t/etc/marker"
+	mke2fs -q -F -t ext4 -d "$t" "$cache/exec-root.img" 32M &&
+		qemu-img convert -O qcow2 "$cache/exec-root.img" "$1"
+	rc=$?
+	rm -rf "$t" "$cache/exec-root.img"
+	return $rc
+}
+
 # build_level1 [arkvm args]: level 1's initramfs, uncompressed (inflating it
 # under emulation costs more than reading it): busybox, arkvm, the kernel,
 # the default guest and its marker, the cases, and the init.
@@ -101,6 +119,7 @@ build_level1() {
 	done
 	# The image cases' qcow2 images, made by qemu-img here (fresh each run).
 	"$here/disk-images.sh" "$root/lab" >&2 || true
+	exec_image "$root/lab/exec-root.qcow2" || echo "lab: no image for arkvm exec --image" >&2
 	for f in ${LAB_FILES:-}; do cp "$f" "$root/lab/"; done
 	# passt and its C library, for --net user (tests/lab/passt-tree.sh).
 	cp -a "$cache/passt-tree"/. "$root/"
