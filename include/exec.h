@@ -194,7 +194,7 @@ int exec_warm_key(const struct exec_opts *o, const struct vm_config *cfg, const 
 struct exec_warm {
 	char dir[CFG_MAX_PATH + 1];
 	char key[EXEC_WARM_KEY_LEN + 1];
-	char entry[CFG_MAX_PATH + 1], snap[CFG_MAX_PATH + 16], mem[CFG_MAX_PATH + 16];
+	char entry[CFG_MAX_PATH + 1], snap[CFG_MAX_PATH + 1], mem[CFG_MAX_PATH + 1];
 	bool hit;               /* the entry is there: restore it */
 };
 

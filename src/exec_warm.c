@@ -164,14 +164,25 @@ static bool is_file(const char *path)
 	return !stat(path, &st) && S_ISREG(st.st_mode);
 }
 
+/* DIR/NAME into @out: 0, or -ENAMETOOLONG. */
+static int path_join(char *out, size_t size, const char *dir, const char *name)
+{
+	size_t ld = strlen(dir), ln = strlen(name);
+
+	if (ld + 1 + ln >= size)
+		return -ENAMETOOLONG;
+	memmove(out, dir, ld);
+	out[ld] = '/';
+	memcpy(out + ld + 1, name, ln + 1);
+	return 0;
+}
+
 static int set_paths(struct exec_warm *w, const char *entry)
 {
-	int n = snprintf(w->entry, sizeof(w->entry), "%s/%s", w->dir, entry);
-
-	if (n >= (int)sizeof(w->entry))
+	if (path_join(w->entry, sizeof(w->entry), w->dir, entry) ||
+	    path_join(w->snap, sizeof(w->snap), w->entry, "vm.snap") ||
+	    path_join(w->mem, sizeof(w->mem), w->entry, "vm.mem"))
 		return -ENAMETOOLONG;
-	snprintf(w->snap, sizeof(w->snap), "%s/vm.snap", w->entry);
-	snprintf(w->mem, sizeof(w->mem), "%s/vm.mem", w->entry);
 	return 0;
 }
 
