@@ -150,6 +150,7 @@ CORE_SRCS += src/exec_net.c
 # natively in the unit tests.  agent/agent.c and agent/boot.c are PID 1's.
 AGENT_LIB_SRCS := agent/session.c agent/spawn.c agent/relay.c
 AGENT_SRCS := agent/agent.c agent/boot.c $(AGENT_LIB_SRCS) src/exec_proto.c
+AGENT_SRCS += agent/net.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \
