@@ -90,17 +90,20 @@ int exec_net_if_addr(const struct ifaddrs *ifa, const char *ifname, u32 *addr,
 		     unsigned int *prefix)
 {
 	for (; ifa; ifa = ifa->ifa_next) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)ifa->ifa_addr;
-		const struct sockaddr_in *m = (const struct sockaddr_in *)ifa->ifa_netmask;
+		struct sockaddr_in a, m;
 		int n;
 
-		if (!a || a->sin_family != AF_INET || !m || strcmp(ifa->ifa_name, ifname))
+		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET || !ifa->ifa_netmask ||
+		    strcmp(ifa->ifa_name, ifname))
 			continue;
+		/* Copied: a struct sockaddr promises less alignment than a sockaddr_in needs. */
+		memcpy(&a, ifa->ifa_addr, sizeof(a));
+		memcpy(&m, ifa->ifa_netmask, sizeof(m));
 		/* The first address, as passt's netlink dump takes it. */
-		n = mask_prefix(ntohl(m->sin_addr.s_addr));
+		n = mask_prefix(ntohl(m.sin_addr.s_addr));
 		if (n < 1)
 			return -EADDRNOTAVAIL;
-		*addr = ntohl(a->sin_addr.s_addr);
+		*addr = ntohl(a.sin_addr.s_addr);
 		*prefix = (unsigned int)n;
 		return 0;
 	}
