@@ -145,10 +145,12 @@ CORE_SRCS += src/fuse/server.c src/fuse/inode.c src/fuse/ops_name.c src/fuse/ops
 # arkvm exec's host side (include/exec.h); exec.c, with the agent, is arm64's only.
 CORE_SRCS += src/exec_opts.c src/exec_client.c src/exec_initramfs.c src/exec_modules.c \
 	src/exec_warm.c
+CORE_SRCS += src/exec_net.c
 # The guest agent's session (include/exec_agent.h): in the agent, and
 # natively in the unit tests.  agent/agent.c and agent/boot.c are PID 1's.
 AGENT_LIB_SRCS := agent/session.c agent/spawn.c agent/relay.c
 AGENT_SRCS := agent/agent.c agent/boot.c $(AGENT_LIB_SRCS) src/exec_proto.c
+AGENT_SRCS += agent/net.c
 # Code that talks to KVM on arm64.
 VMM_SRCS  := src/main.c src/vm.c src/lifecycle.c src/devices.c devices/display.c src/vcpu.c src/virtio_slots.c src/sandbox.c \
              src/arch/arm64/gic.c src/arch/arm64/cpu.c src/arch/arm64/gic_state.c \

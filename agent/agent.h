@@ -17,8 +17,15 @@ int agent_setup_root(void);
 int agent_root_arg(char *out, size_t size);
 /*
  * The guest made ready for RUN: its clock and random seed (RUN's), the
- * root (once), the shares, each at its path (created): 0 or -errno.
+ * root (once), the shares, each at its path (created), and eth0 when
+ * RUN has net=: 0 or -errno.
  */
 int agent_prepare(const struct exec_run *run);
+/*
+ * RUN's net= (agent/net.c): eth0 up with its address, netmask and
+ * default route (0, or -errno, logged), then the nameservers bound over
+ * the root's /etc/resolv.conf (a failure there is only logged).
+ */
+int agent_net_setup(const struct exec_net_config *net);
 
 #endif

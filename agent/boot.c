@@ -3,9 +3,10 @@
  * PID 1's preparation of the guest: the kernel's file systems, the
  * modules the host listed, the root named on the kernel command line
  * (switch_root semantics: the agent runs on from memory), and RUN's
- * clock, seed and virtio-fs shares.  The root is mounted only once RUN
- * came: until then the guest has touched no file system of the host's,
- * so a VM waiting for its command can be snapshotted (arkvm exec --warm).
+ * clock, seed, virtio-fs shares and network (agent/net.c).  The root is
+ * mounted only once RUN came: until then the guest has touched no file
+ * system of the host's, so a VM waiting for its command can be
+ * snapshotted (arkvm exec --warm).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -313,5 +314,9 @@ int agent_prepare(const struct exec_run *run)
 			return ret;
 		root_done = true;
 	}
-	return mount_shares(run);
+	ret = mount_shares(run);
+	/* After the shares: the nameservers go on the /etc the command will see. */
+	if (!ret && run->has_net)
+		ret = agent_net_setup(&run->net);
+	return ret;
 }

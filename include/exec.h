@@ -10,6 +10,7 @@
  *   exec_modules.c    which modules, in load order (modules.dep or .modinfo)
  *   exec_client.c     the host's side of include/exec_proto.h's session
  *   exec_warm.c       --warm: the snapshot cache, and the API calls that fill it
+ *   exec_net.c        --net user: the address, route and DNS passt gives the guest
  *   exec.c            the process: temp dir, the VM in a child, the terminal
  *
  * The parent process is the client; the VM runs in a child process
@@ -26,6 +27,7 @@
 #include "exec_proto.h"
 #include "vm_config.h"
 
+struct ifaddrs;
 struct vmm_restore;
 
 /* Exit statuses of arkvm exec, as docker run and timeout(1). */
@@ -215,6 +217,37 @@ int exec_warm_save(struct exec_warm *w, const char *api_sock);
 int exec_api_call(const char *sock_path, const char *method, const char *path, json_t *body,
 		  char *err, size_t err_size);
 void exec_rm_tree(const char *path);
+
+/* --- exec_net.c: RUN's net= for --net user (passt's defaults) ----------------- */
+
+#define EXEC_IFNAME_SIZE 16      /* IF_NAMESIZE */
+
+/*
+ * From /proc/net/route's text @route: the interface of the first IPv4
+ * default route through a gateway, and the gateway (host byte order).
+ * 0, or -ENETUNREACH when there is none.
+ */
+int exec_net_default_route(const char *route, char ifname[EXEC_IFNAME_SIZE], u32 *gw);
+/* @ifname's first IPv4 address in @ifa (getifaddrs()'s list) and its prefix: 0 or -EADDRNOTAVAIL. */
+int exec_net_if_addr(const struct ifaddrs *ifa, const char *ifname, u32 *addr,
+		     unsigned int *prefix);
+/*
+ * resolv.conf's text @resolv: its IPv4 nameservers into @net, a loopback
+ * one as the gateway @gw (where passt forwards DNS), without repeats,
+ * at most EXEC_MAX_DNS.
+ */
+void exec_net_nameservers(const char *resolv, u32 gw, struct exec_net_config *net);
+/* The three together into @net: 0, -ENETUNREACH, or -EADDRNOTAVAIL (nothing valid for net=). */
+int exec_net_from(const char *route, const struct ifaddrs *ifa, const char *resolv,
+		  struct exec_net_config *net);
+/* The host's (/proc/net/route, getifaddrs(), /etc/resolv.conf): 0, or -errno with one line said. */
+int exec_net_host(struct exec_net_config *net);
+/*
+ * RUN's net= for @o: with --net, the host's (0, or -errno with one line
+ * said); without, none (0).  Called as the RUN is sent, not in
+ * exec_make_run(), which stays a pure function of @o.
+ */
+int exec_net_stamp(const struct exec_opts *o, struct exec_run *run);
 
 /* --- exec.c ------------------------------------------------------------------ */
 

@@ -76,6 +76,13 @@ enum exec_exit {
  *   seed=HEX     EXEC_SEED_SIZE random bytes, 2 hex digits each, mixed into
  *                the guest's generator and reseeded from (once): clones of
  *                one snapshot would otherwise draw the same numbers
+ *   net=ADDR/PREFIX,GW[,DNS]...  eth0's IPv4 address, prefix length
+ *                (1..32), default gateway and up to EXEC_MAX_DNS
+ *                nameservers, as dotted quads (once): what passt would
+ *                have handed out by DHCP, given without a DHCP client in
+ *                the guest's root.  Every address is unicast (not 0/8,
+ *                127/8 or 224.0.0.0 and above), ADDR is not GW, and no
+ *                leading zeros ("010" could be read as octal)
  * An unknown key, a missing '=', an item without its NUL, or a value too
  * long makes the whole RUN invalid.
  */
@@ -83,11 +90,20 @@ enum exec_exit {
 #define EXEC_MAX_ENV     1024
 #define EXEC_MAX_MOUNTS  16
 #define EXEC_SEED_SIZE   32
+#define EXEC_MAX_DNS     3          /* resolv.conf's MAXNS, and passt's */
 
 /* A RUN, decoded (pointers into the payload it came from) or to encode. */
 struct exec_mount {
 	const char *tag, *path;
 	bool readonly;
+};
+
+/* net=: IPv4 addresses in host byte order (0xc0000201 is 192.0.2.1). */
+struct exec_net_config {
+	u32 addr, gw;
+	unsigned int prefix;                     /* 1..32 */
+	u32 dns[EXEC_MAX_DNS];
+	unsigned int nr_dns;
 };
 
 struct exec_run {
@@ -105,6 +121,8 @@ struct exec_run {
 	u64 time_sec;
 	u32 time_nsec;                           /* < 1e9 */
 	u8 seed[EXEC_SEED_SIZE];
+	bool has_net;
+	struct exec_net_config net;
 	/*
 	 * Decoding only: a mount item's tag and path, NUL-terminated copies
 	 * (the payload has them as one "TAG:PATH[:ro]" string).  Never more
@@ -117,6 +135,8 @@ struct exec_run {
 int exec_run_encode(const struct exec_run *run, u8 *buf, size_t size);
 /* @payload as a RUN (@payload must stay alive): 0, or -EPROTO when it breaks a rule. */
 int exec_run_decode(const u8 *payload, size_t len, struct exec_run *run);
+/* Whether @net is one a net= item may carry (the rules above). */
+bool exec_net_config_valid(const struct exec_net_config *net);
 
 /*
  * Reassembles frames from a stream read in pieces: feed what was read,

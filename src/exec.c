@@ -270,6 +270,11 @@ static int run_session(struct exec_ctx *x, const struct exec_opts *o, int sock, 
 	}
 	exec_make_run(o, run, &scratch);
 	stamp_run(run);
+	if (exec_net_stamp(o, run)) {
+		free(run);
+		stop_child(x, true);
+		return EXEC_STATUS_ERROR;
+	}
 	c.run = run;
 	if (o->tty)
 		tty_raw(x);

@@ -325,11 +325,101 @@ static int parse_seed(const char *v, struct exec_run *run)
 	return 0;
 }
 
+/*
+ * A dotted quad of @len bytes at @s: four decimal octets, no leading
+ * zeros (which some readers take for octal).  0, or -EPROTO.
+ */
+static int parse_ipv4(const char *s, size_t len, u32 *out)
+{
+	u32 v = 0;
+	size_t i = 0;
+
+	for (unsigned int octet = 0; octet < 4; octet++) {
+		size_t start;
+		u32 o = 0;
+
+		if (octet && (i >= len || s[i++] != '.'))
+			return -EPROTO;
+		start = i;
+		while (i < len && i - start < 3 && s[i] >= '0' && s[i] <= '9')
+			o = o * 10 + (u32)(s[i++] - '0');
+		if (i == start || o > 255 || (i - start > 1 && s[start] == '0'))
+			return -EPROTO;
+		v = v << 8 | o;
+	}
+	if (i != len)
+		return -EPROTO;
+	*out = v;
+	return 0;
+}
+
+/* Not 0/8 ("this network"), 127/8 (the guest's own loopback), multicast or reserved. */
+static bool ipv4_unicast(u32 a)
+{
+	u32 first = a >> 24;
+
+	return first != 0 && first != 127 && first < 224;
+}
+
+bool exec_net_config_valid(const struct exec_net_config *net)
+{
+	if (net->prefix < 1 || net->prefix > 32 || net->nr_dns > EXEC_MAX_DNS ||
+	    !ipv4_unicast(net->addr) || !ipv4_unicast(net->gw) || net->addr == net->gw)
+		return false;
+	for (unsigned int i = 0; i < net->nr_dns; i++)
+		if (!ipv4_unicast(net->dns[i]))
+			return false;
+	return true;
+}
+
+/* The prefix length after ADDR/: 1 or 2 digits, no leading zero. */
+static int parse_prefix(const char *s, size_t len, unsigned int *out)
+{
+	char digits[3];
+	u32 n;
+
+	if (!len || len > 2 || (len == 2 && s[0] == '0'))
+		return -EPROTO;
+	memcpy(digits, s, len);
+	digits[len] = '\0';
+	if (parse_num(digits, 32, &n))
+		return -EPROTO;
+	*out = n;
+	return 0;
+}
+
+/* net=ADDR/PREFIX,GW[,DNS]...: fields split at commas, each checked. */
+static int parse_net(const char *v, struct exec_run *run)
+{
+	struct exec_net_config *net = &run->net;
+	size_t n = strcspn(v, ","), slash = strcspn(v, "/");
+	unsigned int fields = 0;
+
+	memset(net, 0, sizeof(*net));
+	if (slash >= n || parse_ipv4(v, slash, &net->addr) ||
+	    parse_prefix(v + slash + 1, n - slash - 1, &net->prefix))
+		return -EPROTO;
+	for (v += n; *v == ','; v += n, fields++) {
+		v++;
+		n = strcspn(v, ",");
+		if (fields > EXEC_MAX_DNS ||
+		    parse_ipv4(v, n, fields ? &net->dns[fields - 1] : &net->gw))
+			return -EPROTO;
+	}
+	if (!fields)
+		return -EPROTO;                 /* no gateway */
+	net->nr_dns = fields - 1;
+	if (!exec_net_config_valid(net))
+		return -EPROTO;
+	run->has_net = true;
+	return 0;
+}
+
 /* What has been seen of the once-only keys. */
 enum run_once {
 	ONCE_CWD = 1 << 0, ONCE_UID = 1 << 1, ONCE_GID = 1 << 2,
 	ONCE_TTY = 1 << 3, ONCE_ROWS = 1 << 4, ONCE_COLS = 1 << 5,
-	ONCE_TIME = 1 << 6, ONCE_SEED = 1 << 7,
+	ONCE_TIME = 1 << 6, ONCE_SEED = 1 << 7, ONCE_NET = 1 << 8,
 };
 
 struct run_decoder {
@@ -413,6 +503,8 @@ static int decode_once(struct run_decoder *d, const char *key, const char *v)
 		return first_time(d, ONCE_TIME) ? parse_time(v, run) : -EPROTO;
 	if (!strcmp(key, "seed"))
 		return first_time(d, ONCE_SEED) ? parse_seed(v, run) : -EPROTO;
+	if (!strcmp(key, "net"))
+		return first_time(d, ONCE_NET) ? parse_net(v, run) : -EPROTO;
 	return -EPROTO;                         /* an unknown key */
 }
 
@@ -455,7 +547,7 @@ int exec_run_decode(const u8 *payload, size_t len, struct exec_run *run)
 	run->uid = run->gid = 0;
 	run->tty = false;
 	run->rows = run->cols = 0;
-	run->has_time = run->has_seed = false;
+	run->has_time = run->has_seed = run->has_net = false;
 	/* Every item ends with its NUL: then the last byte is one. */
 	if (!len || len > EXEC_MAX_PAYLOAD || payload[len - 1])
 		return -EPROTO;
@@ -535,13 +627,35 @@ static bool put_seed(u8 *buf, size_t size, size_t *pos, const u8 seed[EXEC_SEED_
 	return put_item(buf, size, pos, "seed", s, NULL);
 }
 
+static int put_ipv4(char *s, size_t size, u32 a)
+{
+	return snprintf(s, size, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff,
+			a & 0xff);
+}
+
+static bool put_net(u8 *buf, size_t size, size_t *pos, const struct exec_net_config *net)
+{
+	/* "A/32" and 1 + EXEC_MAX_DNS times ",A": 4 + 16 * 4 + NUL at most. */
+	char s[96];
+	int n = put_ipv4(s, sizeof(s), net->addr);
+
+	n += snprintf(s + n, sizeof(s) - (size_t)n, "/%u,", net->prefix);
+	n += put_ipv4(s + n, sizeof(s) - (size_t)n, net->gw);
+	for (unsigned int i = 0; i < net->nr_dns; i++) {
+		s[n++] = ',';
+		n += put_ipv4(s + n, sizeof(s) - (size_t)n, net->dns[i]);
+	}
+	return put_item(buf, size, pos, "net", s, NULL);
+}
+
 /* What the decoder would refuse in @run, the encoder refuses to write. */
 static bool run_valid(const struct exec_run *run)
 {
 	if (!run->argc || run->argc > EXEC_MAX_ARGS || run->envc > EXEC_MAX_ENV ||
 	    run->nr_mounts > EXEC_MAX_MOUNTS || (run->cwd && run->cwd[0] != '/') ||
 	    run->uid == UINT32_MAX || run->gid == UINT32_MAX ||
-	    (run->has_time && (run->time_sec > INT64_MAX || run->time_nsec > 999999999)))
+	    (run->has_time && (run->time_sec > INT64_MAX || run->time_nsec > 999999999)) ||
+	    (run->has_net && !exec_net_config_valid(&run->net)))
 		return false;
 	for (unsigned int i = 0; i < run->envc; i++)
 		if (run->envp[i][0] == '=' || !strchr(run->envp[i], '='))
@@ -588,5 +702,7 @@ int exec_run_encode(const struct exec_run *run, u8 *buf, size_t size)
 		ok = put_time(buf, size, &pos, run);
 	if (ok && run->has_seed)
 		ok = put_seed(buf, size, &pos, run->seed);
+	if (ok && run->has_net)
+		ok = put_net(buf, size, &pos, &run->net);
 	return ok ? (int)pos : -E2BIG;
 }

@@ -29,7 +29,8 @@ static void check_run(const u8 *p, size_t len)
 		abort();
 	if (run_b.argc != run_a.argc || run_b.envc != run_a.envc ||
 	    run_b.nr_mounts != run_a.nr_mounts || run_b.uid != run_a.uid ||
-	    run_b.gid != run_a.gid || run_b.tty != run_a.tty)
+	    run_b.gid != run_a.gid || run_b.tty != run_a.tty || run_b.has_net != run_a.has_net ||
+	    (run_a.has_net && memcmp(&run_a.net, &run_b.net, sizeof(run_a.net))))
 		abort();
 	for (unsigned int i = 0; i < run_a.argc; i++)
 		if (strcmp(run_a.argv[i], run_b.argv[i]))

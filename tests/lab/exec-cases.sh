@@ -218,4 +218,29 @@ else
 	xleft image
 fi
 
+# --- --net user: an address, a route and DNS from RUN, no DHCP client in the root ---------
+# busybox httpd on level 1's loopback only: the guest reaches it at the
+# gateway passt gives it (level 1's own default gateway, on its dummy
+# interface). Bounded by timeout: Debian 12's static busybox wget crashes on -T.
+xgw=$(ip route 2> /dev/null | awk '$1 == "default" { print $3; exit }')
+xport=47083
+mkdir -p "$tmp/exec-www"
+echo "exec-net-user $(date +%s) $$" > "$tmp/exec-www/file"
+if ! command -v passt > /dev/null || [ -z "$xgw" ]; then
+	fail exec-net-user "level 1 has no passt, or no default gateway ('$xgw')"
+else
+	busybox httpd -f -p "127.0.0.1:$xport" -h "$tmp/exec-www" &
+	xhttpd=$!
+	xrun exec-net-user --net user -- \
+		sh -c "timeout 120 wget -q -O - http://$xgw:$xport/file" < /dev/null
+	kill $xhttpd 2> /dev/null; wait $xhttpd 2> /dev/null
+	if [ "$rc" -eq 0 ] && [ "$(cat "$tmp/exec-net-user.out")" = "$(cat "$tmp/exec-www/file")" ]; then
+		pass exec-net-user
+	else
+		fail exec-net-user "exit $rc, got '$(head -c 200 "$tmp/exec-net-user.out")' from http://$xgw:$xport/file"
+		xshow exec-net-user
+	fi
+fi
+xleft net-user
+
 fi

@@ -13,7 +13,7 @@ extern const struct test_suite guest_mem_suite, mmio_bus_suite, cli_suite, loade
 	uffd_suite, virtio_vsock_suite, event_loop_suite, virtio_balloon_suite,
 	virtio_fs_suite, fuse_suite, fuse_hostile_suite, net_passt_suite, pl031_suite,
 	host_pages_suite, cpu_topology_suite, exec_proto_suite, exec_agent_suite, exec_suite,
-	exec_client_suite, exec_warm_suite;
+	exec_client_suite, exec_warm_suite, exec_net_suite;
 #ifdef ARKVM_VIRGL
 extern const struct test_suite gpu_virgl_suite;
 #endif
@@ -32,6 +32,7 @@ static const struct test_suite *const suites[] = {
 	&virtio_vsock_suite, &event_loop_suite, &virtio_balloon_suite, &virtio_fs_suite,
 	&fuse_suite, &fuse_hostile_suite, &net_passt_suite, &pl031_suite, &host_pages_suite,
 	&cpu_topology_suite, &exec_proto_suite, &exec_agent_suite, &exec_suite, &exec_client_suite, &exec_warm_suite,
+	&exec_net_suite,
 #ifdef ARKVM_VIRGL
 	&gpu_virgl_suite,
 #endif

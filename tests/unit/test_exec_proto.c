@@ -351,6 +351,11 @@ static void test_run_round_trip(void)
 	a->has_seed = true;
 	for (unsigned int i = 0; i < EXEC_SEED_SIZE; i++)
 		a->seed[i] = (u8)(i * 37 + 250);
+	a->has_net = true;
+	a->net = (struct exec_net_config){
+		.addr = 0xc0000242, .prefix = 24, .gw = 0xc0000201,
+		.dns = { 0xc0000201, 0x08080808, 0xdfffffff }, .nr_dns = 3,
+	};
 	len = exec_run_encode(a, buf, sizeof(buf));
 	CHECK(len > 0);
 	memset(b, 0xa5, sizeof(*b));
@@ -375,6 +380,13 @@ static void test_run_round_trip(void)
 	}
 	CHECK(b->has_time && b->time_sec == 1796342400 && b->time_nsec == 7);
 	CHECK(b->has_seed && !memcmp(a->seed, b->seed, EXEC_SEED_SIZE));
+	CHECK(b->has_net && b->net.addr == 0xc0000242 && b->net.prefix == 24);
+	CHECK(b->net.gw == 0xc0000201 && b->net.nr_dns == 3);
+	CHECK(b->net.dns[0] == 0xc0000201 && b->net.dns[1] == 0x08080808);
+	CHECK(b->net.dns[2] == 0xdfffffff);
+	static const char net_item[] =
+		"net=192.0.2.66/24,192.0.2.1,192.0.2.1,8.8.8.8,223.255.255.255";
+	CHECK(memmem(buf, (size_t)len, net_item, sizeof(net_item)));
 
 	/* The defaults: only argv. */
 	memset(a, 0, sizeof(*a));
@@ -386,9 +398,24 @@ static void test_run_round_trip(void)
 	CHECK_EQ(exec_run_decode(buf, (size_t)len, b), 0);
 	CHECK(b->argc == 1 && !b->cwd && !b->uid && !b->gid && !b->tty && !b->nr_mounts);
 	CHECK(!b->envc && !b->envp[0]);
-	CHECK(!b->has_time && !b->has_seed);
+	CHECK(!b->has_time && !b->has_seed && !b->has_net);
 
 	/* What cannot be sent. */
+	a->has_net = true;
+	a->net = (struct exec_net_config){ .addr = 0x0a000002, .prefix = 33, .gw = 0x0a000001 };
+	CHECK_EQ(exec_run_encode(a, buf, sizeof(buf)), -EINVAL);
+	a->net.prefix = 8;
+	a->net.nr_dns = EXEC_MAX_DNS + 1;
+	CHECK_EQ(exec_run_encode(a, buf, sizeof(buf)), -EINVAL);
+	a->net.nr_dns = 1;
+	a->net.dns[0] = 0x7f000035;              /* 127.0.0.53: the guest's own loopback */
+	CHECK_EQ(exec_run_encode(a, buf, sizeof(buf)), -EINVAL);
+	a->net.nr_dns = 0;
+	a->net.gw = a->net.addr;
+	CHECK_EQ(exec_run_encode(a, buf, sizeof(buf)), -EINVAL);
+	a->net.gw = 0x0a000001;
+	CHECK(exec_run_encode(a, buf, sizeof(buf)) > 0);
+	a->has_net = false;
 	CHECK_EQ(exec_run_encode(a, buf, 8), -E2BIG);
 	a->argc = 0;
 	CHECK_EQ(exec_run_encode(a, buf, sizeof(buf)), -EINVAL);
@@ -501,6 +528,55 @@ static void test_run_malformed_refused(void)
 			"101112131415161718191a1b1c1d1e1f\0"), -EPROTO);
 }
 
+/* net=: every address, the prefix and the count checked. */
+static void test_run_net_refused(void)
+{
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,10.0.2.2\0"), 0);
+	CHECK(run_b.has_net && run_b.net.addr == 0x0a00020f && run_b.net.prefix == 24);
+	CHECK(run_b.net.gw == 0x0a000202 && !run_b.net.nr_dns);
+	CHECK_EQ(DECODE("arg=ls\0net=1.2.3.4/32,1.2.3.5,9.9.9.9,1.1.1.1,8.8.4.4\0"), 0);
+	CHECK(run_b.net.prefix == 32 && run_b.net.nr_dns == 3 && run_b.net.dns[2] == 0x08080404);
+	CHECK_EQ(DECODE("arg=ls\0net=1.2.3.4/1,1.2.3.5\0"), 0);
+	/* The shape. */
+	CHECK_EQ(DECODE("arg=ls\0net=\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24\0"), -EPROTO);             /* no gateway */
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15,10.0.2.2\0"), -EPROTO);       /* no prefix */
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,10.0.2.2,\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24;10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,10.0.2.2/24\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=1.2.3.4/32,1.2.3.5,9.9.9.9,1.1.1.1,8.8.4.4,8.8.8.8\0"),
+		 -EPROTO);                                                  /* 4 nameservers */
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,10.0.2.2\0net=10.0.2.15/24,10.0.2.2\0"),
+		 -EPROTO);
+	/* The prefix. */
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/0,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/33,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/08,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/-1,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/124,10.0.2.2\0"), -EPROTO);
+	/* The dotted quads. */
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2/24,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15.1/24,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.256/24,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.1000/24,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.015/24,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0..15/24,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,10.0.2.2.\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24, 10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,10.0.2.0x2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,+10.0.2.2\0"), -EPROTO);
+	/* Addresses a guest must not be given. */
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,10.0.2.15\0"), -EPROTO);   /* itself */
+	CHECK_EQ(DECODE("arg=ls\0net=0.0.0.0/24,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=127.0.0.1/8,10.0.2.2\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,224.0.0.1\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,10.0.2.2,255.255.255.255\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,10.0.2.2,127.0.0.53\0"), -EPROTO);
+	CHECK_EQ(DECODE("arg=ls\0net=10.0.2.15/24,10.0.2.2,0.1.2.3\0"), -EPROTO);
+}
+
 /* @n items "KEY=v\0" after one arg: what decoding says. */
 static int decode_many(const char *key, unsigned int n)
 {
@@ -542,4 +618,5 @@ TEST_SUITE(exec_proto,
 	   TEST(test_values_checked),
 	   TEST(test_run_round_trip),
 	   TEST(test_run_malformed_refused),
+	   TEST(test_run_net_refused),
 	   TEST(test_run_limits));
