@@ -5,10 +5,17 @@
  * checked against the rules its header promised (type known, size right
  * for the type), EXIT, HELLO, SIGNAL and WINSIZE decoded, and a RUN
  * payload decoded, re-encoded and decoded again to the same command.
+ * And the host's whole session (exec_client_run, what arkvm exec runs)
+ * against a guest that says what the input says: it must end with a
+ * status of 0-255, whatever comes, and never crash or hang.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "exec.h"
 #include "exec_proto.h"
 #include "fuzz.h"
 
@@ -85,12 +92,55 @@ static void check_frame(const struct exec_frame_hdr *hdr, const u8 *p)
 	}
 }
 
+static bool never_gone(void *opaque)
+{
+	return false;
+}
+
+/*
+ * The guest's bytes, then its end of the stream closed: the client must
+ * come to a status on its own (an EXIT, or the end it did not expect).
+ */
+static void check_session(const u8 *data, size_t size)
+{
+	static const char *argv[] = { "true", NULL };
+	struct exec_run run = { .argv = { argv[0] }, .argc = 1 };
+	struct exec_client c = {
+		.in_fd = -1, .sig_fd = -1, .tty_fd = -1, .run = &run, .vm_gone = never_gone,
+	};
+	int sv[2], null = open("/dev/null", O_WRONLY | O_CLOEXEC), status;
+
+	if (null < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		if (null >= 0)
+			close(null);
+		return;
+	}
+	/* Within the socket's buffer: nobody reads while it is written. */
+	size = MIN(size, (size_t)65536);
+	if (write(sv[1], data, size) != (ssize_t)size)
+		abort();
+	shutdown(sv[1], SHUT_WR);
+	c.sock = sv[0];
+	c.out_fd = c.err_fd = null;
+	status = exec_client_run(&c);
+	if (status < 0 || status > 255)
+		abort();
+	close(sv[0]);
+	close(sv[1]);
+	close(null);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
 	struct exec_reader rd;
 	bool broken = false;
 
+	/* The first byte: 2 mod 4, the host's session on the rest. */
+	if (size && (data[0] & 3) == 2) {
+		check_session(data + 1, size - 1);
+		return 0;
+	}
 	/* The first byte: a RUN payload alone (odd), or a stream of frames. */
 	if (size && (data[0] & 1)) {
 		check_run(data + 1, MIN(size - 1, (size_t)EXEC_MAX_PAYLOAD));
