@@ -9,7 +9,9 @@
 
 #include "device.h"
 #include "log.h"
+#include "state.h"
 #include "virtio_vsock.h"
+#include "virtio_vsock_conn.h"
 
 static unsigned int vsock_count(const struct vm_config *cfg)
 {
@@ -75,13 +77,42 @@ static void vsock_send_transport_reset(struct virtio_vsock *vs)
 	virtio_dev_notify_used(dev, VSOCK_EVT_Q);
 }
 
-/* After the transport's: nothing of the device's own is saved. */
-static int vsock_restore(struct device *dev, struct state_reader *r __unused)
+/*
+ * The next port for a connection the host starts: a restored device goes
+ * on from there, so that no new connection takes the ports of one the
+ * guest may not have dropped yet when its first packets come.
+ */
+static int vsock_save(struct device *dev, struct state_writer *w)
 {
 	struct virtio_vsock *vs = dev->priv;
 
 	pthread_mutex_lock(&vs->vdev.lock);
-	vs->owe_transport_reset = true;  /* sent at resume, when the guest runs again */
+	state_put_u32(w, vs->next_local_port);
+	pthread_mutex_unlock(&vs->vdev.lock);
+	return 0;
+}
+
+/*
+ * After the transport's.  The guest is told at once that its connections
+ * are gone (it sees the event when it runs), or at resume when the device
+ * is paused.  A snapshot from before the port was saved has nothing more.
+ */
+static int vsock_restore(struct device *dev, struct state_reader *r)
+{
+	struct virtio_vsock *vs = dev->priv;
+	u32 port = VSOCK_FIRST_LOCAL_PORT;
+
+	if (r && r->off < r->len) {
+		port = state_get_u32(r);
+		if (state_check(r, port >= VSOCK_FIRST_LOCAL_PORT))
+			return r->err;
+	}
+	pthread_mutex_lock(&vs->vdev.lock);
+	vs->next_local_port = port;
+	if (vs->quiesced)
+		vs->owe_transport_reset = true;  /* sent at resume, when the guest runs again */
+	else
+		vsock_send_transport_reset(vs);
 	pthread_mutex_unlock(&vs->vdev.lock);
 	return 0;
 }
@@ -134,6 +165,7 @@ const struct device_class virtio_vsock_class = {
 	.create = vsock_create,
 	.quiesce = vsock_quiesce,
 	.resume = vsock_resume,
+	.save = vsock_save,
 	.restore = vsock_restore,
 	.destroy = vsock_destroy,
 	.stats = vsock_stats,

@@ -700,6 +700,54 @@ static void test_restore_sends_transport_reset(void)
 	env_teardown(&e);
 }
 
+/*
+ * A VM restored to run at once is never paused and resumed: its fresh
+ * device tells the guest at restore, or an agent's stream from before
+ * the snapshot would stay open in the guest with nothing behind it.
+ */
+static void test_restore_running_sends_transport_reset_at_once(void)
+{
+	struct vsock_env e;
+	struct device dev = { .cls = &virtio_vsock_class };
+	struct fake_seg seg = { FAKE_BUF + 0x80000, 4, true };
+	u32 id, len;
+
+	env_setup(&e);
+	dev.priv = e.vs;
+	fake_post(&e.evt, &seg, 1, false);
+	CHECK_EQ(virtio_vsock_class.restore(&dev, NULL), 0);
+	CHECK(fake_used(&e.evt, &id, &len));
+	CHECK_EQ(len, sizeof(struct virtio_vsock_event));
+	env_teardown(&e);
+}
+
+/* The host's next port travels: new connections never take a pre-snapshot one's. */
+static void test_restore_keeps_next_port(void)
+{
+	struct vsock_env e;
+	struct device dev = { .cls = &virtio_vsock_class };
+	struct state_writer w;
+	struct state_reader r;
+	u32 first;
+
+	env_setup(&e);
+	dev.priv = e.vs;
+	first = e.vs->next_local_port;           /* a fresh device's: the range's first */
+	e.vs->next_local_port = first + 7;
+	state_writer_init(&w);
+	CHECK_EQ(virtio_vsock_class.save(&dev, &w), 0);
+	e.vs->next_local_port = first;
+	state_reader_init(&r, w.data, w.len);
+	CHECK_EQ(virtio_vsock_class.restore(&dev, &r), 0);
+	CHECK_EQ(e.vs->next_local_port, first + 7);
+	/* A port below the host's range is no state of ours. */
+	memset(w.data, 0, w.len);
+	state_reader_init(&r, w.data, w.len);
+	CHECK(virtio_vsock_class.restore(&dev, &r) < 0);
+	state_writer_free(&w);
+	env_teardown(&e);
+}
+
 /* The vsock settings travel with a snapshot's config. */
 static void test_config_saved_with_snapshot(void)
 {
@@ -813,4 +861,6 @@ TEST_SUITE(virtio_vsock,
 	   TEST(test_connection_table_is_bounded),
 	   TEST(test_existing_socket_path_is_refused),
 	   TEST(test_restore_sends_transport_reset),
+	   TEST(test_restore_running_sends_transport_reset_at_once),
+	   TEST(test_restore_keeps_next_port),
 	   TEST(test_config_saved_with_snapshot));
