@@ -143,9 +143,6 @@ void exec_modlist_free(struct exec_modlist *l);
 
 /* --- exec_client.c ---------------------------------------------------------- */
 
-/* arkvm exec's exit status for the guest's EXIT: -EPROTO for a value out of range. */
-int exec_status_of_exit(u32 kind, int32_t value);
-
 struct exec_client {
 	int sock;               /* the agent's stream, after the CONNECT line's OK */
 	int in_fd;              /* the command's stdin; -1: none (EOF at once) */

@@ -41,24 +41,6 @@ u64 exec_now_ns(void)
 	return (u64)ts.tv_sec * 1000000000ull + (u64)ts.tv_nsec;
 }
 
-int exec_status_of_exit(u32 kind, int32_t value)
-{
-	switch (kind) {
-	case EXEC_EXIT_CODE:
-		return value >= 0 && value <= 255 ? value : -EPROTO;
-	case EXEC_EXIT_SIGNAL:
-		return value >= 1 && value <= 64 ? 128 + value : -EPROTO;
-	case EXEC_EXIT_NOT_FOUND:
-		return EXEC_STATUS_NOT_FOUND;
-	case EXEC_EXIT_NOT_EXECUTABLE:
-		return EXEC_STATUS_NOT_EXECUTABLE;
-	case EXEC_EXIT_SETUP:
-		return EXEC_STATUS_ERROR;
-	default:
-		return -EPROTO;
-	}
-}
-
 struct session {
 	struct exec_client *c;
 	struct exec_reader rd;
@@ -170,18 +152,18 @@ static int write_all(int fd, const u8 *p, size_t len)
 
 static void on_exit_frame(struct session *s, const u8 *p, u32 len)
 {
-	u32 kind = get_le32(p);
-	int32_t value = (int32_t)get_le32(p + 4);
-	int st = len == 8 ? exec_status_of_exit(kind, value) : -EPROTO;
+	enum exec_exit kind;
+	int value;
 
-	if (st < 0) {
-		fail(s, "the guest sent a bad EXIT (kind %u, value %d)", kind, value);
+	if (exec_exit_decode(p, len, &kind, &value)) {
+		fail(s, "the guest sent a bad EXIT (kind %u, value %d)", len == 8 ? get_le32(p) : 0,
+		     len == 8 ? (int)get_le32(p + 4) : 0);
 		return;
 	}
 	if (kind == EXEC_EXIT_SETUP)
 		snprintf(s->c->err, sizeof(s->c->err),
 			 "the guest could not set the command up: %s", strerror(value));
-	s->status = st;
+	s->status = exec_exit_status(kind, value);
 }
 
 /* The agent is there: RUN, the terminal's size, and EOF for an empty stdin. */

@@ -147,25 +147,6 @@ static void test_exec_vm_config(void)
 	free(cfg);
 }
 
-static void test_exec_exit_status(void)
-{
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_CODE, 0), 0);
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_CODE, 7), 7);
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_CODE, 255), 255);
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_SIGNAL, 15), 143);
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_SIGNAL, 9), 137);
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_NOT_FOUND, 0), 127);
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_NOT_EXECUTABLE, 13), 126);
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_SETUP, 2), 125);
-	/* The guest's values are checked: nothing out of range becomes a status. */
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_CODE, 256), -EPROTO);
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_CODE, -1), -EPROTO);
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_SIGNAL, 0), -EPROTO);
-	CHECK_EQ(exec_status_of_exit(EXEC_EXIT_SIGNAL, 65), -EPROTO);
-	CHECK_EQ(exec_status_of_exit(0, 0), -EPROTO);
-	CHECK_EQ(exec_status_of_exit(99, 0), -EPROTO);
-}
-
 static void write_file(const char *dir, const char *name, const void *data, size_t len)
 {
 	char path[512];
@@ -372,7 +353,6 @@ TEST_SUITE(exec,
 	TEST(test_exec_parse_share_default),
 	TEST(test_exec_parse_errors),
 	TEST(test_exec_vm_config),
-	TEST(test_exec_exit_status),
 	TEST(test_exec_modules_dep),
 	TEST(test_exec_modules_modinfo),
 	TEST(test_exec_initramfs_cpio),

@@ -271,7 +271,7 @@ static void script_not_found(struct agent *a)
 
 	agent_send_u32s(a, EXEC_HELLO, EXEC_PROTO_VERSION, 0, 4);
 	agent_read(a, &len);
-	agent_exit(a, EXEC_EXIT_NOT_FOUND, 0);
+	agent_exit(a, EXEC_EXIT_NOT_FOUND, ENOENT);
 }
 
 static void script_setup(struct agent *a)
