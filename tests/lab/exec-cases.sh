@@ -243,4 +243,29 @@ else
 fi
 xleft net-user
 
+
+# --- the project's microVM kernel (make guest-kernel), without --modules -------------------
+# Only where the runner put it in /lab (LAB_FILES=.../Image-micro): make test
+# does not build kernels.
+xmicro=$(dirname "$0")/Image-micro
+if [ -f "$xmicro" ]; then
+	TMPDIR=$xtmp timeout "$EXEC_TIMEOUT" "$ARKVM" exec --kernel "$xmicro" --rootfs "$xroot" \
+		--warm "$tmp/exec-micro-cache" -- sh -c 'echo micro; exit 5' < /dev/null \
+		> "$tmp/exec-micro.out" 2> "$tmp/exec-micro.err"
+	rc=$?
+	TMPDIR=$xtmp timeout "$EXEC_TIMEOUT" "$ARKVM" exec --kernel "$xmicro" --rootfs "$xroot" \
+		--warm "$tmp/exec-micro-cache" -- sh -c 'echo micro; exit 5' < /dev/null \
+		> "$tmp/exec-micro2.out" 2> "$tmp/exec-micro2.err"
+	rc2=$?
+	if [ "$rc" -eq 5 ] && [ "$rc2" -eq 5 ] && [ "$(cat "$tmp/exec-micro.out")" = micro ] &&
+	    [ "$(cat "$tmp/exec-micro2.out")" = micro ]; then
+		pass exec-micro-kernel
+	else
+		fail exec-micro-kernel "exits $rc $rc2, not 5"; xshow exec-micro; xshow exec-micro2
+	fi
+	xleft micro
+else
+	info "exec: no $xmicro (make guest-kernel, then LAB_FILES): the microVM kernel case is skipped"
+fi
+
 fi
