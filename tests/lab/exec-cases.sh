@@ -233,12 +233,22 @@ else
 	xhttpd=$!
 	xrun exec-net-user --net user -- \
 		sh -c "timeout 120 wget -q -O - http://$xgw:$xport/file" < /dev/null
+	# And restored (--warm): passt is started anew for the restored NIC.
+	xrun exec-net-warm-1 --net user --warm "$tmp/exec-net-cache" -- \
+		sh -c "timeout 120 wget -q -O - http://$xgw:$xport/file" < /dev/null
+	xrun exec-net-warm-2 --net user --warm "$tmp/exec-net-cache" -- \
+		sh -c "timeout 120 wget -q -O - http://$xgw:$xport/file" < /dev/null
 	kill $xhttpd 2> /dev/null; wait $xhttpd 2> /dev/null
-	if [ "$rc" -eq 0 ] && [ "$(cat "$tmp/exec-net-user.out")" = "$(cat "$tmp/exec-www/file")" ]; then
-		pass exec-net-user
-	else
-		fail exec-net-user "exit $rc, got '$(head -c 200 "$tmp/exec-net-user.out")' from http://$xgw:$xport/file"
-		xshow exec-net-user
+	for n in exec-net-user exec-net-warm-1 exec-net-warm-2; do
+		if [ "$(cat "$tmp/$n.rc")" -eq 0 ] && [ "$(cat "$tmp/$n.out")" = "$(cat "$tmp/exec-www/file")" ]; then
+			pass $n
+		else
+			fail $n "exit $(cat "$tmp/$n.rc"), got '$(head -c 200 "$tmp/$n.out")' from http://$xgw:$xport/file"
+			xshow $n
+		fi
+	done
+	if grep -q "warm" "$tmp/exec-net-warm-1.err" "$tmp/exec-net-warm-2.err"; then
+		fail exec-net-warm-cached "$(grep -h warm "$tmp/exec-net-warm-1.err" "$tmp/exec-net-warm-2.err" | head -c 300)"
 	fi
 fi
 xleft net-user
