@@ -11,11 +11,14 @@
 #include "vmm.h"
 
 static const char restore_usage[] =
-	"Usage: arkvm restore --snapshot FILE --mem FILE [--net-override ID=TAP]...\n"
-	"                     [--vsock-override PATH] [--share-override TAG=PATH[,readonly]]...\n"
-	"                     [--api-sock PATH] [--paused]\n"
-	"                     [--track-dirty-pages] [--no-seccomp]\n"
-	"Resumes the VM a snapshot holds (PUT /snapshot/create wrote both files).\n";
+	"Usage: arkvm restore --snapshot FILE (--mem FILE | --uffd SOCKET)\n"
+	"                     [--net-override ID=TAP]... [--vsock-override PATH]\n"
+	"                     [--share-override TAG=PATH[,readonly]]... [--api-sock PATH]\n"
+	"                     [--paused] [--track-dirty-pages] [--no-seccomp]\n"
+	"Resumes the VM a snapshot holds (PUT /snapshot/create wrote both files).\n"
+	"Guest memory comes from the memory file (--mem), or from a page server\n"
+	"listening on SOCKET (--uffd: Firecracker's Uffd backend, which gets the\n"
+	"userfaultfd and the memory's layout over the socket and serves the faults).\n";
 
 /* The value of "--name VALUE" / "--name=VALUE" at argv[*i], or NULL (said). */
 static const char *restore_value(int argc, char *const argv[], int *i, const char *name)
@@ -39,6 +42,39 @@ static bool restore_flag(const char *arg, const char *name)
 	       (arg[2 + len] == '\0' || arg[2 + len] == '=');
 }
 
+/* The flags whose value is a path, and where each one goes. */
+enum { PATH_SNAPSHOT, PATH_MEM, PATH_UFFD, PATH_API_SOCK, PATH_VSOCK };
+
+struct path_flag {
+	const char *name;
+	char *dst;
+	size_t max;        /* the longest path @dst holds */
+};
+
+/* @arg's entry in @paths (ended by a NULL name), or NULL. */
+static const struct path_flag *restore_path_flag(const struct path_flag *paths, const char *arg)
+{
+	for (; paths->name; paths++)
+		if (restore_flag(arg, paths->name))
+			return paths;
+	return NULL;
+}
+
+/* @p's value at argv[*i] into its place: 0, or -EINVAL (said). */
+static int restore_path(int argc, char *const argv[], int *i, const struct path_flag *p)
+{
+	const char *v = restore_value(argc, argv, i, p->name);
+
+	if (!v)
+		return -EINVAL;
+	if (!*v || strlen(v) > p->max) {
+		pr_err("--%s: give a path", p->name);
+		return -EINVAL;
+	}
+	memcpy(p->dst, v, strlen(v) + 1);
+	return 0;
+}
+
 /* --net-override ID=TAP into @rs's next network override: 0, or -EINVAL (said). */
 static int restore_net_override(const char *v, struct vmm_restore *rs)
 {
@@ -59,6 +95,17 @@ static int restore_net_override(const char *v, struct vmm_restore *rs)
 int vmm_restore_parse(int argc, char *const argv[], struct vmm_restore *rs,
 		      struct vmm_opts *opts, bool *no_seccomp, FILE *out)
 {
+	const struct path_flag paths[] = {
+		[PATH_SNAPSHOT] = { "snapshot", rs->snapshot, CFG_MAX_PATH },
+		[PATH_MEM] = { "mem", rs->mem, CFG_MAX_PATH },
+		/* The page server's socket goes where mem_backend's backend_path does. */
+		[PATH_UFFD] = { "uffd", rs->mem, CFG_MAX_PATH },
+		[PATH_API_SOCK] = { "api-sock", opts->api_sock, CFG_MAX_PATH },
+		[PATH_VSOCK] = { "vsock-override", rs->vsock_uds, CFG_VSOCK_MAX_PATH },
+		{ NULL },
+	};
+	const struct path_flag *p;
+	bool mem = false, uffd = false;
 	const char *v;
 
 	*rs = (struct vmm_restore){ .asked = true, .resume = true };
@@ -74,28 +121,11 @@ int vmm_restore_parse(int argc, char *const argv[], struct vmm_restore *rs,
 			*no_seccomp = true;
 		} else if (!strcmp(a, "--track-dirty-pages")) {
 			rs->track_dirty = true;
-		} else if (restore_flag(a, "snapshot") || restore_flag(a, "mem") ||
-			   restore_flag(a, "api-sock") || restore_flag(a, "vsock-override")) {
-			static const char *const names[] = { "snapshot", "mem", "api-sock",
-							     "vsock-override" };
-			char *const dsts[] = { rs->snapshot, rs->mem, opts->api_sock, rs->vsock_uds };
-			const size_t max[] = { CFG_MAX_PATH, CFG_MAX_PATH, CFG_MAX_PATH,
-					       CFG_VSOCK_MAX_PATH };
-			const char *name = a + 2;
-			unsigned int k = 0;
-			char *dst;
-
-			while (!restore_flag(a, names[k]))
-				k++;
-			dst = dsts[k];
-			v = restore_value(argc, argv, &i, names[k]);
-			if (!v)
+		} else if ((p = restore_path_flag(paths, a))) {
+			if (restore_path(argc, argv, &i, p))
 				return -EINVAL;
-			if (!*v || strlen(v) > max[k]) {
-				pr_err("--%.*s: give a path", (int)strcspn(name, "="), name);
-				return -EINVAL;
-			}
-			memcpy(dst, v, strlen(v) + 1);
+			mem |= p == &paths[PATH_MEM];
+			uffd |= p == &paths[PATH_UFFD];
 		} else if (restore_flag(a, "net-override")) {
 			v = restore_value(argc, argv, &i, "net-override");
 			if (!v || restore_net_override(v, rs))
@@ -109,9 +139,15 @@ int vmm_restore_parse(int argc, char *const argv[], struct vmm_restore *rs,
 			return -EINVAL;
 		}
 	}
-	if (!rs->snapshot[0] || !rs->mem[0]) {
-		pr_err("restore needs --snapshot FILE and --mem FILE (see arkvm restore --help)");
+	if (mem && uffd) {
+		pr_err("restore takes --mem FILE or --uffd SOCKET, not both");
 		return -EINVAL;
 	}
+	if (!rs->snapshot[0] || !rs->mem[0]) {
+		pr_err("restore needs --snapshot FILE and one of --mem FILE and --uffd SOCKET "
+		       "(see arkvm restore --help)");
+		return -EINVAL;
+	}
+	rs->uffd = uffd;
 	return 0;
 }

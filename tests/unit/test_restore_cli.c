@@ -263,6 +263,61 @@ static void test_parse_clears(void)
 	parsed_free(p);
 }
 
+/* --uffd SOCKET: the memory comes from a page server, as mem_backend's Uffd. */
+static void test_uffd(void)
+{
+	struct parsed *p = parsed_new(), *q = parsed_new();
+
+	CHECK(p && q);
+	CHECK_EQ(RPARSE(p, "--snapshot", "/s/vm.snap", "--uffd", "/run/pages.sock"), 0);
+	CHECK_EQ(RPARSE(q, "--uffd=/run/pages.sock", "--snapshot=/s/vm.snap"), 0);
+	CHECK(p->rs.uffd);
+	CHECK(!strcmp(p->rs.mem, "/run/pages.sock"));
+	CHECK(!strcmp(p->rs.snapshot, "/s/vm.snap"));
+	CHECK(!memcmp(&p->rs, &q->rs, sizeof(p->rs)));
+	CHECK_EQ(RPARSE(p, "--snapshot", "s", "--uffd"), -EINVAL);
+	CHECK_EQ(RPARSE(p, "--snapshot", "s", "--uffd="), -EINVAL);
+	CHECK_EQ(RPARSE(p, "--uffd", "u"), -EINVAL);
+	CHECK_EQ(RPARSE(p, "--snapshot", "s", "--uffdx", "u"), -EINVAL);
+	CHECK_EQ(RPARSE(p, "--help"), 1);
+	CHECK(strstr(p->help, "--uffd SOCKET"));
+	parsed_free(p);
+	parsed_free(q);
+}
+
+/* The memory is a file or a page server: exactly one of the two. */
+static void test_mem_or_uffd(void)
+{
+	struct parsed *p = parsed_new();
+
+	CHECK(p);
+	CHECK_EQ(RPARSE(p, "--snapshot", "s", "--mem", "m", "--uffd", "u"), -EINVAL);
+	CHECK_EQ(RPARSE(p, "--snapshot", "s", "--uffd", "u", "--mem", "m"), -EINVAL);
+	CHECK_EQ(RPARSE(p, "--snapshot", "s"), -EINVAL);
+	/* Given twice, the last one counts, as for every path. */
+	CHECK_EQ(RPARSE(p, "--snapshot", "s", "--uffd", "u1", "--uffd", "u2"), 0);
+	CHECK(p->rs.uffd);
+	CHECK(!strcmp(p->rs.mem, "u2"));
+	CHECK_EQ(RPARSE(p, "--snapshot", "s", "--mem", "m1", "--mem", "m2"), 0);
+	CHECK(!p->rs.uffd);
+	CHECK(!strcmp(p->rs.mem, "m2"));
+	parsed_free(p);
+}
+
+static void test_uffd_too_long(void)
+{
+	struct parsed *p = parsed_new();
+	char *fits = long_arg("/", CFG_MAX_PATH - 1), *over = long_arg("/", CFG_MAX_PATH);
+
+	CHECK(p && fits && over);
+	/* As long as mem_backend's backend_path: connecting says if a socket can't be there. */
+	CHECK_EQ(RPARSE(p, "--snapshot", "s", "--uffd", fits), 0);
+	CHECK_EQ(RPARSE(p, "--snapshot", "s", "--uffd", over), -EINVAL);
+	free(fits);
+	free(over);
+	parsed_free(p);
+}
+
 TEST_SUITE(restore_cli,
 	TEST(test_minimal),
 	TEST(test_both_forms),
@@ -275,4 +330,7 @@ TEST_SUITE(restore_cli,
 	TEST(test_net_override),
 	TEST(test_share_override),
 	TEST(test_parse_clears),
+	TEST(test_uffd),
+	TEST(test_mem_or_uffd),
+	TEST(test_uffd_too_long),
 );
