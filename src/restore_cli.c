@@ -51,12 +51,13 @@ struct path_flag {
 	size_t max;        /* the longest path @dst holds */
 };
 
-/* @arg's entry in @paths (ended by a NULL name), or NULL. */
-static const struct path_flag *restore_path_flag(const struct path_flag *paths, const char *arg)
+/* @arg's entry among the @n @paths, or NULL. */
+static const struct path_flag *restore_path_flag(const struct path_flag *paths, size_t n,
+						 const char *arg)
 {
-	for (; paths->name; paths++)
-		if (restore_flag(arg, paths->name))
-			return paths;
+	for (size_t k = 0; k < n; k++)
+		if (restore_flag(arg, paths[k].name))
+			return &paths[k];
 	return NULL;
 }
 
@@ -102,7 +103,6 @@ int vmm_restore_parse(int argc, char *const argv[], struct vmm_restore *rs,
 		[PATH_UFFD] = { "uffd", rs->mem, CFG_MAX_PATH },
 		[PATH_API_SOCK] = { "api-sock", opts->api_sock, CFG_MAX_PATH },
 		[PATH_VSOCK] = { "vsock-override", rs->vsock_uds, CFG_VSOCK_MAX_PATH },
-		{ NULL },
 	};
 	const struct path_flag *p;
 	bool mem = false, uffd = false;
@@ -121,7 +121,7 @@ int vmm_restore_parse(int argc, char *const argv[], struct vmm_restore *rs,
 			*no_seccomp = true;
 		} else if (!strcmp(a, "--track-dirty-pages")) {
 			rs->track_dirty = true;
-		} else if ((p = restore_path_flag(paths, a))) {
+		} else if ((p = restore_path_flag(paths, ARRAY_SIZE(paths), a))) {
 			if (restore_path(argc, argv, &i, p))
 				return -EINVAL;
 			mem |= p == &paths[PATH_MEM];
