@@ -128,6 +128,8 @@ CORE_SRCS += src/cpu_topology.c
 CORE_SRCS += src/rate_limiter.c
 # Firecracker's Uffd memory backend, the VMM's half (include/uffd.h).
 CORE_SRCS += src/uffd.c
+# arkvm restore's command line (include/vmm.h).
+CORE_SRCS += src/restore_cli.c
 CORE_SRCS += devices/pl031.c
 CORE_SRCS += src/host_pages.c
 CORE_SRCS += devices/virtio_vsock.c devices/virtio_vsock_host.c devices/virtio_vsock_class.c

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "compiler.h"
 #include "vm_config.h"
@@ -95,6 +96,14 @@ int vmm_restore_apply_overrides(const struct vmm_restore *rs, struct vm_config *
  * share override: 0, or -EINVAL (said) for a malformed one or too many.
  */
 int vmm_parse_share_override(const char *arg, struct vmm_restore *rs);
+/*
+ * arkvm restore's command line (@argv[0] "arkvm", @argv[1] "restore")
+ * into @rs, @opts->api_sock and *@no_seccomp (set only when asked):
+ * 0, 1 for --help (its text written to @out), or -EINVAL with one line
+ * on stderr.  @rs is cleared first.
+ */
+int vmm_restore_parse(int argc, char *const argv[], struct vmm_restore *rs,
+		      struct vmm_opts *opts, bool *no_seccomp, FILE *out);
 
 /*
  * The process's control state, shared by the API thread and the main

@@ -1068,12 +1068,64 @@ uffd_case() {
 		cat "$tmp/api.calls"; tail -n 15 "$tmp/uffd1.err" "$tmp/uffd2.err" "$tmp/uffd-server.err"
 		tail -n 5 "$tmp/uffd2.out"
 	fi
-	rm -f "$tmp/u.snap" "$tmp/u.mem"
+}
+
+# The same snapshot from the terminal: arkvm restore --uffd takes guest RAM
+# from a fresh page server, as mem_backend Uffd does over the API.  It
+# reuses uffd_case's files (u.snap, u.mem, and uffd1.out for the count the
+# snapshot stopped at).
+uffd_cli_case() {
+	ucli_why=
+	last=$(sed -n 's/^COUNT \([0-9]*\).*/\1/p' "$tmp/uffd1.out" 2>/dev/null | tail -n 1)
+	if [ ! -s "$tmp/u.snap" ] || [ ! -s "$tmp/u.mem" ] || [ -z "$last" ]; then
+		fail snapshot-uffd-restore-cli "the Uffd case left no snapshot to restore"
+		return
+	fi
+	rm -f "$tmp/uffd2.sock"
+	"$UFFD_SERVER" "$tmp/uffd2.sock" "$tmp/u.mem" 2> "$tmp/uffd-cli-server.err" &
+	spid=$!
+	n=0; until [ -S "$tmp/uffd2.sock" ] || [ $n -ge 50 ]; do sleep 0.1; n=$((n + 1)); done
+	"$ARKVM" restore --snapshot "$tmp/u.snap" --uffd "$tmp/uffd2.sock" < /dev/null \
+		> "$tmp/uffd-cli.out" 2> "$tmp/uffd-cli.err" &
+	pid=$!
+	wait_for "$tmp/uffd-cli.out" "COUNT $((last + 5))" 60 ||
+		ucli_why="the restored guest did not count on from $last"
+	first=$(sed -n 's/^COUNT \([0-9]*\).*/\1/p' "$tmp/uffd-cli.out" | head -n 1)
+	[ -n "$first" ] && [ "$first" -ge "$last" ] && [ "$first" -le $((last + 2)) ] ||
+		ucli_why="$ucli_why; the restored count began at '$first', not after $last"
+	grep -q 'ARKVM' "$tmp/uffd-cli.out" && ucli_why="$ucli_why; the guest booted again"
+	# Bounded: a restore stuck on a missing page would not end on SIGTERM.
+	kill -TERM $pid
+	n=0; while kill -0 $pid 2>/dev/null && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
+	if kill -0 $pid 2>/dev/null; then
+		ucli_why="$ucli_why; arkvm outlived SIGTERM"
+		kill -KILL $pid
+	fi
+	wait $pid; rc=$?
+	[ $rc -eq 143 ] || ucli_why="$ucli_why; arkvm exit $rc after SIGTERM, expected 143"
+	n=0; while kill -0 $spid 2>/dev/null && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
+	if kill -0 $spid 2>/dev/null; then
+		ucli_why="$ucli_why; the page server outlived arkvm"
+		kill -KILL $spid
+	fi
+	wait $spid; src=$?
+	served=$(sed -n 's/^uffd-server: served \([0-9]*\) pages.*/\1/p' "$tmp/uffd-cli-server.err")
+	[ $src -eq 0 ] && [ "${served:-0}" -gt 0 ] ||
+		ucli_why="$ucli_why; page server exit $src, served '${served}' pages"
+	if [ -z "$ucli_why" ]; then
+		pass "snapshot-uffd-restore-cli (from $last to $first; $(tail -n 1 "$tmp/uffd-cli-server.err"))"
+	else
+		fail snapshot-uffd-restore-cli "${ucli_why#; }"
+		tail -n 15 "$tmp/uffd-cli.err" "$tmp/uffd-cli-server.err"
+		tail -n 5 "$tmp/uffd-cli.out"
+	fi
 }
 if [ -x "$API_CALL" ]; then
 	snapshot_case
 	if [ -x "$UFFD_SERVER" ]; then
 		uffd_case
+		uffd_cli_case
+		rm -f "$tmp/u.snap" "$tmp/u.mem"  # both cases restore these
 	else
 		info "no $UFFD_SERVER: the Uffd case is skipped"
 	fi

@@ -21,6 +21,7 @@ extern const struct test_suite gpu_virgl_suite;
 extern const struct test_suite vnc_suite;
 #endif
 extern const struct test_suite virtio_fs_state_suite;
+extern const struct test_suite restore_cli_suite;
 
 static const struct test_suite *const suites[] = {
 	&guest_mem_suite, &mmio_bus_suite, &cli_suite, &loader_suite,
@@ -40,6 +41,7 @@ static const struct test_suite *const suites[] = {
 	&vnc_suite,
 #endif
 	&virtio_fs_state_suite,
+	&restore_cli_suite,
 };
 
 static bool failed;
