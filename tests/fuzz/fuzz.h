@@ -7,8 +7,11 @@
  * LLVMFuzzerTestOneInput(), built by `make fuzz` with clang and
  * -fsanitize=fuzzer,address,undefined against the same sources as arkvm.
  */
+#include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compiler.h"
@@ -39,6 +42,31 @@ static inline size_t fz_copy(struct fuzz_in *in, void *dst, size_t len)
 	in->p += len;
 	in->n -= len;
 	return len;
+}
+
+static inline int fz_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	remove(path);
+	return 0;
+}
+
+/*
+ * A scratch directory of the target's, removed when the fuzzer exits:
+ * make test runs every target, and /tmp should not keep their trees.
+ */
+static char fz_scratch[64];
+
+static inline void fz_scratch_remove(void)
+{
+	if (fz_scratch[0])
+		nftw(fz_scratch, fz_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static inline void fz_scratch_adopt(const char *dir)
+{
+	snprintf(fz_scratch, sizeof(fz_scratch), "%s", dir);
+	atexit(fz_scratch_remove);
 }
 
 #endif

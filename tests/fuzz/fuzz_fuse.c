@@ -127,6 +127,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(base, sizeof(base), "/tmp/arkvm-fuzz-fuse-XXXXXX");
 	if (!mkdtemp(base))
 		return -1;
+	fz_scratch_adopt(base);
 	snprintf(share, sizeof(share), "%s/share", base);
 	snprintf(outside, sizeof(outside), "%s/outside", base);
 	if (mkdir(share, 0755) || mkdir(outside, 0755) || put_file(outside, "canary", CANARY, 0644))

@@ -56,6 +56,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	signal(SIGPIPE, SIG_IGN);  /* as arkvm does: a closed peer is an error, not a death */
 	if (!mkdtemp(dir) || event_loop_init(&loop))
 		return -1;
+	fz_scratch_adopt(dir);
 	snprintf(path, sizeof(path), "%s/v", dir);
 	for (int i = 0; i < NR_PORTS; i++) {
 		snprintf(p, sizeof(p), "%s_%d", path, i + 1);
