@@ -408,9 +408,10 @@ static int exec_vm(struct exec_ctx *x, const struct exec_opts *o, const struct v
 			if (sock >= 0 || sock == -ETIMEDOUT || x->stop_signal)
 				goto launched;
 			/* A cache from another arkvm or host: booted afresh, and cached again. */
-			pr_warn("exec: --warm: %s could not be restored (see above); booting afresh",
-				w.entry);
+			show_log(x);
+			pr_warn("exec: --warm: %s could not be restored; booting afresh", w.entry);
 			exec_warm_drop(&w);
+			unlink(x->vsock);       /* the restore's, if it died before removing it */
 		}
 		sock = launch_and_save(x, &w, cfg, run_vm, boot_deadline);
 		hello_seen = true;
