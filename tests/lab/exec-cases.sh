@@ -184,6 +184,20 @@ xleft warm
 if [ "$(ls -A "$wcache" | tr '\n' ' ')" != "$entries" ]; then
 	fail exec-warm-cache-clean "the cache holds $(ls -A "$wcache" | tr '\n' ' ')"
 fi
+# A broken entry (cut short): one warning, a fresh boot, the entry made again.
+wentry=$wcache/$(ls -A "$wcache" | head -n 1)
+head -c 1000 "$wentry/vm.snap" > "$tmp/cut.snap" && cat "$tmp/cut.snap" > "$wentry/vm.snap"
+xrun exec-warm-broken --warm "$wcache" --share "$ws2:/work" -- sh -c "$wcmd" < /dev/null
+if [ "$rc" -ne 3 ] || ! grep -q "could not be restored; booting afresh" "$tmp/exec-warm-broken.err"; then
+	fail exec-warm-broken-entry "exit $rc, or no warning"; xshow exec-warm-broken
+elif [ "$(line exec-warm-broken 1)" = "$(line exec-warm-1 1)" ]; then
+	fail exec-warm-broken-entry "it says it restored the broken entry"
+elif [ "$(wc -c < "$wentry/vm.snap" 2> /dev/null || echo 0)" -le 1000 ]; then
+	fail exec-warm-broken-entry "the entry was not made again"
+else
+	pass exec-warm-broken-entry
+fi
+xleft warm-broken
 
 
 # --- --image: a qcow2 root, ephemeral; with --warm, each restore gets a fresh overlay ----------
